@@ -1,0 +1,169 @@
+//! The Browser actor: owns one run's browser and page; every CDP call of the run goes through it.
+//!
+//! Each handler is bounded in time and raced against the run's cancellation token, so a cancel
+//! never waits behind a long `wait_for`. The page driver kills its process group when dropped,
+//! which covers the paths where ractor skips `post_stop` (kill, panic).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use tokio_util::sync::CancellationToken;
+
+use crate::event::ActionFailure;
+use crate::page_driver::{
+    ActionBounds, ActionOutput, BrowserLauncher, CloseReport, LaunchSpec, PageDriver,
+};
+use crate::request::Action;
+use crate::run::ErrorCode;
+
+/// Messages of the Browser actor.
+pub(crate) enum BrowserMsg {
+    /// Launch the browser; replies with the launch time in ms.
+    Launch(RpcReplyPort<Result<u64, String>>),
+    /// Run one action on the page.
+    Execute {
+        action: Action,
+        bounds: ActionBounds,
+        reply: RpcReplyPort<Result<ActionOutput, ActionFailure>>,
+    },
+    /// Leave the page on about:blank.
+    Blank(RpcReplyPort<Result<(), String>>),
+    /// Close the browser and wait for its processes to exit.
+    Close(RpcReplyPort<CloseReport>),
+}
+
+/// Startup arguments of the Browser actor.
+pub(crate) struct BrowserArgs {
+    pub(crate) spec: LaunchSpec,
+    pub(crate) launcher: Arc<dyn BrowserLauncher>,
+    pub(crate) token: CancellationToken,
+    pub(crate) close_timeout: Duration,
+}
+
+/// Actor state: the launched page, once there is one.
+pub(crate) struct BrowserState {
+    args: BrowserArgs,
+    page: Option<Box<dyn PageDriver>>,
+}
+
+/// One run's browser.
+pub(crate) struct BrowserActor;
+
+impl Actor for BrowserActor {
+    type Msg = BrowserMsg;
+    type State = BrowserState;
+    type Arguments = BrowserArgs;
+
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        args: BrowserArgs,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        Ok(BrowserState { args, page: None })
+    }
+
+    async fn handle(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        message: Self::Msg,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        match message {
+            BrowserMsg::Launch(reply) => {
+                let _ = reply.send(on_launch(state).await);
+            }
+            BrowserMsg::Execute {
+                action,
+                bounds,
+                reply,
+            } => {
+                let _ = reply.send(on_execute(state, &action, bounds).await);
+            }
+            BrowserMsg::Blank(reply) => {
+                let result = match state.page.as_mut() {
+                    Some(page) => bounded(state.args.close_timeout, page.blank()).await,
+                    None => Ok(()),
+                };
+                let _ = reply.send(result);
+            }
+            BrowserMsg::Close(reply) => {
+                let _ = reply.send(on_close(state).await);
+            }
+        }
+        Ok(())
+    }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        // Normally the finalizer closed the browser already; this covers a plain stop.
+        on_close(state).await;
+        Ok(())
+    }
+}
+
+async fn on_launch(state: &mut BrowserState) -> Result<u64, String> {
+    if state.page.is_some() {
+        return Err("browser already launched".into());
+    }
+    let started = Instant::now();
+    let launch = state.args.launcher.launch(state.args.spec.clone());
+    let page = tokio::select! {
+        page = launch => page?,
+        _ = state.args.token.cancelled() => return Err("run stopped during browser launch".into()),
+    };
+    metrics::counter!("pilothouse_browser_launches_total").increment(1);
+    state.page = Some(page);
+    Ok(started.elapsed().as_millis() as u64)
+}
+
+async fn on_execute(
+    state: &mut BrowserState,
+    action: &Action,
+    bounds: ActionBounds,
+) -> Result<ActionOutput, ActionFailure> {
+    let Some(page) = state.page.as_mut() else {
+        return Err(ActionFailure {
+            code: ErrorCode::BrowserCrashed,
+            message: "the browser is not running".into(),
+        });
+    };
+    // The outer bound: the action's own timeout plus a navigation for actions that settle.
+    let limit = bounds.action + bounds.navigation;
+    let result = tokio::select! {
+        r = tokio::time::timeout(limit, page.execute(action, bounds)) => r.unwrap_or_else(|_| Err(ActionFailure {
+            code: ErrorCode::ActionFailed,
+            message: format!("{} timed out after {} ms", action.name(), limit.as_millis()),
+        })),
+        _ = state.args.token.cancelled() => Err(ActionFailure {
+            code: ErrorCode::Cancelled,
+            message: format!("{} interrupted: the run was stopped", action.name()),
+        }),
+    };
+    if matches!(&result, Err(f) if f.code == ErrorCode::BrowserCrashed) {
+        metrics::counter!("pilothouse_browser_crashes_total").increment(1);
+    }
+    result
+}
+
+async fn on_close(state: &mut BrowserState) -> CloseReport {
+    match state.page.take() {
+        Some(page) => page.close(state.args.close_timeout).await,
+        None => CloseReport {
+            graceful: true,
+            problem: None,
+        },
+    }
+}
+
+async fn bounded<T>(
+    limit: Duration,
+    fut: impl Future<Output = Result<T, String>>,
+) -> Result<T, String> {
+    tokio::time::timeout(limit, fut)
+        .await
+        .unwrap_or_else(|_| Err(format!("timed out after {} ms", limit.as_millis())))
+}

@@ -1,0 +1,361 @@
+//! The real browser: launches Chromium in its own process group, connects chromiumoxide to its
+//! DevTools socket, and guarantees the whole process tree is gone on every path.
+//!
+//! We spawn Chromium ourselves instead of `Browser::launch` so that we own the child and its
+//! process group: a graceful close waits for the exit, and every other path (timeout, crash,
+//! panic, drop) kills the group. Helpers (zygote, renderers, GPU) share the group, so none leak.
+
+mod actions;
+mod scripts;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use chromiumoxide::handler::HandlerConfig;
+use chromiumoxide::handler::viewport::Viewport as CdpViewport;
+use chromiumoxide::{Browser, Page};
+use futures::StreamExt;
+use futures::future::BoxFuture;
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::task::JoinHandle;
+
+use crate::event::ActionFailure;
+use crate::page_driver::{
+    ActionBounds, ActionOutput, BrowserLauncher, CloseReport, LaunchSpec, PageDriver,
+};
+use crate::request::Action;
+
+/// Headless switches, after Playwright's `chromiumSwitches`: no first-run UI, no background
+/// networking (the machine has no internet, and it only adds noise), no extra startup tab.
+const BASE_SWITCHES: &[&str] = &[
+    "headless=new",
+    "disable-gpu",
+    "no-first-run",
+    "no-default-browser-check",
+    "no-startup-window",
+    "disable-background-networking",
+    "disable-background-timer-throttling",
+    "disable-backgrounding-occluded-windows",
+    "disable-renderer-backgrounding",
+    "disable-component-update",
+    "disable-default-apps",
+    "disable-extensions",
+    "disable-sync",
+    "disable-breakpad",
+    "disable-dev-shm-usage",
+    "disable-features=Translate,OptimizationHints,MediaRouter,DialMediaRouteProvider,AcceptCHFrame,AutoExpandDetailsElement,CertificateTransparencyComponentUpdater,AvoidUnnecessaryBeforeUnloadCheckSync,LensOverlay,PaintHolding",
+    "disable-hang-monitor",
+    "disable-ipc-flooding-protection",
+    "disable-popup-blocking",
+    "disable-prompt-on-repost",
+    "disable-client-side-phishing-detection",
+    "disable-domain-reliability",
+    "metrics-recording-only",
+    "password-store=basic",
+    "use-mock-keychain",
+    "mute-audio",
+    "hide-scrollbars",
+    "force-color-profile=srgb",
+    "disable-quic",
+    "remote-debugging-port=0",
+];
+
+/// Launches a Chromium per run.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ChromiumLauncher;
+
+impl BrowserLauncher for ChromiumLauncher {
+    fn launch(&self, spec: LaunchSpec) -> BoxFuture<'static, Result<Box<dyn PageDriver>, String>> {
+        Box::pin(async move {
+            let session = ChromiumSession::launch(spec).await?;
+            Ok(Box::new(session) as Box<dyn PageDriver>)
+        })
+    }
+}
+
+/// A running Chromium, its CDP connection and the run's page.
+pub(crate) struct ChromiumSession {
+    child: Child,
+    pgid: Pid,
+    browser: Browser,
+    page: Page,
+    handler: JoinHandle<()>,
+    profile_dir: PathBuf,
+    screenshot_quality: u8,
+    /// Set once the process group is known to be gone; the drop guard then does nothing.
+    reaped: bool,
+}
+
+impl std::fmt::Debug for ChromiumSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChromiumSession")
+            .field("pgid", &self.pgid)
+            .field("profile_dir", &self.profile_dir)
+            .finish()
+    }
+}
+
+/// The launched process before its CDP connection exists; killed on drop so a failed or
+/// abandoned launch never leaves Chromium behind.
+struct Spawned {
+    child: Option<Child>,
+    pgid: Pid,
+    profile_dir: PathBuf,
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        if self.child.is_some() {
+            kill_group(self.pgid);
+            remove_profile(&self.profile_dir);
+        }
+    }
+}
+
+impl ChromiumSession {
+    /// Spawns Chromium, waits for its DevTools URL, connects, and opens the page.
+    pub(crate) async fn launch(spec: LaunchSpec) -> Result<Self, String> {
+        let started = Instant::now();
+        std::fs::create_dir_all(&spec.profile_dir).map_err(|e| {
+            format!(
+                "cannot create profile dir {}: {e}",
+                spec.profile_dir.display()
+            )
+        })?;
+        let mut spawned = spawn_process(&spec)?;
+        let work = async {
+            let child = spawned
+                .child
+                .as_mut()
+                .expect("child present until handed over");
+            let ws_url = read_devtools_url(child).await?;
+            let config = HandlerConfig {
+                viewport: Some(CdpViewport {
+                    width: spec.viewport.width,
+                    height: spec.viewport.height,
+                    ..CdpViewport::default()
+                }),
+                request_timeout: spec.launch_timeout,
+                ..HandlerConfig::default()
+            };
+            let (browser, mut handler) = Browser::connect_with_config(ws_url, config)
+                .await
+                .map_err(|e| format!("cannot connect to Chromium DevTools: {e}"))?;
+            // The handler must be polled for any CDP call to complete; it ends at the first
+            // connection error so it can never spin on a dead socket.
+            let handler = tokio::spawn(async move {
+                while let Some(event) = handler.next().await {
+                    if let Err(error) = event {
+                        tracing::debug!(%error, "CDP handler stopped");
+                        break;
+                    }
+                }
+            });
+            let page = match browser.new_page("about:blank").await {
+                Ok(page) => page,
+                Err(e) => {
+                    handler.abort();
+                    return Err(format!("cannot open a page: {e}"));
+                }
+            };
+            Ok::<_, String>((browser, handler, page))
+        };
+        let (browser, handler, page) = tokio::time::timeout(spec.launch_timeout, work)
+            .await
+            .map_err(|_| {
+                format!(
+                    "Chromium did not start within {} ms",
+                    spec.launch_timeout.as_millis()
+                )
+            })??;
+        let child = spawned.child.take().expect("child present");
+        tracing::debug!(run_id = %spec.run_id, ms = started.elapsed().as_millis() as u64, "browser ready");
+        Ok(Self {
+            child,
+            pgid: spawned.pgid,
+            browser,
+            page,
+            handler,
+            profile_dir: std::mem::take(&mut spawned.profile_dir),
+            screenshot_quality: spec.screenshot_quality,
+            reaped: false,
+        })
+    }
+
+    async fn close_inner(mut self, timeout: Duration) -> CloseReport {
+        let graceful = tokio::time::timeout(timeout, async {
+            // Browser.close asks Chromium to exit; the socket usually drops before a reply.
+            let _ = self.browser.close().await;
+            self.child.wait().await
+        })
+        .await
+        .is_ok_and(|status| status.is_ok());
+        let mut problem = None;
+        if !graceful {
+            problem = Some(format!(
+                "browser did not exit within {} ms; killed its process group",
+                timeout.as_millis()
+            ));
+        }
+        // Kill stragglers (or everything, when the close failed) and reap the main process.
+        kill_group(self.pgid);
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.child.wait()).await;
+        self.handler.abort();
+        self.reaped = true;
+        let dir = std::mem::take(&mut self.profile_dir);
+        let removed = tokio::task::spawn_blocking(move || remove_profile_checked(&dir)).await;
+        if let Ok(Err(e)) = removed {
+            problem.get_or_insert(e);
+        }
+        CloseReport { graceful, problem }
+    }
+
+    /// True once the browser's main process has exited (a crash, or a kill from outside).
+    fn has_exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
+    }
+}
+
+impl Drop for ChromiumSession {
+    /// The last line of defence (actor killed, task aborted, panic): kill the process group.
+    fn drop(&mut self) {
+        if !self.reaped {
+            self.handler.abort();
+            kill_group(self.pgid);
+            remove_profile(&self.profile_dir);
+        }
+    }
+}
+
+impl PageDriver for ChromiumSession {
+    fn execute<'a>(
+        &'a mut self,
+        action: &'a Action,
+        bounds: ActionBounds,
+    ) -> BoxFuture<'a, Result<ActionOutput, ActionFailure>> {
+        Box::pin(async move {
+            let result =
+                actions::execute(&self.page, action, bounds, self.screenshot_quality).await;
+            match result {
+                Err(failure) if self.has_exited() => Err(actions::crashed(&failure.message)),
+                other => other,
+            }
+        })
+    }
+
+    fn blank(&mut self) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move { actions::blank(&self.page).await })
+    }
+
+    fn close(self: Box<Self>, timeout: Duration) -> BoxFuture<'static, CloseReport> {
+        Box::pin(self.close_inner(timeout))
+    }
+
+    fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+}
+
+fn spawn_process(spec: &LaunchSpec) -> Result<Spawned, String> {
+    let mut cmd = Command::new(&spec.chromium);
+    for switch in BASE_SWITCHES {
+        cmd.arg(format!("--{switch}"));
+    }
+    if nix::unistd::geteuid().is_root() {
+        cmd.arg("--no-sandbox");
+    }
+    cmd.arg(format!("--user-data-dir={}", spec.profile_dir.display()))
+        .arg(format!(
+            "--window-size={},{}",
+            spec.viewport.width, spec.viewport.height
+        ));
+    for extra in &spec.extra_args {
+        cmd.arg(format!("--{}", extra.trim_start_matches("--")));
+    }
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    let child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", spec.chromium.display()))?;
+    let pid = child
+        .id()
+        .ok_or_else(|| "Chromium exited immediately".to_owned())?;
+    Ok(Spawned {
+        child: Some(child),
+        pgid: Pid::from_raw(pid as i32),
+        profile_dir: spec.profile_dir.clone(),
+    })
+}
+
+/// Reads stderr until Chromium prints its DevTools URL, then keeps draining it in a task so a
+/// full pipe can never stall the browser.
+async fn read_devtools_url(child: &mut Child) -> Result<String, String> {
+    let stderr = child.stderr.take().ok_or("Chromium stderr not captured")?;
+    let mut lines = BufReader::new(stderr).lines();
+    let mut seen = Vec::new();
+    while let Some(line) = lines
+        .next_line()
+        .await
+        .map_err(|e| format!("reading Chromium output: {e}"))?
+    {
+        if let Some(url) = line.strip_prefix("DevTools listening on ") {
+            let url = url.trim().to_owned();
+            tokio::spawn(async move {
+                while let Ok(Some(line)) = lines.next_line().await {
+                    tracing::trace!(target: "pilothouse::chromium", "{line}");
+                }
+            });
+            return Ok(url);
+        }
+        if seen.len() < 20 {
+            seen.push(line);
+        }
+    }
+    Err(format!(
+        "Chromium exited before its DevTools endpoint was ready: {}",
+        seen.join(" | ")
+    ))
+}
+
+/// SIGKILLs a process group we created. ESRCH (already gone) is the expected case.
+fn kill_group(pgid: Pid) {
+    match killpg(pgid, Signal::SIGKILL) {
+        Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
+        Err(e) => tracing::warn!(pgid = pgid.as_raw(), error = %e, "killpg failed"),
+    }
+}
+
+/// One attempt, for drop paths that must not sleep.
+fn remove_profile(dir: &Path) {
+    if !dir.as_os_str().is_empty() {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+fn remove_profile_checked(dir: &Path) -> Result<(), String> {
+    if dir.as_os_str().is_empty() {
+        return Ok(());
+    }
+    // Chromium's last writes can race the first attempt; retry briefly.
+    let mut last = None;
+    for attempt in 0..3 {
+        match std::fs::remove_dir_all(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => last = Some(e),
+        }
+        std::thread::sleep(Duration::from_millis(20 << attempt));
+    }
+    Err(format!(
+        "could not remove profile dir {}: {}",
+        dir.display(),
+        last.map(|e| e.to_string()).unwrap_or_default()
+    ))
+}

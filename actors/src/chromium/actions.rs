@@ -1,0 +1,470 @@
+//! Actions on a Chromium page over CDP: navigation with load tracking, clicks and key presses
+//! that settle after the navigation they trigger, typing, waits, reads and screenshots.
+
+use std::time::{Duration, Instant};
+
+use chromiumoxide::Page;
+use chromiumoxide::cdp::browser_protocol::input::{
+    DispatchKeyEventParams, DispatchKeyEventType, DispatchMouseEventParams, DispatchMouseEventType,
+    InsertTextParams, MouseButton,
+};
+use chromiumoxide::cdp::browser_protocol::page::{
+    CaptureScreenshotFormat, EventFrameStartedLoading, EventLifecycleEvent, NavigateParams,
+};
+use chromiumoxide::cdp::js_protocol::runtime::EvaluateParams;
+use chromiumoxide::page::ScreenshotParams;
+use futures::StreamExt;
+use serde_json::{Value, json};
+
+use super::scripts;
+use crate::event::ActionFailure;
+use crate::page_driver::{ActionBounds, ActionOutput};
+use crate::request::{Action, ExtractMode, WaitState};
+use crate::run::ErrorCode;
+
+/// How long after a click or key press a navigation must start to count as caused by it.
+/// Navigations scheduled by the click handler itself start well within this.
+const NAVIGATION_START_GRACE: Duration = Duration::from_millis(60);
+
+/// Longest result text carried in an event.
+const RESULT_TEXT_MAX: usize = 300;
+
+pub(super) fn crashed(message: &str) -> ActionFailure {
+    ActionFailure {
+        code: ErrorCode::BrowserCrashed,
+        message: format!("browser process exited: {message}"),
+    }
+}
+
+fn failed(message: impl Into<String>) -> ActionFailure {
+    ActionFailure {
+        code: ErrorCode::ActionFailed,
+        message: message.into(),
+    }
+}
+
+pub(super) async fn execute(
+    page: &Page,
+    action: &Action,
+    bounds: ActionBounds,
+    quality: u8,
+) -> Result<ActionOutput, ActionFailure> {
+    match action {
+        Action::Goto { url } => goto(page, url, bounds).await,
+        Action::Click { selector } => click(page, selector, bounds).await,
+        Action::Type { selector, text } => type_text(page, selector.as_deref(), text, bounds).await,
+        Action::PressKey { key } => press_key(page, key, bounds).await,
+        Action::WaitFor {
+            selector,
+            state,
+            timeout_ms,
+        } => {
+            let timeout = timeout_ms.map_or(bounds.action, Duration::from_millis);
+            wait_for(page, selector, *state, timeout).await?;
+            Ok(text_output(format!(
+                "Element {selector} is {}",
+                state.as_str()
+            )))
+        }
+        Action::Extract { selector, mode, .. } => {
+            extract(page, selector.as_deref(), *mode, bounds).await
+        }
+        Action::Evaluate { script, .. } => evaluate_script(page, script, bounds).await,
+        Action::Screenshot { full_page } => screenshot(page, *full_page, quality).await,
+    }
+}
+
+pub(super) async fn blank(page: &Page) -> Result<(), String> {
+    page.execute(NavigateParams::new("about:blank"))
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+fn text_output(text: String) -> ActionOutput {
+    ActionOutput {
+        text,
+        ..ActionOutput::default()
+    }
+}
+
+async fn goto(page: &Page, url: &str, bounds: ActionBounds) -> Result<ActionOutput, ActionFailure> {
+    let main = main_frame(page).await?;
+    // Subscribe before navigating so a fast load event cannot be missed.
+    let mut lifecycle = listen::<EventLifecycleEvent>(page).await?;
+    let nav = page
+        .execute(NavigateParams::new(url))
+        .await
+        .map_err(|e| failed(format!("goto {url} failed: {e}")))?
+        .result;
+    if let Some(error) = nav.error_text.filter(|e| !e.is_empty()) {
+        return Err(failed(format!("goto {url} failed: {error}")));
+    }
+    if let Some(loader) = nav.loader_id {
+        let loaded = tokio::time::timeout(bounds.navigation, async {
+            while let Some(ev) = lifecycle.next().await {
+                if ev.name == "load" && ev.frame_id == main && ev.loader_id == loader {
+                    return true;
+                }
+            }
+            false
+        })
+        .await;
+        if !matches!(loaded, Ok(true)) {
+            return Err(ActionFailure {
+                code: ErrorCode::ActionFailed,
+                message: format!(
+                    "goto {url}: page did not finish loading within {} ms",
+                    bounds.navigation.as_millis()
+                ),
+            });
+        }
+    }
+    let (landed, status) = location(page).await;
+    let status = status.map(|s| format!(" (status {s})")).unwrap_or_default();
+    Ok(ActionOutput {
+        text: format!("Navigated to {landed}{status}"),
+        url: Some(landed),
+        ..ActionOutput::default()
+    })
+}
+
+async fn click(
+    page: &Page,
+    selector: &str,
+    bounds: ActionBounds,
+) -> Result<ActionOutput, ActionFailure> {
+    let started = Instant::now();
+    wait_for(page, selector, WaitState::Visible, bounds.action).await?;
+    let point = call(page, scripts::CLICK_POINT, json!({ "selector": selector })).await?;
+    if let Some(error) = point.get("error").and_then(Value::as_str) {
+        return Err(failed(format!("click {selector}: {error}")));
+    }
+    let x = point["x"].as_f64().unwrap_or(0.0);
+    let y = point["y"].as_f64().unwrap_or(0.0);
+    let remaining = bounds.action.saturating_sub(started.elapsed());
+    let navigated = settle_after(page, bounds.navigation, async {
+        for kind in [
+            DispatchMouseEventType::MouseMoved,
+            DispatchMouseEventType::MousePressed,
+            DispatchMouseEventType::MouseReleased,
+        ] {
+            let mut event = DispatchMouseEventParams::new(kind.clone(), x, y);
+            if kind != DispatchMouseEventType::MouseMoved {
+                event.button = Some(MouseButton::Left);
+                event.click_count = Some(1);
+            }
+            tokio::time::timeout(remaining, page.execute(event))
+                .await
+                .map_err(|_| failed(format!("click {selector} timed out")))?
+                .map_err(|e| failed(format!("click {selector} failed: {e}")))?;
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(settled_output("Clicked".to_owned(), page, navigated).await)
+}
+
+async fn type_text(
+    page: &Page,
+    selector: Option<&str>,
+    text: &str,
+    bounds: ActionBounds,
+) -> Result<ActionOutput, ActionFailure> {
+    if let Some(selector) = selector {
+        wait_for(page, selector, WaitState::Visible, bounds.action).await?;
+        let focused = call(
+            page,
+            scripts::FOCUS_AND_CLEAR,
+            json!({ "selector": selector }),
+        )
+        .await?;
+        if let Some(error) = focused.get("error").and_then(Value::as_str) {
+            return Err(failed(format!("type into {selector}: {error}")));
+        }
+    }
+    page.execute(InsertTextParams::new(text))
+        .await
+        .map_err(|e| failed(format!("type failed: {e}")))?;
+    Ok(text_output(format!(
+        "Typed {} characters",
+        text.chars().count()
+    )))
+}
+
+async fn press_key(
+    page: &Page,
+    key: &str,
+    bounds: ActionBounds,
+) -> Result<ActionOutput, ActionFailure> {
+    let def = chromiumoxide::keys::get_key_definition(key)
+        .ok_or_else(|| failed(format!("unknown key `{key}`")))?;
+    let mut down = DispatchKeyEventParams::new(DispatchKeyEventType::KeyDown);
+    down.key = Some(def.key.to_owned());
+    down.code = Some(def.code.to_owned());
+    down.windows_virtual_key_code = Some(def.key_code as i64);
+    down.native_virtual_key_code = Some(def.key_code as i64);
+    let text = def
+        .text
+        .map(str::to_owned)
+        .or_else(|| (def.key.chars().count() == 1).then(|| def.key.to_owned()));
+    if text.is_none() {
+        down.r#type = DispatchKeyEventType::RawKeyDown;
+    }
+    down.text = text;
+    let mut up = down.clone();
+    up.r#type = DispatchKeyEventType::KeyUp;
+    up.text = None;
+    let navigated = settle_after(page, bounds.navigation, async {
+        for event in [down, up] {
+            tokio::time::timeout(bounds.action, page.execute(event))
+                .await
+                .map_err(|_| failed(format!("press_key {key} timed out")))?
+                .map_err(|e| failed(format!("press_key {key} failed: {e}")))?;
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(settled_output(format!("Pressed {key}"), page, navigated).await)
+}
+
+async fn wait_for(
+    page: &Page,
+    selector: &str,
+    state: WaitState,
+    timeout: Duration,
+) -> Result<(), ActionFailure> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let arg = json!({ "selector": selector, "state": state.as_str(), "timeout": left.as_millis() as u64 });
+        match call(page, scripts::WAIT_FOR, arg).await {
+            Ok(v) if v.get("ok").is_some() => return Ok(()),
+            Ok(v) if v.get("timeout").is_some() => break,
+            Ok(v) => {
+                let error = v
+                    .get("error")
+                    .and_then(Value::as_str)
+                    .unwrap_or("unexpected reply");
+                return Err(failed(format!("wait_for {selector}: {error}")));
+            }
+            // A navigation destroyed the context mid-wait: wait again in the new document.
+            Err(e) if is_context_loss(&e.message) && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(e) => return Err(e),
+        }
+        if Instant::now() >= deadline {
+            break;
+        }
+    }
+    Err(failed(format!(
+        "wait_for {selector} to be {} timed out after {} ms",
+        state.as_str(),
+        timeout.as_millis()
+    )))
+}
+
+async fn extract(
+    page: &Page,
+    selector: Option<&str>,
+    mode: ExtractMode,
+    bounds: ActionBounds,
+) -> Result<ActionOutput, ActionFailure> {
+    if let Some(selector) = selector {
+        wait_for(page, selector, WaitState::Attached, bounds.action).await?;
+    }
+    let out = call(
+        page,
+        scripts::EXTRACT,
+        json!({ "selector": selector, "mode": mode.as_str() }),
+    )
+    .await?;
+    if let Some(error) = out.get("error").and_then(Value::as_str) {
+        return Err(failed(format!("extract: {error}")));
+    }
+    let value = out.get("value").cloned().unwrap_or(Value::Null);
+    let text = value.as_str().unwrap_or_default();
+    Ok(ActionOutput {
+        text: clip(text),
+        value: Some(value),
+        ..ActionOutput::default()
+    })
+}
+
+async fn evaluate_script(
+    page: &Page,
+    script: &str,
+    bounds: ActionBounds,
+) -> Result<ActionOutput, ActionFailure> {
+    let mut value = Value::Null;
+    let navigated = settle_after(page, bounds.navigation, async {
+        value = tokio::time::timeout(bounds.action, evaluate(page, script))
+            .await
+            .map_err(|_| {
+                failed(format!(
+                    "evaluate timed out after {} ms",
+                    bounds.action.as_millis()
+                ))
+            })??;
+        Ok(())
+    })
+    .await?;
+    let text = match &value {
+        Value::String(s) => clip(s),
+        other => clip(&other.to_string()),
+    };
+    let mut out = settled_output(text, page, navigated).await;
+    out.value = Some(value);
+    Ok(out)
+}
+
+async fn screenshot(
+    page: &Page,
+    full_page: bool,
+    quality: u8,
+) -> Result<ActionOutput, ActionFailure> {
+    let params = ScreenshotParams::builder()
+        .format(CaptureScreenshotFormat::Jpeg)
+        .quality(i64::from(quality))
+        .full_page(full_page)
+        .build();
+    let bytes = page
+        .screenshot(params)
+        .await
+        .map_err(|e| failed(format!("screenshot failed: {e}")))?;
+    Ok(ActionOutput {
+        text: format!("Captured {} KiB JPEG", bytes.len().div_ceil(1024)),
+        screenshot: Some(bytes),
+        ..ActionOutput::default()
+    })
+}
+
+/// Runs `act`; if it started a main-frame navigation within the grace window, waits (bounded)
+/// for that document's load event. Returns whether a navigation happened.
+async fn settle_after(
+    page: &Page,
+    navigation_timeout: Duration,
+    act: impl Future<Output = Result<(), ActionFailure>>,
+) -> Result<bool, ActionFailure> {
+    let main = main_frame(page).await?;
+    let mut started = listen::<EventFrameStartedLoading>(page).await?;
+    let mut lifecycle = listen::<EventLifecycleEvent>(page).await?;
+    act.await?;
+    let began = tokio::time::timeout(NAVIGATION_START_GRACE, async {
+        while let Some(ev) = started.next().await {
+            if ev.frame_id == main {
+                return true;
+            }
+        }
+        false
+    })
+    .await
+    .unwrap_or(false);
+    if began {
+        // A slow page is not the action's failure: the landing URL is still checked after.
+        let _ = tokio::time::timeout(navigation_timeout, async {
+            while let Some(ev) = lifecycle.next().await {
+                if ev.name == "load" && ev.frame_id == main {
+                    break;
+                }
+            }
+        })
+        .await;
+    }
+    Ok(began)
+}
+
+async fn settled_output(text: String, page: &Page, navigated: bool) -> ActionOutput {
+    let (url, _) = location(page).await;
+    let text = if navigated {
+        format!("{text}; navigated to {url}")
+    } else {
+        text
+    };
+    ActionOutput {
+        text,
+        url: Some(url),
+        ..ActionOutput::default()
+    }
+}
+
+async fn main_frame(
+    page: &Page,
+) -> Result<chromiumoxide::cdp::browser_protocol::page::FrameId, ActionFailure> {
+    page.mainframe()
+        .await
+        .map_err(|e| failed(format!("no main frame: {e}")))?
+        .ok_or_else(|| failed("page has no main frame"))
+}
+
+async fn listen<T: chromiumoxide::cdp::IntoEventKind + Unpin>(
+    page: &Page,
+) -> Result<chromiumoxide::listeners::EventStream<T>, ActionFailure> {
+    page.event_listener::<T>()
+        .await
+        .map_err(|e| failed(format!("cannot subscribe to page events: {e}")))
+}
+
+/// The main frame's URL and document status; falls back to the handler's view of the URL.
+async fn location(page: &Page) -> (String, Option<u64>) {
+    match call(page, scripts::LOCATION, Value::Null).await {
+        Ok(v) => (
+            v["url"].as_str().unwrap_or("about:blank").to_owned(),
+            v["status"].as_u64(),
+        ),
+        Err(_) => (
+            page.url()
+                .await
+                .ok()
+                .flatten()
+                .unwrap_or_else(|| "about:blank".into()),
+            None,
+        ),
+    }
+}
+
+/// Calls one of our page functions with a JSON argument.
+async fn call(page: &Page, function: &str, arg: Value) -> Result<Value, ActionFailure> {
+    evaluate(page, &format!("({function})({arg})")).await
+}
+
+async fn evaluate(page: &Page, expression: &str) -> Result<Value, ActionFailure> {
+    let params = EvaluateParams::builder()
+        .expression(expression)
+        .await_promise(true)
+        .return_by_value(true)
+        .user_gesture(true)
+        .build()
+        .map_err(failed)?;
+    let reply = page
+        .execute(params)
+        .await
+        .map_err(|e| failed(format!("evaluate failed: {e}")))?
+        .result;
+    if let Some(ex) = reply.exception_details {
+        let detail = ex
+            .exception
+            .as_ref()
+            .and_then(|o| o.description.clone())
+            .unwrap_or(ex.text);
+        return Err(failed(format!("script threw: {detail}")));
+    }
+    Ok(reply.result.value.unwrap_or(Value::Null))
+}
+
+fn is_context_loss(message: &str) -> bool {
+    message.contains("context was destroyed")
+        || message.contains("Cannot find context")
+        || message.contains("Inspected target navigated")
+}
+
+fn clip(text: &str) -> String {
+    if text.chars().count() <= RESULT_TEXT_MAX {
+        text.to_owned()
+    } else {
+        let mut s: String = text.chars().take(RESULT_TEXT_MAX).collect();
+        s.push('…');
+        s
+    }
+}

@@ -1,0 +1,219 @@
+//! The commands a host sends to the orchestrator over its mpsc handle, their replies, and the
+//! event subscription a host turns into a stream.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::Stream;
+use tokio::sync::{broadcast, oneshot};
+
+use crate::event::RunEvent;
+use crate::record::RunRecord;
+use crate::request::{InvalidRequest, RunRequest};
+use crate::run::{RunId, RunStatus};
+
+/// A request to the orchestrator; each carries a oneshot for its reply.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Command {
+    /// Validate and admit a run.
+    Submit {
+        /// The run.
+        request: Box<RunRequest>,
+        /// The new run's id, or why it was refused.
+        reply: oneshot::Sender<Result<RunId, SubmitError>>,
+    },
+    /// A run's current status (from memory, else from the store).
+    Status {
+        /// The run.
+        run_id: RunId,
+        /// `None` for an unknown run.
+        reply: oneshot::Sender<Option<RunStatus>>,
+    },
+    /// Stop a queued or running run; it ends `cancelled`.
+    Cancel {
+        /// The run.
+        run_id: RunId,
+        /// What happened.
+        reply: oneshot::Sender<Result<CancelAck, CancelError>>,
+    },
+    /// Every known run, oldest first.
+    List {
+        /// The statuses.
+        reply: oneshot::Sender<Vec<RunStatus>>,
+    },
+    /// A run's events after `after_seq`: replay, then live, ending after the terminal event.
+    Subscribe {
+        /// The run.
+        run_id: RunId,
+        /// Replay starts after this seq (0: from the first event).
+        after_seq: u64,
+        /// The subscription, or `None` for an unknown run.
+        reply: oneshot::Sender<Option<EventSubscription>>,
+    },
+    /// Every run's events from now on.
+    SubscribeAll {
+        /// A receiver of the firehose.
+        reply: oneshot::Sender<broadcast::Receiver<RunEvent>>,
+    },
+    /// Stop admitting; let running runs finish within `grace`, then cancel them.
+    Shutdown {
+        /// How long running runs may continue.
+        grace: Duration,
+        /// Sent once every run is finalized.
+        reply: oneshot::Sender<ShutdownReport>,
+    },
+}
+
+/// Why a run was not admitted.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SubmitError {
+    /// The request is invalid; every problem names its field.
+    #[error(transparent)]
+    Invalid(#[from] InvalidRequest),
+    /// `max_concurrent_runs` are running and `queue_capacity` are waiting. Retry later.
+    #[error(
+        "queue full: {running} running and {queued} queued (queue_capacity {capacity}); retry later"
+    )]
+    QueueFull {
+        /// Runs executing.
+        running: usize,
+        /// Runs waiting.
+        queued: usize,
+        /// The configured queue capacity.
+        capacity: usize,
+    },
+    /// The orchestrator is shutting down.
+    #[error("the orchestrator is shutting down and admits no new runs")]
+    ShuttingDown,
+    /// The run's directory could not be created.
+    #[error("cannot store the run: {0}")]
+    Storage(String),
+    /// The orchestrator is gone.
+    #[error("the orchestrator is not running")]
+    Unavailable,
+}
+
+/// What `cancel` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CancelAck {
+    /// The run was stopping; its terminal event follows.
+    Cancelling,
+    /// The run had already ended; nothing changed.
+    AlreadyFinished,
+}
+
+/// Why `cancel` failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CancelError {
+    /// No such run.
+    #[error("unknown run {0}")]
+    NotFound(RunId),
+    /// The orchestrator is gone.
+    #[error("the orchestrator is not running")]
+    Unavailable,
+}
+
+/// How a shutdown went.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ShutdownReport {
+    /// Runs that finished on their own within the grace period.
+    pub finished_in_grace: usize,
+    /// Runs cancelled (queued ones, and running ones past the grace period).
+    pub cancelled: usize,
+}
+
+/// A run's events after a seq: from the live log (no gap, no duplicate at the seam) or from the
+/// store for runs no longer in memory.
+#[derive(Debug)]
+pub struct EventSubscription {
+    source: Source,
+}
+
+#[derive(Debug)]
+enum Source {
+    Live {
+        record: Arc<RunRecord>,
+        after_seq: u64,
+    },
+    Stored(Vec<RunEvent>),
+}
+
+impl EventSubscription {
+    pub(crate) fn live(record: Arc<RunRecord>, after_seq: u64) -> Self {
+        Self {
+            source: Source::Live { record, after_seq },
+        }
+    }
+
+    pub(crate) fn stored(events: Vec<RunEvent>, after_seq: u64) -> Self {
+        Self {
+            source: Source::Stored(events.into_iter().filter(|e| e.seq > after_seq).collect()),
+        }
+    }
+
+    /// The events as a stream that ends after the terminal event.
+    pub fn into_stream(self) -> impl Stream<Item = RunEvent> + Send + Unpin + 'static {
+        let state = match self.source {
+            Source::Live { record, after_seq } => {
+                let sub = record.log.subscribe(after_seq);
+                Follow {
+                    backlog: sub.backlog.into(),
+                    live: Some(sub.live),
+                    record: Some(record),
+                    last_seq: after_seq,
+                }
+            }
+            Source::Stored(events) => Follow {
+                backlog: events.into(),
+                live: None,
+                record: None,
+                last_seq: 0,
+            },
+        };
+        Box::pin(futures::stream::unfold(state, Follow::next))
+    }
+}
+
+/// The follower behind a subscription stream.
+struct Follow {
+    backlog: VecDeque<RunEvent>,
+    live: Option<broadcast::Receiver<RunEvent>>,
+    record: Option<Arc<RunRecord>>,
+    last_seq: u64,
+}
+
+impl Follow {
+    async fn next(mut self) -> Option<(RunEvent, Self)> {
+        loop {
+            if let Some(event) = self.backlog.pop_front() {
+                if event.seq <= self.last_seq && self.record.is_some() {
+                    continue;
+                }
+                self.last_seq = event.seq;
+                if event.is_terminal() {
+                    self.live = None;
+                    self.record = None;
+                }
+                return Some((event, self));
+            }
+            let live = self.live.as_mut()?;
+            match live.recv().await {
+                Ok(event) if event.seq <= self.last_seq => continue,
+                Ok(event) => self.backlog.push_back(event),
+                // Fell behind: take the missed events from the log's published copy.
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    let record = self.record.as_ref()?;
+                    let sub = record.log.subscribe(self.last_seq);
+                    self.backlog = sub.backlog.into();
+                    self.live = Some(sub.live);
+                }
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    }
+}

@@ -1,0 +1,236 @@
+//! Orchestrator configuration: `Config::default()` is the embedded default and
+//! `config/default.toml` mirrors it field for field.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Everything an orchestrator needs to know before its first run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// The Chromium executable; found automatically when unset (see [`Config::resolve_chromium`]).
+    pub chromium_path: Option<PathBuf>,
+    /// Where each run's `status.json`, `events.jsonl` and recording live.
+    pub runs_dir: PathBuf,
+    /// Parent of the per-run Chromium profile directories. Every process we launch carries this
+    /// prefix in its `--user-data-dir`, which is how our own processes are told apart.
+    pub profile_root: PathBuf,
+    /// Runs executing at once; further runs wait in the queue.
+    pub max_concurrent_runs: usize,
+    /// Runs that may wait; past it, `submit` answers `QueueFull` at once.
+    pub queue_capacity: usize,
+    /// Extra Chromium switches, without the leading `--`.
+    pub chromium_args: Vec<String>,
+    /// JPEG quality of screenshots, 1..=100.
+    pub screenshot_quality: u8,
+    /// Per-run limits used when a request leaves them unset.
+    pub defaults: RunDefaults,
+    /// Engine-side bounds.
+    pub timeouts: EngineTimeouts,
+}
+
+/// Per-run limits used when a request leaves them unset.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RunDefaults {
+    /// The run's deadline.
+    pub run_timeout_seconds: u64,
+    /// The most actions a run may dispatch.
+    pub max_steps: u32,
+    /// Bound on each action.
+    pub action_timeout_ms: u64,
+    /// Bound on each navigation's load.
+    pub navigation_timeout_ms: u64,
+}
+
+/// Engine-side bounds that are not part of a request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EngineTimeouts {
+    /// Chromium start until its DevTools endpoint answers and a page exists.
+    pub launch_ms: u64,
+    /// Graceful browser close before the process group is killed.
+    pub close_ms: u64,
+    /// Any actor `call` that is not an action (status queries, close requests).
+    pub actor_call_ms: u64,
+    /// Writing the final status and events during finalization.
+    pub finalize_ms: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            chromium_path: None,
+            runs_dir: PathBuf::from("runs"),
+            profile_root: std::env::temp_dir().join("pilothouse-profiles"),
+            max_concurrent_runs: 4,
+            queue_capacity: 64,
+            chromium_args: Vec::new(),
+            screenshot_quality: 55,
+            defaults: RunDefaults::default(),
+            timeouts: EngineTimeouts::default(),
+        }
+    }
+}
+
+impl Default for RunDefaults {
+    fn default() -> Self {
+        Self {
+            run_timeout_seconds: 600,
+            max_steps: 50,
+            action_timeout_ms: 5_000,
+            navigation_timeout_ms: 7_000,
+        }
+    }
+}
+
+impl Default for EngineTimeouts {
+    fn default() -> Self {
+        Self {
+            launch_ms: 20_000,
+            close_ms: 5_000,
+            actor_call_ms: 5_000,
+            finalize_ms: 10_000,
+        }
+    }
+}
+
+/// A configuration file that could not be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for a `Config`.
+    #[error("invalid config {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message, naming the key.
+        message: String,
+    },
+    /// A value is out of range.
+    #[error("invalid config: {field}: {message}")]
+    Invalid {
+        /// The key.
+        field: &'static str,
+        /// What to do about it.
+        message: String,
+    },
+    /// No Chromium could be found.
+    #[error(
+        "no Chromium found: set `chromium_path` in the config or PILOTHOUSE_CHROMIUM, \
+         or install it (Debian: apt-get install chromium); looked in {looked}"
+    )]
+    NoChromium {
+        /// The places searched.
+        looked: String,
+    },
+}
+
+/// Places Chromium is usually installed, best first. Debian's `/usr/lib/chromium/chromium` skips
+/// the shell wrapper in `/usr/bin/chromium`.
+const CHROMIUM_CANDIDATES: &[&str] = &[
+    "/usr/lib/chromium/chromium",
+    "/usr/bin/chromium",
+    "/usr/bin/chromium-browser",
+    "/usr/bin/google-chrome",
+    "/usr/bin/google-chrome-stable",
+];
+
+impl Config {
+    /// Reads a TOML file; missing keys take their defaults.
+    pub fn from_toml_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_toml_str(&text).map_err(|e| match e {
+            ConfigError::Parse { message, .. } => ConfigError::Parse {
+                path: path.to_owned(),
+                message,
+            },
+            other => other,
+        })
+    }
+
+    /// Parses TOML text; missing keys take their defaults.
+    pub fn from_toml_str(text: &str) -> Result<Self, ConfigError> {
+        let config: Self = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: PathBuf::from("<inline>"),
+            message: e.to_string(),
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks ranges that serde cannot.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |field, message: &str| {
+            Err(ConfigError::Invalid {
+                field,
+                message: message.to_owned(),
+            })
+        };
+        if self.max_concurrent_runs == 0 {
+            return invalid("max_concurrent_runs", "must be at least 1");
+        }
+        if !(1..=100).contains(&self.screenshot_quality) {
+            return invalid("screenshot_quality", "must be between 1 and 100");
+        }
+        if self.defaults.max_steps == 0 {
+            return invalid("defaults.max_steps", "must be at least 1");
+        }
+        if self.defaults.run_timeout_seconds == 0 {
+            return invalid("defaults.run_timeout_seconds", "must be at least 1");
+        }
+        Ok(())
+    }
+
+    /// The Chromium to launch: `chromium_path`, else `PILOTHOUSE_CHROMIUM`, else the first of
+    /// the usual install paths that exists.
+    pub fn resolve_chromium(&self) -> Result<PathBuf, ConfigError> {
+        if let Some(path) = &self.chromium_path {
+            return Ok(path.clone());
+        }
+        if let Some(path) = std::env::var_os("PILOTHOUSE_CHROMIUM") {
+            return Ok(PathBuf::from(path));
+        }
+        CHROMIUM_CANDIDATES
+            .iter()
+            .map(PathBuf::from)
+            .find(|p| p.is_file())
+            .ok_or_else(|| ConfigError::NoChromium {
+                looked: CHROMIUM_CANDIDATES.join(", "),
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_toml_is_the_default() {
+        assert_eq!(Config::from_toml_str("").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let err = Config::from_toml_str("max_concurent_runs = 3").unwrap_err();
+        assert!(err.to_string().contains("max_concurent_runs"), "{err}");
+    }
+
+    #[test]
+    fn zero_concurrency_is_rejected() {
+        let err = Config::from_toml_str("max_concurrent_runs = 0").unwrap_err();
+        assert!(err.to_string().contains("max_concurrent_runs"), "{err}");
+    }
+}

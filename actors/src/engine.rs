@@ -1,0 +1,114 @@
+//! Starting and stopping the actor system: the supervisor, and the pump task that forwards the
+//! host's mpsc commands into the supervisor's mailbox.
+
+use std::sync::Arc;
+
+use dashmap::DashMap;
+use ractor::{Actor, ActorRef};
+use tokio::sync::{broadcast, mpsc};
+use tokio::task::JoinHandle;
+
+use crate::chromium::ChromiumLauncher;
+use crate::command::Command;
+use crate::config::{Config, ConfigError};
+use crate::page_driver::BrowserLauncher;
+use crate::store::{DirStore, RunStore};
+use crate::supervisor::{SupervisorActor, SupervisorArgs, SupervisorMsg};
+
+/// Commands that may wait in the host's channel before `send` waits.
+const COMMAND_CHANNEL_CAPACITY: usize = 1024;
+/// Events the firehose keeps for slow `subscribe_all` receivers.
+const FIREHOSE_CAPACITY: usize = 4096;
+
+/// Why the engine did not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The configuration is unusable.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The runs directory or profile root cannot be created.
+    #[error("cannot prepare {path}: {source}")]
+    Storage {
+        /// The directory.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The supervisor actor failed to start.
+    #[error("the supervisor did not start: {0}")]
+    Spawn(String),
+}
+
+/// A running actor system.
+#[derive(Debug)]
+pub struct Engine {
+    sender: mpsc::Sender<Command>,
+    supervisor: ActorRef<SupervisorMsg>,
+    supervisor_done: JoinHandle<()>,
+}
+
+impl Engine {
+    /// Starts with the directory store under `config.runs_dir` and a Chromium per run.
+    pub async fn start(config: Config) -> Result<Self, StartError> {
+        let store = Arc::new(DirStore::new(config.runs_dir.clone()));
+        Self::start_with(config, store, Arc::new(ChromiumLauncher)).await
+    }
+
+    /// Starts with a given store and browser launcher.
+    pub async fn start_with(
+        config: Config,
+        store: Arc<dyn RunStore>,
+        launcher: Arc<dyn BrowserLauncher>,
+    ) -> Result<Self, StartError> {
+        config.validate()?;
+        for dir in [&config.runs_dir, &config.profile_root] {
+            std::fs::create_dir_all(dir).map_err(|source| StartError::Storage {
+                path: dir.clone(),
+                source,
+            })?;
+        }
+        let (firehose, _) = broadcast::channel(FIREHOSE_CAPACITY);
+        let args = SupervisorArgs {
+            config: Arc::new(config),
+            store,
+            launcher,
+            firehose,
+            registry: Arc::new(DashMap::new()),
+        };
+        let (supervisor, supervisor_done) = Actor::spawn(None, SupervisorActor, args)
+            .await
+            .map_err(|e| StartError::Spawn(e.to_string()))?;
+        let (sender, mut commands) = mpsc::channel::<Command>(COMMAND_CHANNEL_CAPACITY);
+        let pump_target = supervisor.clone();
+        tokio::spawn(async move {
+            while let Some(command) = commands.recv().await {
+                if pump_target.cast(SupervisorMsg::Command(command)).is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(Self {
+            sender,
+            supervisor,
+            supervisor_done,
+        })
+    }
+
+    /// The command sender hosts use.
+    pub fn sender(&self) -> &mpsc::Sender<Command> {
+        &self.sender
+    }
+
+    /// Waits for the supervisor to stop (after a shutdown command).
+    pub async fn join(self) {
+        drop(self.sender);
+        let _ = self.supervisor_done.await;
+    }
+
+    /// True while the supervisor runs.
+    pub fn is_running(&self) -> bool {
+        !self.supervisor_done.is_finished()
+            && self.supervisor.get_status() == ractor::ActorStatus::Running
+    }
+}

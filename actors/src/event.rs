@@ -1,0 +1,362 @@
+//! Run events and the per-run event log: every event is appended to `events.jsonl` before it is
+//! broadcast, with a gap-free `seq` starting at 1.
+//!
+//! `EventLog` keeps the published events in memory as well, so a subscriber can take "everything
+//! after seq N" and a live receiver under one lock: no gap and no duplicate at the seam.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+
+use crate::run::{RunId, RunState, RunStatus};
+
+/// Capacity of each run's live broadcast channel. A receiver that falls further behind
+/// resynchronizes from the log instead of losing events.
+const LIVE_CHANNEL_CAPACITY: usize = 256;
+
+/// One event of one run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunEvent {
+    /// The run it belongs to.
+    pub run_id: RunId,
+    /// 1-based, gap-free within the run.
+    pub seq: u64,
+    /// When it was appended.
+    pub at: DateTime<Utc>,
+    /// What happened.
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+impl RunEvent {
+    /// True for the run's last event.
+    pub fn is_terminal(&self) -> bool {
+        matches!(self.kind, EventKind::Finished { .. })
+    }
+}
+
+/// An action's failure, as events and drivers see it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ActionFailure {
+    /// `ACTION_FAILED`, `GUARDRAIL_BLOCKED`, `TIMEOUT`, `CANCELLED`, `BROWSER_CRASHED`.
+    pub code: crate::run::ErrorCode,
+    /// What went wrong, for people.
+    pub message: String,
+}
+
+/// What an event says.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum EventKind {
+    /// The run was admitted; `position` is its place in the queue (0: starts at once).
+    Queued {
+        /// Runs ahead of it in the queue.
+        position: usize,
+    },
+    /// The run changed lifecycle state (starting, running).
+    State {
+        /// The new state.
+        state: RunState,
+    },
+    /// The run's browser is ready.
+    BrowserReady {
+        /// Launch and page creation time.
+        launch_ms: u64,
+    },
+    /// An action finished, successfully or not.
+    Action {
+        /// 1-based step number.
+        step: u32,
+        /// The action's name (`goto`, `click`...).
+        action: String,
+        /// A short summary of the input; secrets never appear here.
+        input: String,
+        /// Wall time of the action, guard checks included.
+        duration_ms: u64,
+        /// Whether it succeeded.
+        success: bool,
+        /// A short result text on success.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        result: Option<String>,
+        /// The failure, when it failed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<ActionFailure>,
+        /// Path of a screenshot, relative to the run's directory.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        screenshot: Option<String>,
+    },
+    /// The main frame landed on a new URL.
+    Navigated {
+        /// The landing URL.
+        url: String,
+    },
+    /// A guardrail refused something.
+    GuardrailBlocked {
+        /// Which check (`scheme`, `domain`, `private_network`...).
+        check: String,
+        /// Why, for people.
+        reason: String,
+        /// The refused URL or action.
+        target: String,
+    },
+    /// A free-form message from the engine.
+    Log {
+        /// `info`, `warn` or `error`.
+        level: String,
+        /// The message.
+        message: String,
+    },
+    /// The terminal event: carries the final status. Always the run's last event.
+    Finished {
+        /// The committed final status.
+        status: Box<RunStatus>,
+    },
+}
+
+impl EventKind {
+    /// The `type` tag as it appears in JSON.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Self::Queued { .. } => "queued",
+            Self::State { .. } => "state",
+            Self::BrowserReady { .. } => "browser_ready",
+            Self::Action { .. } => "action",
+            Self::Navigated { .. } => "navigated",
+            Self::GuardrailBlocked { .. } => "guardrail_blocked",
+            Self::Log { .. } => "log",
+            Self::Finished { .. } => "finished",
+        }
+    }
+}
+
+/// A consistent cut of a run's events: what was published after a seq, plus a receiver for
+/// everything published later.
+pub(crate) struct Subscription {
+    pub(crate) backlog: Vec<RunEvent>,
+    pub(crate) live: broadcast::Receiver<RunEvent>,
+}
+
+struct LogState {
+    next_seq: u64,
+    file: Option<File>,
+    published: Vec<RunEvent>,
+    /// Set once the terminal event is written: nothing may follow it.
+    sealed: bool,
+    write_errors: u32,
+}
+
+/// The append-then-broadcast log of one run.
+pub(crate) struct EventLog {
+    run_id: RunId,
+    path: PathBuf,
+    state: Mutex<LogState>,
+    live: broadcast::Sender<RunEvent>,
+    firehose: broadcast::Sender<RunEvent>,
+}
+
+impl std::fmt::Debug for EventLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventLog")
+            .field("run_id", &self.run_id)
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+impl EventLog {
+    /// Opens (creating) `path` for appending. `firehose` receives every run's events too.
+    pub(crate) fn create(
+        run_id: RunId,
+        path: &Path,
+        firehose: broadcast::Sender<RunEvent>,
+    ) -> std::io::Result<Self> {
+        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let (live, _) = broadcast::channel(LIVE_CHANNEL_CAPACITY);
+        Ok(Self {
+            run_id,
+            path: path.to_owned(),
+            state: Mutex::new(LogState {
+                next_seq: 1,
+                file: Some(file),
+                published: Vec::new(),
+                sealed: false,
+                write_errors: 0,
+            }),
+            live,
+            firehose,
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, LogState> {
+        // A poisoned lock only means a panic elsewhere mid-append; the data is still usable.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Appends an event to the file, then publishes it. Returns `None` once the log is sealed
+    /// by the terminal event (a late event from a cancelled action, for instance).
+    pub(crate) fn append(&self, kind: EventKind) -> Option<RunEvent> {
+        let mut state = self.lock();
+        if state.sealed {
+            return None;
+        }
+        let event = self.write_next(&mut state, kind);
+        self.publish_locked(&mut state, event.clone());
+        Some(event)
+    }
+
+    /// Writes the terminal event to the file and syncs it, without publishing: the finalizer
+    /// writes `status.json` next and only then calls [`EventLog::publish_terminal`].
+    /// `make` receives the terminal event's seq, so the status it carries can name it.
+    pub(crate) fn append_terminal(
+        &self,
+        make: impl FnOnce(u64) -> EventKind,
+    ) -> (RunEvent, Option<String>) {
+        let mut state = self.lock();
+        let kind = make(state.next_seq);
+        let event = self.write_next(&mut state, kind);
+        state.sealed = true;
+        let sync_error = state
+            .file
+            .as_mut()
+            .and_then(|f| f.sync_all().err())
+            .map(|e| format!("sync {}: {e}", self.path.display()));
+        (event, sync_error)
+    }
+
+    /// Publishes the terminal event written by [`EventLog::append_terminal`].
+    pub(crate) fn publish_terminal(&self, event: RunEvent) {
+        let mut state = self.lock();
+        state.file = None;
+        self.publish_locked(&mut state, event);
+    }
+
+    /// The seq the next event will get, minus one: the last seq written.
+    pub(crate) fn last_seq(&self) -> u64 {
+        self.lock().next_seq - 1
+    }
+
+    /// Failed appends so far (the event was still published).
+    pub(crate) fn write_errors(&self) -> u32 {
+        self.lock().write_errors
+    }
+
+    /// Everything published after `after_seq`, plus a receiver for what comes next.
+    pub(crate) fn subscribe(&self, after_seq: u64) -> Subscription {
+        let state = self.lock();
+        let backlog = state
+            .published
+            .iter()
+            .filter(|e| e.seq > after_seq)
+            .cloned()
+            .collect();
+        Subscription {
+            backlog,
+            live: self.live.subscribe(),
+        }
+    }
+
+    fn write_next(&self, state: &mut LogState, kind: EventKind) -> RunEvent {
+        let event = RunEvent {
+            run_id: self.run_id,
+            seq: state.next_seq,
+            at: Utc::now(),
+            kind,
+        };
+        state.next_seq += 1;
+        let written = match state.file.as_mut() {
+            Some(file) => serde_json::to_vec(&event)
+                .map_err(std::io::Error::other)
+                .and_then(|mut line| {
+                    line.push(b'\n');
+                    file.write_all(&line)
+                }),
+            None => Err(std::io::Error::other("event log already closed")),
+        };
+        if let Err(error) = written {
+            state.write_errors += 1;
+            tracing::warn!(run_id = %self.run_id, %error, seq = event.seq, "event log append failed");
+        }
+        event
+    }
+
+    fn publish_locked(&self, state: &mut LogState, event: RunEvent) {
+        state.published.push(event.clone());
+        // No receivers is not an error: nobody is watching.
+        let _ = self.live.send(event.clone());
+        let _ = self.firehose.send(event);
+    }
+}
+
+/// Reads a run's `events.jsonl`. A torn last line (a crash mid-write) is skipped.
+pub(crate) fn read_log(path: &Path) -> std::io::Result<Vec<RunEvent>> {
+    let text = std::fs::read_to_string(path)?;
+    Ok(text
+        .lines()
+        .filter_map(|line| serde_json::from_str::<RunEvent>(line).ok())
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn log() -> (tempfile::TempDir, EventLog) {
+        let dir = tempfile::tempdir().unwrap();
+        let (firehose, _) = broadcast::channel(16);
+        let log =
+            EventLog::create(RunId::new(), &dir.path().join("events.jsonl"), firehose).unwrap();
+        (dir, log)
+    }
+
+    fn note(n: usize) -> EventKind {
+        EventKind::Queued { position: n }
+    }
+
+    #[test]
+    fn seqs_are_gap_free_and_written_before_publish() {
+        let (dir, log) = log();
+        for i in 0..5 {
+            log.append(note(i));
+        }
+        let on_disk = read_log(&dir.path().join("events.jsonl")).unwrap();
+        let seqs: Vec<u64> = on_disk.iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, vec![1, 2, 3, 4, 5]);
+        assert_eq!(log.last_seq(), 5);
+    }
+
+    #[test]
+    fn subscription_seam_has_no_gap_and_no_duplicate() {
+        let (_dir, log) = log();
+        log.append(note(0));
+        log.append(note(1));
+        let mut sub = log.subscribe(1);
+        log.append(note(2));
+        let backlog: Vec<u64> = sub.backlog.iter().map(|e| e.seq).collect();
+        assert_eq!(backlog, vec![2]);
+        assert_eq!(sub.live.try_recv().unwrap().seq, 3);
+        assert!(sub.live.try_recv().is_err());
+    }
+
+    #[test]
+    fn sealed_log_refuses_late_events() {
+        let (_dir, log) = log();
+        log.append(note(0));
+        let (terminal, err) = log.append_terminal(|_| EventKind::Log {
+            level: "info".into(),
+            message: "end".into(),
+        });
+        assert!(err.is_none());
+        assert_eq!(terminal.seq, 2);
+        assert!(log.append(note(9)).is_none());
+        // Not published until publish_terminal.
+        assert_eq!(log.subscribe(0).backlog.len(), 1);
+        log.publish_terminal(terminal);
+        assert_eq!(log.subscribe(0).backlog.len(), 2);
+    }
+}

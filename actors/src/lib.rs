@@ -1,0 +1,63 @@
+//! The Pilothouse engine: an actor system (tokio + ractor) that runs browser-automation runs in
+//! real Chromium. Hosts use it through the `pilothouse` crate's `OrchestratorHandle`; this crate's
+//! public items are the data types of that API plus [`Engine`], which the facade wraps.
+//!
+//! # The actor tree
+//!
+//! ```text
+//! Engine (mpsc::Sender<Command>) ── pump task
+//!   └── Supervisor            registry (DashMap), admission queue          supervisor.rs
+//!         ├── Finalizer       commits terminal outcomes, in order          finalizer.rs
+//!         └── Session × N     one per run: deadline, driver task           session.rs
+//!               ├── Browser   the run's Chromium and page (CDP)            browser.rs
+//!               └── Router    guard → execute → post-nav check → event     router.rs
+//! ```
+//!
+//! # Layout
+//!
+//! - `command.rs`: the host's commands, their errors, and event subscriptions
+//! - `config.rs`: `Config` (mirrored by `config/default.toml`)
+//! - `request.rs`: the run request contract, parsing with field paths, validation
+//! - `run.rs`: run ids, states, outcomes and `RunStatus`
+//! - `event.rs`: run events and the append-then-broadcast event log
+//! - `record.rs`: the per-run record shared by a run's actors
+//! - `guard.rs`: destination guardrails
+//! - `driver.rs`: the `Driver` trait and the script driver
+//! - `store.rs`: the run store (directory by default)
+//! - `page_driver.rs` / `chromium.rs`: the browser seam and its Chromium implementation
+
+mod browser;
+mod chromium;
+mod command;
+mod config;
+mod driver;
+mod engine;
+mod event;
+mod finalizer;
+mod guard;
+mod page_driver;
+mod record;
+mod request;
+mod router;
+mod run;
+mod session;
+mod store;
+mod supervisor;
+
+pub use chromium::ChromiumLauncher;
+pub use command::{
+    CancelAck, CancelError, Command, EventSubscription, ShutdownReport, SubmitError,
+};
+pub use config::{Config, ConfigError, EngineTimeouts, RunDefaults};
+pub use engine::{Engine, StartError};
+pub use event::{ActionFailure, EventKind, RunEvent};
+pub use guard::is_private_ip;
+pub use page_driver::{
+    ActionBounds, ActionOutput, BrowserLauncher, CloseReport, LaunchSpec, PageDriver,
+};
+pub use request::{
+    Action, DriverSpec, EffectiveLimits, ExtractMode, FieldError, GuardrailSpec, InvalidRequest,
+    Limits, RunRequest, Viewport, WaitState,
+};
+pub use run::{ErrorCode, FinalizeError, RunError, RunId, RunOutcome, RunState, RunStatus};
+pub use store::{DirStore, RunStore};

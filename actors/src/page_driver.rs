@@ -1,0 +1,89 @@
+//! The browser seam: what the Browser actor needs from a launched browser and its page.
+//!
+//! The real implementation is [`crate::chromium`]; unit tests of actor logic plug in a fake.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use serde_json::Value;
+
+use crate::event::ActionFailure;
+use crate::request::{Action, Viewport};
+use crate::run::RunId;
+
+/// Everything needed to launch one run's browser.
+#[derive(Clone, Debug)]
+pub struct LaunchSpec {
+    /// The run, for logs and the profile dir name.
+    pub run_id: RunId,
+    /// The Chromium executable.
+    pub chromium: PathBuf,
+    /// A fresh, empty profile directory under the configured profile root.
+    pub profile_dir: PathBuf,
+    /// The page's size.
+    pub viewport: Viewport,
+    /// Extra switches, without the leading `--`.
+    pub extra_args: Vec<String>,
+    /// Bound on process start, DevTools connection and page creation.
+    pub launch_timeout: Duration,
+    /// JPEG quality of screenshots.
+    pub screenshot_quality: u8,
+}
+
+/// Time bounds of one action.
+#[derive(Clone, Copy, Debug)]
+pub struct ActionBounds {
+    /// Element waits and the action itself.
+    pub action: Duration,
+    /// A navigation's load.
+    pub navigation: Duration,
+}
+
+/// What a successful action produced.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ActionOutput {
+    /// A short text for the action event ("Navigated to … (status 200)").
+    pub text: String,
+    /// The value kept by `store_as`, when the action reads one.
+    pub value: Option<Value>,
+    /// JPEG bytes of a screenshot action.
+    pub screenshot: Option<Vec<u8>>,
+    /// The main frame's URL after the action, when it may have navigated.
+    pub url: Option<String>,
+}
+
+/// How a browser close went.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CloseReport {
+    /// The browser exited on its own after `Browser.close`.
+    pub graceful: bool,
+    /// A problem worth recording (the process had to be killed, the profile dir stayed...).
+    pub problem: Option<String>,
+}
+
+/// Launches browsers.
+pub trait BrowserLauncher: Send + Sync + 'static {
+    /// Starts a browser and opens its page, within `spec.launch_timeout`.
+    fn launch(&self, spec: LaunchSpec) -> BoxFuture<'static, Result<Box<dyn PageDriver>, String>>;
+}
+
+/// One run's live browser and page.
+pub trait PageDriver: Send + 'static {
+    /// Executes one action. The caller bounds it in time and may drop it when the run stops.
+    fn execute<'a>(
+        &'a mut self,
+        action: &'a Action,
+        bounds: ActionBounds,
+    ) -> BoxFuture<'a, Result<ActionOutput, ActionFailure>>;
+
+    /// Leaves the page on `about:blank` (after a guardrail refused where it landed).
+    fn blank(&mut self) -> BoxFuture<'_, Result<(), String>>;
+
+    /// Closes the browser, waits for it to exit and removes its profile; kills the process tree
+    /// when a graceful close does not finish within `timeout`.
+    fn close(self: Box<Self>, timeout: Duration) -> BoxFuture<'static, CloseReport>;
+
+    /// The browser's main process id, for tests and orphan sweeps.
+    fn pid(&self) -> Option<u32>;
+}

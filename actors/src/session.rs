@@ -1,0 +1,252 @@
+//! The Session actor: one per run. Spawns the run's Browser and Router, launches the browser,
+//! runs the driver as a task, enforces the deadline, and hands the outcome to the Finalizer.
+//!
+//! No handler here awaits for long: the driver runs in its own task and reports back with
+//! `DriverDone`, and stops arrive through the run's cancellation token, never the mailbox.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
+
+use crate::browser::{BrowserActor, BrowserArgs, BrowserMsg};
+use crate::config::Config;
+use crate::driver::{self, DriverContext, DriverOutcome, RouterHandle};
+use crate::event::EventKind;
+use crate::finalizer::{FinalizeJob, FinalizerMsg};
+use crate::page_driver::{BrowserLauncher, LaunchSpec};
+use crate::record::{RunRecord, StopReason};
+use crate::router::{RouterActor, RouterArgs, RouterMsg};
+use crate::run::{ErrorCode, RunError, RunOutcome, RunState};
+
+/// Messages of the Session actor.
+pub(crate) enum SessionMsg {
+    /// Begin: spawn children, launch, drive.
+    Start,
+    /// The driver task ended.
+    DriverDone(DriverOutcome),
+}
+
+/// Startup arguments of a Session.
+pub(crate) struct SessionArgs {
+    pub(crate) record: Arc<RunRecord>,
+    pub(crate) config: Arc<Config>,
+    pub(crate) launcher: Arc<dyn BrowserLauncher>,
+    pub(crate) finalizer: ActorRef<FinalizerMsg>,
+}
+
+/// Session state.
+pub(crate) struct SessionState {
+    args: SessionArgs,
+    browser: Option<ActorRef<BrowserMsg>>,
+    router: Option<ActorRef<RouterMsg>>,
+    /// Aborted on stop, so no driver or deadline task outlives its session.
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// One run.
+pub(crate) struct SessionActor;
+
+impl Actor for SessionActor {
+    type Msg = SessionMsg;
+    type State = SessionState;
+    type Arguments = SessionArgs;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        args: SessionArgs,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        myself.cast(SessionMsg::Start)?;
+        Ok(SessionState {
+            args,
+            browser: None,
+            router: None,
+            tasks: Vec::new(),
+        })
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        message: Self::Msg,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        match message {
+            SessionMsg::Start => on_start(myself, state).await,
+            SessionMsg::DriverDone(outcome) => {
+                on_driver_done(state, outcome);
+                Ok(())
+            }
+        }
+    }
+
+    async fn handle_supervisor_evt(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        event: SupervisionEvent,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        // ractor's default would stop the session with its child; instead the run is stopped
+        // and finalized as an internal error, and the session lives on to report it.
+        if let SupervisionEvent::ActorFailed(cell, error) = event {
+            let which = if state
+                .browser
+                .as_ref()
+                .is_some_and(|b| b.get_id() == cell.get_id())
+            {
+                "browser"
+            } else {
+                "router"
+            };
+            tracing::error!(run_id = %state.args.record.id, which, %error, "run actor failed");
+            state.args.record.control.stop(StopReason::Internal(format!(
+                "the run's {which} actor failed: {error}"
+            )));
+        }
+        Ok(())
+    }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        for task in state.tasks.drain(..) {
+            task.abort();
+        }
+        Ok(())
+    }
+}
+
+async fn on_start(
+    myself: ActorRef<SessionMsg>,
+    state: &mut SessionState,
+) -> Result<(), ActorProcessingErr> {
+    let record = state.args.record.clone();
+    let config = &state.args.config;
+    record.set_state(RunState::Starting);
+    let chromium = match config.resolve_chromium() {
+        Ok(path) => path,
+        Err(e) => {
+            let error = RunError::new(ErrorCode::SetupFailed, e.to_string());
+            myself.cast(SessionMsg::DriverDone(DriverOutcome::Finished(
+                RunOutcome::failed(error),
+            )))?;
+            return Ok(());
+        }
+    };
+    let spec = LaunchSpec {
+        run_id: record.id,
+        chromium,
+        profile_dir: config.profile_root.join(format!("run-{}", record.id)),
+        viewport: record.request.viewport,
+        extra_args: config.chromium_args.clone(),
+        launch_timeout: Duration::from_millis(config.timeouts.launch_ms),
+        screenshot_quality: config.screenshot_quality,
+    };
+    let call_timeout = Duration::from_millis(config.timeouts.actor_call_ms);
+    let (browser, _) = Actor::spawn_linked(
+        None,
+        BrowserActor,
+        BrowserArgs {
+            spec,
+            launcher: state.args.launcher.clone(),
+            token: record.control.token().clone(),
+            close_timeout: Duration::from_millis(config.timeouts.close_ms),
+        },
+        myself.get_cell(),
+    )
+    .await?;
+    let (router, _) = Actor::spawn_linked(
+        None,
+        RouterActor,
+        RouterArgs {
+            record: record.clone(),
+            browser: browser.clone(),
+            call_timeout,
+        },
+        myself.get_cell(),
+    )
+    .await?;
+    state.browser = Some(browser.clone());
+    state.router = Some(router.clone());
+    state.tasks.push(spawn_deadline(&record));
+    let ctx = DriverContext {
+        router: RouterHandle::new(router, record.clone()),
+        record: record.clone(),
+    };
+    state.tasks.push(tokio::spawn(async move {
+        let outcome = launch_and_drive(browser, ctx).await;
+        let _ = myself.cast(SessionMsg::DriverDone(outcome));
+    }));
+    Ok(())
+}
+
+/// Stops the run with `TimedOut` when its deadline passes (counted from leaving the queue).
+fn spawn_deadline(record: &Arc<RunRecord>) -> tokio::task::JoinHandle<()> {
+    let record = record.clone();
+    let limit = Duration::from_secs(record.limits.timeout_seconds);
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = tokio::time::sleep(limit) => record.control.stop(StopReason::TimedOut),
+            _ = record.control.token().cancelled() => {}
+        }
+    })
+}
+
+async fn launch_and_drive(browser: ActorRef<BrowserMsg>, ctx: DriverContext) -> DriverOutcome {
+    let record = ctx.record.clone();
+    let token = record.control.token().clone();
+    let launch = browser.call(BrowserMsg::Launch, None);
+    let launched = tokio::select! {
+        r = launch => r,
+        _ = token.cancelled() => return DriverOutcome::Interrupted,
+    };
+    match launched {
+        Ok(ractor::rpc::CallResult::Success(Ok(launch_ms))) => {
+            record.emit(EventKind::BrowserReady { launch_ms });
+        }
+        Ok(ractor::rpc::CallResult::Success(Err(message))) if !token.is_cancelled() => {
+            let error = RunError::new(
+                ErrorCode::SetupFailed,
+                format!("browser launch failed: {message}"),
+            );
+            return DriverOutcome::Finished(RunOutcome::failed(error));
+        }
+        _ if token.is_cancelled() => return DriverOutcome::Interrupted,
+        _ => {
+            let error = RunError::new(
+                ErrorCode::SetupFailed,
+                "browser actor did not answer the launch",
+            );
+            return DriverOutcome::Finished(RunOutcome::failed(error));
+        }
+    }
+    record.set_state(RunState::Running);
+    driver::for_request(&record.request).run(ctx).await
+}
+
+fn on_driver_done(state: &mut SessionState, outcome: DriverOutcome) {
+    let record = &state.args.record;
+    let outcome = match outcome {
+        DriverOutcome::Finished(outcome) => outcome,
+        DriverOutcome::Interrupted => record.interrupted_outcome(),
+    };
+    // Stop the deadline timer and anything still waiting on the token.
+    record.control.stop(StopReason::Cancelled);
+    if record.claim_finalization() {
+        let job = FinalizeJob {
+            record: record.clone(),
+            outcome,
+            browser: state.browser.clone(),
+        };
+        if let Err(e) = state
+            .args
+            .finalizer
+            .cast(FinalizerMsg::Finalize(Box::new(job)))
+        {
+            tracing::error!(run_id = %record.id, error = %e, "finalizer unreachable");
+        }
+    }
+}

@@ -1,0 +1,229 @@
+//! Shared test harness: a page server on 127.0.0.1 with a request log, an orchestrator on temp
+//! dirs, and a check that no Chromium launched by the test outlives it.
+#![allow(dead_code, unreachable_pub)]
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use pilothouse::{Config, Orchestrator, RunRequest};
+
+/// One page the site serves.
+#[derive(Clone)]
+pub enum Page {
+    Html(String),
+    /// 302 to the given location.
+    Redirect(String),
+    /// Responds after a delay.
+    Slow(Duration, String),
+}
+
+#[derive(Clone, Default)]
+struct SiteState {
+    pages: Arc<HashMap<String, Page>>,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+/// A small web server on 127.0.0.1 with a log of every path requested.
+pub struct Site {
+    pub addr: SocketAddr,
+    log: Arc<Mutex<Vec<String>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Site {
+    pub async fn serve(pages: Vec<(&str, Page)>) -> Self {
+        let state = SiteState {
+            pages: Arc::new(
+                pages
+                    .into_iter()
+                    .map(|(p, page)| (p.to_owned(), page))
+                    .collect(),
+            ),
+            log: Arc::default(),
+        };
+        let log = state.log.clone();
+        let app = axum::Router::new().fallback(serve_page).with_state(state);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        Self { addr, log, task }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Paths requested so far, in order.
+    pub fn requests(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Site {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn serve_page(State(state): State<SiteState>, req: Request) -> Response {
+    let path = req.uri().path().to_owned();
+    state.log.lock().unwrap().push(path.clone());
+    match state.pages.get(&path).cloned() {
+        Some(Page::Html(body)) => html(body),
+        Some(Page::Redirect(to)) => (StatusCode::FOUND, [(header::LOCATION, to)]).into_response(),
+        Some(Page::Slow(delay, body)) => {
+            tokio::time::sleep(delay).await;
+            html(body)
+        }
+        None if path == "/favicon.ico" => StatusCode::NO_CONTENT.into_response(),
+        None => (StatusCode::NOT_FOUND, "not found").into_response(),
+    }
+}
+
+fn html(body: String) -> Response {
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response()
+}
+
+/// Temp dirs for one test's runs and browser profiles.
+pub struct TestEnv {
+    pub dir: tempfile::TempDir,
+}
+
+impl TestEnv {
+    pub fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    pub fn runs_dir(&self) -> PathBuf {
+        self.dir.path().join("runs")
+    }
+
+    pub fn profile_root(&self) -> PathBuf {
+        self.dir.path().join("profiles")
+    }
+
+    pub fn config(&self) -> Config {
+        Config {
+            runs_dir: self.runs_dir(),
+            profile_root: self.profile_root(),
+            ..Config::default()
+        }
+    }
+
+    pub async fn start(&self) -> Orchestrator {
+        Orchestrator::start(self.config()).await.unwrap()
+    }
+
+    pub async fn start_with(&self, config: Config) -> Orchestrator {
+        Orchestrator::start(config).await.unwrap()
+    }
+
+    /// Chromium processes whose profile lives under this test's profile root.
+    pub fn browsers(&self) -> Vec<u32> {
+        processes_with_arg(&self.profile_root())
+    }
+
+    /// Fails unless every browser this test launched is gone (polled briefly: the kernel
+    /// reaps a killed process group asynchronously).
+    pub async fn assert_no_browsers(&self) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let left = self.browsers();
+            if left.is_empty() {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "Chromium processes leaked: {left:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn status_json(&self, run_id: pilothouse::RunId) -> serde_json::Value {
+        let path = self.runs_dir().join(run_id.to_string()).join("status.json");
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+        serde_json::from_str(&text).unwrap()
+    }
+
+    pub fn events_jsonl(&self, run_id: pilothouse::RunId) -> Vec<serde_json::Value> {
+        let path = self
+            .runs_dir()
+            .join(run_id.to_string())
+            .join("events.jsonl");
+        std::fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
+
+/// Pids of live (non-zombie) processes with an argument containing `needle`.
+pub fn processes_with_arg(needle: &Path) -> Vec<u32> {
+    let needle = needle.to_string_lossy().into_owned();
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        if cmdline.is_empty() {
+            continue; // zombie or kernel thread
+        }
+        if String::from_utf8_lossy(&cmdline).contains(&needle) {
+            let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+            let zombie = stat
+                .rsplit(')')
+                .next()
+                .is_some_and(|s| s.trim_start().starts_with('Z'));
+            if !zombie {
+                pids.push(pid);
+            }
+        }
+    }
+    pids
+}
+
+/// A request from JSON with `{base}` replaced by the site's base URL.
+pub fn request(json: &str, site: &Site) -> RunRequest {
+    let text = json.replace("{base}", &format!("http://{}", site.addr));
+    RunRequest::from_json(&text).unwrap_or_else(|e| panic!("{e}\n{text}"))
+}
+
+/// The demo form: typing a name and clicking submit shows a greeting computed in JavaScript
+/// after a short delay.
+pub const FORM_PAGE: &str = r#"<!doctype html><html><head><title>Form</title></head><body>
+<form id="f" onsubmit="return false">
+  <label>Name <input id="name" name="name"></label>
+  <button id="submit" type="button">Greet</button>
+</form>
+<div id="out" style="display:none"></div>
+<script>
+document.getElementById('submit').addEventListener('click', () => {
+  const name = document.getElementById('name').value;
+  setTimeout(() => {
+    const out = document.getElementById('out');
+    out.textContent = 'Hello, ' + name + '! ' + [3, 4, 5].map(x => x * x).reduce((a, b) => a + b);
+    out.style.display = 'block';
+    document.title = 'Greeted ' + name;
+  }, 150);
+});
+</script></body></html>"#;
