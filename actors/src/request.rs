@@ -32,8 +32,11 @@ pub struct RunRequest {
 }
 
 /// What decides a run's actions. Tagged by `type`; `playbook` and `agent` drivers come later.
+///
+/// Deserialized through [`RawDriverSpec`], a plain struct: serde buffers internally tagged
+/// enums, which would hide the path of an error inside `steps` (`driver.steps[3]`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(tag = "type", rename_all = "snake_case", try_from = "RawDriverSpec")]
 #[non_exhaustive]
 pub enum DriverSpec {
     /// A fixed list of actions, run in order; the first failure fails the run.
@@ -41,6 +44,37 @@ pub enum DriverSpec {
         /// The actions.
         steps: Vec<Action>,
     },
+}
+
+/// The wire form of [`DriverSpec`]: every driver's fields, checked against the `type`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDriverSpec {
+    #[serde(rename = "type")]
+    kind: DriverType,
+    #[serde(default)]
+    steps: Option<Vec<Action>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum DriverType {
+    Script,
+}
+
+impl TryFrom<RawDriverSpec> for DriverSpec {
+    type Error = String;
+
+    fn try_from(raw: RawDriverSpec) -> Result<Self, Self::Error> {
+        match raw.kind {
+            DriverType::Script => {
+                let steps = raw
+                    .steps
+                    .ok_or("`steps` is required for script drivers: a list of actions")?;
+                Ok(Self::Script { steps })
+            }
+        }
+    }
 }
 
 impl DriverSpec {
@@ -622,7 +656,7 @@ mod tests {
         let errs = errors_of(
             r#"{"driver":{"type":"script","steps":[{"action":"goto","url":"https://a.test/"},{"action":"fly"}]}}"#,
         );
-        assert_eq!(errs[0].field, "driver.steps[1]");
+        assert_eq!(errs[0].field, "driver.steps[1].action");
         assert!(
             errs[0].message.contains("unknown variant `fly`"),
             "{errs:?}"

@@ -1,0 +1,70 @@
+//! Cancel during a long `wait_for` ends the run `cancelled` within a second, and its browser
+//! process is gone by the time the terminal event arrives.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Page, Site, TestEnv, request};
+use futures::StreamExt;
+use pilothouse::{CancelAck, ErrorCode, EventKind, RunState};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_during_wait_for_ends_run_within_a_second() {
+    let site = Site::serve(vec![(
+        "/",
+        Page::Html("<title>x</title><p>waiting</p>".into()),
+    )])
+    .await;
+    let env = TestEnv::new();
+    let orchestrator = env.start().await;
+    let handle = orchestrator.handle();
+    let run_id = handle
+        .submit(request(
+            r##"{"driver": {"type": "script", "steps": [
+                   {"action": "goto", "url": "{base}/"},
+                   {"action": "wait_for", "selector": "#never", "timeout_ms": 60000}]},
+                 "guardrails": {"allowed_domains": ["127.0.0.1"], "allow_private_networks": true}}"##,
+            &site,
+        ))
+        .await
+        .unwrap();
+    let mut events = handle.events(run_id, 0).await.unwrap();
+    // The goto's action event: the wait_for is dispatched right after it.
+    while let Some(event) = events.next().await {
+        if matches!(event.kind, EventKind::Action { step: 1, .. }) {
+            break;
+        }
+    }
+    assert_eq!(
+        env.browsers().len() > 0,
+        true,
+        "the run's browser is running"
+    );
+    let asked = Instant::now();
+    assert_eq!(handle.cancel(run_id).await.unwrap(), CancelAck::Cancelling);
+    let mut terminal = None;
+    while let Some(event) = events.next().await {
+        if let EventKind::Finished { status } = event.kind {
+            terminal = Some(*status);
+        }
+    }
+    let took = asked.elapsed();
+    let status = terminal.expect("terminal event");
+    assert!(took < Duration::from_secs(1), "cancel took {took:?}");
+    assert_eq!(status.state, RunState::Cancelled);
+    assert_eq!(status.error.unwrap().code, ErrorCode::Cancelled);
+    assert!(
+        env.browsers().is_empty(),
+        "browser still alive at the terminal event"
+    );
+    assert_eq!(env.status_json(run_id)["state"], "cancelled");
+
+    // Cancelling again is harmless.
+    assert_eq!(
+        handle.cancel(run_id).await.unwrap(),
+        CancelAck::AlreadyFinished
+    );
+    orchestrator.shutdown(Duration::from_secs(5)).await;
+    env.assert_no_browsers().await;
+}
