@@ -214,9 +214,10 @@ impl ChromiumSession {
         CloseReport { graceful, problem }
     }
 
-    /// True once the browser's main process has exited (a crash, or a kill from outside).
-    fn has_exited(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(Some(_)))
+    /// True once the browser is unusable: its main process exited (a crash, a kill from
+    /// outside) or its DevTools connection broke, which ends the handler task.
+    fn is_dead(&mut self) -> bool {
+        self.handler.is_finished() || matches!(self.child.try_wait(), Ok(Some(_)))
     }
 }
 
@@ -241,7 +242,7 @@ impl PageDriver for ChromiumSession {
             let result =
                 actions::execute(&self.page, action, bounds, self.screenshot_quality).await;
             match result {
-                Err(failure) if self.has_exited() => Err(actions::crashed(&failure.message)),
+                Err(failure) if self.is_dead() => Err(actions::crashed(&failure.message)),
                 other => other,
             }
         })

@@ -112,3 +112,6 @@ impl Engine {
             && self.supervisor.get_status() == ractor::ActorStatus::Running
     }
 }
+
+#[cfg(test)]
+mod tests;

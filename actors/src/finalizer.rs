@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
+use tracing::Instrument;
 
 use crate::browser::BrowserMsg;
 use crate::event::EventKind;
@@ -85,28 +86,28 @@ impl Actor for FinalizerActor {
 }
 
 async fn finalize(args: Arc<FinalizerArgs>, job: FinalizeJob) {
+    let span = tracing::info_span!("finalize", run_id = %job.record.id, state = %job.outcome.state);
+    commit(args, job).instrument(span).await;
+}
+
+async fn commit(args: Arc<FinalizerArgs>, job: FinalizeJob) {
     let FinalizeJob {
         record,
         outcome,
         browser,
     } = job;
-    let span = tracing::info_span!("finalize", run_id = %record.id, state = %outcome.state);
-    let _guard = span.enter();
     let mut errors = Vec::new();
 
-    // 2. close the browser and wait for its processes to exit
+    // 2. close the browser and wait for its processes to exit. When the actor is already gone
+    // (killed with its session), its drop guard has killed the browser's process group.
     if let Some(browser) = browser {
-        match browser
+        let closed = browser
             .call(BrowserMsg::Close, Some(args.close_call_timeout))
-            .await
-        {
-            Ok(ractor::rpc::CallResult::Success(report)) => {
-                if let Some(problem) = report.problem {
-                    errors.push(step_error("close_browser", problem));
-                }
+            .await;
+        if let Ok(ractor::rpc::CallResult::Success(report)) = closed {
+            if let Some(problem) = report.problem {
+                errors.push(step_error("close_browser", problem));
             }
-            // The actor is gone (killed with its session): its drop guard killed the browser.
-            Ok(_) | Err(_) => {}
         }
         browser.stop(None);
     }

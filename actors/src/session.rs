@@ -230,6 +230,10 @@ async fn launch_and_drive(browser: ActorRef<BrowserMsg>, ctx: DriverContext) -> 
 fn on_driver_done(state: &mut SessionState, outcome: DriverOutcome) {
     let record = &state.args.record;
     let outcome = match outcome {
+        // A failed actor makes every later result suspect: report the internal error.
+        _ if matches!(record.control.reason(), Some(StopReason::Internal(_))) => {
+            record.interrupted_outcome()
+        }
         DriverOutcome::Finished(outcome) => outcome,
         DriverOutcome::Interrupted => record.interrupted_outcome(),
     };
