@@ -51,6 +51,7 @@ async fn cancel_during_wait_for_ends_run_within_a_second() {
     }
     let took = asked.elapsed();
     let status = terminal.expect("terminal event");
+    eprintln!("cancel to terminal event: {took:?}");
     assert!(took < Duration::from_secs(1), "cancel took {took:?}");
     assert_eq!(status.state, RunState::Cancelled);
     assert_eq!(status.error.unwrap().code, ErrorCode::Cancelled);

@@ -197,11 +197,22 @@ impl Config {
     /// The Chromium to launch: `chromium_path`, else `PILOTHOUSE_CHROMIUM`, else the first of
     /// the usual install paths that exists.
     pub fn resolve_chromium(&self) -> Result<PathBuf, ConfigError> {
-        if let Some(path) = &self.chromium_path {
-            return Ok(path.clone());
-        }
-        if let Some(path) = std::env::var_os("PILOTHOUSE_CHROMIUM") {
-            return Ok(PathBuf::from(path));
+        let given = self
+            .chromium_path
+            .clone()
+            .map(|p| ("chromium_path", p))
+            .or_else(|| {
+                std::env::var_os("PILOTHOUSE_CHROMIUM").map(|p| ("PILOTHOUSE_CHROMIUM", p.into()))
+            });
+        if let Some((source, path)) = given {
+            return if path.is_file() {
+                Ok(path)
+            } else {
+                Err(ConfigError::Invalid {
+                    field: source,
+                    message: format!("{} is not an executable file", path.display()),
+                })
+            };
         }
         CHROMIUM_CANDIDATES
             .iter()
@@ -226,6 +237,19 @@ mod tests {
     fn unknown_keys_are_named() {
         let err = Config::from_toml_str("max_concurent_runs = 3").unwrap_err();
         assert!(err.to_string().contains("max_concurent_runs"), "{err}");
+    }
+
+    #[test]
+    fn a_missing_chromium_path_is_named() {
+        let config = Config {
+            chromium_path: Some("/nonexistent/chromium".into()),
+            ..Config::default()
+        };
+        let err = config.resolve_chromium().unwrap_err().to_string();
+        assert!(
+            err.contains("chromium_path") && err.contains("/nonexistent/chromium"),
+            "{err}"
+        );
     }
 
     #[test]

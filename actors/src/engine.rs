@@ -49,8 +49,10 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Starts with the directory store under `config.runs_dir` and a Chromium per run.
-    pub async fn start(config: Config) -> Result<Self, StartError> {
+    /// Starts with the directory store under `config.runs_dir` and a Chromium per run. Fails
+    /// at once when no Chromium can be found, rather than failing every run later.
+    pub async fn start(mut config: Config) -> Result<Self, StartError> {
+        config.chromium_path = Some(config.resolve_chromium()?);
         let store = Arc::new(DirStore::new(config.runs_dir.clone()));
         Self::start_with(config, store, Arc::new(ChromiumLauncher)).await
     }
