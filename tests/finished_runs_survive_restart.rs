@@ -1,0 +1,67 @@
+//! A finished run stays queryable after the orchestrator restarts on the same runs dir: status,
+//! list and event replay come from the store. Hosts may also send raw `Command`s themselves.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Page, Site, TestEnv, request};
+use futures::StreamExt;
+use pilothouse::{Command, RunEvent, RunState};
+use tokio::sync::oneshot;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_serves_status_list_and_events_after_restart() {
+    let site = Site::serve(vec![(
+        "/",
+        Page::Html("<title>T</title><h1>hi</h1>".into()),
+    )])
+    .await;
+    let env = TestEnv::new();
+    let orchestrator = env.start().await;
+    let handle = orchestrator.handle();
+    let run_id = handle
+        .submit(request(
+            r##"{"driver": {"type": "script", "steps": [
+                   {"action": "goto", "url": "{base}/"},
+                   {"action": "extract", "selector": "h1", "store_as": "h"}]},
+                 "guardrails": {"allowed_domains": ["127.0.0.1"], "allow_private_networks": true}}"##,
+            &site,
+        ))
+        .await
+        .unwrap();
+    let live: Vec<RunEvent> = handle.events(run_id, 0).await.unwrap().collect().await;
+    orchestrator.shutdown(Duration::from_secs(5)).await;
+
+    let orchestrator = env.start().await;
+    let handle = orchestrator.handle();
+    // A raw command through the exposed sender.
+    let (reply, answer) = oneshot::channel();
+    handle
+        .sender()
+        .send(Command::Status { run_id, reply })
+        .await
+        .unwrap();
+    let status = answer.await.unwrap().expect("run known to the store");
+    assert_eq!(status.state, RunState::Completed);
+    assert_eq!(status.data["h"], "hi");
+
+    let listed = handle.list().await.unwrap();
+    assert_eq!(
+        listed.iter().map(|s| s.run_id).collect::<Vec<_>>(),
+        vec![run_id]
+    );
+    let replayed: Vec<RunEvent> = handle.events(run_id, 0).await.unwrap().collect().await;
+    assert_eq!(replayed, live);
+    let tail: Vec<u64> = handle
+        .events(run_id, 3)
+        .await
+        .unwrap()
+        .map(|e| e.seq)
+        .collect()
+        .await;
+    assert_eq!(tail, (4..=live.len() as u64).collect::<Vec<_>>());
+    assert!(handle.events(pilothouse::RunId::new(), 0).await.is_err());
+    orchestrator.shutdown(Duration::from_secs(5)).await;
+    env.assert_no_browsers().await;
+}
