@@ -1,22 +1,29 @@
-//! Guardrails on destinations: scheme, domain allow-list and private networks.
+//! Destination guardrails: scheme, domain scope (allow-list, blocked globs, related auth
+//! redirects) and private networks (literals in any spelling, and names that resolve to them).
 //!
-//! URLs are parsed with the WHATWG parser (`url`), which already normalizes IPv4 literals
-//! written in decimal, octal, hex or short form (`http://2130706433/` is `127.0.0.1`), so every
-//! spelling of an address reaches the same check. DNS-based checks come with the router issue.
+//! URLs are parsed with the WHATWG parser (`url`), which normalizes IPv4 literals written in
+//! decimal, octal, hex or short form (`http://2130706433/` is `127.0.0.1`), so every spelling of
+//! an address reaches the same check. The same `Guard` serves the router (before and after each
+//! action) and the run's filtering proxy (every request the browser makes).
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+mod network;
+mod scope;
+
+use std::net::IpAddr;
+use std::sync::Mutex;
 
 use url::{Host, Url};
 
 use crate::request::GuardrailSpec;
+use network::Resolver;
 
 /// Why a destination was refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Block {
-    /// The check that refused it: `scheme`, `domain`, `private_network`, `url`.
-    pub check: &'static str,
+    /// The check that refused it: `scheme`, `domain`, `blocked_domain`, `private_network`, `url`.
+    pub(crate) check: &'static str,
     /// Why, for people.
-    pub reason: String,
+    pub(crate) reason: String,
 }
 
 impl Block {
@@ -28,28 +35,54 @@ impl Block {
     }
 }
 
+/// When a destination is checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Before an action navigates there: the allow-list is strict.
+    Before,
+    /// Where the page landed, or a request the page made: related sign-in hosts of allowed
+    /// domains are accepted (a login redirect), and join the run's allow-list.
+    Landing,
+}
+
 /// The destination checks of one run.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub(crate) struct Guard {
-    allowed_domains: Vec<String>,
+    allowed: Vec<String>,
+    blocked: Vec<String>,
     allow_private_networks: bool,
+    /// Sign-in hosts accepted after a redirect.
+    accepted_auth_hosts: Mutex<Vec<String>>,
+    resolver: Resolver,
 }
 
 impl Guard {
     /// Builds the checks from a validated request's guardrails.
     pub(crate) fn new(spec: &GuardrailSpec) -> Self {
-        Self {
-            allowed_domains: spec
-                .allowed_domains
+        let allowed: Vec<String> = spec
+            .allowed_domains
+            .iter()
+            .map(|d| scope::normalize(d))
+            .collect();
+        let blocked = match &spec.blocked_domains {
+            Some(globs) => globs.clone(),
+            None if allowed.is_empty() => scope::DEFAULT_BLOCKED_DOMAINS
                 .iter()
-                .map(|d| normalize_pattern(d))
+                .map(|s| s.to_string())
                 .collect(),
+            None => Vec::new(),
+        };
+        Self {
+            allowed,
+            blocked,
             allow_private_networks: spec.allow_private_networks,
+            accepted_auth_hosts: Mutex::default(),
+            resolver: Resolver::default(),
         }
     }
 
-    /// Checks a destination before navigating, or a landing URL after.
-    pub(crate) fn check_url(&self, raw: &str) -> Result<(), Block> {
+    /// Checks a URL: scheme, scope, and private networks (resolving names, bounded and cached).
+    pub(crate) async fn check_url(&self, raw: &str, phase: Phase) -> Result<(), Block> {
         if raw == "about:blank" {
             return Ok(());
         }
@@ -66,38 +99,101 @@ impl Guard {
         let host = url
             .host()
             .ok_or_else(|| Block::new("url", "URL has no host"))?;
+        let port = url.port_or_known_default().unwrap_or(80);
+        self.check_host(&host.to_owned(), port, phase)
+            .await
+            .map(|_| ())
+    }
+
+    /// Checks a host the browser wants to reach and returns the addresses it may connect to
+    /// (the proxy connects to exactly these, so a DNS answer cannot change between check and
+    /// use).
+    pub(crate) async fn check_host(
+        &self,
+        host: &Host<String>,
+        port: u16,
+        phase: Phase,
+    ) -> Result<Vec<IpAddr>, Block> {
+        let name = host_text(host);
+        self.check_scope(&name, phase)?;
+        match host {
+            Host::Ipv4(ip) => self.check_ip(&name, IpAddr::V4(*ip)).map(|ip| vec![ip]),
+            Host::Ipv6(ip) => self.check_ip(&name, IpAddr::V6(*ip)).map(|ip| vec![ip]),
+            Host::Domain(domain) => {
+                if !self.allow_private_networks
+                    && (name == "localhost" || name.ends_with(".localhost"))
+                {
+                    return Err(private(&name, "a loopback name"));
+                }
+                let ips = match self.resolver.resolve(domain, port).await {
+                    Ok(ips) => ips,
+                    // Unresolvable names cannot be reached; the browser reports its own error.
+                    Err(_) => return Ok(Vec::new()),
+                };
+                for ip in &ips {
+                    self.check_ip(&name, *ip)?;
+                }
+                Ok(ips)
+            }
+        }
+    }
+
+    fn check_ip(&self, name: &str, ip: IpAddr) -> Result<IpAddr, Block> {
         if !self.allow_private_networks {
-            if let Some(why) = private_host(&host) {
-                return Err(Block::new(
-                    "private_network",
-                    format!("{host} is {why}; set guardrails.allow_private_networks to reach it"),
-                ));
+            if let Some(range) = network::private_range(ip) {
+                let what = if name.trim_matches(['[', ']']) == ip.to_string() {
+                    range.to_owned()
+                } else {
+                    format!("resolves to {ip}, {range}")
+                };
+                return Err(private(name, &what));
             }
         }
-        if !self.allowed_domains.is_empty() {
-            let name = host_text(&host);
-            if !self
-                .allowed_domains
-                .iter()
-                .any(|d| domain_matches(&name, d))
-            {
-                return Err(Block::new(
-                    "domain",
-                    format!("domain `{name}` is not in guardrails.allowed_domains"),
-                ));
-            }
+        Ok(ip)
+    }
+
+    fn check_scope(&self, name: &str, phase: Phase) -> Result<(), Block> {
+        if let Some(glob) = self.blocked.iter().find(|g| scope::glob_matches(g, name)) {
+            return Err(Block::new(
+                "blocked_domain",
+                format!("domain `{name}` matches blocked pattern `{glob}`"),
+            ));
         }
-        Ok(())
+        if self.allowed.is_empty() || self.allowed.iter().any(|d| scope::covers(d, name)) {
+            return Ok(());
+        }
+        let mut accepted = self
+            .accepted_auth_hosts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if accepted.iter().any(|h| h == name) {
+            return Ok(());
+        }
+        if phase == Phase::Landing && scope::is_related_auth_host(name, &self.allowed) {
+            accepted.push(name.to_owned());
+            return Ok(());
+        }
+        Err(Block::new(
+            "domain",
+            format!("domain `{name}` is not in guardrails.allowed_domains"),
+        ))
     }
 }
 
-/// Validates one `allowed_domains` entry.
+fn private(name: &str, what: &str) -> Block {
+    Block::new(
+        "private_network",
+        format!("{name} is {what}; set guardrails.allow_private_networks to reach it"),
+    )
+}
+
+/// Validates one `allowed_domains` or `blocked_domains` entry.
 pub(crate) fn check_domain_pattern(pattern: &str) -> Result<(), String> {
-    let p = normalize_pattern(pattern);
+    let p = scope::normalize(pattern);
     if p.is_empty() {
         return Err("must not be empty".into());
     }
-    if p.contains('/') || p.contains(':') && !p.starts_with('[') || p.contains(' ') {
+    if p.contains('/') || (p.contains(':') && !p.starts_with('[')) || p.contains(' ') {
         return Err(format!(
             "`{pattern}` is not a host name; write `example.com`, not a URL"
         ));
@@ -105,12 +201,7 @@ pub(crate) fn check_domain_pattern(pattern: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn normalize_pattern(pattern: &str) -> String {
-    let p = pattern.trim().trim_end_matches('.').to_ascii_lowercase();
-    p.strip_prefix("*.").map(str::to_owned).unwrap_or(p)
-}
-
-fn host_text(host: &Host<&str>) -> String {
+fn host_text(host: &Host<String>) -> String {
     match host {
         Host::Domain(d) => d.trim_end_matches('.').to_ascii_lowercase(),
         Host::Ipv4(ip) => ip.to_string(),
@@ -118,146 +209,10 @@ fn host_text(host: &Host<&str>) -> String {
     }
 }
 
-/// `allowed` covers itself and its subdomains; never a lookalike such as `evilexample.com`.
-fn domain_matches(host: &str, allowed: &str) -> bool {
-    host == allowed
-        || host
-            .strip_suffix(allowed)
-            .is_some_and(|prefix| prefix.ends_with('.'))
-}
-
-/// Names the private range a host is in, if it is.
-fn private_host(host: &Host<&str>) -> Option<&'static str> {
-    match host {
-        Host::Domain(d) => {
-            let d = d.trim_end_matches('.').to_ascii_lowercase();
-            (d == "localhost" || d.ends_with(".localhost")).then_some("a loopback name")
-        }
-        Host::Ipv4(ip) => private_v4(*ip),
-        Host::Ipv6(ip) => private_v6(*ip),
-    }
-}
-
-fn private_v4(ip: Ipv4Addr) -> Option<&'static str> {
-    let o = ip.octets();
-    Some(match o {
-        [127, ..] => "a loopback address",
-        [10, ..] => "a private address",
-        [172, b, ..] if (16..=31).contains(&b) => "a private address",
-        [192, 168, ..] => "a private address",
-        [169, 254, ..] => "a link-local address",
-        [0, ..] => "an unspecified address",
-        [100, b, ..] if (64..=127).contains(&b) => "a carrier-grade NAT address",
-        [a, ..] if (224..=239).contains(&a) => "a multicast address",
-        [a, ..] if a >= 240 => "a reserved address",
-        _ => return None,
-    })
-}
-
-fn private_v6(ip: Ipv6Addr) -> Option<&'static str> {
-    if let Some(v4) = ip.to_ipv4_mapped() {
-        return private_v4(v4);
-    }
-    let s = ip.segments();
-    Some(match s {
-        _ if ip.is_loopback() => "a loopback address",
-        _ if ip.is_unspecified() => "an unspecified address",
-        [a, ..] if a & 0xfe00 == 0xfc00 => "a unique-local address",
-        [a, ..] if a & 0xffc0 == 0xfe80 => "a link-local address",
-        [a, ..] if a & 0xff00 == 0xff00 => "a multicast address",
-        // IPv4-compatible (deprecated) ::a.b.c.d
-        [0, 0, 0, 0, 0, 0, _, _] => return private_v4(ip_v4_tail(ip)),
-        _ => return None,
-    })
-}
-
-fn ip_v4_tail(ip: Ipv6Addr) -> Ipv4Addr {
-    let o = ip.octets();
-    Ipv4Addr::new(o[12], o[13], o[14], o[15])
-}
-
 /// True when `ip` is in a range the private-network guard blocks.
 pub fn is_private_ip(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => private_v4(v4).is_some(),
-        IpAddr::V6(v6) => private_v6(v6).is_some(),
-    }
+    network::private_range(ip).is_some()
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn guard(allowed: &[&str], private: bool) -> Guard {
-        Guard::new(&GuardrailSpec {
-            allowed_domains: allowed.iter().map(|s| s.to_string()).collect(),
-            allow_private_networks: private,
-        })
-    }
-
-    #[test]
-    fn private_literals_in_every_spelling_are_blocked_by_default() {
-        let g = guard(&[], false);
-        for url in [
-            "http://127.0.0.1/",
-            "http://2130706433/",
-            "http://0x7f.1/",
-            "http://0177.0.0.1/",
-            "http://127.1/",
-            "http://10.1.2.3/",
-            "http://172.20.0.1/",
-            "http://192.168.1.1/",
-            "http://169.254.169.254/latest/meta-data",
-            "http://0.0.0.0/",
-            "http://100.64.0.1/",
-            "http://[::1]/",
-            "http://[::ffff:127.0.0.1]/",
-            "http://[fd00::1]/",
-            "http://[fe80::1]/",
-            "http://localhost:8080/",
-            "http://app.localhost/",
-        ] {
-            let err = g.check_url(url).expect_err(url);
-            assert_eq!(err.check, "private_network", "{url}");
-        }
-        g.check_url("https://example.com/").unwrap();
-        g.check_url("http://93.184.215.14/").unwrap();
-    }
-
-    #[test]
-    fn allow_list_covers_subdomains_but_not_lookalikes() {
-        let g = guard(&["example.com"], false);
-        g.check_url("https://example.com/a").unwrap();
-        g.check_url("https://www.example.com/a").unwrap();
-        for url in [
-            "https://evilexample.com/",
-            "https://example.com.evil.test/",
-            "https://example.org/",
-        ] {
-            assert_eq!(g.check_url(url).unwrap_err().check, "domain", "{url}");
-        }
-    }
-
-    #[test]
-    fn only_http_and_https_and_about_blank() {
-        let g = guard(&[], true);
-        g.check_url("about:blank").unwrap();
-        for url in [
-            "file:///etc/passwd",
-            "javascript:alert(1)",
-            "data:text/html,x",
-        ] {
-            assert_eq!(g.check_url(url).unwrap_err().check, "scheme", "{url}");
-        }
-    }
-
-    #[test]
-    fn loopback_allowed_only_when_asked() {
-        let g = guard(&["127.0.0.1"], true);
-        g.check_url("http://127.0.0.1:9999/x").unwrap();
-        assert_eq!(
-            g.check_url("http://127.0.0.2/").unwrap_err().check,
-            "domain"
-        );
-    }
-}
+mod tests;

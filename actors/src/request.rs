@@ -277,6 +277,11 @@ pub struct GuardrailSpec {
     /// Hosts the run may visit; `d` covers `d` and `*.d`. Empty: any public host.
     #[serde(default)]
     pub allowed_domains: Vec<String>,
+    /// Hosts the run may never visit, as globs (`*.x` also matches `x`); they win over
+    /// `allowed_domains`. Unset: a built-in list (government, banking, payment, webmail and
+    /// social sites) that applies only when `allowed_domains` is empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocked_domains: Option<Vec<String>>,
     /// Allow loopback, private, link-local and similar addresses (default: blocked).
     #[serde(default)]
     pub allow_private_networks: bool,
@@ -434,6 +439,11 @@ impl RunRequest {
         for (i, domain) in self.guardrails.allowed_domains.iter().enumerate() {
             if let Err(msg) = crate::guard::check_domain_pattern(domain) {
                 v.push(format!("guardrails.allowed_domains[{i}]"), msg);
+            }
+        }
+        for (i, glob) in self.guardrails.blocked_domains.iter().flatten().enumerate() {
+            if let Err(msg) = crate::guard::check_domain_pattern(glob) {
+                v.push(format!("guardrails.blocked_domains[{i}]"), msg);
             }
         }
         v.limits(&self.limits);

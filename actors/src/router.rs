@@ -10,7 +10,7 @@ use tracing::Instrument;
 
 use crate::browser::BrowserMsg;
 use crate::event::{ActionFailure, EventKind};
-use crate::guard::{Block, Guard};
+use crate::guard::{Block, Guard, Phase};
 use crate::page_driver::{ActionBounds, ActionOutput};
 use crate::record::RunRecord;
 use crate::request::Action;
@@ -111,7 +111,7 @@ async fn on_dispatch(state: &mut RouterState, action: Action) -> ActionResult {
 /// Guard → execute → post-navigation guard.
 async fn run_pipeline(state: &RouterState, action: &Action) -> Result<ActionOutput, ActionFailure> {
     if let Some(target) = action.target_url() {
-        if let Err(block) = state.guard.check_url(target) {
+        if let Err(block) = state.guard.check_url(target, Phase::Before).await {
             return Err(blocked(state, block, target));
         }
     }
@@ -122,7 +122,7 @@ async fn run_pipeline(state: &RouterState, action: &Action) -> Result<ActionOutp
     let output = call_browser(state, action.clone(), bounds).await?;
     if action.may_navigate() {
         if let Some(url) = &output.url {
-            if let Err(block) = state.guard.check_url(url) {
+            if let Err(block) = state.guard.check_url(url, Phase::Landing).await {
                 // Leave the forbidden page before anything else reads it.
                 let _ = state
                     .browser

@@ -1,0 +1,136 @@
+//! Domain scope: the allow-list, blocked globs, and the related-auth-redirect rule.
+
+/// Sites no run visits unless the request names its own `allowed_domains` (government,
+/// military, banking, payments, webmail and social networks), as in the reference system.
+pub(crate) const DEFAULT_BLOCKED_DOMAINS: &[&str] = &[
+    "*.gov",
+    "*.gov.*",
+    "*.mil",
+    "*.bank",
+    "paypal.com",
+    "*.paypal.com",
+    "stripe.com",
+    "venmo.com",
+    "wise.com",
+    "chase.com",
+    "bankofamerica.com",
+    "wellsfargo.com",
+    "citi.com",
+    "hsbc.com",
+    "barclays.co.uk",
+    "mail.google.com",
+    "outlook.live.com",
+    "outlook.office.com",
+    "mail.yahoo.com",
+    "proton.me",
+    "facebook.com",
+    "instagram.com",
+    "x.com",
+    "twitter.com",
+    "linkedin.com",
+    "tiktok.com",
+    "reddit.com",
+];
+
+/// Labels that mark a host as a sign-in service (`login.example.com`).
+const AUTH_LABELS: &[&str] = &[
+    "account", "accounts", "auth", "id", "login", "oauth", "okta", "signin", "signon", "sso",
+];
+
+/// Lower-cases and strips a trailing dot and a leading `*.`.
+pub(crate) fn normalize(pattern: &str) -> String {
+    let p = pattern.trim().trim_end_matches('.').to_ascii_lowercase();
+    p.strip_prefix("*.").map(str::to_owned).unwrap_or(p)
+}
+
+/// `allowed` covers itself and its subdomains; never a lookalike such as `evilexample.com`.
+pub(crate) fn covers(allowed: &str, host: &str) -> bool {
+    host == allowed
+        || host
+            .strip_suffix(allowed)
+            .is_some_and(|prefix| prefix.ends_with('.'))
+}
+
+/// Glob match on a host: `*` is any run of characters, `?` one; `*.x` also matches `x`.
+pub(crate) fn glob_matches(glob: &str, host: &str) -> bool {
+    let glob = glob.trim().trim_end_matches('.').to_ascii_lowercase();
+    if let Some(base) = glob.strip_prefix("*.") {
+        if host == base {
+            return true;
+        }
+    }
+    wildcard(glob.as_bytes(), host.as_bytes())
+}
+
+fn wildcard(pattern: &[u8], text: &[u8]) -> bool {
+    let (mut p, mut t) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        match pattern.get(p) {
+            Some(b'*') => {
+                star = Some((p, t));
+                p += 1;
+            }
+            Some(&c) if c == b'?' || c == text[t] => {
+                p += 1;
+                t += 1;
+            }
+            _ => match star {
+                Some((sp, st)) => {
+                    p = sp + 1;
+                    t = st + 1;
+                    star = Some((sp, st + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    pattern[p..].iter().all(|&c| c == b'*')
+}
+
+/// The reference's related-auth-redirect rule: `login.example.com` may be visited after a
+/// redirect when `example.com` (or a sibling such as `app.example.com`) is allowed. The parent
+/// must keep at least two labels, so `login.com` never rides on `example.com`.
+pub(crate) fn is_related_auth_host(host: &str, allowed: &[String]) -> bool {
+    let Some((first, parent)) = host.split_once('.') else {
+        return false;
+    };
+    if !AUTH_LABELS.contains(&first) || !parent.contains('.') {
+        return false;
+    }
+    allowed.iter().any(|d| {
+        covers(d, parent) || parent_of(d).is_some_and(|dp| dp == parent && dp.contains('.'))
+    })
+}
+
+fn parent_of(domain: &str) -> Option<&str> {
+    domain.split_once('.').map(|(_, rest)| rest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs() {
+        assert!(glob_matches("*.gov", "irs.gov"));
+        assert!(glob_matches("*.gov", "gov"));
+        assert!(glob_matches("*.gov.*", "service.gov.uk"));
+        assert!(!glob_matches("*.gov", "govern.com"));
+        assert!(glob_matches("ads.*.test", "ads.tracker.test"));
+        assert!(glob_matches("shop?.test", "shop1.test"));
+        assert!(!glob_matches("paypal.com", "notpaypal.com"));
+    }
+
+    #[test]
+    fn auth_redirects() {
+        let allowed = vec!["app.example.com".to_owned()];
+        assert!(is_related_auth_host("login.example.com", &allowed));
+        assert!(is_related_auth_host("sso.app.example.com", &allowed));
+        assert!(!is_related_auth_host("shop.example.com", &allowed));
+        assert!(!is_related_auth_host("login.evil.test", &allowed));
+        let allowed = vec!["example.com".to_owned()];
+        assert!(is_related_auth_host("accounts.example.com", &allowed));
+        assert!(!is_related_auth_host("login.com", &allowed));
+    }
+}
