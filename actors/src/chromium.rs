@@ -47,7 +47,9 @@ const BASE_SWITCHES: &[&str] = &[
     "disable-sync",
     "disable-breakpad",
     "disable-dev-shm-usage",
-    "disable-features=Translate,OptimizationHints,MediaRouter,DialMediaRouteProvider,AcceptCHFrame,AutoExpandDetailsElement,CertificateTransparencyComponentUpdater,AvoidUnnecessaryBeforeUnloadCheckSync,LensOverlay,PaintHolding",
+    "disable-features=Translate,OptimizationHints,MediaRouter,DialMediaRouteProvider,AcceptCHFrame,AutoExpandDetailsElement,CertificateTransparencyComponentUpdater,AvoidUnnecessaryBeforeUnloadCheckSync,LensOverlay,PaintHolding,NetworkTimeServiceQuerying,OptimizationGuideModelDownloading,OptimizationHintsFetching,InterestFeedContentSuggestions,CalculateNativeWinOcclusion,MediaEngagementBypassAutoplayPolicies",
+    "no-pings",
+    "safebrowsing-disable-auto-update",
     "disable-hang-monitor",
     "disable-ipc-flooding-protection",
     "disable-popup-blocking",
@@ -274,6 +276,13 @@ fn spawn_process(spec: &LaunchSpec) -> Result<Spawned, String> {
             "--window-size={},{}",
             spec.viewport.width, spec.viewport.height
         ));
+    if let Some(proxy) = spec.proxy {
+        // `<-loopback>` removes Chromium's implicit bypass of loopback hosts, so requests to
+        // 127.0.0.1 and localhost are filtered like any other.
+        cmd.arg(format!("--proxy-server=http://{proxy}"))
+            .arg("--proxy-bypass-list=<-loopback>")
+            .arg("--force-webrtc-ip-handling-policy=disable_non_proxied_udp");
+    }
     for extra in &spec.extra_args {
         cmd.arg(format!("--{}", extra.trim_start_matches("--")));
     }
@@ -336,7 +345,27 @@ fn kill_group(pgid: Pid) {
 /// One attempt, for drop paths that must not sleep.
 fn remove_profile(dir: &Path) {
     if !dir.as_os_str().is_empty() {
+        remove_singleton_dir(dir);
         let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+/// Chromium keeps its process-singleton socket in `$TMPDIR/org.chromium.Chromium.XXXXXX`,
+/// linked from the profile as `SingletonSocket`; a killed browser leaves that dir behind. The
+/// link identifies it as ours. (Pointing TMPDIR into the profile would exceed the 108-byte
+/// limit of a Unix socket path.)
+fn remove_singleton_dir(profile: &Path) {
+    let Ok(socket) = std::fs::read_link(profile.join("SingletonSocket")) else {
+        return;
+    };
+    if let Some(parent) = socket.parent() {
+        let ours = parent
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("org.chromium.Chromium."));
+        if ours {
+            let _ = std::fs::remove_dir_all(parent);
+        }
     }
 }
 
@@ -344,6 +373,7 @@ fn remove_profile_checked(dir: &Path) -> Result<(), String> {
     if dir.as_os_str().is_empty() {
         return Ok(());
     }
+    remove_singleton_dir(dir);
     // Chromium's last writes can race the first attempt; retry briefly.
     let mut last = None;
     for attempt in 0..3 {

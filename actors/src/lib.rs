@@ -36,6 +36,7 @@ mod event;
 mod finalizer;
 mod guard;
 mod page_driver;
+mod proxy;
 mod record;
 mod request;
 mod router;

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use tokio_util::sync::CancellationToken;
 
 use crate::event::{EventKind, EventLog, RunEvent};
+use crate::guard::Block;
 use crate::request::{EffectiveLimits, RunRequest};
 use crate::run::{RunId, RunOutcome, RunState, RunStatus};
 
@@ -60,6 +61,8 @@ pub(crate) struct RunRecord {
     pub(crate) log: EventLog,
     pub(crate) control: RunControl,
     status: Mutex<RunStatus>,
+    /// Requests the filtering proxy refused so far, and the last one.
+    request_blocks: Mutex<(u64, Option<(Block, String)>)>,
     /// Set by whoever hands the run to the finalizer first, so a run is finalized once.
     finalizing: AtomicBool,
 }
@@ -80,6 +83,7 @@ impl RunRecord {
             log,
             control: RunControl::default(),
             status: Mutex::new(status),
+            request_blocks: Mutex::default(),
             finalizing: AtomicBool::new(false),
         })
     }
@@ -116,6 +120,30 @@ impl RunRecord {
     /// Appends and broadcasts an event (dropped once the run's terminal event is written).
     pub(crate) fn emit(&self, kind: EventKind) -> Option<RunEvent> {
         self.log.append(kind)
+    }
+
+    /// Records a request the proxy refused: an event, a metric, and a note for the router.
+    pub(crate) fn note_request_block(&self, block: &Block, target: &str) {
+        metrics::counter!("pilothouse_guardrail_blocks_total", "check" => block.check).increment(1);
+        self.emit(EventKind::GuardrailBlocked {
+            check: block.check.to_owned(),
+            reason: format!("request refused: {}", block.reason),
+            target: target.to_owned(),
+        });
+        let mut blocks = self
+            .request_blocks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        blocks.0 += 1;
+        blocks.1 = Some((block.clone(), target.to_owned()));
+    }
+
+    /// How many requests were refused so far, and the last refusal.
+    pub(crate) fn request_blocks(&self) -> (u64, Option<(Block, String)>) {
+        self.request_blocks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Claims the right to finalize; true exactly once.

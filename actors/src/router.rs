@@ -35,6 +35,7 @@ pub(crate) enum RouterMsg {
 /// Startup arguments of the Router actor.
 pub(crate) struct RouterArgs {
     pub(crate) record: Arc<RunRecord>,
+    pub(crate) guard: Arc<Guard>,
     pub(crate) browser: ActorRef<BrowserMsg>,
     pub(crate) call_timeout: Duration,
 }
@@ -43,7 +44,7 @@ pub(crate) struct RouterArgs {
 pub(crate) struct RouterState {
     record: Arc<RunRecord>,
     browser: ActorRef<BrowserMsg>,
-    guard: Guard,
+    guard: Arc<Guard>,
     call_timeout: Duration,
     steps: u32,
 }
@@ -62,7 +63,7 @@ impl Actor for RouterActor {
         args: RouterArgs,
     ) -> Result<Self::State, ActorProcessingErr> {
         Ok(RouterState {
-            guard: Guard::new(&args.record.request.guardrails),
+            guard: args.guard,
             record: args.record,
             browser: args.browser,
             call_timeout: args.call_timeout,
@@ -119,16 +120,35 @@ async fn run_pipeline(state: &RouterState, action: &Action) -> Result<ActionOutp
         action: Duration::from_millis(state.record.limits.action_timeout_ms),
         navigation: Duration::from_millis(state.record.limits.navigation_timeout_ms),
     };
+    let (blocks_before, _) = state.record.request_blocks();
     let output = call_browser(state, action.clone(), bounds).await?;
     if action.may_navigate() {
         if let Some(url) = &output.url {
-            if let Err(block) = state.guard.check_url(url, Phase::Landing).await {
+            let (blocks_after, last_block) = state.record.request_blocks();
+            let refused_during_action = (blocks_after > blocks_before)
+                .then_some(last_block)
+                .flatten();
+            let landing = match state.guard.check_url(url, Phase::Landing).await {
+                Ok(()) if url.starts_with("chrome-error:") => match refused_during_action {
+                    // The proxy refused the navigation: Chromium shows its error page.
+                    Some((block, target)) => Err((block, target, false)),
+                    None => Ok(()),
+                },
+                Ok(()) => Ok(()),
+                // The proxy already reported this refusal; do not report it twice.
+                Err(block) => Err((block, url.clone(), refused_during_action.is_none())),
+            };
+            if let Err((block, target, report)) = landing {
                 // Leave the forbidden page before anything else reads it.
                 let _ = state
                     .browser
                     .call(BrowserMsg::Blank, Some(state.call_timeout))
                     .await;
-                return Err(blocked(state, block, url));
+                return Err(if report {
+                    blocked(state, block, &target)
+                } else {
+                    refusal(&block)
+                });
             }
             let changed = state.record.status().last_url.as_deref() != Some(url.as_str());
             if changed {
@@ -176,6 +196,10 @@ fn blocked(state: &RouterState, block: Block, target: &str) -> ActionFailure {
         reason: block.reason.clone(),
         target: target.to_owned(),
     });
+    refusal(&block)
+}
+
+fn refusal(block: &Block) -> ActionFailure {
     ActionFailure {
         code: ErrorCode::GuardrailBlocked,
         message: format!("Guardrail blocked: {}", block.reason),

@@ -14,7 +14,9 @@ use crate::config::Config;
 use crate::driver::{self, DriverContext, DriverOutcome, RouterHandle};
 use crate::event::EventKind;
 use crate::finalizer::{FinalizeJob, FinalizerMsg};
+use crate::guard::{Block, Guard};
 use crate::page_driver::{BrowserLauncher, LaunchSpec};
+use crate::proxy::GuardProxy;
 use crate::record::{RunRecord, StopReason};
 use crate::router::{RouterActor, RouterArgs, RouterMsg};
 use crate::run::{ErrorCode, RunError, RunOutcome, RunState};
@@ -40,6 +42,8 @@ pub(crate) struct SessionState {
     args: SessionArgs,
     browser: Option<ActorRef<BrowserMsg>>,
     router: Option<ActorRef<RouterMsg>>,
+    /// The run's filtering proxy; dropping it closes every connection it holds.
+    proxy: Option<GuardProxy>,
     /// Aborted on stop, so no driver or deadline task outlives its session.
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -62,6 +66,7 @@ impl Actor for SessionActor {
             args,
             browser: None,
             router: None,
+            proxy: None,
             tasks: Vec::new(),
         })
     }
@@ -136,7 +141,28 @@ async fn on_start(
             return Ok(());
         }
     };
+    let guard = Arc::new(Guard::new(&record.request.guardrails));
+    let sink_record = record.clone();
+    let proxy = GuardProxy::start(
+        guard.clone(),
+        Arc::new(move |block: &Block, target: &str| sink_record.note_request_block(block, target)),
+    )
+    .await;
+    let proxy = match proxy {
+        Ok(proxy) => proxy,
+        Err(e) => {
+            let error = RunError::new(
+                ErrorCode::SetupFailed,
+                format!("cannot start the run's proxy: {e}"),
+            );
+            myself.cast(SessionMsg::DriverDone(DriverOutcome::Finished(
+                RunOutcome::failed(error),
+            )))?;
+            return Ok(());
+        }
+    };
     let spec = LaunchSpec {
+        proxy: Some(proxy.addr()),
         run_id: record.id,
         chromium,
         profile_dir: config.profile_root.join(format!("run-{}", record.id)),
@@ -163,12 +189,14 @@ async fn on_start(
         RouterActor,
         RouterArgs {
             record: record.clone(),
+            guard,
             browser: browser.clone(),
             call_timeout,
         },
         myself.get_cell(),
     )
     .await?;
+    state.proxy = Some(proxy);
     state.browser = Some(browser.clone());
     state.router = Some(router.clone());
     state.tasks.push(spawn_deadline(&record));

@@ -1,0 +1,290 @@
+//! The run's filtering proxy: request-level guardrails for everything the browser fetches.
+//!
+//! Chromium is launched with `--proxy-server` pointing here and `--proxy-bypass-list=<-loopback>`
+//! (so loopback is not silently bypassed). Every frame, subresource, fetch/XHR, WebSocket and
+//! popup of every tab and worker arrives here — as `CONNECT host:port` for TLS and WebSockets, as
+//! an absolute-form request for plain HTTP — and is checked with the run's `Guard` before any
+//! byte leaves the machine. The proxy also resolves names itself and connects to exactly the
+//! addresses it checked, which defeats DNS rebinding. A refused request gets a 403 and a
+//! `guardrail_blocked` event; the destination never sees it.
+//!
+//! (The router issue suggested CDP `Fetch` interception; it needs a separate attach per
+//! out-of-process frame, popup and worker and can stall `goto` (chromiumoxide #231). The proxy
+//! sees all of them with one mechanism.)
+
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, combinators::BoxBody};
+use hyper::body::Incoming;
+use hyper::header::{CONTENT_TYPE, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+use url::Host;
+
+use crate::guard::{Block, Guard, Phase};
+
+/// Hosts Chromium itself calls in the background (component updates, sign-in probes, network
+/// time) despite every switch that should stop it. Refusals of these are not run events: the
+/// page did not ask for them. They are still refused unless the run's scope allows them.
+const BROWSER_SERVICE_HOSTS: &[&str] = &[
+    "accounts.google.com",
+    "update.googleapis.com",
+    "clients2.google.com",
+    "clientservices.googleapis.com",
+    "optimizationguide-pa.googleapis.com",
+    "safebrowsing.googleapis.com",
+    "content-autofill.googleapis.com",
+    "redirector.gvt1.com",
+];
+
+/// Bound on connecting to a destination.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+type ProxyBody = BoxBody<Bytes, hyper::Error>;
+
+/// Receives every refusal, to record it as an event.
+pub(crate) type BlockSink = Arc<dyn Fn(&Block, &str) + Send + Sync>;
+
+/// A running proxy; stops (with every connection) when dropped.
+#[derive(Debug)]
+pub(crate) struct GuardProxy {
+    addr: SocketAddr,
+    stop: CancellationToken,
+}
+
+impl Drop for GuardProxy {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+#[derive(Clone)]
+struct Ctx {
+    guard: Arc<Guard>,
+    on_block: BlockSink,
+}
+
+impl GuardProxy {
+    /// Listens on an ephemeral loopback port.
+    pub(crate) async fn start(guard: Arc<Guard>, on_block: BlockSink) -> std::io::Result<Self> {
+        let listener = TcpListener::bind((IpAddr::from([127, 0, 0, 1]), 0)).await?;
+        let addr = listener.local_addr()?;
+        let stop = CancellationToken::new();
+        let ctx = Ctx { guard, on_block };
+        tokio::spawn(accept_loop(listener, ctx, stop.clone()));
+        Ok(Self { addr, stop })
+    }
+
+    /// Where the browser should send its requests.
+    pub(crate) fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+async fn accept_loop(listener: TcpListener, ctx: Ctx, stop: CancellationToken) {
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(error) => {
+                    tracing::debug!(%error, "proxy accept failed");
+                    continue;
+                }
+            },
+            _ = stop.cancelled() => return,
+        };
+        let ctx = ctx.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req| handle(req, ctx.clone()));
+            let conn = hyper::server::conn::http1::Builder::new()
+                .preserve_header_case(true)
+                .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades();
+            tokio::select! {
+                _ = conn => {}
+                _ = stop.cancelled() => {}
+            }
+        });
+    }
+}
+
+async fn handle(req: Request<Incoming>, ctx: Ctx) -> Result<Response<ProxyBody>, Infallible> {
+    Ok(if req.method() == Method::CONNECT {
+        tunnel(req, ctx).await
+    } else {
+        forward(req, ctx).await
+    })
+}
+
+/// `CONNECT host:port`: check, answer 200, then splice bytes both ways.
+async fn tunnel(req: Request<Incoming>, ctx: Ctx) -> Response<ProxyBody> {
+    let Some(authority) = req.uri().authority().cloned() else {
+        return plain(StatusCode::BAD_REQUEST, "CONNECT needs host:port".into());
+    };
+    let port = authority.port_u16().unwrap_or(443);
+    let target = format!("https://{authority}/");
+    let ips = match admit(&ctx, authority.host(), port, &target).await {
+        Ok(ips) => ips,
+        Err(response) => return response,
+    };
+    tokio::spawn(async move {
+        let upstream = match connect(&ips, port).await {
+            Ok(s) => s,
+            Err(error) => return tracing::debug!(%error, %target, "tunnel connect failed"),
+        };
+        if let Ok(upgraded) = hyper::upgrade::on(req).await {
+            let mut client = TokioIo::new(upgraded);
+            let mut upstream = upstream;
+            let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+        }
+    });
+    Response::new(empty())
+}
+
+/// Absolute-form plain HTTP: check, then send the request to the checked address.
+async fn forward(mut req: Request<Incoming>, ctx: Ctx) -> Response<ProxyBody> {
+    let uri = req.uri().clone();
+    let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority().cloned()) else {
+        return plain(
+            StatusCode::BAD_REQUEST,
+            "this is a proxy: send absolute-form requests".into(),
+        );
+    };
+    let target = uri.to_string();
+    if scheme != "http" {
+        let block = Block {
+            check: "scheme",
+            reason: format!("scheme `{scheme}` is not allowed through the proxy"),
+        };
+        return refuse(&ctx, &block, &target);
+    }
+    let port = authority.port_u16().unwrap_or(80);
+    let ips = match admit(&ctx, authority.host(), port, &target).await {
+        Ok(ips) => ips,
+        Err(response) => return response,
+    };
+    let stream = match connect(&ips, port).await {
+        Ok(s) => s,
+        Err(e) => {
+            return plain(
+                StatusCode::BAD_GATEWAY,
+                format!("cannot reach {authority}: {e}"),
+            );
+        }
+    };
+    let (mut sender, conn) = match hyper::client::conn::http1::handshake(TokioIo::new(stream)).await
+    {
+        Ok(pair) => pair,
+        Err(e) => {
+            return plain(
+                StatusCode::BAD_GATEWAY,
+                format!("cannot talk to {authority}: {e}"),
+            );
+        }
+    };
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    *req.uri_mut() = path
+        .parse()
+        .unwrap_or_else(|_| "/".parse().expect("valid path"));
+    let headers = req.headers_mut();
+    headers.remove("proxy-connection");
+    headers.remove("proxy-authorization");
+    if let Ok(value) = HeaderValue::from_str(authority.as_str()) {
+        headers.insert(hyper::header::HOST, value);
+    }
+    match sender.send_request(req).await {
+        Ok(response) => response.map(|b| b.boxed()),
+        Err(e) => plain(StatusCode::BAD_GATEWAY, format!("{authority} failed: {e}")),
+    }
+}
+
+/// Runs the guard on a destination; a refusal is reported and answered with 403.
+async fn admit(
+    ctx: &Ctx,
+    host: &str,
+    port: u16,
+    target: &str,
+) -> Result<Vec<IpAddr>, Response<ProxyBody>> {
+    let parsed = Host::parse(host)
+        .map_err(|e| plain(StatusCode::BAD_REQUEST, format!("bad host {host}: {e}")))?;
+    match ctx.guard.check_host(&parsed, port, Phase::Landing).await {
+        Ok(ips) if ips.is_empty() => Err(plain(
+            StatusCode::BAD_GATEWAY,
+            format!("cannot resolve {host}"),
+        )),
+        Ok(ips) => Ok(ips),
+        Err(block) => Err(refuse(ctx, &block, target)),
+    }
+}
+
+fn refuse(ctx: &Ctx, block: &Block, target: &str) -> Response<ProxyBody> {
+    let host = url::Url::parse(target)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned));
+    if host.is_some_and(|h| BROWSER_SERVICE_HOSTS.contains(&h.as_str())) {
+        metrics::counter!("pilothouse_browser_service_requests_refused_total").increment(1);
+        tracing::debug!(%target, "refused a background request of Chromium itself");
+    } else {
+        (ctx.on_block)(block, target);
+    }
+    let body = format!(
+        "<!doctype html><title>Blocked by Pilothouse</title><h1>Blocked by a guardrail</h1><p>{}</p>",
+        html_escape(&block.reason)
+    );
+    let mut response = Response::new(full(body));
+    *response.status_mut() = StatusCode::FORBIDDEN;
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    response
+}
+
+async fn connect(ips: &[IpAddr], port: u16) -> std::io::Result<TcpStream> {
+    let mut last = std::io::Error::other("no address to connect to");
+    for ip in ips {
+        match tokio::time::timeout(
+            CONNECT_TIMEOUT,
+            TcpStream::connect(SocketAddr::new(*ip, port)),
+        )
+        .await
+        {
+            Ok(Ok(stream)) => return Ok(stream),
+            Ok(Err(e)) => last = e,
+            Err(_) => last = std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"),
+        }
+    }
+    Err(last)
+}
+
+fn plain(status: StatusCode, text: String) -> Response<ProxyBody> {
+    let mut response = Response::new(full(text));
+    *response.status_mut() = status;
+    response
+}
+
+fn full(text: String) -> ProxyBody {
+    Full::new(Bytes::from(text))
+        .map_err(|never| match never {})
+        .boxed()
+}
+
+fn empty() -> ProxyBody {
+    full(String::new())
+}
+
+fn html_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
