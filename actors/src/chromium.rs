@@ -6,6 +6,7 @@
 //! panic, drop) kills the group. Helpers (zygote, renderers, GPU) share the group, so none leak.
 
 mod actions;
+mod observe;
 mod scripts;
 
 use std::path::{Path, PathBuf};
@@ -87,7 +88,7 @@ pub(crate) struct ChromiumSession {
     page: Page,
     handler: JoinHandle<()>,
     profile_dir: PathBuf,
-    screenshot_quality: u8,
+    settings: actions::Settings,
     /// Set once the process group is known to be gone; the drop guard then does nothing.
     reaped: bool,
 }
@@ -183,7 +184,10 @@ impl ChromiumSession {
             page,
             handler,
             profile_dir: std::mem::take(&mut spawned.profile_dir),
-            screenshot_quality: spec.screenshot_quality,
+            settings: actions::Settings {
+                screenshot_quality: spec.screenshot_quality,
+                observe: spec.observe.clone(),
+            },
             reaped: false,
         })
     }
@@ -241,8 +245,7 @@ impl PageDriver for ChromiumSession {
         bounds: ActionBounds,
     ) -> BoxFuture<'a, Result<ActionOutput, ActionFailure>> {
         Box::pin(async move {
-            let result =
-                actions::execute(&self.page, action, bounds, self.screenshot_quality).await;
+            let result = actions::execute(&self.page, action, bounds, &self.settings).await;
             match result {
                 Err(failure) if self.is_dead() => Err(actions::crashed(&failure.message)),
                 other => other,

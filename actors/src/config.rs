@@ -26,6 +26,8 @@ pub struct Config {
     pub screenshot_quality: u8,
     /// Per-run limits used when a request leaves them unset.
     pub defaults: RunDefaults,
+    /// Size caps of page observations and markdown extracts.
+    pub observe: ObserveCaps,
     /// Engine-side bounds.
     pub timeouts: EngineTimeouts,
 }
@@ -42,6 +44,38 @@ pub struct RunDefaults {
     pub action_timeout_ms: u64,
     /// Bound on each navigation's load.
     pub navigation_timeout_ms: u64,
+}
+
+/// Size caps of what `observe` and `extract` (markdown) hand back, in characters. The reference
+/// system uses 3500 for a snapshot, 2500 for the one attached after goto/click, 6000 for a page map.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ObserveCaps {
+    /// Whole `observe` result.
+    pub snapshot_chars: usize,
+    /// Main-content section of a snapshot.
+    pub content_chars: usize,
+    /// Visible interactive elements listed.
+    pub max_interactive: usize,
+    /// Rows shown per table before "(N more rows)".
+    pub table_rows: usize,
+    /// Each element's text, label or attribute value.
+    pub field_chars: usize,
+    /// A markdown extract.
+    pub markdown_chars: usize,
+}
+
+impl Default for ObserveCaps {
+    fn default() -> Self {
+        Self {
+            snapshot_chars: 3_500,
+            content_chars: 1_500,
+            max_interactive: 50,
+            table_rows: 5,
+            field_chars: 50,
+            markdown_chars: 6_000,
+        }
+    }
 }
 
 /// Engine-side bounds that are not part of a request.
@@ -69,6 +103,7 @@ impl Default for Config {
             chromium_args: Vec::new(),
             screenshot_quality: 55,
             defaults: RunDefaults::default(),
+            observe: ObserveCaps::default(),
             timeouts: EngineTimeouts::default(),
         }
     }

@@ -26,6 +26,7 @@
 //! - `store.rs`: the run store (directory by default)
 //! - `page_driver.rs` / `chromium.rs`: the browser seam and its Chromium implementation
 
+mod blinders;
 mod browser;
 mod chromium;
 mod command;
@@ -49,7 +50,7 @@ pub use chromium::ChromiumLauncher;
 pub use command::{
     CancelAck, CancelError, Command, EventSubscription, ShutdownReport, SubmitError,
 };
-pub use config::{Config, ConfigError, EngineTimeouts, RunDefaults};
+pub use config::{Config, ConfigError, EngineTimeouts, ObserveCaps, RunDefaults};
 pub use engine::{Engine, StartError};
 pub use event::{ActionFailure, EventKind, RunEvent};
 pub use guard::is_private_ip;
@@ -58,7 +59,7 @@ pub use page_driver::{
 };
 pub use request::{
     Action, DriverSpec, EffectiveLimits, ExtractMode, FieldError, GuardrailSpec, InvalidRequest,
-    Limits, RunRequest, Viewport, WaitState,
+    Limits, RunRequest, ScrollDirection, Secret, Viewport, WaitState,
 };
 pub use run::{ErrorCode, FinalizeError, RunError, RunId, RunOutcome, RunState, RunStatus};
 pub use store::{DirStore, RunStore};

@@ -29,6 +29,8 @@ pub struct LaunchSpec {
     pub launch_timeout: Duration,
     /// JPEG quality of screenshots.
     pub screenshot_quality: u8,
+    /// Size caps of observations and markdown extracts.
+    pub observe: crate::config::ObserveCaps,
     /// The run's filtering proxy; every request the browser makes goes through it.
     pub proxy: Option<std::net::SocketAddr>,
 }

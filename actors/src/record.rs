@@ -122,13 +122,26 @@ impl RunRecord {
         self.log.append(kind)
     }
 
+    /// Replaces every credential value in `text` with `[credential:name]`. Anything the run
+    /// writes that may quote a page or a URL passes through here.
+    pub(crate) fn scrub(&self, text: &str) -> String {
+        let mut text = text.to_owned();
+        for (name, secret) in &self.request.credentials {
+            let value = secret.expose();
+            if !value.is_empty() && text.contains(value) {
+                text = text.replace(value, &format!("[credential:{name}]"));
+            }
+        }
+        text
+    }
+
     /// Records a request the proxy refused: an event, a metric, and a note for the router.
     pub(crate) fn note_request_block(&self, block: &Block, target: &str) {
         metrics::counter!("pilothouse_guardrail_blocks_total", "check" => block.check).increment(1);
         self.emit(EventKind::GuardrailBlocked {
             check: block.check.to_owned(),
-            reason: format!("request refused: {}", block.reason),
-            target: target.to_owned(),
+            reason: self.scrub(&format!("request refused: {}", block.reason)),
+            target: self.scrub(target),
         });
         let mut blocks = self
             .request_blocks

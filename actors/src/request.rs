@@ -8,6 +8,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
 
+mod action;
+mod validate;
+
+pub(crate) use action::clip;
+pub use action::{Action, ExtractMode, ScrollDirection, Secret, WaitState};
+
 /// A run to execute: what drives it, where it may go, and its limits.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -29,6 +35,10 @@ pub struct RunRequest {
     /// Free-form labels copied into the status.
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// Named secrets for `type` with `credential_ref`. Values never leave the browser: they are
+    /// not serialized, logged, evented or recorded, and are scrubbed from anything read back.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub credentials: BTreeMap<String, Secret>,
 }
 
 /// What decides a run's actions. Tagged by `type`; `playbook` and `agent` drivers come later.
@@ -82,190 +92,6 @@ impl DriverSpec {
     pub fn type_name(&self) -> &'static str {
         match self {
             Self::Script { .. } => "script",
-        }
-    }
-}
-
-/// One browser action. Tagged by `action`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
-#[non_exhaustive]
-pub enum Action {
-    /// Navigate the page to `url` and wait for it to load.
-    Goto {
-        /// An absolute http(s) URL.
-        url: String,
-    },
-    /// Click the element matching `selector` (waiting for it to be visible).
-    Click {
-        /// A CSS selector.
-        selector: String,
-    },
-    /// Type `text`: into `selector` (replacing its value) or, without one, at the focus.
-    Type {
-        /// A CSS selector; when absent the text goes to the focused element.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        selector: Option<String>,
-        /// The text.
-        text: String,
-    },
-    /// Press one key (`Enter`, `Tab`, `a`, `ArrowDown`...) on the focused element.
-    PressKey {
-        /// A key name as in `KeyboardEvent.key`.
-        key: String,
-    },
-    /// Wait until `selector` reaches `state`.
-    WaitFor {
-        /// A CSS selector.
-        selector: String,
-        /// visible (default), hidden, attached or detached.
-        #[serde(default)]
-        state: WaitState,
-        /// Overrides the run's action timeout for this wait.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        timeout_ms: Option<u64>,
-    },
-    /// Read text (or html, or a form value) from `selector`, or the page's text without one.
-    Extract {
-        /// A CSS selector; absent means the whole page.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        selector: Option<String>,
-        /// text (default), html or value.
-        #[serde(default)]
-        mode: ExtractMode,
-        /// Keep the result in the run's `data` under this name.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        store_as: Option<String>,
-    },
-    /// Evaluate a JavaScript expression (promises are awaited); the JSON result is returned.
-    Evaluate {
-        /// The expression.
-        script: String,
-        /// Keep the result in the run's `data` under this name.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        store_as: Option<String>,
-    },
-    /// Capture a JPEG of the viewport (or the full page).
-    Screenshot {
-        /// Capture beyond the viewport.
-        #[serde(default)]
-        full_page: bool,
-    },
-}
-
-impl Action {
-    /// The `action` tag.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Self::Goto { .. } => "goto",
-            Self::Click { .. } => "click",
-            Self::Type { .. } => "type",
-            Self::PressKey { .. } => "press_key",
-            Self::WaitFor { .. } => "wait_for",
-            Self::Extract { .. } => "extract",
-            Self::Evaluate { .. } => "evaluate",
-            Self::Screenshot { .. } => "screenshot",
-        }
-    }
-
-    /// A short, secret-free summary of the input for events and logs.
-    pub fn summary(&self) -> String {
-        match self {
-            Self::Goto { url } => clip(url, 120),
-            Self::Click { selector } => clip(selector, 120),
-            Self::Type { selector, text } => format!(
-                "{} ({} chars)",
-                selector.as_deref().unwrap_or("<focused>"),
-                text.chars().count()
-            ),
-            Self::PressKey { key } => key.clone(),
-            Self::WaitFor {
-                selector, state, ..
-            } => format!("{} {}", clip(selector, 100), state.as_str()),
-            Self::Extract { selector, mode, .. } => format!(
-                "{} ({})",
-                selector.as_deref().unwrap_or("<page>"),
-                mode.as_str()
-            ),
-            Self::Evaluate { script, .. } => clip(script, 80),
-            Self::Screenshot { full_page } => {
-                if *full_page { "full page" } else { "viewport" }.to_owned()
-            }
-        }
-    }
-
-    /// The name under which the result is kept, if any.
-    pub fn store_as(&self) -> Option<&str> {
-        match self {
-            Self::Extract { store_as, .. } | Self::Evaluate { store_as, .. } => store_as.as_deref(),
-            _ => None,
-        }
-    }
-
-    /// The URL an action navigates to before it runs, for the pre-action guard.
-    pub fn target_url(&self) -> Option<&str> {
-        match self {
-            Self::Goto { url } => Some(url),
-            _ => None,
-        }
-    }
-
-    /// Actions after which the main frame may have moved (checked by the post-navigation guard).
-    pub fn may_navigate(&self) -> bool {
-        matches!(
-            self,
-            Self::Goto { .. } | Self::Click { .. } | Self::PressKey { .. } | Self::Evaluate { .. }
-        )
-    }
-}
-
-/// Element states `wait_for` can wait for.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum WaitState {
-    /// Attached and rendered with a non-empty box, not `visibility: hidden`.
-    #[default]
-    Visible,
-    /// Absent or not visible.
-    Hidden,
-    /// Present in the DOM.
-    Attached,
-    /// Absent from the DOM.
-    Detached,
-}
-
-impl WaitState {
-    /// The lower-case name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Visible => "visible",
-            Self::Hidden => "hidden",
-            Self::Attached => "attached",
-            Self::Detached => "detached",
-        }
-    }
-}
-
-/// What `extract` reads.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ExtractMode {
-    /// The rendered text (`innerText`).
-    #[default]
-    Text,
-    /// The element's outer HTML.
-    Html,
-    /// A form control's value.
-    Value,
-}
-
-impl ExtractMode {
-    /// The lower-case name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Text => "text",
-            Self::Html => "html",
-            Self::Value => "value",
         }
     }
 }
@@ -411,7 +237,7 @@ impl RunRequest {
 
     /// Checks everything serde cannot: URLs, selectors, names and limits.
     pub fn validate(&self, config: &Config) -> Result<(), InvalidRequest> {
-        let mut v = Validator::default();
+        let mut v = validate::Validator::new(&self.credentials);
         if let Some(url) = &self.start_url {
             v.url("start_url", url);
         }
@@ -432,7 +258,7 @@ impl RunRequest {
                     );
                 }
                 for (i, step) in steps.iter().enumerate() {
-                    v.action(&format!("driver.steps[{i}]"), step);
+                    v.action(&format!("driver.steps[{i}]"), step, false);
                 }
             }
         }
@@ -458,169 +284,11 @@ impl RunRequest {
     }
 }
 
-#[derive(Default)]
-struct Validator {
-    errors: Vec<FieldError>,
-}
-
-impl Validator {
-    fn push(&mut self, field: impl Into<String>, message: impl Into<String>) {
-        self.errors.push(FieldError {
-            field: field.into(),
-            message: message.into(),
-        });
-    }
-
-    fn finish(self) -> Result<(), InvalidRequest> {
-        if self.errors.is_empty() {
-            Ok(())
-        } else {
-            Err(InvalidRequest {
-                errors: self.errors,
-            })
-        }
-    }
-
-    fn url(&mut self, field: &str, value: &str) {
-        match url::Url::parse(value) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
-            Ok(u) => self.push(
-                field,
-                format!(
-                    "must be an http or https URL with a host, got scheme `{}`",
-                    u.scheme()
-                ),
-            ),
-            Err(e) => self.push(
-                field,
-                format!(
-                    "is not a valid absolute URL ({e}); write it like https://example.com/path"
-                ),
-            ),
-        }
-    }
-
-    fn selector(&mut self, field: String, value: &str) {
-        if value.trim().is_empty() {
-            self.push(
-                field,
-                "must not be empty; give a CSS selector such as #submit",
-            );
-        } else if value.len() > 2000 {
-            self.push(field, "is longer than 2000 characters");
-        }
-    }
-
-    fn store_as(&mut self, field: String, value: &Option<String>) {
-        if let Some(name) = value {
-            let ok = !name.is_empty()
-                && name.len() <= 64
-                && name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.');
-            if !ok {
-                self.push(
-                    field,
-                    "must be 1-64 characters of letters, digits, `_`, `-` or `.`",
-                );
-            }
-        }
-    }
-
-    fn action(&mut self, at: &str, action: &Action) {
-        match action {
-            Action::Goto { url } => self.url(&format!("{at}.url"), url),
-            Action::Click { selector } => self.selector(format!("{at}.selector"), selector),
-            Action::Type { selector, .. } => {
-                if let Some(s) = selector {
-                    self.selector(format!("{at}.selector"), s);
-                }
-            }
-            Action::PressKey { key } => {
-                if chromiumoxide::keys::get_key_definition(key).is_none() {
-                    self.push(
-                        format!("{at}.key"),
-                        format!("unknown key `{key}`; use a KeyboardEvent.key name such as Enter, Tab or a"),
-                    );
-                }
-            }
-            Action::WaitFor {
-                selector,
-                timeout_ms,
-                ..
-            } => {
-                self.selector(format!("{at}.selector"), selector);
-                if let Some(ms) = timeout_ms {
-                    if !(1..=600_000).contains(ms) {
-                        self.push(format!("{at}.timeout_ms"), "must be between 1 and 600000");
-                    }
-                }
-            }
-            Action::Extract {
-                selector, store_as, ..
-            } => {
-                if let Some(s) = selector {
-                    self.selector(format!("{at}.selector"), s);
-                }
-                self.store_as(format!("{at}.store_as"), store_as);
-            }
-            Action::Evaluate { script, store_as } => {
-                if script.trim().is_empty() {
-                    self.push(format!("{at}.script"), "must not be empty");
-                }
-                self.store_as(format!("{at}.store_as"), store_as);
-            }
-            Action::Screenshot { .. } => {}
-        }
-    }
-
-    fn limits(&mut self, limits: &Limits) {
-        let ranges: [(&str, Option<u64>, u64, u64); 4] = [
-            ("limits.timeout_seconds", limits.timeout_seconds, 1, 86_400),
-            (
-                "limits.max_steps",
-                limits.max_steps.map(u64::from),
-                1,
-                10_000,
-            ),
-            (
-                "limits.action_timeout_ms",
-                limits.action_timeout_ms,
-                1,
-                600_000,
-            ),
-            (
-                "limits.navigation_timeout_ms",
-                limits.navigation_timeout_ms,
-                1,
-                600_000,
-            ),
-        ];
-        for (field, value, min, max) in ranges {
-            if let Some(v) = value {
-                if !(min..=max).contains(&v) {
-                    self.push(field, format!("must be between {min} and {max}, got {v}"));
-                }
-            }
-        }
-    }
-}
-
 /// serde_json appends " at line L column C"; the path already says where.
 fn strip_position(message: &str) -> String {
     match message.rfind(" at line ") {
         Some(i) => message[..i].to_owned(),
         None => message.to_owned(),
-    }
-}
-
-fn clip(text: &str, max_chars: usize) -> String {
-    if text.chars().count() <= max_chars {
-        text.to_owned()
-    } else {
-        let mut out: String = text.chars().take(max_chars).collect();
-        out.push('…');
-        out
     }
 }
 
@@ -710,6 +378,35 @@ mod tests {
     }
 
     #[test]
+    fn type_needs_exactly_one_source_and_a_known_credential() {
+        let errs = errors_of(
+            r##"{"driver":{"type":"script","steps":[
+                {"action":"type","selector":"#a"},
+                {"action":"type","selector":"#a","text":"x","credential_ref":"pw"},
+                {"action":"type","selector":"#a","credential_ref":"missing"},
+                {"action":"type","selector":"#a","credential_ref":"pw"},
+                {"action":"select","selector":"#s"}]},
+               "credentials":{"pw":"secret-value"}}"##,
+        );
+        let fields: Vec<&str> = errs.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            vec![
+                "driver.steps[0]",
+                "driver.steps[1]",
+                "driver.steps[2].credential_ref",
+                "driver.steps[4]"
+            ]
+        );
+        let req = RunRequest::from_json(
+            r#"{"driver":{"type":"script","steps":[]},"start_url":"https://a.test/","credentials":{"pw":"secret-value"}}"#,
+        )
+        .unwrap();
+        let shown = format!("{req:?} {}", serde_json::to_string(&req).unwrap());
+        assert!(!shown.contains("secret-value"), "{shown}");
+    }
+
+    #[test]
     fn too_many_steps_for_max_steps_is_rejected() {
         let errs = errors_of(
             r#"{"driver":{"type":"script","steps":[{"action":"screenshot"},{"action":"screenshot"}]},
@@ -722,7 +419,8 @@ mod tests {
     fn summaries_never_contain_typed_text() {
         let a = Action::Type {
             selector: Some("#pw".into()),
-            text: "hunter2".into(),
+            text: Some("hunter2".into()),
+            credential_ref: None,
         };
         assert!(!a.summary().contains("hunter2"));
     }

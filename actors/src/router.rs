@@ -5,16 +5,22 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tracing::Instrument;
 
 use crate::browser::BrowserMsg;
 use crate::event::{ActionFailure, EventKind};
-use crate::guard::{Block, Guard, Phase};
-use crate::page_driver::{ActionBounds, ActionOutput};
+use crate::guard::Guard;
+use crate::page_driver::ActionOutput;
 use crate::record::RunRecord;
 use crate::request::Action;
 use crate::run::ErrorCode;
+
+mod output;
+mod pipeline;
+
+/// Longest result text carried in an action event (drivers get the whole text).
+const EVENT_RESULT_MAX_CHARS: usize = 300;
 
 /// What a driver learns from one dispatched action.
 #[derive(Clone, Debug, PartialEq)]
@@ -98,147 +104,70 @@ async fn on_dispatch(state: &mut RouterState, action: Action) -> ActionResult {
             code: ErrorCode::ActionFailed,
             message: format!("max_steps ({}) reached", state.record.limits.max_steps),
         })
+    } else if let Action::Sequence { steps } = &action {
+        run_sequence(state, step, steps).instrument(span).await
     } else {
-        run_pipeline(state, &action).instrument(span).await
-    };
-    let output = match output {
-        Ok(out) => keep_results(state, step, &action, out).await,
-        Err(e) => Err(e),
+        run_one(state, &format!("{step:04}"), &action)
+            .instrument(span)
+            .await
     };
     finish_step(state, step, &action, &output, started.elapsed());
     ActionResult { step, output }
 }
 
-/// Guard → execute → post-navigation guard.
-async fn run_pipeline(state: &RouterState, action: &Action) -> Result<ActionOutput, ActionFailure> {
-    if let Some(target) = action.target_url() {
-        if let Err(block) = state.guard.check_url(target, Phase::Before).await {
-            return Err(blocked(state, block, target));
-        }
-    }
-    let bounds = ActionBounds {
-        action: Duration::from_millis(state.record.limits.action_timeout_ms),
-        navigation: Duration::from_millis(state.record.limits.navigation_timeout_ms),
-    };
-    let (blocks_before, _) = state.record.request_blocks();
-    let output = call_browser(state, action.clone(), bounds).await?;
-    if action.may_navigate() {
-        if let Some(url) = &output.url {
-            let (blocks_after, last_block) = state.record.request_blocks();
-            let refused_during_action = (blocks_after > blocks_before)
-                .then_some(last_block)
-                .flatten();
-            let landing = match state.guard.check_url(url, Phase::Landing).await {
-                Ok(()) if url.starts_with("chrome-error:") => match refused_during_action {
-                    // The proxy refused the navigation: Chromium shows its error page.
-                    Some((block, target)) => Err((block, target, false)),
-                    None => Ok(()),
-                },
-                Ok(()) => Ok(()),
-                // The proxy already reported this refusal; do not report it twice.
-                Err(block) => Err((block, url.clone(), refused_during_action.is_none())),
-            };
-            if let Err((block, target, report)) = landing {
-                // Leave the forbidden page before anything else reads it.
-                let _ = state
-                    .browser
-                    .call(BrowserMsg::Blank, Some(state.call_timeout))
-                    .await;
-                return Err(if report {
-                    blocked(state, block, &target)
-                } else {
-                    refusal(&block)
-                });
-            }
-            let changed = state.record.status().last_url.as_deref() != Some(url.as_str());
-            if changed {
-                state.record.status().last_url = Some(url.clone());
-                state.record.emit(EventKind::Navigated { url: url.clone() });
-            }
-        }
-    }
-    Ok(output)
-}
-
-async fn call_browser(
+/// One action: credentials resolved, guards, browser, screening, results kept.
+async fn run_one(
     state: &RouterState,
-    action: Action,
-    bounds: ActionBounds,
+    file_stem: &str,
+    action: &Action,
 ) -> Result<ActionOutput, ActionFailure> {
-    let token = state.record.control.token().clone();
-    let call = state.browser.call(
-        |reply| BrowserMsg::Execute {
-            action,
-            bounds,
-            reply,
-        },
-        None,
-    );
-    tokio::select! {
-        reply = call => match reply {
-            Ok(ractor::rpc::CallResult::Success(result)) => result,
-            Ok(_) | Err(_) => Err(ActionFailure {
-                code: ErrorCode::BrowserCrashed,
-                message: "the browser actor is gone".into(),
-            }),
-        },
-        _ = token.cancelled() => Err(ActionFailure {
-            code: ErrorCode::Cancelled,
-            message: "interrupted: the run was stopped".into(),
-        }),
-    }
+    let executable = output::materialize(state, action)?;
+    let out = pipeline::run_pipeline(state, &executable).await;
+    // A failure message can quote the page (a script error, a bad option): scrub it too.
+    let out = out.map_err(|mut e| {
+        e.message = output::scrub(state, &e.message);
+        e
+    })?;
+    let out = output::screen(state, action, out);
+    output::keep_results(state, file_stem, action, out).await
 }
 
-fn blocked(state: &RouterState, block: Block, target: &str) -> ActionFailure {
-    metrics::counter!("pilothouse_guardrail_blocks_total", "check" => block.check).increment(1);
-    state.record.emit(EventKind::GuardrailBlocked {
-        check: block.check.to_owned(),
-        reason: block.reason.clone(),
-        target: target.to_owned(),
-    });
-    refusal(&block)
-}
-
-fn refusal(block: &Block) -> ActionFailure {
-    ActionFailure {
-        code: ErrorCode::GuardrailBlocked,
-        message: format!("Guardrail blocked: {}", block.reason),
-    }
-}
-
-/// Stores `store_as` values and screenshot files; a failed screenshot write fails the action.
-async fn keep_results(
+/// The steps of a `sequence`, each guarded and timed on its own; stops at the first failure,
+/// reporting "step i (action): error" after the partial results.
+async fn run_sequence(
     state: &RouterState,
     step: u32,
-    action: &Action,
-    mut out: ActionOutput,
+    steps: &[Action],
 ) -> Result<ActionOutput, ActionFailure> {
-    if let (Some(name), Some(value)) = (action.store_as(), &out.value) {
-        state
-            .record
-            .status()
-            .data
-            .insert(name.to_owned(), value.clone());
-    }
-    if let Some(bytes) = out.screenshot.take() {
-        let rel = format!("recording/screenshots/{step:04}_{}.jpg", action.name());
-        let path = state.record.dir.join(&rel);
-        let written = async {
-            if let Some(parent) = path.parent() {
-                tokio::fs::create_dir_all(parent).await?;
+    let mut lines = Vec::with_capacity(steps.len());
+    let mut last_url = None;
+    for (i, sub) in steps.iter().enumerate() {
+        let n = i + 1;
+        let started = Instant::now();
+        match run_one(state, &format!("{step:04}_{n:02}"), sub).await {
+            Ok(out) => {
+                let ms = started.elapsed().as_millis();
+                lines.push(format!("Step {n} ({}) [{ms}ms]: {}", sub.name(), out.text));
+                last_url = out.url.or(last_url);
             }
-            tokio::fs::write(&path, &bytes).await
+            Err(failure) => {
+                let partial = if lines.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (after: {})", lines.join("; "))
+                };
+                return Err(ActionFailure {
+                    code: failure.code,
+                    message: format!("step {n} ({}): {}{partial}", sub.name(), failure.message),
+                });
+            }
         }
-        .await;
-        if let Err(e) = written {
-            return Err(ActionFailure {
-                code: ErrorCode::ActionFailed,
-                message: format!("cannot write screenshot {}: {e}", path.display()),
-            });
-        }
-        out.value = Some(json!({ "screenshot": rel, "bytes": bytes.len() }));
     }
-    Ok(out)
+    Ok(ActionOutput {
+        text: lines.join("\n"),
+        url: last_url,
+        ..ActionOutput::default()
+    })
 }
 
 fn finish_step(
@@ -268,7 +197,10 @@ fn finish_step(
         input: action.summary(),
         duration_ms: elapsed.as_millis() as u64,
         success: output.is_ok(),
-        result: output.as_ref().ok().map(|o| o.text.clone()),
+        result: output
+            .as_ref()
+            .ok()
+            .map(|o| crate::request::clip(&o.text, EVENT_RESULT_MAX_CHARS)),
         error: output.as_ref().err().cloned(),
         screenshot,
     });

@@ -170,6 +170,7 @@ async fn on_start(
         extra_args: config.chromium_args.clone(),
         launch_timeout: Duration::from_millis(config.timeouts.launch_ms),
         screenshot_quality: config.screenshot_quality,
+        observe: config.observe.clone(),
     };
     let call_timeout = Duration::from_millis(config.timeouts.actor_call_ms);
     let (browser, _) = Actor::spawn_linked(

@@ -16,18 +16,16 @@ use chromiumoxide::page::ScreenshotParams;
 use futures::StreamExt;
 use serde_json::{Value, json};
 
-use super::scripts;
+use super::{observe, scripts};
+use crate::config::ObserveCaps;
 use crate::event::ActionFailure;
 use crate::page_driver::{ActionBounds, ActionOutput};
-use crate::request::{Action, ExtractMode, WaitState};
+use crate::request::{Action, ExtractMode, ScrollDirection, WaitState};
 use crate::run::ErrorCode;
 
 /// How long after a click or key press a navigation must start to count as caused by it.
 /// Navigations scheduled by the click handler itself start well within this.
 const NAVIGATION_START_GRACE: Duration = Duration::from_millis(60);
-
-/// Longest result text carried in an event.
-const RESULT_TEXT_MAX: usize = 300;
 
 pub(super) fn crashed(message: &str) -> ActionFailure {
     ActionFailure {
@@ -36,7 +34,14 @@ pub(super) fn crashed(message: &str) -> ActionFailure {
     }
 }
 
-fn failed(message: impl Into<String>) -> ActionFailure {
+/// Per-browser settings the actions need.
+#[derive(Clone, Debug)]
+pub(super) struct Settings {
+    pub(super) screenshot_quality: u8,
+    pub(super) observe: ObserveCaps,
+}
+
+pub(super) fn failed(message: impl Into<String>) -> ActionFailure {
     ActionFailure {
         code: ErrorCode::ActionFailed,
         message: message.into(),
@@ -47,13 +52,59 @@ pub(super) async fn execute(
     page: &Page,
     action: &Action,
     bounds: ActionBounds,
-    quality: u8,
+    settings: &Settings,
 ) -> Result<ActionOutput, ActionFailure> {
     match action {
         Action::Goto { url } => goto(page, url, bounds).await,
         Action::Click { selector } => click(page, selector, bounds).await,
-        Action::Type { selector, text } => type_text(page, selector.as_deref(), text, bounds).await,
+        Action::Type {
+            selector,
+            text: Some(text),
+            ..
+        } => type_text(page, selector.as_deref(), text, bounds).await,
+        Action::Type { .. } => Err(failed(
+            "type needs its credential resolved before it reaches the page",
+        )),
         Action::PressKey { key } => press_key(page, key, bounds).await,
+        Action::Scroll {
+            direction,
+            amount,
+            selector,
+        } => {
+            let amount = amount.unwrap_or(1);
+            scroll(page, *direction, amount, selector.as_deref(), bounds).await
+        }
+        Action::Select {
+            selector,
+            value,
+            label,
+        } => select(page, selector, value.as_deref(), label.as_deref(), bounds).await,
+        Action::Hover { selector } => hover(page, selector, bounds).await,
+        Action::Observe { .. } => {
+            let snapshot = observe::observe(page, &settings.observe).await?;
+            Ok(ActionOutput {
+                text: snapshot.clone(),
+                value: Some(Value::String(snapshot)),
+                ..ActionOutput::default()
+            })
+        }
+        Action::Sequence { .. } => Err(failed("a sequence is run step by step by the router")),
+        Action::Extract {
+            selector,
+            mode: ExtractMode::Markdown,
+            ..
+        } => {
+            if let Some(selector) = selector {
+                wait_for(page, selector, WaitState::Attached, bounds.action).await?;
+            }
+            let cap = settings.observe.markdown_chars;
+            let text = observe::markdown(page, selector.as_deref(), cap).await?;
+            Ok(ActionOutput {
+                text: text.clone(),
+                value: Some(Value::String(text)),
+                ..ActionOutput::default()
+            })
+        }
         Action::WaitFor {
             selector,
             state,
@@ -70,7 +121,9 @@ pub(super) async fn execute(
             extract(page, selector.as_deref(), *mode, bounds).await
         }
         Action::Evaluate { script, .. } => evaluate_script(page, script, bounds).await,
-        Action::Screenshot { full_page } => screenshot(page, *full_page, quality).await,
+        Action::Screenshot { full_page } => {
+            screenshot(page, *full_page, settings.screenshot_quality).await
+        }
     }
 }
 
@@ -228,6 +281,78 @@ async fn press_key(
     Ok(settled_output(format!("Pressed {key}"), page, navigated).await)
 }
 
+async fn scroll(
+    page: &Page,
+    direction: ScrollDirection,
+    amount: u32,
+    selector: Option<&str>,
+    bounds: ActionBounds,
+) -> Result<ActionOutput, ActionFailure> {
+    if let Some(selector) = selector {
+        wait_for(page, selector, WaitState::Attached, bounds.action).await?;
+    }
+    let arg = json!({ "direction": direction.as_str(), "amount": amount, "selector": selector });
+    let out = call(page, scripts::SCROLL, arg).await?;
+    if let Some(error) = out.get("error").and_then(Value::as_str) {
+        return Err(failed(format!("scroll: {error}")));
+    }
+    Ok(text_output(format!(
+        "Scrolled {} {amount}; now at x={} y={}",
+        direction.as_str(),
+        out["x"],
+        out["y"]
+    )))
+}
+
+async fn select(
+    page: &Page,
+    selector: &str,
+    value: Option<&str>,
+    label: Option<&str>,
+    bounds: ActionBounds,
+) -> Result<ActionOutput, ActionFailure> {
+    wait_for(page, selector, WaitState::Visible, bounds.action).await?;
+    let mut chosen = Value::Null;
+    let arg = json!({ "selector": selector, "value": value, "label": label });
+    let navigated = settle_after(page, bounds.navigation, async {
+        chosen = call(page, scripts::SELECT, arg).await?;
+        match chosen.get("error").and_then(Value::as_str) {
+            Some(error) => Err(failed(format!("select {selector}: {error}"))),
+            None => Ok(()),
+        }
+    })
+    .await?;
+    let text = format!(
+        "Selected option {} ({})",
+        chosen["label"].as_str().unwrap_or_default(),
+        chosen["value"].as_str().unwrap_or_default()
+    );
+    let mut out = settled_output(text, page, navigated).await;
+    out.value = Some(chosen["value"].clone());
+    Ok(out)
+}
+
+async fn hover(
+    page: &Page,
+    selector: &str,
+    bounds: ActionBounds,
+) -> Result<ActionOutput, ActionFailure> {
+    wait_for(page, selector, WaitState::Visible, bounds.action).await?;
+    let point = call(page, scripts::CLICK_POINT, json!({ "selector": selector })).await?;
+    if let Some(error) = point.get("error").and_then(Value::as_str) {
+        return Err(failed(format!("hover {selector}: {error}")));
+    }
+    let (x, y) = (
+        point["x"].as_f64().unwrap_or(0.0),
+        point["y"].as_f64().unwrap_or(0.0),
+    );
+    let moved = DispatchMouseEventParams::new(DispatchMouseEventType::MouseMoved, x, y);
+    page.execute(moved)
+        .await
+        .map_err(|e| failed(format!("hover {selector} failed: {e}")))?;
+    Ok(text_output(format!("Hovering over {selector}")))
+}
+
 async fn wait_for(
     page: &Page,
     selector: &str,
@@ -286,7 +411,7 @@ async fn extract(
     let value = out.get("value").cloned().unwrap_or(Value::Null);
     let text = value.as_str().unwrap_or_default();
     Ok(ActionOutput {
-        text: clip(text),
+        text: text.to_owned(),
         value: Some(value),
         ..ActionOutput::default()
     })
@@ -311,8 +436,8 @@ async fn evaluate_script(
     })
     .await?;
     let text = match &value {
-        Value::String(s) => clip(s),
-        other => clip(&other.to_string()),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
     };
     let mut out = settled_output(text, page, navigated).await;
     out.value = Some(value);
@@ -457,14 +582,4 @@ fn is_context_loss(message: &str) -> bool {
     message.contains("context was destroyed")
         || message.contains("Cannot find context")
         || message.contains("Inspected target navigated")
-}
-
-fn clip(text: &str) -> String {
-    if text.chars().count() <= RESULT_TEXT_MAX {
-        text.to_owned()
-    } else {
-        let mut s: String = text.chars().take(RESULT_TEXT_MAX).collect();
-        s.push('…');
-        s
-    }
 }

@@ -72,3 +72,33 @@ pub(super) const LOCATION: &str = r#"() => {
   const nav = performance.getEntriesByType('navigation')[0];
   return {url: location.href, status: nav && nav.responseStatus ? nav.responseStatus : null};
 }"#;
+
+/// Scrolls the page or an element by `amount` steps of 200 px; returns the new position.
+pub(super) const SCROLL: &str = r#"({direction, amount, selector}) => {
+  const step = 200 * amount;
+  const [dx, dy] = {up: [0, -step], down: [0, step], left: [-step, 0], right: [step, 0]}[direction];
+  const el = selector ? document.querySelector(selector) : null;
+  if (selector && !el) return {error: 'no element matches ' + selector};
+  const target = el || window;
+  target.scrollBy({left: dx, top: dy, behavior: 'instant'});
+  return el ? {x: el.scrollLeft, y: el.scrollTop} : {x: window.scrollX, y: window.scrollY};
+}"#;
+
+/// Chooses an option of a `<select>` by value or visible label and fires input and change.
+pub(super) const SELECT: &str = r#"({selector, value, label}) => {
+  const el = document.querySelector(selector);
+  if (!el) return {error: 'no element matches ' + selector};
+  if (el.tagName !== 'SELECT') return {error: selector + ' is a <' + el.tagName.toLowerCase() + '>, not a <select>'};
+  const options = [...el.options];
+  const byValue = value !== null && value !== undefined;
+  const opt = options.find(o => byValue ? o.value === value : o.text.trim() === String(label).trim());
+  if (!opt) {
+    const known = options.map(o => byValue ? o.value : o.text.trim()).slice(0, 20).join(', ');
+    return {error: 'no option ' + (byValue ? value : label) + '; options are: ' + known};
+  }
+  el.value = opt.value;
+  opt.selected = true;
+  el.dispatchEvent(new Event('input', {bubbles: true}));
+  el.dispatchEvent(new Event('change', {bubbles: true}));
+  return {value: opt.value, label: opt.text.trim()};
+}"#;

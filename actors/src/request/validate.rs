@@ -1,0 +1,210 @@
+//! Request validation: everything serde cannot check, each problem naming its field and fix.
+
+use std::collections::BTreeMap;
+
+use super::{Action, FieldError, InvalidRequest, Limits, Secret};
+
+pub(super) struct Validator<'a> {
+    errors: Vec<FieldError>,
+    credentials: &'a BTreeMap<String, Secret>,
+}
+
+impl<'a> Validator<'a> {
+    pub(super) fn new(credentials: &'a BTreeMap<String, Secret>) -> Self {
+        Self {
+            errors: Vec::new(),
+            credentials,
+        }
+    }
+
+    pub(super) fn push(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.errors.push(FieldError {
+            field: field.into(),
+            message: message.into(),
+        });
+    }
+
+    pub(super) fn finish(self) -> Result<(), InvalidRequest> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(InvalidRequest {
+                errors: self.errors,
+            })
+        }
+    }
+
+    pub(super) fn url(&mut self, field: &str, value: &str) {
+        match url::Url::parse(value) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+            Ok(u) => self.push(
+                field,
+                format!(
+                    "must be an http or https URL with a host, got scheme `{}`",
+                    u.scheme()
+                ),
+            ),
+            Err(e) => self.push(
+                field,
+                format!(
+                    "is not a valid absolute URL ({e}); write it like https://example.com/path"
+                ),
+            ),
+        }
+    }
+
+    pub(super) fn selector(&mut self, field: String, value: &str) {
+        if value.trim().is_empty() {
+            self.push(
+                field,
+                "must not be empty; give a CSS selector such as #submit",
+            );
+        } else if value.len() > 2000 {
+            self.push(field, "is longer than 2000 characters");
+        }
+    }
+
+    pub(super) fn store_as(&mut self, field: String, value: &Option<String>) {
+        if let Some(name) = value {
+            let ok = !name.is_empty()
+                && name.len() <= 64
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.');
+            if !ok {
+                self.push(
+                    field,
+                    "must be 1-64 characters of letters, digits, `_`, `-` or `.`",
+                );
+            }
+        }
+    }
+
+    pub(super) fn action(&mut self, at: &str, action: &Action, nested: bool) {
+        match action {
+            Action::Goto { url } => self.url(&format!("{at}.url"), url),
+            Action::Click { selector } | Action::Hover { selector } => {
+                self.selector(format!("{at}.selector"), selector)
+            }
+            Action::Type {
+                selector,
+                text,
+                credential_ref,
+            } => {
+                if let Some(s) = selector {
+                    self.selector(format!("{at}.selector"), s);
+                }
+                match (text, credential_ref) {
+                    (Some(_), Some(_)) => {
+                        self.push(at, "give either `text` or `credential_ref`, not both")
+                    }
+                    (None, None) => self.push(at, "needs `text` or `credential_ref`"),
+                    (None, Some(name)) if !self.credentials.contains_key(name) => self.push(
+                        format!("{at}.credential_ref"),
+                        format!(
+                            "no credential named `{name}`; add it to the request's `credentials`"
+                        ),
+                    ),
+                    _ => {}
+                }
+            }
+            Action::PressKey { key } => {
+                if chromiumoxide::keys::get_key_definition(key).is_none() {
+                    self.push(
+                        format!("{at}.key"),
+                        format!("unknown key `{key}`; use a KeyboardEvent.key name such as Enter, Tab or a"),
+                    );
+                }
+            }
+            Action::Scroll {
+                amount, selector, ..
+            } => {
+                if let Some(s) = selector {
+                    self.selector(format!("{at}.selector"), s);
+                }
+                if amount.is_some_and(|a| !(1..=100).contains(&a)) {
+                    self.push(format!("{at}.amount"), "must be between 1 and 100");
+                }
+            }
+            Action::Select {
+                selector,
+                value,
+                label,
+            } => {
+                self.selector(format!("{at}.selector"), selector);
+                if value.is_some() == label.is_some() {
+                    self.push(at, "give exactly one of `value` or `label`");
+                }
+            }
+            Action::WaitFor {
+                selector,
+                timeout_ms,
+                ..
+            } => {
+                self.selector(format!("{at}.selector"), selector);
+                if timeout_ms.is_some_and(|ms| !(1..=600_000).contains(&ms)) {
+                    self.push(format!("{at}.timeout_ms"), "must be between 1 and 600000");
+                }
+            }
+            Action::Extract {
+                selector, store_as, ..
+            } => {
+                if let Some(s) = selector {
+                    self.selector(format!("{at}.selector"), s);
+                }
+                self.store_as(format!("{at}.store_as"), store_as);
+            }
+            Action::Evaluate { script, store_as } => {
+                if script.trim().is_empty() {
+                    self.push(format!("{at}.script"), "must not be empty");
+                }
+                self.store_as(format!("{at}.store_as"), store_as);
+            }
+            Action::Observe { store_as } => self.store_as(format!("{at}.store_as"), store_as),
+            Action::Screenshot { .. } => {}
+            Action::Sequence { steps } => {
+                if nested {
+                    self.push(at, "a sequence cannot contain another sequence");
+                } else if steps.is_empty() {
+                    self.push(format!("{at}.steps"), "must list at least one action");
+                }
+                if !nested {
+                    for (i, step) in steps.iter().enumerate() {
+                        self.action(&format!("{at}.steps[{i}]"), step, true);
+                    }
+                }
+            }
+        }
+    }
+
+    pub(super) fn limits(&mut self, limits: &Limits) {
+        let ranges: [(&str, Option<u64>, u64, u64); 4] = [
+            ("limits.timeout_seconds", limits.timeout_seconds, 1, 86_400),
+            (
+                "limits.max_steps",
+                limits.max_steps.map(u64::from),
+                1,
+                10_000,
+            ),
+            (
+                "limits.action_timeout_ms",
+                limits.action_timeout_ms,
+                1,
+                600_000,
+            ),
+            (
+                "limits.navigation_timeout_ms",
+                limits.navigation_timeout_ms,
+                1,
+                600_000,
+            ),
+        ];
+        for (field, value, min, max) in ranges {
+            if let Some(v) = value {
+                if !(min..=max).contains(&v) {
+                    self.push(field, format!("must be between {min} and {max}, got {v}"));
+                }
+            }
+        }
+    }
+}

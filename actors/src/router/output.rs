@@ -1,0 +1,129 @@
+//! What an action hands back, made safe to keep: credentials resolved on the way in and scrubbed
+//! on the way out, page text screened by the blinders, results stored, screenshots written.
+
+use serde_json::{Value, json};
+
+use super::RouterState;
+use crate::blinders;
+use crate::event::{ActionFailure, EventKind};
+use crate::page_driver::ActionOutput;
+use crate::request::Action;
+use crate::run::ErrorCode;
+
+/// The action the browser executes: a `type` with `credential_ref` carries the secret's value.
+/// This copy is never logged or evented; events describe the original action.
+pub(super) fn materialize(state: &RouterState, action: &Action) -> Result<Action, ActionFailure> {
+    match action {
+        Action::Type {
+            selector,
+            credential_ref: Some(name),
+            ..
+        } => {
+            let secret =
+                state
+                    .record
+                    .request
+                    .credentials
+                    .get(name)
+                    .ok_or_else(|| ActionFailure {
+                        code: ErrorCode::ActionFailed,
+                        message: format!("no credential named `{name}`"),
+                    })?;
+            Ok(Action::Type {
+                selector: selector.clone(),
+                text: Some(secret.expose().to_owned()),
+                credential_ref: None,
+            })
+        }
+        other => Ok(other.clone()),
+    }
+}
+
+/// Scrubs credential values, screens page text for injections, and wraps observations in
+/// content delimiters.
+pub(super) fn screen(state: &RouterState, action: &Action, mut out: ActionOutput) -> ActionOutput {
+    let reads_page = matches!(action, Action::Extract { .. } | Action::Observe { .. });
+    let mut redacted = 0;
+    let mut clean = |text: &str| {
+        let mut text = scrub(state, text);
+        if reads_page {
+            let (screened, n) = blinders::redact_injections(&text);
+            redacted += n;
+            text = screened;
+        }
+        if matches!(action, Action::Observe { .. }) {
+            text = blinders::wrap_page_content(&text);
+        }
+        text
+    };
+    out.text = clean(&out.text);
+    if let Some(value) = out.value.take() {
+        out.value = Some(map_strings(value, &mut clean));
+    }
+    if let Some(url) = out.url.take() {
+        out.url = Some(scrub(state, &url));
+    }
+    if redacted > 0 {
+        state.record.emit(EventKind::Log {
+            level: "warn".into(),
+            message: format!(
+                "{}: redacted {redacted} line(s) matching prompt-injection patterns",
+                action.name()
+            ),
+        });
+    }
+    out
+}
+
+/// Replaces every credential value in `text` with `[credential:name]`.
+pub(super) fn scrub(state: &RouterState, text: &str) -> String {
+    state.record.scrub(text)
+}
+
+fn map_strings(value: Value, f: &mut impl FnMut(&str) -> String) -> Value {
+    match value {
+        Value::String(s) => Value::String(f(&s)),
+        Value::Array(items) => Value::Array(items.into_iter().map(|v| map_strings(v, f)).collect()),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (k, map_strings(v, f)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+/// Stores `store_as` values and screenshot files; a failed screenshot write fails the action.
+pub(super) async fn keep_results(
+    state: &RouterState,
+    file_stem: &str,
+    action: &Action,
+    mut out: ActionOutput,
+) -> Result<ActionOutput, ActionFailure> {
+    if let (Some(name), Some(value)) = (action.store_as(), &out.value) {
+        state
+            .record
+            .status()
+            .data
+            .insert(name.to_owned(), value.clone());
+    }
+    if let Some(bytes) = out.screenshot.take() {
+        let rel = format!("recording/screenshots/{file_stem}_{}.jpg", action.name());
+        let path = state.record.dir.join(&rel);
+        let written = async {
+            if let Some(parent) = path.parent() {
+                tokio::fs::create_dir_all(parent).await?;
+            }
+            tokio::fs::write(&path, &bytes).await
+        }
+        .await;
+        if let Err(e) = written {
+            return Err(ActionFailure {
+                code: ErrorCode::ActionFailed,
+                message: format!("cannot write screenshot {}: {e}", path.display()),
+            });
+        }
+        out.value = Some(json!({ "screenshot": rel, "bytes": bytes.len() }));
+    }
+    Ok(out)
+}

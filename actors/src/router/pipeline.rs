@@ -1,0 +1,114 @@
+//! One action through the guards: the target checked before, the browser call raced against
+//! the run's stop, and the landing URL checked after (leaving a forbidden page for about:blank).
+
+use std::time::Duration;
+
+use super::RouterState;
+use crate::browser::BrowserMsg;
+use crate::event::{ActionFailure, EventKind};
+use crate::guard::{Block, Phase};
+use crate::page_driver::{ActionBounds, ActionOutput};
+use crate::request::Action;
+use crate::run::ErrorCode;
+
+/// Guard → execute → post-navigation guard.
+pub(super) async fn run_pipeline(
+    state: &RouterState,
+    action: &Action,
+) -> Result<ActionOutput, ActionFailure> {
+    if let Some(target) = action.target_url() {
+        if let Err(block) = state.guard.check_url(target, Phase::Before).await {
+            return Err(blocked(state, block, target));
+        }
+    }
+    let bounds = ActionBounds {
+        action: Duration::from_millis(state.record.limits.action_timeout_ms),
+        navigation: Duration::from_millis(state.record.limits.navigation_timeout_ms),
+    };
+    let (blocks_before, _) = state.record.request_blocks();
+    let output = call_browser(state, action.clone(), bounds).await?;
+    if action.may_navigate() {
+        if let Some(url) = &output.url {
+            let (blocks_after, last_block) = state.record.request_blocks();
+            let refused_during_action = (blocks_after > blocks_before)
+                .then_some(last_block)
+                .flatten();
+            let landing = match state.guard.check_url(url, Phase::Landing).await {
+                Ok(()) if url.starts_with("chrome-error:") => match refused_during_action {
+                    // The proxy refused the navigation: Chromium shows its error page.
+                    Some((block, target)) => Err((block, target, false)),
+                    None => Ok(()),
+                },
+                Ok(()) => Ok(()),
+                // The proxy already reported this refusal; do not report it twice.
+                Err(block) => Err((block, url.clone(), refused_during_action.is_none())),
+            };
+            if let Err((block, target, report)) = landing {
+                // Leave the forbidden page before anything else reads it.
+                let _ = state
+                    .browser
+                    .call(BrowserMsg::Blank, Some(state.call_timeout))
+                    .await;
+                return Err(if report {
+                    blocked(state, block, &target)
+                } else {
+                    refusal(&block)
+                });
+            }
+            // A URL can carry a typed secret (a GET form): events and status see it scrubbed.
+            let shown = super::output::scrub(state, url);
+            let changed = state.record.status().last_url.as_deref() != Some(shown.as_str());
+            if changed {
+                state.record.status().last_url = Some(shown.clone());
+                state.record.emit(EventKind::Navigated { url: shown });
+            }
+        }
+    }
+    Ok(output)
+}
+
+async fn call_browser(
+    state: &RouterState,
+    action: Action,
+    bounds: ActionBounds,
+) -> Result<ActionOutput, ActionFailure> {
+    let token = state.record.control.token().clone();
+    let call = state.browser.call(
+        |reply| BrowserMsg::Execute {
+            action,
+            bounds,
+            reply,
+        },
+        None,
+    );
+    tokio::select! {
+        reply = call => match reply {
+            Ok(ractor::rpc::CallResult::Success(result)) => result,
+            Ok(_) | Err(_) => Err(ActionFailure {
+                code: ErrorCode::BrowserCrashed,
+                message: "the browser actor is gone".into(),
+            }),
+        },
+        _ = token.cancelled() => Err(ActionFailure {
+            code: ErrorCode::Cancelled,
+            message: "interrupted: the run was stopped".into(),
+        }),
+    }
+}
+
+pub(super) fn blocked(state: &RouterState, block: Block, target: &str) -> ActionFailure {
+    metrics::counter!("pilothouse_guardrail_blocks_total", "check" => block.check).increment(1);
+    state.record.emit(EventKind::GuardrailBlocked {
+        check: block.check.to_owned(),
+        reason: super::output::scrub(state, &block.reason),
+        target: super::output::scrub(state, target),
+    });
+    refusal(&block)
+}
+
+fn refusal(block: &Block) -> ActionFailure {
+    ActionFailure {
+        code: ErrorCode::GuardrailBlocked,
+        message: format!("Guardrail blocked: {}", block.reason),
+    }
+}

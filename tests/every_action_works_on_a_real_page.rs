@@ -1,0 +1,182 @@
+//! Every action of the request contract on a real page: scroll, select by value and by label,
+//! hover, typing a credential, extract modes, a key press that submits a form, a full-page
+//! screenshot, and sequences — one that completes and one that stops at its failing step.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Page, Site, TestEnv, request};
+use pilothouse::{ErrorCode, RunState};
+
+const PAGE: &str = r#"<!doctype html><html><head><title>Actions</title>
+<style>#tall { height: 3000px; } #box { width: 200px; height: 100px; overflow: auto; }
+#box div { height: 1000px; }</style></head><body>
+<select id="colour"><option value="r">Red</option><option value="g">Green</option><option value="b">Blue</option></select>
+<p id="chosen">none</p>
+<div id="hoverme" style="width:100px;height:40px;background:#eee">hover me</div><p id="hovered">no</p>
+<form id="login" action="/welcome" method="get">
+  <input id="user" name="user"><input id="pw" name="pw" type="password"><button type="submit">Sign in</button>
+</form>
+<p id="echo"></p>
+<div id="box"><div>inner</div></div>
+<div id="tall">tall</div>
+<script>
+document.getElementById('colour').addEventListener('change', e => {
+  document.getElementById('chosen').textContent = e.target.value + '/' + e.target.selectedOptions[0].text;
+});
+document.getElementById('hoverme').addEventListener('mouseover', () => {
+  document.getElementById('hovered').textContent = 'yes';
+});
+document.getElementById('pw').addEventListener('input', e => {
+  document.getElementById('echo').textContent = 'you typed ' + e.target.value;
+});
+</script></body></html>"#;
+
+const SECRET: &str = "s3cr3t-Horse-Battery";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_action_on_a_real_page() {
+    let site = Site::serve(vec![
+        ("/", Page::Html(PAGE.into())),
+        (
+            "/welcome",
+            Page::Html("<title>Welcome</title><h1 id='hi'>Welcome back</h1>".into()),
+        ),
+    ])
+    .await;
+    let env = TestEnv::new();
+    let orchestrator = env.start().await;
+    let handle = orchestrator.handle();
+    let json = r##"{"driver": {"type": "script", "steps": [
+           {"action": "goto", "url": "{base}/"},
+           {"action": "select", "selector": "#colour", "value": "g"},
+           {"action": "extract", "selector": "#chosen", "store_as": "by_value"},
+           {"action": "select", "selector": "#colour", "label": "Blue"},
+           {"action": "extract", "selector": "#chosen", "store_as": "by_label"},
+           {"action": "hover", "selector": "#hoverme"},
+           {"action": "extract", "selector": "#hovered", "store_as": "hovered"},
+           {"action": "scroll", "direction": "down", "amount": 3},
+           {"action": "evaluate", "script": "window.scrollY", "store_as": "scroll_y"},
+           {"action": "scroll", "selector": "#box", "amount": 2},
+           {"action": "evaluate", "script": "document.getElementById('box').scrollTop", "store_as": "box_y"},
+           {"action": "type", "selector": "#user", "text": "ada"},
+           {"action": "type", "selector": "#pw", "credential_ref": "password"},
+           {"action": "extract", "selector": "#echo", "store_as": "echo"},
+           {"action": "extract", "selector": "#pw", "mode": "value", "store_as": "pw_value"},
+           {"action": "extract", "selector": "#chosen", "mode": "html", "store_as": "html"},
+           {"action": "screenshot", "full_page": true},
+           {"action": "sequence", "steps": [
+               {"action": "extract", "selector": "#user", "mode": "value", "store_as": "user"},
+               {"action": "press_key", "key": "Enter"}]},
+           {"action": "wait_for", "selector": "#hi"},
+           {"action": "evaluate", "script": "location.pathname + location.search", "store_as": "landed"}]},
+         "credentials": {"password": "SECRET"},
+         "guardrails": {"allowed_domains": ["127.0.0.1"], "allow_private_networks": true}}"##
+        .replace("SECRET", SECRET);
+    let run_id = handle.submit(request(&json, &site)).await.unwrap();
+    let status = handle.wait(run_id).await.unwrap();
+    assert_eq!(status.state, RunState::Completed, "{status:?}");
+    let data = &status.data;
+    assert_eq!(data["by_value"], "g/Green");
+    assert_eq!(data["by_label"], "b/Blue");
+    assert_eq!(data["hovered"], "yes");
+    assert_eq!(data["scroll_y"], 600);
+    assert_eq!(data["box_y"], 400);
+    assert_eq!(data["echo"], "you typed [credential:password]");
+    assert_eq!(data["pw_value"], "[credential:password]");
+    assert_eq!(data["html"], r#"<p id="chosen">b/Blue</p>"#);
+    assert_eq!(data["user"], "ada");
+    // The form was submitted with the real secret: the page saw it, nothing we wrote did.
+    let landed = data["landed"].as_str().unwrap();
+    assert!(landed.starts_with("/welcome?user=ada&pw="), "{landed}");
+    let screenshot = env
+        .runs_dir()
+        .join(run_id.to_string())
+        .join("recording/screenshots/0017_screenshot.jpg");
+    assert!(std::fs::metadata(&screenshot).unwrap().len() > 1000);
+
+    orchestrator.shutdown(Duration::from_secs(5)).await;
+    assert_secret_never_written(&env);
+    env.assert_no_browsers().await;
+}
+
+/// Searches every byte under the runs dir for the secret.
+fn assert_secret_never_written(env: &TestEnv) {
+    let mut stack = vec![env.runs_dir()];
+    let mut files = 0;
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files += 1;
+                let bytes = std::fs::read(&path).unwrap();
+                let leaked = bytes.windows(SECRET.len()).any(|w| w == SECRET.as_bytes());
+                assert!(!leaked, "the credential leaked into {}", path.display());
+            }
+        }
+    }
+    assert!(
+        files >= 3,
+        "expected events, status and a screenshot; found {files} files"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sequence_stops_at_its_failing_step_with_partial_results() {
+    let site = Site::serve(vec![("/", Page::Html(PAGE.into()))]).await;
+    let env = TestEnv::new();
+    let orchestrator = env.start().await;
+    let handle = orchestrator.handle();
+    let json = r##"{"driver": {"type": "script", "steps": [
+           {"action": "goto", "url": "{base}/"},
+           {"action": "sequence", "steps": [
+               {"action": "select", "selector": "#colour", "label": "Red"},
+               {"action": "select", "selector": "#colour", "label": "Purple"},
+               {"action": "extract", "selector": "#chosen", "store_as": "never"}]}]},
+         "limits": {"action_timeout_ms": 1000},
+         "guardrails": {"allowed_domains": ["127.0.0.1"], "allow_private_networks": true}}"##;
+    let run_id = handle.submit(request(json, &site)).await.unwrap();
+    let status = handle.wait(run_id).await.unwrap();
+    assert_eq!(status.state, RunState::Failed);
+    let error = status.error.unwrap();
+    assert_eq!(error.code, ErrorCode::ActionFailed);
+    assert!(
+        error
+            .message
+            .starts_with("step 2 (sequence): step 2 (select):"),
+        "{}",
+        error.message
+    );
+    assert!(
+        error
+            .message
+            .contains("no option Purple; options are: Red, Green, Blue"),
+        "{}",
+        error.message
+    );
+    assert!(
+        error.message.contains("Step 1 (select)"),
+        "partial results missing: {}",
+        error.message
+    );
+    assert!(
+        !status.data.contains_key("never"),
+        "the step after the failure ran"
+    );
+    assert_eq!(status.action_count, 2);
+
+    // A nested sequence is refused before anything starts.
+    let nested = r##"{"driver": {"type": "script", "steps": [
+           {"action": "sequence", "steps": [{"action": "sequence", "steps": [{"action": "screenshot"}]}]}]}}"##;
+    let err = handle.submit(request(nested, &site)).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("driver.steps[0].steps[0]: a sequence cannot contain another sequence"),
+        "{err}"
+    );
+    orchestrator.shutdown(Duration::from_secs(5)).await;
+    env.assert_no_browsers().await;
+}
