@@ -44,9 +44,10 @@ use tokio_stream::wrappers::BroadcastStream;
 pub use pilothouse_actors::{
     Action, ActionFailure, CancelAck, CancelError, ChromiumLauncher, Command, Config, ConfigError,
     DirStore, DriverSpec, EngineTimeouts, ErrorCode, EventKind, EventSubscription, ExtractMode,
-    FieldError, FinalizeError, GuardrailSpec, InvalidRequest, Limits, RunDefaults, RunError,
-    RunEvent, RunId, RunOutcome, RunRequest, RunState, RunStatus, RunStore, ShutdownReport,
-    StartError, SubmitError, Viewport, WaitState,
+    FieldError, FinalizeError, GuardrailSpec, InvalidRequest, Limits, ObserveCaps, RunDefaults,
+    RunError, RunEvent, RunId, RunOutcome, RunRequest, RunState, RunStatus, RunStore,
+    ScrollDirection, Secret, Severity, ShutdownReport, StartError, StuckSpec, SubmitError,
+    TaskKind, Viewport, WaitState,
 };
 
 use pilothouse_actors::Engine;

@@ -105,6 +105,15 @@ pub enum EventKind {
         /// The refused URL or action.
         target: String,
     },
+    /// Stuck detection noticed a pattern; at `stop` the run ends with STUCK.
+    Stuck {
+        /// hint, warning or stop.
+        severity: crate::guard::Severity,
+        /// repetition, cycle, failure_cluster, url_revisit or consecutive_errors.
+        pattern: String,
+        /// What was noticed, for people and models.
+        message: String,
+    },
     /// A free-form message from the engine.
     Log {
         /// `info`, `warn` or `error`.
@@ -129,6 +138,7 @@ impl EventKind {
             Self::Action { .. } => "action",
             Self::Navigated { .. } => "navigated",
             Self::GuardrailBlocked { .. } => "guardrail_blocked",
+            Self::Stuck { .. } => "stuck",
             Self::Log { .. } => "log",
             Self::Finished { .. } => "finished",
         }

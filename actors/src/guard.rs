@@ -8,14 +8,70 @@
 
 mod network;
 mod scope;
+mod stuck;
 
 use std::net::IpAddr;
 use std::sync::Mutex;
 
 use url::{Host, Url};
 
-use crate::request::GuardrailSpec;
+use crate::request::{Action, GuardrailSpec};
 use network::Resolver;
+pub use stuck::{Severity, StuckSpec};
+pub(crate) use stuck::{StuckDetector, Verdict};
+
+/// What a run is for; narrows the actions it may take (the reference system's goal table).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskKind {
+    /// Reading pages: goto, click, scroll, hover, wait_for, extract, observe, screenshot.
+    Read,
+    /// Moving around: goto, click, scroll, hover, observe, screenshot.
+    Navigate,
+    /// Anything (the default).
+    #[default]
+    Interact,
+    /// Anything, forms included.
+    FillForm,
+}
+
+impl TaskKind {
+    /// The lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Read => "read",
+            Self::Navigate => "navigate",
+            Self::Interact => "interact",
+            Self::FillForm => "fill_form",
+        }
+    }
+
+    /// Whether this kind of run may take `action` (a sequence: every step).
+    pub fn allows(self, action: &Action) -> bool {
+        let name = action.name();
+        match (self, action) {
+            (Self::Interact | Self::FillForm, _) => true,
+            (_, Action::Sequence { steps }) => steps.iter().all(|s| self.allows(s)),
+            (Self::Read, _) => matches!(
+                name,
+                "goto"
+                    | "click"
+                    | "scroll"
+                    | "hover"
+                    | "wait_for"
+                    | "extract"
+                    | "observe"
+                    | "screenshot"
+            ),
+            (Self::Navigate, _) => {
+                matches!(
+                    name,
+                    "goto" | "click" | "scroll" | "hover" | "observe" | "screenshot"
+                )
+            }
+        }
+    }
+}
 
 /// Why a destination was refused.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -53,7 +53,7 @@ pub use command::{
 pub use config::{Config, ConfigError, EngineTimeouts, ObserveCaps, RunDefaults};
 pub use engine::{Engine, StartError};
 pub use event::{ActionFailure, EventKind, RunEvent};
-pub use guard::is_private_ip;
+pub use guard::{Severity, StuckSpec, TaskKind, is_private_ip};
 pub use page_driver::{
     ActionBounds, ActionOutput, BrowserLauncher, CloseReport, LaunchSpec, PageDriver,
 };

@@ -25,6 +25,8 @@ pub(crate) enum StopReason {
     Shutdown,
     /// An actor of the run failed; the message says which and why.
     Internal(String),
+    /// Stuck detection or the consecutive-error limit stopped the run.
+    Stuck(String),
 }
 
 /// A run's cancellation token plus the first reason it was stopped for.
@@ -171,6 +173,10 @@ impl RunRecord {
             Some(StopReason::Shutdown) => RunOutcome::cancelled("orchestrator shut down"),
             Some(StopReason::Internal(message)) => RunOutcome::failed(crate::run::RunError::new(
                 crate::run::ErrorCode::InternalError,
+                message.clone(),
+            )),
+            Some(StopReason::Stuck(message)) => RunOutcome::failed(crate::run::RunError::new(
+                crate::run::ErrorCode::Stuck,
                 message.clone(),
             )),
             Some(StopReason::Cancelled) | None => RunOutcome::cancelled("cancelled by the host"),

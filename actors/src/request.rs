@@ -7,6 +7,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
+use crate::guard::{StuckSpec, TaskKind};
 
 mod action;
 mod validate;
@@ -94,6 +95,13 @@ impl DriverSpec {
             Self::Script { .. } => "script",
         }
     }
+
+    /// True for drivers where a model decides the actions (stuck detection is on by default).
+    pub fn is_model_driven(&self) -> bool {
+        match self {
+            Self::Script { .. } => false,
+        }
+    }
 }
 
 /// Where a run may go. Private networks are blocked unless explicitly allowed.
@@ -111,7 +119,24 @@ pub struct GuardrailSpec {
     /// Allow loopback, private, link-local and similar addresses (default: blocked).
     #[serde(default)]
     pub allow_private_networks: bool,
+    /// Distinct pages the run may land on (default 50).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_urls_visited: Option<u32>,
+    /// Failed actions in a row before the run stops with STUCK (default 5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_consecutive_errors: Option<u32>,
+    /// What the run is for; read-only kinds cannot type, select or evaluate (default interact).
+    #[serde(default)]
+    pub task_kind: TaskKind,
+    /// Stuck detection thresholds.
+    #[serde(default)]
+    pub stuck: StuckSpec,
 }
+
+/// Default of `guardrails.max_urls_visited`.
+pub(crate) const DEFAULT_MAX_URLS_VISITED: u32 = 50;
+/// Default of `guardrails.max_consecutive_errors`.
+pub(crate) const DEFAULT_MAX_CONSECUTIVE_ERRORS: u32 = 5;
 
 /// Per-run limits; `None` takes the config's default.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -259,6 +284,17 @@ impl RunRequest {
                 }
                 for (i, step) in steps.iter().enumerate() {
                     v.action(&format!("driver.steps[{i}]"), step, false);
+                    let kind = self.guardrails.task_kind;
+                    if !kind.allows(step) {
+                        v.push(
+                            format!("driver.steps[{i}].action"),
+                            format!(
+                                "`{}` is not allowed for {} tasks; set guardrails.task_kind to interact",
+                                step.name(),
+                                kind.as_str()
+                            ),
+                        );
+                    }
                 }
             }
         }

@@ -12,10 +12,11 @@ use crate::browser::BrowserMsg;
 use crate::event::{ActionFailure, EventKind};
 use crate::guard::Guard;
 use crate::page_driver::ActionOutput;
-use crate::record::RunRecord;
+use crate::record::{RunRecord, StopReason};
 use crate::request::Action;
 use crate::run::ErrorCode;
 
+mod limits;
 mod output;
 mod pipeline;
 
@@ -51,8 +52,16 @@ pub(crate) struct RouterState {
     record: Arc<RunRecord>,
     browser: ActorRef<BrowserMsg>,
     guard: Arc<Guard>,
+    /// Locked only between awaits, never across one.
+    limits: std::sync::Mutex<limits::RunLimits>,
     call_timeout: Duration,
     steps: u32,
+}
+
+impl RouterState {
+    fn limits(&self) -> std::sync::MutexGuard<'_, limits::RunLimits> {
+        self.limits.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 /// One run's action pipeline.
@@ -70,6 +79,7 @@ impl Actor for RouterActor {
     ) -> Result<Self::State, ActorProcessingErr> {
         Ok(RouterState {
             guard: args.guard,
+            limits: std::sync::Mutex::new(limits::RunLimits::new(&args.record)),
             record: args.record,
             browser: args.browser,
             call_timeout: args.call_timeout,
@@ -104,6 +114,8 @@ async fn on_dispatch(state: &mut RouterState, action: Action) -> ActionResult {
             code: ErrorCode::ActionFailed,
             message: format!("max_steps ({}) reached", state.record.limits.max_steps),
         })
+    } else if let Err(block) = state.limits().check_before(&action) {
+        Err(pipeline::blocked(state, block.into(), action.name()))
     } else if let Action::Sequence { steps } = &action {
         run_sequence(state, step, steps).instrument(span).await
     } else {
@@ -111,8 +123,48 @@ async fn on_dispatch(state: &mut RouterState, action: Action) -> ActionResult {
             .instrument(span)
             .await
     };
+    let output = apply_judgement(state, &action, output);
     finish_step(state, step, &action, &output, started.elapsed());
     ActionResult { step, output }
+}
+
+/// Stuck detection and the consecutive-error limit: a nudge is prepended to the result the
+/// driver sees; a stop ends the run with STUCK.
+fn apply_judgement(
+    state: &RouterState,
+    action: &Action,
+    output: Result<ActionOutput, ActionFailure>,
+) -> Result<ActionOutput, ActionFailure> {
+    let judgement = state.limits().judge(action, &output);
+    let (verdict, stop) = match judgement {
+        limits::Judgement::Fine => return output,
+        limits::Judgement::Nudge(v) => (v, false),
+        limits::Judgement::Stop(v) => (v, true),
+    };
+    state.record.emit(EventKind::Stuck {
+        severity: verdict.severity,
+        pattern: verdict.pattern.to_owned(),
+        message: verdict.message.clone(),
+    });
+    metrics::counter!("pilothouse_stuck_detections_total", "pattern" => verdict.pattern)
+        .increment(1);
+    if stop {
+        state
+            .record
+            .control
+            .stop(StopReason::Stuck(verdict.message.clone()));
+    }
+    let note = format!("[stuck {:?}] {}", verdict.severity, verdict.message);
+    match output {
+        Ok(mut out) => {
+            out.text = format!("{note}\n{}", out.text);
+            Ok(out)
+        }
+        Err(mut failure) => {
+            failure.message = format!("{} ({note})", failure.message);
+            Err(failure)
+        }
+    }
 }
 
 /// One action: credentials resolved, guards, browser, screening, results kept.

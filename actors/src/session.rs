@@ -260,7 +260,11 @@ fn on_driver_done(state: &mut SessionState, outcome: DriverOutcome) {
     let record = &state.args.record;
     let outcome = match outcome {
         // A failed actor makes every later result suspect: report the internal error.
-        _ if matches!(record.control.reason(), Some(StopReason::Internal(_))) => {
+        _ if matches!(
+            record.control.reason(),
+            Some(StopReason::Internal(_) | StopReason::Stuck(_))
+        ) =>
+        {
             record.interrupted_outcome()
         }
         DriverOutcome::Finished(outcome) => outcome,

@@ -8,6 +8,7 @@ fn guard(allowed: &[&str], blocked: Option<&[&str]>, private: bool) -> Guard {
         allowed_domains: allowed.iter().map(|s| s.to_string()).collect(),
         blocked_domains: blocked.map(|b| b.iter().map(|s| s.to_string()).collect()),
         allow_private_networks: private,
+        ..GuardrailSpec::default()
     })
 }
 

@@ -55,6 +55,18 @@ pub(super) async fn run_pipeline(
                     refusal(&block)
                 });
             }
+            let admitted = state.limits().admit_landing(url);
+            if let Err(block) = admitted {
+                let _ = state
+                    .browser
+                    .call(BrowserMsg::Blank, Some(state.call_timeout))
+                    .await;
+                return Err(blocked(
+                    state,
+                    block.into(),
+                    &super::output::scrub(state, url),
+                ));
+            }
             // A URL can carry a typed secret (a GET form): events and status see it scrubbed.
             let shown = super::output::scrub(state, url);
             let changed = state.record.status().last_url.as_deref() != Some(shown.as_str());

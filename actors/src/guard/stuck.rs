@@ -1,0 +1,293 @@
+//! Stuck detection over a run's recent actions: the same action repeated, short cycles,
+//! failure clusters and URL revisits, with hint / warning / stop levels (the reference system's
+//! rules and default thresholds).
+
+use std::collections::VecDeque;
+
+use serde::{Deserialize, Serialize};
+
+/// Thresholds of stuck detection; every field has the reference's default.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StuckSpec {
+    /// On or off; unset: on for model-driven runs, off for scripts (which repeat on purpose).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// Recent actions considered.
+    pub window_size: usize,
+    /// The same action this many times in a row: a hint.
+    pub repeat_hint: usize,
+    /// … a warning.
+    pub repeat_warning: usize,
+    /// … the run stops.
+    pub repeat_stop: usize,
+    /// Longest cycle looked for (cycles of 2..=this actions).
+    pub cycle_max_length: usize,
+    /// Times a cycle must repeat to count.
+    pub cycle_repeats: usize,
+    /// A URL seen again after at least this many actions is a revisit.
+    pub revisit_gap: usize,
+    /// Recent actions looked at for failures.
+    pub failure_window: usize,
+    /// Failures among them that make a cluster.
+    pub failure_threshold: usize,
+}
+
+impl Default for StuckSpec {
+    fn default() -> Self {
+        Self {
+            enabled: None,
+            window_size: 12,
+            repeat_hint: 3,
+            repeat_warning: 5,
+            repeat_stop: 7,
+            cycle_max_length: 3,
+            cycle_repeats: 3,
+            revisit_gap: 5,
+            failure_window: 5,
+            failure_threshold: 3,
+        }
+    }
+}
+
+/// How serious a detection is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// A nudge for the driver.
+    Hint,
+    /// A strong nudge.
+    Warning,
+    /// The run ends with STUCK.
+    Stop,
+}
+
+/// One detection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Verdict {
+    pub(crate) severity: Severity,
+    /// `repetition`, `cycle`, `failure_cluster`, `url_revisit`.
+    pub(crate) pattern: &'static str,
+    pub(crate) message: String,
+}
+
+struct Entry {
+    signature: String,
+    failed: bool,
+}
+
+/// The detector of one run.
+pub(crate) struct StuckDetector {
+    spec: StuckSpec,
+    recent: VecDeque<Entry>,
+    /// Landing URLs with the action index they were seen at.
+    urls: Vec<(String, usize)>,
+    actions: usize,
+    /// Raised by cycle and failure detections, lowered by each clean action.
+    stuck_count: usize,
+}
+
+impl StuckDetector {
+    pub(crate) fn new(spec: StuckSpec) -> Self {
+        Self {
+            spec,
+            recent: VecDeque::new(),
+            urls: Vec::new(),
+            actions: 0,
+            stuck_count: 0,
+        }
+    }
+
+    /// Records an action (its normalized signature, whether it failed, where the page landed)
+    /// and returns the most serious detection, if any.
+    pub(crate) fn observe(
+        &mut self,
+        signature: String,
+        failed: bool,
+        url: Option<&str>,
+    ) -> Option<Verdict> {
+        self.actions += 1;
+        self.recent.push_back(Entry { signature, failed });
+        while self.recent.len() > self.spec.window_size.max(1) {
+            self.recent.pop_front();
+        }
+        let verdicts = [
+            self.repetition(),
+            self.cycle(),
+            self.failures(),
+            self.revisit(url),
+        ];
+        let worst = verdicts.into_iter().flatten().max_by_key(|v| v.severity);
+        match &worst {
+            Some(v) if v.pattern != "repetition" => self.stuck_count += 1,
+            Some(_) => {}
+            None => self.stuck_count = self.stuck_count.saturating_sub(1),
+        }
+        worst
+    }
+
+    fn escalate(&self) -> Severity {
+        match self.stuck_count {
+            0 => Severity::Hint,
+            1 => Severity::Warning,
+            _ => Severity::Stop,
+        }
+    }
+
+    fn repetition(&self) -> Option<Verdict> {
+        let last = &self.recent.back()?.signature;
+        let run = self
+            .recent
+            .iter()
+            .rev()
+            .take_while(|e| &e.signature == last)
+            .count();
+        let s = &self.spec;
+        let severity = if run >= s.repeat_stop {
+            Severity::Stop
+        } else if run >= s.repeat_warning {
+            Severity::Warning
+        } else if run >= s.repeat_hint {
+            Severity::Hint
+        } else {
+            return None;
+        };
+        Some(Verdict {
+            severity,
+            pattern: "repetition",
+            message: format!(
+                "the same action was repeated {run} times in a row; try something different"
+            ),
+        })
+    }
+
+    fn cycle(&self) -> Option<Verdict> {
+        let sigs: Vec<&str> = self.recent.iter().map(|e| e.signature.as_str()).collect();
+        for len in 2..=self.spec.cycle_max_length {
+            let span = len * self.spec.cycle_repeats;
+            if sigs.len() < span {
+                continue;
+            }
+            let tail = &sigs[sigs.len() - span..];
+            let pattern = &tail[..len];
+            let distinct = pattern.iter().any(|s| *s != pattern[0]);
+            if distinct && tail.chunks(len).all(|chunk| chunk == pattern) {
+                return Some(Verdict {
+                    severity: self.escalate(),
+                    pattern: "cycle",
+                    message: format!(
+                        "the last {span} actions repeat a cycle of {len}; the approach is not working"
+                    ),
+                });
+            }
+        }
+        None
+    }
+
+    fn failures(&self) -> Option<Verdict> {
+        let window = self.spec.failure_window;
+        let failed = self
+            .recent
+            .iter()
+            .rev()
+            .take(window)
+            .filter(|e| e.failed)
+            .count();
+        (failed >= self.spec.failure_threshold).then(|| Verdict {
+            severity: self.escalate(),
+            pattern: "failure_cluster",
+            message: format!("{failed} of the last {window} actions failed"),
+        })
+    }
+
+    fn revisit(&mut self, url: Option<&str>) -> Option<Verdict> {
+        let url = url?.split('#').next()?.to_owned();
+        let now = self.actions;
+        let seen = self.urls.iter().find(|(u, _)| *u == url).map(|(_, at)| *at);
+        self.urls.retain(|(u, _)| *u != url);
+        self.urls.push((url.clone(), now));
+        let at = seen?;
+        (now - at >= self.spec.revisit_gap).then(|| Verdict {
+            severity: if self.stuck_count >= 2 {
+                Severity::Warning
+            } else {
+                Severity::Hint
+            },
+            pattern: "url_revisit",
+            message: format!("back on {url}, first seen {} actions ago", now - at),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn detector() -> StuckDetector {
+        StuckDetector::new(StuckSpec::default())
+    }
+
+    #[test]
+    fn repetition_escalates_hint_warning_stop_at_3_5_7() {
+        let mut d = detector();
+        let levels: Vec<_> = (0..7)
+            .map(|_| {
+                d.observe("click #next".into(), false, None)
+                    .map(|v| v.severity)
+            })
+            .collect();
+        assert_eq!(
+            levels,
+            vec![
+                None,
+                None,
+                Some(Severity::Hint),
+                Some(Severity::Hint),
+                Some(Severity::Warning),
+                Some(Severity::Warning),
+                Some(Severity::Stop)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_cycle_of_two_repeated_three_times_escalates_to_stop() {
+        let mut d = detector();
+        let mut seen = Vec::new();
+        for i in 0..10 {
+            let sig = if i % 2 == 0 { "click #a" } else { "click #b" };
+            if let Some(v) = d.observe(sig.into(), false, None) {
+                seen.push((v.pattern, v.severity));
+            }
+        }
+        assert_eq!(seen.first(), Some(&("cycle", Severity::Hint)));
+        assert!(seen.contains(&("cycle", Severity::Warning)));
+        assert_eq!(seen.last(), Some(&("cycle", Severity::Stop)));
+    }
+
+    #[test]
+    fn failure_clusters_and_clean_actions_decay() {
+        let mut d = detector();
+        assert!(d.observe("a".into(), true, None).is_none());
+        assert!(d.observe("b".into(), true, None).is_none());
+        let v = d.observe("c".into(), true, None).unwrap();
+        assert_eq!((v.pattern, v.severity), ("failure_cluster", Severity::Hint));
+        for sig in ["d", "e", "f", "g", "h"] {
+            d.observe(sig.into(), false, None);
+        }
+        assert_eq!(d.stuck_count, 0);
+    }
+
+    #[test]
+    fn url_revisits_after_the_gap_are_hinted() {
+        let mut d = detector();
+        d.observe("goto a".into(), false, Some("https://a.test/"));
+        for i in 0..4 {
+            d.observe(format!("x{i}"), false, Some("https://b.test/"));
+        }
+        let v = d
+            .observe("goto a".into(), false, Some("https://a.test/#top"))
+            .unwrap();
+        assert_eq!((v.pattern, v.severity), ("url_revisit", Severity::Hint));
+    }
+}

@@ -1,0 +1,139 @@
+//! Run-level limits the router enforces across actions: what the task kind allows, how many
+//! distinct pages a run may land on, failures in a row, and stuck detection.
+
+use std::collections::HashSet;
+
+use crate::event::ActionFailure;
+use crate::guard::{Severity, StuckDetector, TaskKind, Verdict};
+use crate::page_driver::ActionOutput;
+use crate::record::RunRecord;
+use crate::request::{Action, DEFAULT_MAX_CONSECUTIVE_ERRORS, DEFAULT_MAX_URLS_VISITED};
+
+/// A refusal by a limit: the check's name and why.
+pub(super) struct LimitBlock {
+    pub(super) check: &'static str,
+    pub(super) reason: String,
+}
+
+impl From<LimitBlock> for crate::guard::Block {
+    fn from(b: LimitBlock) -> Self {
+        Self {
+            check: b.check,
+            reason: b.reason,
+        }
+    }
+}
+
+/// What the limits conclude after an action.
+pub(super) enum Judgement {
+    /// Nothing to say.
+    Fine,
+    /// A hint or warning for the driver.
+    Nudge(Verdict),
+    /// The run must stop with STUCK.
+    Stop(Verdict),
+}
+
+pub(super) struct RunLimits {
+    task_kind: TaskKind,
+    max_urls: usize,
+    visited: HashSet<String>,
+    max_errors: u32,
+    errors_in_a_row: u32,
+    stuck: Option<StuckDetector>,
+}
+
+impl RunLimits {
+    pub(super) fn new(record: &RunRecord) -> Self {
+        let g = &record.request.guardrails;
+        let stuck_on = g
+            .stuck
+            .enabled
+            .unwrap_or_else(|| record.request.driver.is_model_driven());
+        Self {
+            task_kind: g.task_kind,
+            max_urls: g.max_urls_visited.unwrap_or(DEFAULT_MAX_URLS_VISITED) as usize,
+            visited: HashSet::new(),
+            max_errors: g
+                .max_consecutive_errors
+                .unwrap_or(DEFAULT_MAX_CONSECUTIVE_ERRORS),
+            errors_in_a_row: 0,
+            stuck: stuck_on.then(|| StuckDetector::new(g.stuck.clone())),
+        }
+    }
+
+    /// Refuses an action the task kind does not allow, or a goto to a new page past the limit.
+    pub(super) fn check_before(&self, action: &Action) -> Result<(), LimitBlock> {
+        if !self.task_kind.allows(action) {
+            return Err(LimitBlock {
+                check: "action",
+                reason: format!(
+                    "Action '{}' not allowed for {} tasks",
+                    action.name(),
+                    self.task_kind.as_str()
+                ),
+            });
+        }
+        if let Some(url) = action.target_url() {
+            self.check_landing(url)?;
+        }
+        Ok(())
+    }
+
+    /// Counts a landing page; refuses a new one past `max_urls_visited`.
+    pub(super) fn admit_landing(&mut self, url: &str) -> Result<(), LimitBlock> {
+        self.check_landing(url)?;
+        self.visited.insert(page_key(url));
+        Ok(())
+    }
+
+    fn check_landing(&self, url: &str) -> Result<(), LimitBlock> {
+        let key = page_key(url);
+        if url == "about:blank" || self.visited.contains(&key) || self.visited.len() < self.max_urls
+        {
+            return Ok(());
+        }
+        Err(LimitBlock {
+            check: "max_urls",
+            reason: format!("Max URL limit reached ({})", self.max_urls),
+        })
+    }
+
+    /// Feeds an action's outcome to the error counter and the stuck detector.
+    pub(super) fn judge(
+        &mut self,
+        action: &Action,
+        output: &Result<ActionOutput, ActionFailure>,
+    ) -> Judgement {
+        if output.is_ok() {
+            self.errors_in_a_row = 0;
+        } else {
+            self.errors_in_a_row += 1;
+        }
+        if self.errors_in_a_row > self.max_errors {
+            return Judgement::Stop(Verdict {
+                severity: Severity::Stop,
+                pattern: "consecutive_errors",
+                message: format!(
+                    "Too many consecutive errors ({}) — the run appears stuck",
+                    self.errors_in_a_row
+                ),
+            });
+        }
+        let Some(stuck) = self.stuck.as_mut() else {
+            return Judgement::Fine;
+        };
+        let signature = serde_json::to_string(action).unwrap_or_else(|_| action.name().to_owned());
+        let url = output.as_ref().ok().and_then(|o| o.url.as_deref());
+        match stuck.observe(signature, output.is_err(), url) {
+            None => Judgement::Fine,
+            Some(v) if v.severity == Severity::Stop => Judgement::Stop(v),
+            Some(v) => Judgement::Nudge(v),
+        }
+    }
+}
+
+/// Pages are counted without their fragment.
+fn page_key(url: &str) -> String {
+    url.split('#').next().unwrap_or(url).to_owned()
+}
