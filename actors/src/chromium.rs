@@ -8,6 +8,7 @@
 mod actions;
 mod observe;
 mod scripts;
+mod settle;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -187,6 +188,7 @@ impl ChromiumSession {
             settings: actions::Settings {
                 screenshot_quality: spec.screenshot_quality,
                 observe: spec.observe.clone(),
+                settle: spec.settle.clone(),
             },
             reaped: false,
         })

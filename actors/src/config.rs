@@ -28,6 +28,8 @@ pub struct Config {
     pub defaults: RunDefaults,
     /// Size caps of page observations and markdown extracts.
     pub observe: ObserveCaps,
+    /// How long actions wait for the page to settle.
+    pub settle: SettleConfig,
     /// Engine-side bounds.
     pub timeouts: EngineTimeouts,
 }
@@ -78,6 +80,36 @@ impl Default for ObserveCaps {
     }
 }
 
+/// Settling after goto, click, key presses, select and evaluate: each wait is bounded and none
+/// fails the action (the reference system waits load ≤1.5 s, network idle ≤1.5 s, then a stable
+/// DOM).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SettleConfig {
+    /// The load event after DOMContentLoaded.
+    pub load_ms: u64,
+    /// Waiting for the network to go quiet.
+    pub network_idle_ms: u64,
+    /// How long no request may be in flight to count as quiet.
+    pub network_quiet_ms: u64,
+    /// Waiting for the DOM to stop changing.
+    pub dom_stable_ms: u64,
+    /// Interval between DOM size samples.
+    pub dom_sample_ms: u64,
+}
+
+impl Default for SettleConfig {
+    fn default() -> Self {
+        Self {
+            load_ms: 1_500,
+            network_idle_ms: 1_500,
+            network_quiet_ms: 50,
+            dom_stable_ms: 1_500,
+            dom_sample_ms: 40,
+        }
+    }
+}
+
 /// Engine-side bounds that are not part of a request.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -104,6 +136,7 @@ impl Default for Config {
             screenshot_quality: 55,
             defaults: RunDefaults::default(),
             observe: ObserveCaps::default(),
+            settle: SettleConfig::default(),
             timeouts: EngineTimeouts::default(),
         }
     }

@@ -50,7 +50,7 @@ pub use chromium::ChromiumLauncher;
 pub use command::{
     CancelAck, CancelError, Command, EventSubscription, ShutdownReport, SubmitError,
 };
-pub use config::{Config, ConfigError, EngineTimeouts, ObserveCaps, RunDefaults};
+pub use config::{Config, ConfigError, EngineTimeouts, ObserveCaps, RunDefaults, SettleConfig};
 pub use engine::{Engine, StartError};
 pub use event::{ActionFailure, EventKind, RunEvent};
 pub use guard::{Severity, StuckSpec, TaskKind, is_private_ip};

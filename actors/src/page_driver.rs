@@ -31,6 +31,8 @@ pub struct LaunchSpec {
     pub screenshot_quality: u8,
     /// Size caps of observations and markdown extracts.
     pub observe: crate::config::ObserveCaps,
+    /// Settling bounds.
+    pub settle: crate::config::SettleConfig,
     /// The run's filtering proxy; every request the browser makes goes through it.
     pub proxy: Option<std::net::SocketAddr>,
 }

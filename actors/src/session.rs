@@ -171,6 +171,7 @@ async fn on_start(
         launch_timeout: Duration::from_millis(config.timeouts.launch_ms),
         screenshot_quality: config.screenshot_quality,
         observe: config.observe.clone(),
+        settle: config.settle.clone(),
     };
     let call_timeout = Duration::from_millis(config.timeouts.actor_call_ms);
     let (browser, _) = Actor::spawn_linked(

@@ -8,24 +8,18 @@ use chromiumoxide::cdp::browser_protocol::input::{
     DispatchKeyEventParams, DispatchKeyEventType, DispatchMouseEventParams, DispatchMouseEventType,
     InsertTextParams, MouseButton,
 };
-use chromiumoxide::cdp::browser_protocol::page::{
-    CaptureScreenshotFormat, EventFrameStartedLoading, EventLifecycleEvent, NavigateParams,
-};
+use chromiumoxide::cdp::browser_protocol::page::{CaptureScreenshotFormat, NavigateParams};
 use chromiumoxide::cdp::js_protocol::runtime::EvaluateParams;
 use chromiumoxide::page::ScreenshotParams;
-use futures::StreamExt;
 use serde_json::{Value, json};
 
+use super::settle::Settler;
 use super::{observe, scripts};
-use crate::config::ObserveCaps;
+use crate::config::{ObserveCaps, SettleConfig};
 use crate::event::ActionFailure;
 use crate::page_driver::{ActionBounds, ActionOutput};
 use crate::request::{Action, ExtractMode, ScrollDirection, WaitState};
 use crate::run::ErrorCode;
-
-/// How long after a click or key press a navigation must start to count as caused by it.
-/// Navigations scheduled by the click handler itself start well within this.
-const NAVIGATION_START_GRACE: Duration = Duration::from_millis(60);
 
 pub(super) fn crashed(message: &str) -> ActionFailure {
     ActionFailure {
@@ -39,6 +33,7 @@ pub(super) fn crashed(message: &str) -> ActionFailure {
 pub(super) struct Settings {
     pub(super) screenshot_quality: u8,
     pub(super) observe: ObserveCaps,
+    pub(super) settle: SettleConfig,
 }
 
 pub(super) fn failed(message: impl Into<String>) -> ActionFailure {
@@ -55,8 +50,8 @@ pub(super) async fn execute(
     settings: &Settings,
 ) -> Result<ActionOutput, ActionFailure> {
     match action {
-        Action::Goto { url } => goto(page, url, bounds).await,
-        Action::Click { selector } => click(page, selector, bounds).await,
+        Action::Goto { url } => goto(page, url, bounds, &settings.settle).await,
+        Action::Click { selector } => click(page, selector, bounds, &settings.settle).await,
         Action::Type {
             selector,
             text: Some(text),
@@ -65,7 +60,7 @@ pub(super) async fn execute(
         Action::Type { .. } => Err(failed(
             "type needs its credential resolved before it reaches the page",
         )),
-        Action::PressKey { key } => press_key(page, key, bounds).await,
+        Action::PressKey { key } => press_key(page, key, bounds, &settings.settle).await,
         Action::Scroll {
             direction,
             amount,
@@ -78,7 +73,17 @@ pub(super) async fn execute(
             selector,
             value,
             label,
-        } => select(page, selector, value.as_deref(), label.as_deref(), bounds).await,
+        } => {
+            select(
+                page,
+                selector,
+                value.as_deref(),
+                label.as_deref(),
+                bounds,
+                &settings.settle,
+            )
+            .await
+        }
         Action::Hover { selector } => hover(page, selector, bounds).await,
         Action::Observe { .. } => {
             let snapshot = observe::observe(page, &settings.observe).await?;
@@ -120,7 +125,9 @@ pub(super) async fn execute(
         Action::Extract { selector, mode, .. } => {
             extract(page, selector.as_deref(), *mode, bounds).await
         }
-        Action::Evaluate { script, .. } => evaluate_script(page, script, bounds).await,
+        Action::Evaluate { script, .. } => {
+            evaluate_script(page, script, bounds, &settings.settle).await
+        }
         Action::Screenshot { full_page } => {
             screenshot(page, *full_page, settings.screenshot_quality).await
         }
@@ -141,10 +148,14 @@ fn text_output(text: String) -> ActionOutput {
     }
 }
 
-async fn goto(page: &Page, url: &str, bounds: ActionBounds) -> Result<ActionOutput, ActionFailure> {
-    let main = main_frame(page).await?;
+async fn goto(
+    page: &Page,
+    url: &str,
+    bounds: ActionBounds,
+    settle: &SettleConfig,
+) -> Result<ActionOutput, ActionFailure> {
     // Subscribe before navigating so a fast load event cannot be missed.
-    let mut lifecycle = listen::<EventLifecycleEvent>(page).await?;
+    let mut settler = Settler::watch(page).await?;
     let nav = page
         .execute(NavigateParams::new(url))
         .await
@@ -153,25 +164,21 @@ async fn goto(page: &Page, url: &str, bounds: ActionBounds) -> Result<ActionOutp
     if let Some(error) = nav.error_text.filter(|e| !e.is_empty()) {
         return Err(failed(format!("goto {url} failed: {error}")));
     }
-    if let Some(loader) = nav.loader_id {
-        let loaded = tokio::time::timeout(bounds.navigation, async {
-            while let Some(ev) = lifecycle.next().await {
-                if ev.name == "load" && ev.frame_id == main && ev.loader_id == loader {
-                    return true;
-                }
-            }
-            false
-        })
-        .await;
-        if !matches!(loaded, Ok(true)) {
-            return Err(ActionFailure {
-                code: ErrorCode::ActionFailed,
-                message: format!(
-                    "goto {url}: page did not finish loading within {} ms",
+    match nav.loader_id {
+        Some(loader) => {
+            let loaded = settler
+                .lifecycle("DOMContentLoaded", Some(&loader), bounds.navigation)
+                .await;
+            if !loaded {
+                return Err(failed(format!(
+                    "goto {url}: page did not load within {} ms",
                     bounds.navigation.as_millis()
-                ),
-            });
+                )));
+            }
+            settler.after_navigation(page, settle).await;
         }
+        // A same-document navigation (a #fragment): nothing loads.
+        None => settler.quiet(page, settle).await,
     }
     let (landed, status) = location(page).await;
     let status = status.map(|s| format!(" (status {s})")).unwrap_or_default();
@@ -186,6 +193,7 @@ async fn click(
     page: &Page,
     selector: &str,
     bounds: ActionBounds,
+    settle: &SettleConfig,
 ) -> Result<ActionOutput, ActionFailure> {
     let started = Instant::now();
     wait_for(page, selector, WaitState::Visible, bounds.action).await?;
@@ -196,7 +204,7 @@ async fn click(
     let x = point["x"].as_f64().unwrap_or(0.0);
     let y = point["y"].as_f64().unwrap_or(0.0);
     let remaining = bounds.action.saturating_sub(started.elapsed());
-    let navigated = settle_after(page, bounds.navigation, async {
+    let navigated = settle_after(page, bounds, settle, async {
         for kind in [
             DispatchMouseEventType::MouseMoved,
             DispatchMouseEventType::MousePressed,
@@ -249,6 +257,7 @@ async fn press_key(
     page: &Page,
     key: &str,
     bounds: ActionBounds,
+    settle: &SettleConfig,
 ) -> Result<ActionOutput, ActionFailure> {
     let def = chromiumoxide::keys::get_key_definition(key)
         .ok_or_else(|| failed(format!("unknown key `{key}`")))?;
@@ -268,7 +277,7 @@ async fn press_key(
     let mut up = down.clone();
     up.r#type = DispatchKeyEventType::KeyUp;
     up.text = None;
-    let navigated = settle_after(page, bounds.navigation, async {
+    let navigated = settle_after(page, bounds, settle, async {
         for event in [down, up] {
             tokio::time::timeout(bounds.action, page.execute(event))
                 .await
@@ -310,11 +319,12 @@ async fn select(
     value: Option<&str>,
     label: Option<&str>,
     bounds: ActionBounds,
+    settle: &SettleConfig,
 ) -> Result<ActionOutput, ActionFailure> {
     wait_for(page, selector, WaitState::Visible, bounds.action).await?;
     let mut chosen = Value::Null;
     let arg = json!({ "selector": selector, "value": value, "label": label });
-    let navigated = settle_after(page, bounds.navigation, async {
+    let navigated = settle_after(page, bounds, settle, async {
         chosen = call(page, scripts::SELECT, arg).await?;
         match chosen.get("error").and_then(Value::as_str) {
             Some(error) => Err(failed(format!("select {selector}: {error}"))),
@@ -421,9 +431,10 @@ async fn evaluate_script(
     page: &Page,
     script: &str,
     bounds: ActionBounds,
+    settle: &SettleConfig,
 ) -> Result<ActionOutput, ActionFailure> {
     let mut value = Value::Null;
-    let navigated = settle_after(page, bounds.navigation, async {
+    let navigated = settle_after(page, bounds, settle, async {
         value = tokio::time::timeout(bounds.action, evaluate(page, script))
             .await
             .map_err(|_| {
@@ -465,37 +476,26 @@ async fn screenshot(
     })
 }
 
-/// Runs `act`; if it started a main-frame navigation within the grace window, waits (bounded)
-/// for that document's load event. Returns whether a navigation happened.
+/// Runs `act`, then settles: when it started a main-frame navigation, DOMContentLoaded
+/// (bounded by the navigation timeout) and load; always network quiet and a stable DOM. A slow
+/// page is not the action's failure: the landing URL is still checked after. Returns whether a
+/// navigation happened.
 async fn settle_after(
     page: &Page,
-    navigation_timeout: Duration,
+    bounds: ActionBounds,
+    settle: &SettleConfig,
     act: impl Future<Output = Result<(), ActionFailure>>,
 ) -> Result<bool, ActionFailure> {
-    let main = main_frame(page).await?;
-    let mut started = listen::<EventFrameStartedLoading>(page).await?;
-    let mut lifecycle = listen::<EventLifecycleEvent>(page).await?;
+    let mut settler = Settler::watch(page).await?;
     act.await?;
-    let began = tokio::time::timeout(NAVIGATION_START_GRACE, async {
-        while let Some(ev) = started.next().await {
-            if ev.frame_id == main {
-                return true;
-            }
-        }
-        false
-    })
-    .await
-    .unwrap_or(false);
+    let began = settler.navigation_started().await;
     if began {
-        // A slow page is not the action's failure: the landing URL is still checked after.
-        let _ = tokio::time::timeout(navigation_timeout, async {
-            while let Some(ev) = lifecycle.next().await {
-                if ev.name == "load" && ev.frame_id == main {
-                    break;
-                }
-            }
-        })
-        .await;
+        settler
+            .lifecycle("DOMContentLoaded", None, bounds.navigation)
+            .await;
+        settler.after_navigation(page, settle).await;
+    } else {
+        settler.quiet(page, settle).await;
     }
     Ok(began)
 }
@@ -512,23 +512,6 @@ async fn settled_output(text: String, page: &Page, navigated: bool) -> ActionOut
         url: Some(url),
         ..ActionOutput::default()
     }
-}
-
-async fn main_frame(
-    page: &Page,
-) -> Result<chromiumoxide::cdp::browser_protocol::page::FrameId, ActionFailure> {
-    page.mainframe()
-        .await
-        .map_err(|e| failed(format!("no main frame: {e}")))?
-        .ok_or_else(|| failed("page has no main frame"))
-}
-
-async fn listen<T: chromiumoxide::cdp::IntoEventKind + Unpin>(
-    page: &Page,
-) -> Result<chromiumoxide::listeners::EventStream<T>, ActionFailure> {
-    page.event_listener::<T>()
-        .await
-        .map_err(|e| failed(format!("cannot subscribe to page events: {e}")))
 }
 
 /// The main frame's URL and document status; falls back to the handler's view of the URL.
@@ -550,7 +533,7 @@ async fn location(page: &Page) -> (String, Option<u64>) {
 }
 
 /// Calls one of our page functions with a JSON argument.
-async fn call(page: &Page, function: &str, arg: Value) -> Result<Value, ActionFailure> {
+pub(super) async fn call(page: &Page, function: &str, arg: Value) -> Result<Value, ActionFailure> {
     evaluate(page, &format!("({function})({arg})")).await
 }
 

@@ -42,22 +42,10 @@ pub(super) fn materialize(state: &RouterState, action: &Action) -> Result<Action
 /// Scrubs credential values, screens page text for injections, and wraps observations in
 /// content delimiters.
 pub(super) fn screen(state: &RouterState, action: &Action, mut out: ActionOutput) -> ActionOutput {
-    let reads_page = matches!(action, Action::Extract { .. } | Action::Observe { .. });
     let mut redacted = 0;
-    let mut clean = |text: &str| {
-        let mut text = scrub(state, text);
-        if reads_page {
-            let (screened, n) = blinders::redact_injections(&text);
-            redacted += n;
-            text = screened;
-        }
-        if matches!(action, Action::Observe { .. }) {
-            text = blinders::wrap_page_content(&text);
-        }
-        text
-    };
-    out.text = clean(&out.text);
+    out.text = screen_text(state, action, &out.text, &mut redacted);
     if let Some(value) = out.value.take() {
+        let mut clean = |text: &str| screen_text(state, action, text, &mut redacted);
         out.value = Some(map_strings(value, &mut clean));
     }
     if let Some(url) = out.url.take() {
@@ -73,6 +61,19 @@ pub(super) fn screen(state: &RouterState, action: &Action, mut out: ActionOutput
         });
     }
     out
+}
+
+fn screen_text(state: &RouterState, action: &Action, text: &str, redacted: &mut usize) -> String {
+    let mut text = scrub(state, text);
+    if matches!(action, Action::Extract { .. } | Action::Observe { .. }) {
+        let (screened, n) = blinders::redact_injections(&text);
+        *redacted += n;
+        text = screened;
+    }
+    if matches!(action, Action::Observe { .. }) {
+        text = blinders::wrap_page_content(&text);
+    }
+    text
 }
 
 /// Replaces every credential value in `text` with `[credential:name]`.
