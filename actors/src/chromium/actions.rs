@@ -9,7 +9,7 @@ use chromiumoxide::cdp::browser_protocol::input::{
     InsertTextParams, MouseButton,
 };
 use chromiumoxide::cdp::browser_protocol::page::{CaptureScreenshotFormat, NavigateParams};
-use chromiumoxide::cdp::js_protocol::runtime::EvaluateParams;
+use chromiumoxide::cdp::js_protocol::runtime::{EvaluateParams, ExecutionContextId};
 use chromiumoxide::page::ScreenshotParams;
 use serde_json::{Value, json};
 
@@ -435,7 +435,7 @@ async fn evaluate_script(
 ) -> Result<ActionOutput, ActionFailure> {
     let mut value = Value::Null;
     let navigated = settle_after(page, bounds, settle, async {
-        value = tokio::time::timeout(bounds.action, evaluate(page, script))
+        value = tokio::time::timeout(bounds.action, evaluate(page, script, None))
             .await
             .map_err(|_| {
                 failed(format!(
@@ -532,19 +532,49 @@ async fn location(page: &Page) -> (String, Option<u64>) {
     }
 }
 
-/// Calls one of our page functions with a JSON argument.
+/// How often a call is retried when a navigation replaced the document mid-call.
+const CONTEXT_LOSS_ATTEMPTS: u32 = 3;
+/// Pause between those retries.
+const CONTEXT_LOSS_PAUSE: Duration = Duration::from_millis(50);
+
+/// Calls one of our page functions with one JSON argument in chromiumoxide's isolated utility
+/// world, which shares the DOM but not the page's globals: a page that tampers with
+/// `document.querySelector`, `Array.from` or `JSON.stringify` cannot break or steer our
+/// scripts. Retries briefly when a navigation replaced the document mid-call, then falls back
+/// to the page's own world.
 pub(super) async fn call(page: &Page, function: &str, arg: Value) -> Result<Value, ActionFailure> {
-    evaluate(page, &format!("({function})({arg})")).await
+    let expression = format!("({function})({arg})");
+    for attempt in 1..=CONTEXT_LOSS_ATTEMPTS {
+        let Some(world) = page.secondary_execution_context().await.ok().flatten() else {
+            break;
+        };
+        match evaluate(page, &expression, Some(world)).await {
+            Err(e) if is_context_loss(&e.message) => {
+                if attempt < CONTEXT_LOSS_ATTEMPTS {
+                    tokio::time::sleep(CONTEXT_LOSS_PAUSE).await;
+                }
+            }
+            other => return other,
+        }
+    }
+    evaluate(page, &expression, None).await
 }
 
-async fn evaluate(page: &Page, expression: &str) -> Result<Value, ActionFailure> {
-    let params = EvaluateParams::builder()
+/// Evaluates an expression (awaiting promises) in `context`, or the page's main world.
+pub(super) async fn evaluate(
+    page: &Page,
+    expression: &str,
+    context: Option<ExecutionContextId>,
+) -> Result<Value, ActionFailure> {
+    let mut params = EvaluateParams::builder()
         .expression(expression)
         .await_promise(true)
         .return_by_value(true)
-        .user_gesture(true)
-        .build()
-        .map_err(failed)?;
+        .user_gesture(true);
+    if let Some(context) = context {
+        params = params.context_id(context);
+    }
+    let params = params.build().map_err(failed)?;
     let reply = page
         .execute(params)
         .await
@@ -561,7 +591,7 @@ async fn evaluate(page: &Page, expression: &str) -> Result<Value, ActionFailure>
     Ok(reply.result.value.unwrap_or(Value::Null))
 }
 
-fn is_context_loss(message: &str) -> bool {
+pub(super) fn is_context_loss(message: &str) -> bool {
     message.contains("context was destroyed")
         || message.contains("Cannot find context")
         || message.contains("Inspected target navigated")

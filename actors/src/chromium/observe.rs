@@ -9,14 +9,12 @@
 mod scripts;
 
 use scripts::{MARKDOWN_JS, OBSERVE_JS};
-use std::time::Duration;
 
 use chromiumoxide::Page;
-use chromiumoxide::cdp::js_protocol::runtime::{EvaluateParams, ExecutionContextId};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::actions::failed;
+use super::actions::{call, failed};
 use crate::config::ObserveCaps;
 use crate::event::ActionFailure;
 
@@ -28,10 +26,6 @@ const MAX_TABLES: usize = 5;
 const MAX_TABLE_COLUMNS: usize = 12;
 /// The URL on the snapshot's first line, in characters.
 const URL_CHARS: usize = 300;
-/// Attempts when a navigation replaces the document while a script reads it.
-const CONTEXT_LOSS_ATTEMPTS: u32 = 3;
-/// Pause before reading the new document after a context loss.
-const CONTEXT_LOSS_PAUSE: Duration = Duration::from_millis(50);
 
 /// A snapshot's parts as the page script reports them.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -69,7 +63,7 @@ pub(super) async fn observe(page: &Page, caps: &ObserveCaps) -> Result<String, A
         "maxTables": MAX_TABLES,
         "maxCols": MAX_TABLE_COLUMNS,
     });
-    let reply = call(page, OBSERVE_JS, &arg).await?;
+    let reply = call(page, OBSERVE_JS, arg).await?;
     let parts: Parts =
         serde_json::from_value(reply).map_err(|e| failed(format!("observe: odd reply: {e}")))?;
     Ok(render_snapshot(parts, caps.snapshot_chars))
@@ -84,7 +78,7 @@ pub(super) async fn markdown(
     let reply = call(
         page,
         MARKDOWN_JS,
-        &json!({ "selector": selector, "maxChars": max_chars }),
+        json!({ "selector": selector, "maxChars": max_chars }),
     )
     .await?;
     if let Some(error) = reply.get("error").and_then(Value::as_str) {
@@ -297,64 +291,6 @@ fn cap_markdown(text: &str, max_chars: usize, more: bool) -> String {
     }
     kept.push_str(&marker);
     kept
-}
-
-/// Calls a page function with one JSON argument in chromiumoxide's isolated utility world,
-/// which shares the DOM but not the page's globals: a page that tampers with `Array.from` or
-/// `JSON.stringify` cannot break or steer the observer. Retries briefly when a navigation
-/// replaced the document mid-call (the new document is what the caller wants to read), then
-/// falls back to the page's own world.
-async fn call(page: &Page, function: &str, arg: &Value) -> Result<Value, ActionFailure> {
-    let expression = format!("({function})({arg})");
-    for attempt in 1..=CONTEXT_LOSS_ATTEMPTS {
-        let Some(world) = page.secondary_execution_context().await.ok().flatten() else {
-            break;
-        };
-        match evaluate(page, &expression, Some(world)).await {
-            Err(e) if is_context_loss(&e.message) => {
-                if attempt < CONTEXT_LOSS_ATTEMPTS {
-                    tokio::time::sleep(CONTEXT_LOSS_PAUSE).await;
-                }
-            }
-            other => return other,
-        }
-    }
-    evaluate(page, &expression, None).await
-}
-
-async fn evaluate(
-    page: &Page,
-    expression: &str,
-    context: Option<ExecutionContextId>,
-) -> Result<Value, ActionFailure> {
-    let mut params = EvaluateParams::builder()
-        .expression(expression)
-        .await_promise(true)
-        .return_by_value(true);
-    if let Some(context) = context {
-        params = params.context_id(context);
-    }
-    let params = params.build().map_err(failed)?;
-    let reply = page
-        .execute(params)
-        .await
-        .map_err(|e| failed(format!("evaluate failed: {e}")))?
-        .result;
-    if let Some(ex) = reply.exception_details {
-        let detail = ex
-            .exception
-            .as_ref()
-            .and_then(|o| o.description.clone())
-            .unwrap_or(ex.text);
-        return Err(failed(format!("page script threw: {detail}")));
-    }
-    Ok(reply.result.value.unwrap_or(Value::Null))
-}
-
-fn is_context_loss(message: &str) -> bool {
-    message.contains("context was destroyed")
-        || message.contains("Cannot find context")
-        || message.contains("Inspected target navigated")
 }
 
 #[cfg(test)]
