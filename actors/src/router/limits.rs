@@ -10,6 +10,7 @@ use crate::record::RunRecord;
 use crate::request::{Action, DEFAULT_MAX_CONSECUTIVE_ERRORS, DEFAULT_MAX_URLS_VISITED};
 
 /// A refusal by a limit: the check's name and why.
+#[derive(Debug)]
 pub(super) struct LimitBlock {
     pub(super) check: &'static str,
     pub(super) reason: String,
@@ -136,4 +137,68 @@ impl RunLimits {
 /// Pages are counted without their fragment.
 fn page_key(url: &str) -> String {
     url.split('#').next().unwrap_or(url).to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::run::ErrorCode;
+
+    fn limits(max_errors: u32, max_urls: usize) -> RunLimits {
+        RunLimits {
+            task_kind: TaskKind::Read,
+            max_urls,
+            visited: HashSet::new(),
+            max_errors,
+            errors_in_a_row: 0,
+            stuck: None,
+        }
+    }
+
+    fn failure() -> Result<ActionOutput, ActionFailure> {
+        Err(ActionFailure {
+            code: ErrorCode::ActionFailed,
+            message: "no".into(),
+        })
+    }
+
+    #[test]
+    fn errors_in_a_row_past_the_limit_stop_the_run_and_a_success_resets_them() {
+        let mut l = limits(2, 10);
+        let shot = Action::Screenshot { full_page: false };
+        assert!(matches!(l.judge(&shot, &failure()), Judgement::Fine));
+        assert!(matches!(l.judge(&shot, &failure()), Judgement::Fine));
+        assert!(matches!(
+            l.judge(&shot, &Ok(ActionOutput::default())),
+            Judgement::Fine
+        ));
+        l.judge(&shot, &failure());
+        l.judge(&shot, &failure());
+        match l.judge(&shot, &failure()) {
+            Judgement::Stop(v) => assert!(v.message.contains("Too many consecutive errors (3)")),
+            _ => panic!("expected a stop"),
+        }
+    }
+
+    #[test]
+    fn read_tasks_refuse_typing_and_pages_past_the_limit() {
+        let mut l = limits(5, 2);
+        let typing = Action::Type {
+            selector: None,
+            text: Some("x".into()),
+            credential_ref: None,
+        };
+        assert_eq!(l.check_before(&typing).unwrap_err().check, "action");
+        l.admit_landing("https://a.test/").unwrap();
+        l.admit_landing("https://b.test/#x").unwrap();
+        l.admit_landing("https://a.test/#again").unwrap();
+        assert_eq!(
+            l.admit_landing("https://c.test/").unwrap_err().check,
+            "max_urls"
+        );
+        let goto = Action::Goto {
+            url: "https://c.test/".into(),
+        };
+        assert_eq!(l.check_before(&goto).unwrap_err().check, "max_urls");
+    }
 }
