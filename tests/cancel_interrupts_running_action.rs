@@ -36,11 +36,7 @@ async fn cancel_during_wait_for_ends_run_within_a_second() {
             break;
         }
     }
-    assert_eq!(
-        env.browsers().len() > 0,
-        true,
-        "the run's browser is running"
-    );
+    assert!(!env.browsers().is_empty(), "the run's browser is running");
     let asked = Instant::now();
     assert_eq!(handle.cancel(run_id).await.unwrap(), CancelAck::Cancelling);
     let mut terminal = None;

@@ -121,6 +121,14 @@ pub enum ErrorCode {
     Interrupted,
 }
 
+impl fmt::Display for ErrorCode {
+    /// The code as it appears in JSON: `GUARDRAIL_BLOCKED`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = serde_json::to_value(self).ok();
+        f.write_str(text.as_ref().and_then(|v| v.as_str()).unwrap_or("UNKNOWN"))
+    }
+}
+
 /// The error part of a terminal outcome.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunError {

@@ -1,0 +1,167 @@
+//! How the binary shows runs to people: one line per event as it happens, and a final status
+//! block. JSON output (`--json`) bypasses this and prints the engine's own serialization.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use pilothouse::{ErrorCode, EventKind, RunEvent, RunStatus};
+use serde_json::Value;
+
+/// Longest result or data text shown on one line; the full value is in `status.json`.
+const MAX_TEXT_CHARS: usize = 100;
+
+/// The line an event prints as, or `None` for events people do not need to see (state changes
+/// and the terminal event, which the final status block covers).
+pub(crate) fn event_line(event: &RunEvent) -> Option<String> {
+    match &event.kind {
+        EventKind::Queued { position } if *position > 0 => {
+            Some(format!("    queued behind {position} other run(s)"))
+        }
+        EventKind::BrowserReady { launch_ms } => {
+            Some(format!("    browser ready in {launch_ms} ms"))
+        }
+        EventKind::Action {
+            step,
+            action,
+            input,
+            duration_ms,
+            success,
+            result,
+            error,
+            screenshot,
+        } => {
+            let mut line = format!("{step:>3} {action} {}", one_line(input));
+            if *success {
+                let _ = write!(line, "  ok  {duration_ms} ms");
+                if let Some(text) = result.as_deref().filter(|t| !t.is_empty()) {
+                    let _ = write!(line, "  {}", one_line(text));
+                }
+                if let Some(path) = screenshot {
+                    let _ = write!(line, "  [{path}]");
+                }
+            } else {
+                let _ = write!(line, "  FAILED  {duration_ms} ms");
+                if let Some(error) = error {
+                    let _ = write!(
+                        line,
+                        "  {}: {}",
+                        code_name(error.code),
+                        one_line(&error.message)
+                    );
+                }
+            }
+            Some(line)
+        }
+        EventKind::Navigated { url } => Some(format!("      navigated {url}")),
+        EventKind::GuardrailBlocked {
+            check,
+            reason,
+            target,
+        } => Some(format!(
+            "      guardrail_blocked {check}: {} ({target})",
+            one_line(reason)
+        )),
+        EventKind::Log { level, message } => Some(format!("      {level}: {}", one_line(message))),
+        _ => None,
+    }
+}
+
+/// The final status as an aligned block: state, error, duration, actions, data, where it is.
+pub(crate) fn status_block(status: &RunStatus, runs_dir: &Path) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "state     {}", status.state);
+    if let Some(error) = &status.error {
+        let _ = writeln!(
+            out,
+            "error     {}: {}",
+            code_name(error.code),
+            error.message
+        );
+    }
+    if let Some(ms) = status.duration_ms {
+        let _ = writeln!(out, "duration  {ms} ms");
+    }
+    let _ = writeln!(out, "actions   {}", status.action_count);
+    let mut label = "data    ";
+    for (key, value) in &status.data {
+        let _ = writeln!(out, "{label}  {key} = {}", value_text(value));
+        label = "        ";
+    }
+    for problem in &status.finalize_errors {
+        let _ = writeln!(out, "finalize  {}: {}", problem.step, problem.message);
+    }
+    let dir = runs_dir.join(status.run_id.to_string());
+    let _ = write!(out, "status    {}", dir.join("status.json").display());
+    out
+}
+
+/// `GUARDRAIL_BLOCKED`, as the code appears in JSON.
+pub(crate) fn code_name(code: ErrorCode) -> String {
+    match serde_json::to_value(code) {
+        Ok(Value::String(name)) => name,
+        _ => format!("{code:?}"),
+    }
+}
+
+/// A stored value on one line: strings as JSON strings, other values as compact JSON, clipped.
+pub(crate) fn value_text(value: &Value) -> String {
+    clip(&value.to_string(), MAX_TEXT_CHARS)
+}
+
+/// Text on one line (newlines and tabs become spaces), clipped.
+pub(crate) fn one_line(text: &str) -> String {
+    let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    clip(&flat, MAX_TEXT_CHARS)
+}
+
+fn clip(text: &str, max_chars: usize) -> String {
+    if text.chars().count() <= max_chars {
+        text.to_owned()
+    } else {
+        let mut out: String = text.chars().take(max_chars).collect();
+        out.push('…');
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_line_flattens_and_clips() {
+        assert_eq!(one_line("a\n b\tc"), "a b c");
+        let long = "x".repeat(MAX_TEXT_CHARS + 5);
+        assert_eq!(one_line(&long).chars().count(), MAX_TEXT_CHARS + 1);
+    }
+
+    fn event(json: Value) -> RunEvent {
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn action_lines_show_step_input_outcome_and_time() {
+        let ok = event(serde_json::json!({
+            "run_id": "0198c0de-0000-7000-8000-000000000000", "seq": 7,
+            "at": "2025-01-01T00:00:00Z", "type": "action", "step": 3, "action": "click",
+            "input": "#submit", "duration_ms": 42, "success": true, "result": "Clicked"}));
+        assert_eq!(
+            event_line(&ok).unwrap(),
+            "  3 click #submit  ok  42 ms  Clicked"
+        );
+        let failed = event(serde_json::json!({
+            "run_id": "0198c0de-0000-7000-8000-000000000000", "seq": 8,
+            "at": "2025-01-01T00:00:00Z", "type": "action", "step": 4, "action": "wait_for",
+            "input": "#never visible", "duration_ms": 500, "success": false,
+            "error": {"code": "ACTION_FAILED", "message": "timed out\nafter 500 ms"}}));
+        assert_eq!(
+            event_line(&failed).unwrap(),
+            "  4 wait_for #never visible  FAILED  500 ms  ACTION_FAILED: timed out after 500 ms"
+        );
+    }
+
+    #[test]
+    fn codes_print_as_in_json() {
+        assert_eq!(code_name(ErrorCode::GuardrailBlocked), "GUARDRAIL_BLOCKED");
+    }
+}

@@ -1,0 +1,317 @@
+//! `pilothouse run REQUEST.json` end to end, driving the built binary against pages this test
+//! serves on 127.0.0.1: exit 2 naming the field for an invalid request, 0 for a completed run
+//! (with a line per action), 1 for a failed run, and 130 when SIGINT cancels a running run — the
+//! status says `cancelled` and no browser of the run is left.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{FORM_PAGE, Page, Site, TestEnv};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+
+/// Bound on one CLI invocation: Chromium launch plus a few local actions.
+const CLI_TIMEOUT: Duration = Duration::from_secs(60);
+
+const GUARDRAILS: &str =
+    r#""guardrails": {"allowed_domains": ["127.0.0.1"], "allow_private_networks": true}"#;
+
+/// A temp dir with a config file whose runs dir and profile root live inside it.
+struct CliEnv {
+    env: TestEnv,
+    config: PathBuf,
+}
+
+impl CliEnv {
+    fn new() -> Self {
+        let env = TestEnv::new();
+        let config = env.dir.path().join("pilothouse.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "runs_dir = {:?}\nprofile_root = {:?}\n",
+                env.runs_dir().to_str().unwrap(),
+                env.profile_root().to_str().unwrap()
+            ),
+        )
+        .unwrap();
+        Self { env, config }
+    }
+
+    /// Writes a request file, with `{base}` replaced by the site's base URL.
+    fn request(&self, name: &str, json: &str, site: Option<&Site>) -> PathBuf {
+        let text = match site {
+            Some(site) => json.replace("{base}", &format!("http://{}", site.addr)),
+            None => json.to_owned(),
+        };
+        let path = self.env.dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_pilothouse"));
+        command
+            .args(args)
+            .arg("--config")
+            .arg(&self.config)
+            .stdin(Stdio::null())
+            .kill_on_drop(true);
+        command
+    }
+
+    async fn run(&self, args: &[&str]) -> Output {
+        let output = tokio::time::timeout(CLI_TIMEOUT, self.command(args).output())
+            .await
+            .expect("pilothouse run did not finish in time")
+            .unwrap();
+        eprintln!(
+            "--- stdout\n{}--- stderr\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        output
+    }
+}
+
+fn arg(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+/// The run id from the first line, `run <id>  (events: ...)`.
+fn run_id_of(first_line: &str) -> pilothouse::RunId {
+    first_line
+        .strip_prefix("run ")
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|id| id.parse().ok())
+        .unwrap_or_else(|| panic!("first line does not name the run: {first_line:?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_request_exits_2_naming_the_field() {
+    let cli = CliEnv::new();
+    let bad_selector = cli.request(
+        "bad_selector.json",
+        r#"{"driver": {"type": "script", "steps": [
+              {"action": "goto", "url": "http://127.0.0.1:9/"},
+              {"action": "click", "selector": "  "}]}}"#,
+        None,
+    );
+    let unknown_action = cli.request(
+        "unknown_action.json",
+        r#"{"driver": {"type": "script", "steps": [{"action": "fly"}]}}"#,
+        None,
+    );
+    let unknown_field = cli.request(
+        "unknown_field.json",
+        r#"{"driver": {"type": "script", "steps": []}, "colour": "red"}"#,
+        None,
+    );
+    for (path, field) in [
+        (&bad_selector, "driver.steps[1].selector"),
+        (&unknown_action, "driver.steps[0].action"),
+        (&unknown_field, "colour"),
+    ] {
+        let output = cli.run(&["run", arg(path)]).await;
+        assert_eq!(output.status.code(), Some(2), "{}", path.display());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains(field),
+            "stderr does not name {field}: {stderr}"
+        );
+    }
+    // Nothing started: the orchestrator never created its runs dir.
+    assert!(!cli.env.runs_dir().exists(), "a run was stored");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn completed_run_exits_0_with_a_line_per_action() {
+    let site = Site::serve(vec![("/form", Page::Html(FORM_PAGE.into()))]).await;
+    let cli = CliEnv::new();
+    let request = cli.request(
+        "form.json",
+        &format!(
+            r##"{{"driver": {{"type": "script", "steps": [
+                   {{"action": "goto", "url": "{{base}}/form"}},
+                   {{"action": "type", "selector": "#name", "text": "Ada"}},
+                   {{"action": "click", "selector": "#submit"}},
+                   {{"action": "wait_for", "selector": "#out", "timeout_ms": 5000}},
+                   {{"action": "extract", "selector": "#out", "store_as": "greeting"}}]}},
+                 {GUARDRAILS}}}"##
+        ),
+        Some(&site),
+    );
+    // --runs-dir overrides the config file's runs_dir.
+    let runs_dir = cli.env.dir.path().join("other-runs");
+    let output = cli
+        .run(&["run", arg(&request), "--runs-dir", arg(&runs_dir)])
+        .await;
+    assert_eq!(output.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    let run_id = run_id_of(lines[0]);
+    for (step, action) in ["goto", "type", "click", "wait_for", "extract"]
+        .iter()
+        .enumerate()
+    {
+        let prefix = format!("{:>3} {action} ", step + 1);
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with(&prefix) && l.contains("  ok  ")),
+            "no ok line for step {} ({action})",
+            step + 1
+        );
+    }
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("      navigated http://"))
+    );
+    assert!(lines.contains(&"state     completed"), "{stdout}");
+    assert!(
+        stdout.contains(r#"greeting = "Hello, Ada! 50""#),
+        "{stdout}"
+    );
+
+    let status_path = runs_dir.join(run_id.to_string()).join("status.json");
+    let status: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&status_path).unwrap()).unwrap();
+    assert_eq!(status["state"], "completed");
+    assert_eq!(status["data"]["greeting"], "Hello, Ada! 50");
+    assert!(!cli.env.runs_dir().exists(), "--runs-dir was not used");
+    assert!(cli.env.browsers().is_empty(), "a browser outlived the CLI");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_run_exits_1_and_json_mode_prints_every_event() {
+    let site = Site::serve(vec![(
+        "/",
+        Page::Html("<title>x</title><p>no button</p>".into()),
+    )])
+    .await;
+    let cli = CliEnv::new();
+    let request = cli.request(
+        "missing.json",
+        &format!(
+            r##"{{"driver": {{"type": "script", "steps": [
+                   {{"action": "goto", "url": "{{base}}/"}},
+                   {{"action": "wait_for", "selector": "#never", "timeout_ms": 300}}]}},
+                 {GUARDRAILS}}}"##
+        ),
+        Some(&site),
+    );
+    let output = cli.run(&["run", arg(&request), "--json"]).await;
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l:?}: {e}")))
+        .collect();
+    let (status, events) = lines.split_last().expect("no output");
+    let seqs: Vec<u64> = events.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, (1..=events.len() as u64).collect::<Vec<_>>());
+    assert_eq!(events.last().unwrap()["type"], "finished");
+    assert!(
+        events
+            .iter()
+            .any(|e| e["type"] == "action" && e["action"] == "wait_for" && e["success"] == false)
+    );
+    assert_eq!(status["state"], "failed");
+    assert_eq!(status["error"]["code"], "ACTION_FAILED");
+    assert_eq!(status["last_seq"], events.len() as u64);
+    let run_id: pilothouse::RunId = status["run_id"].as_str().unwrap().parse().unwrap();
+    assert_eq!(cli.env.status_json(run_id)["state"], "failed");
+    assert!(cli.env.browsers().is_empty(), "a browser outlived the CLI");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigint_cancels_the_run_and_exits_130() {
+    let site = Site::serve(vec![(
+        "/",
+        Page::Html("<title>x</title><p>waiting</p>".into()),
+    )])
+    .await;
+    let cli = CliEnv::new();
+    let request = cli.request(
+        "long_wait.json",
+        &format!(
+            r##"{{"driver": {{"type": "script", "steps": [
+                   {{"action": "goto", "url": "{{base}}/"}},
+                   {{"action": "wait_for", "selector": "#never", "timeout_ms": 60000}}]}},
+                 {GUARDRAILS}}}"##
+        ),
+        Some(&site),
+    );
+    let mut child = cli
+        .command(&["run", arg(&request)])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    // Read until the goto's action line: the 60 s wait_for is dispatched right after it.
+    let deadline = Instant::now() + CLI_TIMEOUT;
+    loop {
+        let line = tokio::time::timeout_at(deadline.into(), stdout.next_line())
+            .await
+            .expect("no action line in time")
+            .unwrap()
+            .unwrap_or_else(|| panic!("stdout ended before the first action: {seen:?}"));
+        seen.push(line.clone());
+        if line.starts_with("  1 goto ") {
+            assert!(line.contains("  ok  "), "{line}");
+            break;
+        }
+    }
+    let run_id = run_id_of(&seen[0]);
+    assert!(
+        !cli.env.browsers().is_empty(),
+        "the run's browser is not running"
+    );
+
+    let interrupted = Instant::now();
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    while let Some(line) = tokio::time::timeout_at(deadline.into(), stdout.next_line())
+        .await
+        .expect("stdout did not end in time")
+        .unwrap()
+    {
+        seen.push(line);
+    }
+    let exit = tokio::time::timeout_at(deadline.into(), child.wait())
+        .await
+        .expect("pilothouse did not exit in time")
+        .unwrap();
+    let took = interrupted.elapsed();
+    let mut stderr = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr)
+        .await
+        .unwrap();
+    eprintln!("--- stdout\n{}\n--- stderr\n{stderr}", seen.join("\n"));
+
+    assert_eq!(exit.code(), Some(130), "exit status {exit:?}");
+    assert!(
+        took < Duration::from_secs(10),
+        "SIGINT to exit took {took:?}"
+    );
+    assert!(seen.iter().any(|l| l == "state     cancelled"), "{seen:?}");
+    let status = cli.env.status_json(run_id);
+    assert_eq!(status["state"], "cancelled");
+    assert_eq!(status["error"]["code"], "CANCELLED");
+    // The binary shuts its orchestrator down before exiting: the browser is already gone.
+    let left = cli.env.browsers();
+    assert!(
+        left.is_empty(),
+        "Chromium processes outlived the CLI: {left:?}"
+    );
+}
