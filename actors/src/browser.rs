@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::event::ActionFailure;
 use crate::page_driver::{
-    ActionBounds, ActionOutput, BrowserLauncher, CloseReport, LaunchSpec, PageDriver,
+    ActionBounds, ActionOutput, BrowserLauncher, CloseMode, CloseReport, LaunchSpec, PageDriver,
 };
 use crate::request::Action;
 use crate::run::ErrorCode;
@@ -29,8 +29,8 @@ pub(crate) enum BrowserMsg {
     },
     /// Leave the page on about:blank.
     Blank(RpcReplyPort<Result<(), String>>),
-    /// Close the browser and wait for its processes to exit.
-    Close(RpcReplyPort<CloseReport>),
+    /// End the browser and wait for its processes to exit.
+    Close(CloseMode, RpcReplyPort<CloseReport>),
 }
 
 /// Startup arguments of the Browser actor.
@@ -87,8 +87,8 @@ impl Actor for BrowserActor {
                 };
                 let _ = reply.send(result);
             }
-            BrowserMsg::Close(reply) => {
-                let _ = reply.send(on_close(state).await);
+            BrowserMsg::Close(mode, reply) => {
+                let _ = reply.send(on_close(state, mode).await);
             }
         }
         Ok(())
@@ -100,7 +100,8 @@ impl Actor for BrowserActor {
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         // Normally the finalizer closed the browser already; this covers a plain stop.
-        on_close(state).await;
+        let mode = CloseMode::Graceful(state.args.close_timeout);
+        on_close(state, mode).await;
         Ok(())
     }
 }
@@ -149,9 +150,9 @@ async fn on_execute(
     result
 }
 
-async fn on_close(state: &mut BrowserState) -> CloseReport {
+async fn on_close(state: &mut BrowserState, mode: CloseMode) -> CloseReport {
     match state.page.take() {
-        Some(page) => page.close(state.args.close_timeout).await,
+        Some(page) => page.close(mode).await,
         None => CloseReport {
             graceful: true,
             problem: None,

@@ -27,7 +27,7 @@ use tokio::task::JoinHandle;
 
 use crate::event::ActionFailure;
 use crate::page_driver::{
-    ActionBounds, ActionOutput, BrowserLauncher, CloseReport, LaunchSpec, PageDriver,
+    ActionBounds, ActionOutput, BrowserLauncher, CloseMode, CloseReport, LaunchSpec, PageDriver,
 };
 use crate::request::Action;
 
@@ -194,21 +194,27 @@ impl ChromiumSession {
         })
     }
 
-    async fn close_inner(mut self, timeout: Duration) -> CloseReport {
-        let graceful = tokio::time::timeout(timeout, async {
-            // Browser.close asks Chromium to exit; the socket usually drops before a reply.
-            let _ = self.browser.close().await;
-            self.child.wait().await
-        })
-        .await
-        .is_ok_and(|status| status.is_ok());
+    async fn close_inner(mut self, mode: CloseMode) -> CloseReport {
         let mut problem = None;
-        if !graceful {
-            problem = Some(format!(
-                "browser did not exit within {} ms; killed its process group",
-                timeout.as_millis()
-            ));
-        }
+        let graceful = match mode {
+            CloseMode::Kill => false,
+            CloseMode::Graceful(timeout) => {
+                let exited = tokio::time::timeout(timeout, async {
+                    // Browser.close asks Chromium to exit; the socket usually drops first.
+                    let _ = self.browser.close().await;
+                    self.child.wait().await
+                })
+                .await
+                .is_ok_and(|status| status.is_ok());
+                if !exited {
+                    problem = Some(format!(
+                        "browser did not exit within {} ms; killed its process group",
+                        timeout.as_millis()
+                    ));
+                }
+                exited
+            }
+        };
         // Kill stragglers (or everything, when the close failed) and reap the main process.
         kill_group(self.pgid);
         let _ = tokio::time::timeout(Duration::from_secs(2), self.child.wait()).await;
@@ -259,8 +265,8 @@ impl PageDriver for ChromiumSession {
         Box::pin(async move { actions::blank(&self.page).await })
     }
 
-    fn close(self: Box<Self>, timeout: Duration) -> BoxFuture<'static, CloseReport> {
-        Box::pin(self.close_inner(timeout))
+    fn close(self: Box<Self>, mode: CloseMode) -> BoxFuture<'static, CloseReport> {
+        Box::pin(self.close_inner(mode))
     }
 
     fn pid(&self) -> Option<u32> {

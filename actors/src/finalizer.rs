@@ -19,8 +19,9 @@ use tracing::Instrument;
 
 use crate::browser::BrowserMsg;
 use crate::event::EventKind;
+use crate::page_driver::CloseMode;
 use crate::record::RunRecord;
-use crate::run::{FinalizeError, RunOutcome};
+use crate::run::{ErrorCode, FinalizeError, RunOutcome, RunState};
 use crate::store::RunStore;
 use crate::supervisor::SupervisorMsg;
 
@@ -42,6 +43,8 @@ pub(crate) enum FinalizerMsg {
 pub(crate) struct FinalizerArgs {
     pub(crate) store: Arc<dyn RunStore>,
     pub(crate) supervisor: ActorRef<SupervisorMsg>,
+    /// Bound on a graceful browser close.
+    pub(crate) close_timeout: Duration,
     /// Bound on the browser close call (the browser's own close bound plus a margin).
     pub(crate) close_call_timeout: Duration,
 }
@@ -101,8 +104,18 @@ async fn commit(args: Arc<FinalizerArgs>, job: FinalizeJob) {
     // 2. close the browser and wait for its processes to exit. When the actor is already gone
     // (killed with its session), its drop guard has killed the browser's process group.
     if let Some(browser) = browser {
+        // A run that was stopped, timed out or lost its browser ends it at once; a run that
+        // finished on its own lets Chromium exit cleanly.
+        let mode = match (outcome.state, outcome.error.as_ref().map(|e| e.code)) {
+            (RunState::Cancelled | RunState::TimedOut, _)
+            | (_, Some(ErrorCode::BrowserCrashed | ErrorCode::InternalError)) => CloseMode::Kill,
+            _ => CloseMode::Graceful(args.close_timeout),
+        };
         let closed = browser
-            .call(BrowserMsg::Close, Some(args.close_call_timeout))
+            .call(
+                |reply| BrowserMsg::Close(mode, reply),
+                Some(args.close_call_timeout),
+            )
             .await;
         if let Ok(ractor::rpc::CallResult::Success(report)) = closed {
             if let Some(problem) = report.problem {

@@ -55,7 +55,7 @@ pub use engine::{Engine, StartError};
 pub use event::{ActionFailure, EventKind, RunEvent};
 pub use guard::{Severity, StuckSpec, TaskKind, is_private_ip};
 pub use page_driver::{
-    ActionBounds, ActionOutput, BrowserLauncher, CloseReport, LaunchSpec, PageDriver,
+    ActionBounds, ActionOutput, BrowserLauncher, CloseMode, CloseReport, LaunchSpec, PageDriver,
 };
 pub use request::{
     Action, DriverSpec, EffectiveLimits, ExtractMode, FieldError, GuardrailSpec, InvalidRequest,

@@ -59,6 +59,16 @@ pub struct ActionOutput {
     pub url: Option<String>,
 }
 
+/// How to end a browser.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CloseMode {
+    /// Ask it to exit (`Browser.close`) and wait up to this long, then kill what is left.
+    Graceful(Duration),
+    /// Kill the process group at once: cancel, deadline and crash paths, where a stop must be
+    /// immediate and the throwaway profile needs no flush.
+    Kill,
+}
+
 /// How a browser close went.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CloseReport {
@@ -86,9 +96,9 @@ pub trait PageDriver: Send + 'static {
     /// Leaves the page on `about:blank` (after a guardrail refused where it landed).
     fn blank(&mut self) -> BoxFuture<'_, Result<(), String>>;
 
-    /// Closes the browser, waits for it to exit and removes its profile; kills the process tree
-    /// when a graceful close does not finish within `timeout`.
-    fn close(self: Box<Self>, timeout: Duration) -> BoxFuture<'static, CloseReport>;
+    /// Ends the browser as `mode` says, waits for its processes to exit and removes its profile;
+    /// a graceful close that does not finish in time kills the process tree.
+    fn close(self: Box<Self>, mode: CloseMode) -> BoxFuture<'static, CloseReport>;
 
     /// The browser's main process id, for tests and orphan sweeps.
     fn pid(&self) -> Option<u32>;

@@ -141,6 +141,7 @@ async fn spawn_finalizer(
         FinalizerArgs {
             store: args.store.clone(),
             supervisor: myself.clone(),
+            close_timeout: Duration::from_millis(args.config.timeouts.close_ms),
             close_call_timeout: Duration::from_millis(
                 args.config.timeouts.close_ms + args.config.timeouts.actor_call_ms,
             ),

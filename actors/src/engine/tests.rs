@@ -13,7 +13,7 @@ use crate::command::Command;
 use crate::config::Config;
 use crate::event::ActionFailure;
 use crate::page_driver::{
-    ActionBounds, ActionOutput, BrowserLauncher, CloseReport, LaunchSpec, PageDriver,
+    ActionBounds, ActionOutput, BrowserLauncher, CloseMode, CloseReport, LaunchSpec, PageDriver,
 };
 use crate::request::{Action, RunRequest};
 use crate::run::{ErrorCode, RunId, RunState, RunStatus};
@@ -58,7 +58,7 @@ impl PageDriver for FakePage {
         Box::pin(async { Ok(()) })
     }
 
-    fn close(self: Box<Self>, _timeout: Duration) -> BoxFuture<'static, CloseReport> {
+    fn close(self: Box<Self>, _mode: CloseMode) -> BoxFuture<'static, CloseReport> {
         Box::pin(async {
             CloseReport {
                 graceful: true,
