@@ -295,12 +295,13 @@ async fn on_run_finalized(
     state: &mut SupervisorState,
     run_id: RunId,
 ) {
-    state.finalizing_unstarted.remove(&run_id);
+    let never_started = state.finalizing_unstarted.remove(&run_id);
     if let Some(session) = state.active.remove(&run_id).flatten() {
         session.stop(None);
     }
     if let Some(shutdown) = state.shutdown.as_mut() {
-        if !shutdown.grace_over {
+        // Queued runs cancelled by the shutdown are already counted as cancelled.
+        if !shutdown.grace_over && !never_started {
             shutdown.report.finished_in_grace += 1;
         }
     } else {
