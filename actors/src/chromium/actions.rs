@@ -487,6 +487,7 @@ async fn settle_after(
     act: impl Future<Output = Result<(), ActionFailure>>,
 ) -> Result<bool, ActionFailure> {
     let mut settler = Settler::watch(page).await?;
+    settler.take_baseline(page).await;
     act.await?;
     let began = settler.navigation_started().await;
     if began {

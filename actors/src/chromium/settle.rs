@@ -41,6 +41,10 @@ pub(super) struct Settler {
     inflight: HashSet<RequestId>,
     /// Finished before their start was read (the streams are drained separately).
     early: HashSet<RequestId>,
+    /// When the last network event was read: quiet is measured from here.
+    last_network: tokio::time::Instant,
+    /// The DOM's size before the action, when taken: an unchanged DOM is already stable.
+    baseline: Option<Value>,
 }
 
 impl Settler {
@@ -60,23 +64,33 @@ impl Settler {
             failed: listen(page).await?,
             inflight: HashSet::new(),
             early: HashSet::new(),
+            last_network: tokio::time::Instant::now(),
+            baseline: None,
         })
     }
 
-    /// Whether the action started a main-frame navigation (within a short grace).
+    /// Notes the DOM's size before an action, so an action that changed nothing settles at once.
+    pub(super) async fn take_baseline(&mut self, page: &Page) {
+        self.baseline = call(page, DOM_SIZE, Value::Null).await.ok();
+    }
+
+    /// Whether the action started a main-frame navigation within a short grace; the network
+    /// events of that window are counted meanwhile, so the grace doubles as the quiet window.
     pub(super) async fn navigation_started(&mut self) -> bool {
-        let main = self.main.clone();
-        let started = &mut self.started;
-        tokio::time::timeout(NAVIGATION_START_GRACE, async {
-            while let Some(ev) = started.next().await {
-                if ev.frame_id == main {
-                    return true;
+        let grace = tokio::time::Instant::now() + NAVIGATION_START_GRACE;
+        loop {
+            tokio::select! {
+                Some(ev) = self.started.next() => {
+                    if ev.frame_id == self.main {
+                        return true;
+                    }
                 }
+                Some(ev) = self.sent.next() => self.sent_one(&ev.request_id),
+                Some(ev) = self.finished.next() => self.done(&ev.request_id),
+                Some(ev) = self.failed.next() => self.done(&ev.request_id),
+                _ = tokio::time::sleep_until(grace) => return false,
             }
-            false
-        })
-        .await
-        .unwrap_or(false)
+        }
     }
 
     /// Waits for a main-frame lifecycle event (`DOMContentLoaded`, `load`), of `loader` when
@@ -106,6 +120,8 @@ impl Settler {
 
     /// After a navigation: load (bounded), then network quiet and a stable DOM.
     pub(super) async fn after_navigation(&mut self, page: &Page, config: &SettleConfig) {
+        // The old document's size says nothing about the new one.
+        self.baseline = None;
         self.lifecycle("load", None, ms(config.load_ms)).await;
         self.quiet(page, config).await;
     }
@@ -114,7 +130,14 @@ impl Settler {
     pub(super) async fn quiet(&mut self, page: &Page, config: &SettleConfig) {
         self.network_quiet(ms(config.network_quiet_ms), ms(config.network_idle_ms))
             .await;
-        dom_stable(page, ms(config.dom_sample_ms), ms(config.dom_stable_ms)).await;
+        let baseline = self.baseline.take();
+        dom_stable(
+            page,
+            baseline,
+            ms(config.dom_sample_ms),
+            ms(config.dom_stable_ms),
+        )
+        .await;
     }
 
     /// No request in flight for `quiet`, within `limit`. Long-lived requests (SSE, long polls)
@@ -123,31 +146,43 @@ impl Settler {
         let deadline = tokio::time::Instant::now() + limit;
         loop {
             let idle = self.inflight.is_empty();
+            let quiet_at = self.last_network + quiet;
             tokio::select! {
-                Some(ev) = self.sent.next() => {
-                    if !self.early.remove(&ev.request_id) {
-                        self.inflight.insert(ev.request_id.clone());
-                    }
-                }
+                biased;
+                Some(ev) = self.sent.next() => self.sent_one(&ev.request_id),
                 Some(ev) = self.finished.next() => self.done(&ev.request_id),
                 Some(ev) = self.failed.next() => self.done(&ev.request_id),
-                _ = tokio::time::sleep(quiet), if idle => return true,
+                _ = tokio::time::sleep_until(quiet_at), if idle => return true,
                 _ = tokio::time::sleep_until(deadline) => return false,
             }
         }
     }
 
+    fn sent_one(&mut self, id: &RequestId) {
+        self.last_network = tokio::time::Instant::now();
+        if !self.early.remove(id) {
+            self.inflight.insert(id.clone());
+        }
+    }
+
     fn done(&mut self, id: &RequestId) {
+        self.last_network = tokio::time::Instant::now();
         if !self.inflight.remove(id) {
             self.early.insert(id.clone());
         }
     }
 }
 
-/// Samples the DOM size until two samples `sample` apart agree, within `limit`.
-async fn dom_stable(page: &Page, sample: Duration, limit: Duration) -> bool {
+/// Samples the DOM size until two samples `sample` apart agree (or one agrees with the size
+/// before the action), within `limit`.
+async fn dom_stable(
+    page: &Page,
+    baseline: Option<Value>,
+    sample: Duration,
+    limit: Duration,
+) -> bool {
     let deadline = Instant::now() + limit;
-    let mut last: Option<Value> = None;
+    let mut last: Option<Value> = baseline;
     while Instant::now() < deadline {
         let Ok(size) = call(page, DOM_SIZE, Value::Null).await else {
             // A navigation replaced the document mid-sample; sample the new one.

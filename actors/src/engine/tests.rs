@@ -2,7 +2,6 @@
 //! outcomes, and the orchestrator keeps serving.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures::future::BoxFuture;
 use serde_json::Value;
