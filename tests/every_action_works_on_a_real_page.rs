@@ -35,8 +35,34 @@ document.getElementById('pw').addEventListener('input', e => {
 
 const SECRET: &str = "s3cr3t-Horse-Battery";
 
+/// Everything logged while the test runs, at every level, from every crate.
+#[derive(Clone, Default)]
+struct LogCapture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogCapture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_action_on_a_real_page() {
+    let logs = LogCapture::default();
+    let writer = logs.clone();
+    // Global, so the runtime's worker threads log into it too. Our crates at TRACE, every
+    // other crate at INFO: chromiumoxide and tungstenite log raw CDP frames at DEBUG and TRACE,
+    // which necessarily carry what is typed into the page (see README, "Secrets and logs").
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(
+            "info,pilothouse=trace,pilothouse_actors=trace",
+        ))
+        .with_writer(move || writer.clone())
+        .try_init()
+        .expect("the only subscriber of this test binary");
     let site = Site::serve(vec![
         ("/", Page::Html(PAGE.into())),
         (
@@ -98,6 +124,15 @@ async fn every_action_on_a_real_page() {
 
     orchestrator.shutdown(Duration::from_secs(5)).await;
     assert_secret_never_written(&env);
+    let logged = logs.0.lock().unwrap().clone();
+    assert!(logged.len() > 1000, "the run logged nothing");
+    let text = String::from_utf8_lossy(&logged);
+    let leaks: Vec<&str> = text.lines().filter(|l| l.contains(SECRET)).collect();
+    assert!(
+        leaks.is_empty(),
+        "the credential appears in the logs: {:#?}",
+        &leaks[..leaks.len().min(5)]
+    );
     env.assert_no_browsers().await;
 }
 
