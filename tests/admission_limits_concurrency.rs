@@ -19,6 +19,7 @@ fn run_json() -> &'static str {
            {"action": "goto", "url": "{base}/"},
            {"action": "wait_for", "selector": "#ready"},
            {"action": "extract", "selector": "#ready", "store_as": "r"}]},
+         "limits": {"action_timeout_ms": 20000, "navigation_timeout_ms": 20000},
          "guardrails": {"allowed_domains": ["127.0.0.1"], "allow_private_networks": true}}"##
 }
 

@@ -220,11 +220,14 @@ impl ChromiumSession {
         let _ = tokio::time::timeout(Duration::from_secs(2), self.child.wait()).await;
         self.handler.abort();
         self.reaped = true;
+        // The processes are gone; removing the profile is housekeeping that can take a while
+        // on a busy disk, so it does not hold up the run's commit.
         let dir = std::mem::take(&mut self.profile_dir);
-        let removed = tokio::task::spawn_blocking(move || remove_profile_checked(&dir)).await;
-        if let Ok(Err(e)) = removed {
-            problem.get_or_insert(e);
-        }
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = remove_profile_checked(&dir) {
+                tracing::warn!("{e}");
+            }
+        });
         CloseReport { graceful, problem }
     }
 
