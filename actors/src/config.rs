@@ -120,8 +120,6 @@ pub struct EngineTimeouts {
     pub close_ms: u64,
     /// Any actor `call` that is not an action (status queries, close requests).
     pub actor_call_ms: u64,
-    /// Writing the final status and events during finalization.
-    pub finalize_ms: u64,
 }
 
 impl Default for Config {
@@ -159,7 +157,6 @@ impl Default for EngineTimeouts {
             launch_ms: 20_000,
             close_ms: 5_000,
             actor_call_ms: 5_000,
-            finalize_ms: 10_000,
         }
     }
 }
