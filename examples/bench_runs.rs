@@ -212,14 +212,16 @@ fn workload(base: &str) -> anyhow::Result<RunRequest> {
 }
 
 fn config(concurrency: usize, queue: usize, root: &Path, name: &str) -> Config {
-    Config {
+    let mut config = Config {
         chromium_path: Some(PathBuf::from(CHROMIUM)),
         runs_dir: root.join(name).join("runs"),
         profile_root: root.join(name).join("profiles"),
         max_concurrent_runs: concurrency,
         queue_capacity: queue,
         ..Config::default()
-    }
+    };
+    config.recording.recordings_dir = root.join(name).join("recordings");
+    config
 }
 
 /// What one finished run reported.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check CI runs, in CI's order: formatting, clippy, the whole test suite against real
-# headless Chromium, and the doctests. Installs Chromium (Debian's package) and cargo-nextest
-# first when they are missing.
+# headless Chromium, and the doctests. Installs Chromium (Debian's package), the S3 test server
+# (moto, from PyPI) and cargo-nextest first when they are missing.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -11,6 +11,8 @@ if ! command -v cargo >/dev/null 2>&1; then
 fi
 
 scripts/ensure-chromium.sh
+PILOTHOUSE_PYTHON="$(scripts/ensure-moto.sh)"
+export PILOTHOUSE_PYTHON
 
 if ! cargo nextest --version >/dev/null 2>&1; then
     cargo install cargo-nextest --locked

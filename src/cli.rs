@@ -103,7 +103,8 @@ pub(crate) fn main() -> ExitCode {
 }
 
 /// The config: `file` when given (missing keys take their defaults), else `Config::default()`;
-/// `runs_dir` overrides the runs directory either way. The error names the key and the file.
+/// `runs_dir` overrides the runs directory either way, and moves a default `recordings_dir` next
+/// to it (`<runs_dir>/../recordings`). The error names the key and the file.
 pub(crate) fn load_config(
     file: Option<&Path>,
     runs_dir: Option<PathBuf>,
@@ -113,6 +114,11 @@ pub(crate) fn load_config(
         None => Config::default(),
     };
     if let Some(dir) = runs_dir {
+        if config.recording.recordings_dir == pilothouse::RecordingConfig::default().recordings_dir
+        {
+            let parent = dir.parent().unwrap_or(Path::new("."));
+            config.recording.recordings_dir = parent.join("recordings");
+        }
         config.runs_dir = dir;
     }
     config.validate().map_err(|e| e.to_string())?;

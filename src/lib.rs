@@ -42,12 +42,13 @@ use tokio_stream::StreamExt as _;
 use tokio_stream::wrappers::BroadcastStream;
 
 pub use pilothouse_actors::{
-    Action, ActionFailure, CancelAck, CancelError, ChromiumLauncher, Command, Config, ConfigError,
-    DirStore, DriverSpec, EngineTimeouts, ErrorCode, EventKind, EventSubscription, ExtractMode,
-    FieldError, FinalizeError, GuardrailSpec, InvalidRequest, Limits, ObserveCaps, RunDefaults,
-    RunError, RunEvent, RunId, RunOutcome, RunRequest, RunState, RunStatus, RunStore,
-    ScrollDirection, Secret, Severity, ShutdownReport, StartError, StuckSpec, SubmitError,
-    TaskKind, Viewport, WaitState,
+    Action, ActionFailure, Artifact, CancelAck, CancelError, ChromiumLauncher, Command, Config,
+    ConfigError, DirStore, DriverSpec, EngineStats, EngineTimeouts, ErrorCode, EventKind,
+    EventSubscription, ExtractMode, FieldError, FinalizeError, GuardrailSpec, InvalidRequest,
+    Limits, LogWriter, Manifest, ObserveCaps, RecordingConfig, RecordingInfo, RecordingSpec,
+    RecoveryReport, RegistryConfig, RunDefaults, RunError, RunEvent, RunId, RunOutcome, RunRequest,
+    RunState, RunStatus, RunStore, ScrollDirection, Secret, Severity, ShutdownReport, StartError,
+    StuckSpec, SubmitError, TaskKind, Viewport, WaitState,
 };
 
 use pilothouse_actors::Engine;
@@ -60,13 +61,35 @@ pub struct Orchestrator {
 }
 
 impl Orchestrator {
-    /// Starts the actor system with the directory store and a Chromium per run.
+    /// Starts the actor system with the directory store under `config.runs_dir` and a Chromium
+    /// per run. Before it admits anything, runs a previous process left unfinished become
+    /// `interrupted` and that process's orphaned browsers are killed (see [`Self::recovery`]).
     pub async fn start(config: Config) -> Result<Self, StartError> {
-        let engine = Engine::start(config).await?;
+        Ok(Self::wrap(Engine::start(config).await?))
+    }
+
+    /// Starts with another run store (a database, or a wrapper that injects faults in tests).
+    pub async fn start_with_store(
+        mut config: Config,
+        store: std::sync::Arc<dyn RunStore>,
+    ) -> Result<Self, StartError> {
+        config.chromium_path = Some(config.resolve_chromium()?);
+        let launcher = std::sync::Arc::new(ChromiumLauncher);
+        Ok(Self::wrap(
+            Engine::start_with(config, store, launcher).await?,
+        ))
+    }
+
+    fn wrap(engine: Engine) -> Self {
         let handle = OrchestratorHandle {
             sender: engine.sender().clone(),
         };
-        Ok(Self { engine, handle })
+        Self { engine, handle }
+    }
+
+    /// What start-up recovery found: runs now `interrupted`, orphaned browsers killed.
+    pub fn recovery(&self) -> &RecoveryReport {
+        self.engine.recovery()
     }
 
     /// A cloneable handle for submitting and watching runs.
@@ -190,6 +213,11 @@ impl OrchestratorHandle {
             .await
             .map_err(|_| EventsError::Unavailable)?
             .ok_or(EventsError::NotFound(run_id))
+    }
+
+    /// Counts of runs in memory, running and queued.
+    pub async fn stats(&self) -> Result<EngineStats, Unavailable> {
+        self.ask(|reply| Command::Stats { reply }).await
     }
 
     /// Asks the orchestrator to shut down; see [`Orchestrator::shutdown`].

@@ -40,9 +40,10 @@ fn write_config(env: &TestEnv) -> PathBuf {
     std::fs::write(
         &path,
         format!(
-            "runs_dir = {:?}\nprofile_root = {:?}\n",
+            "runs_dir = {:?}\nprofile_root = {:?}\n[recording]\nrecordings_dir = {:?}\n",
             env.runs_dir().to_str().unwrap(),
-            env.profile_root().to_str().unwrap()
+            env.profile_root().to_str().unwrap(),
+            env.recordings_dir().to_str().unwrap()
         ),
     )
     .unwrap();

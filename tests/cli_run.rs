@@ -32,9 +32,10 @@ impl CliEnv {
         std::fs::write(
             &config,
             format!(
-                "runs_dir = {:?}\nprofile_root = {:?}\n",
+                "runs_dir = {:?}\nprofile_root = {:?}\n[recording]\nrecordings_dir = {:?}\n",
                 env.runs_dir().to_str().unwrap(),
-                env.profile_root().to_str().unwrap()
+                env.profile_root().to_str().unwrap(),
+                env.recordings_dir().to_str().unwrap()
             ),
         )
         .unwrap();

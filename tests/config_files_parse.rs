@@ -49,7 +49,10 @@ fn default_toml_spells_out_every_key() {
                     missing.push(format!("[{key}]"));
                 }
                 for inner in table.keys() {
-                    if !text.contains(&format!("\n{inner} = ")) {
+                    let written = text.contains(&format!("\n{inner} = "))
+                        || text.contains(&format!("\n# {inner} = "))
+                        || text.contains(&format!("\n[{key}.{inner}]"));
+                    if !written {
                         missing.push(format!("{key}.{inner}"));
                     }
                 }

@@ -9,10 +9,12 @@ use std::time::{Duration, Instant};
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::event::ActionFailure;
 use crate::page_driver::{
-    ActionBounds, ActionOutput, BrowserLauncher, CloseMode, CloseReport, LaunchSpec, PageDriver,
+    ActionBounds, ActionOutput, BrowserLauncher, Capture, CloseMode, CloseReport, LaunchSpec,
+    PageDriver,
 };
 use crate::request::Action;
 use crate::run::ErrorCode;
@@ -26,6 +28,14 @@ pub(crate) enum BrowserMsg {
         action: Action,
         bounds: ActionBounds,
         reply: RpcReplyPort<Result<ActionOutput, ActionFailure>>,
+    },
+    /// Capture the page for the recording (a viewport JPEG, the DOM).
+    Capture {
+        screenshot: bool,
+        dom: bool,
+        /// Selectors whose text is masked in the screenshot.
+        masks: Vec<String>,
+        reply: RpcReplyPort<Result<Capture, String>>,
     },
     /// Leave the page on about:blank.
     Blank(RpcReplyPort<Result<(), String>>),
@@ -71,7 +81,8 @@ impl Actor for BrowserActor {
     ) -> Result<(), ActorProcessingErr> {
         match message {
             BrowserMsg::Launch(reply) => {
-                let _ = reply.send(on_launch(state).await);
+                let span = tracing::info_span!("browser_launch", run_id = %state.args.spec.run_id);
+                let _ = reply.send(on_launch(state).instrument(span).await);
             }
             BrowserMsg::Execute {
                 action,
@@ -79,6 +90,21 @@ impl Actor for BrowserActor {
                 reply,
             } => {
                 let _ = reply.send(on_execute(state, &action, bounds).await);
+            }
+            BrowserMsg::Capture {
+                screenshot,
+                dom,
+                masks,
+                reply,
+            } => {
+                let result = match state.page.as_mut() {
+                    Some(page) => {
+                        let capture = page.capture(screenshot, dom, &masks);
+                        bounded(state.args.close_timeout, capture).await
+                    }
+                    None => Err("the browser is not running".into()),
+                };
+                let _ = reply.send(result);
             }
             BrowserMsg::Blank(reply) => {
                 let result = match state.page.as_mut() {

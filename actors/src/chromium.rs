@@ -7,6 +7,7 @@
 
 mod actions;
 mod observe;
+pub(crate) mod orphans;
 mod scripts;
 mod settle;
 
@@ -27,7 +28,8 @@ use tokio::task::JoinHandle;
 
 use crate::event::ActionFailure;
 use crate::page_driver::{
-    ActionBounds, ActionOutput, BrowserLauncher, CloseMode, CloseReport, LaunchSpec, PageDriver,
+    ActionBounds, ActionOutput, BrowserLauncher, Capture, CloseMode, CloseReport, LaunchSpec,
+    PageDriver,
 };
 use crate::request::Action;
 
@@ -266,6 +268,21 @@ impl PageDriver for ChromiumSession {
 
     fn blank(&mut self) -> BoxFuture<'_, Result<(), String>> {
         Box::pin(async move { actions::blank(&self.page).await })
+    }
+
+    fn capture<'a>(
+        &'a mut self,
+        screenshot: bool,
+        dom: bool,
+        masks: &'a [String],
+    ) -> BoxFuture<'a, Result<Capture, String>> {
+        Box::pin(actions::capture(
+            &self.page,
+            &self.settings,
+            screenshot,
+            dom,
+            masks,
+        ))
     }
 
     fn close(self: Box<Self>, mode: CloseMode) -> BoxFuture<'static, CloseReport> {

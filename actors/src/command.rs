@@ -57,6 +57,11 @@ pub enum Command {
         /// A receiver of the firehose.
         reply: oneshot::Sender<broadcast::Receiver<RunEvent>>,
     },
+    /// Counts of what the orchestrator holds.
+    Stats {
+        /// The counts.
+        reply: oneshot::Sender<EngineStats>,
+    },
     /// Stop admitting; let running runs finish within `grace`, then cancel them.
     Shutdown {
         /// How long running runs may continue.
@@ -116,6 +121,20 @@ pub enum CancelError {
     /// The orchestrator is gone.
     #[error("the orchestrator is not running")]
     Unavailable,
+}
+
+/// What the orchestrator holds right now.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EngineStats {
+    /// Runs in the in-memory registry (queued, running and recently finished).
+    pub runs_in_memory: usize,
+    /// Finished runs still in memory (bounded by `[registry]`; older ones come from the store).
+    pub finished_in_memory: usize,
+    /// Runs holding a concurrency slot.
+    pub active: usize,
+    /// Runs waiting for a slot.
+    pub queued: usize,
 }
 
 /// How a shutdown went.
@@ -215,5 +234,61 @@ impl Follow {
                 Err(broadcast::error::RecvError::Closed) => return None,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use futures::StreamExt;
+
+    use super::*;
+    use crate::config::Config;
+    use crate::event::{EventKind, EventLog};
+    use crate::store::{DirStore, RunStore};
+
+    #[tokio::test]
+    async fn a_follower_that_lags_past_the_live_channel_resyncs_from_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn RunStore> = Arc::new(DirStore::new(dir.path()));
+        let run_id = RunId::new();
+        let request = RunRequest::from_json(
+            r#"{"driver": {"type": "script", "steps": [{"action": "evaluate", "script": "1"}]}}"#,
+        )
+        .unwrap();
+        let config = Config::default();
+        let (firehose, _) = broadcast::channel(16);
+        let log = EventLog::new(
+            run_id,
+            store.open_log(run_id).unwrap(),
+            Vec::new(),
+            firehose,
+        );
+        let record = RunRecord::new(
+            request.clone(),
+            request.limits.effective(&config),
+            store.create_run(run_id).unwrap(),
+            log,
+            RunStatus::new_queued(run_id, "script", Default::default()),
+            store.clone(),
+            request.recording.plan(&config.recording),
+        );
+        let stream = EventSubscription::live(record.clone(), 0).into_stream();
+        // Far more than the live channel holds, published before the follower reads anything.
+        for i in 0..1_000 {
+            record.emit(EventKind::Log {
+                level: "info".into(),
+                message: format!("event {i}"),
+            });
+        }
+        let (terminal, _) = record.log.append_terminal(|_| EventKind::Log {
+            level: "info".into(),
+            message: "end".into(),
+        });
+        record.log.publish_terminal(terminal);
+        // The stream ends at the terminal event; a Log stands in for it here, so take 1001.
+        let seqs: Vec<u64> = stream.take(1_001).map(|e| e.seq).collect().await;
+        assert_eq!(seqs, (1..=1_001).collect::<Vec<_>>());
     }
 }

@@ -32,6 +32,79 @@ pub struct Config {
     pub settle: SettleConfig,
     /// Engine-side bounds.
     pub timeouts: EngineTimeouts,
+    /// How many finished runs stay in memory.
+    pub registry: RegistryConfig,
+    /// What runs record by default, and where recordings are uploaded.
+    pub recording: RecordingConfig,
+}
+
+/// Finished runs stay in memory up to a count and an age; past either, they are served from
+/// the store (status, list and events work the same).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RegistryConfig {
+    /// Finished runs kept in memory.
+    pub max_finished_runs: usize,
+    /// Seconds a finished run stays in memory.
+    pub max_finished_age_seconds: u64,
+}
+
+impl Default for RegistryConfig {
+    fn default() -> Self {
+        Self {
+            max_finished_runs: 1_000,
+            max_finished_age_seconds: 3_600,
+        }
+    }
+}
+
+/// What each run records unless its request says otherwise, and where recordings go.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RecordingConfig {
+    /// A JPEG screenshot after every action.
+    pub screenshots: bool,
+    /// `actions.jsonl`: every action with its input (secrets redacted), timing and result.
+    pub actions: bool,
+    /// The page's final DOM.
+    pub final_dom: bool,
+    /// `report.html`: a self-contained timeline of the run for people.
+    pub report: bool,
+    /// Upload each recording when its run ends.
+    pub upload: bool,
+    /// Where recordings are uploaded: `s3://bucket/prefix`, `gs://bucket/prefix`,
+    /// `az://container/prefix` (credentials from the usual environment variables) or
+    /// `file:///abs/path`. Unset: `recordings_dir`.
+    pub upload_url: Option<String>,
+    /// The local upload destination used when `upload_url` is unset.
+    pub recordings_dir: PathBuf,
+    /// Extra object_store options, e.g. `aws_endpoint = "http://127.0.0.1:9000"`,
+    /// `aws_allow_http = "true"`, `aws_region = "us-east-1"`.
+    pub upload_options: std::collections::BTreeMap<String, String>,
+    /// Attempts per artifact before the upload is recorded as failed.
+    pub upload_attempts: u32,
+    /// First pause between attempts; doubled after each.
+    pub upload_backoff_ms: u64,
+    /// Bound on one run's whole upload.
+    pub upload_timeout_ms: u64,
+}
+
+impl Default for RecordingConfig {
+    fn default() -> Self {
+        Self {
+            screenshots: true,
+            actions: true,
+            final_dom: true,
+            report: true,
+            upload: true,
+            upload_url: None,
+            recordings_dir: PathBuf::from("recordings"),
+            upload_options: Default::default(),
+            upload_attempts: 3,
+            upload_backoff_ms: 200,
+            upload_timeout_ms: 30_000,
+        }
+    }
 }
 
 /// Per-run limits used when a request leaves them unset.
@@ -136,6 +209,8 @@ impl Default for Config {
             observe: ObserveCaps::default(),
             settle: SettleConfig::default(),
             timeouts: EngineTimeouts::default(),
+            registry: RegistryConfig::default(),
+            recording: RecordingConfig::default(),
         }
     }
 }
@@ -255,6 +330,14 @@ impl Config {
         }
         if self.defaults.run_timeout_seconds == 0 {
             return invalid("defaults.run_timeout_seconds", "must be at least 1");
+        }
+        if self.recording.upload_attempts == 0 {
+            return invalid("recording.upload_attempts", "must be at least 1");
+        }
+        if let Some(url) = &self.recording.upload_url {
+            if let Err(message) = crate::recording::upload::check_url(url) {
+                return invalid("recording.upload_url", &message);
+            }
         }
         Ok(())
     }

@@ -12,6 +12,7 @@ use crate::chromium::ChromiumLauncher;
 use crate::command::Command;
 use crate::config::{Config, ConfigError};
 use crate::page_driver::BrowserLauncher;
+use crate::recovery::{RecoveryReport, recover};
 use crate::store::{DirStore, RunStore};
 use crate::supervisor::{SupervisorActor, SupervisorArgs, SupervisorMsg};
 
@@ -46,6 +47,7 @@ pub struct Engine {
     sender: mpsc::Sender<Command>,
     supervisor: ActorRef<SupervisorMsg>,
     supervisor_done: JoinHandle<()>,
+    recovery: RecoveryReport,
 }
 
 impl Engine {
@@ -57,9 +59,11 @@ impl Engine {
         Self::start_with(config, store, Arc::new(ChromiumLauncher)).await
     }
 
-    /// Starts with a given store and browser launcher.
+    /// Starts with a given store and browser launcher. Before the first command, the store is
+    /// recovered (unfinished runs become `interrupted`) and orphaned browsers of a previous
+    /// process under `profile_root` are killed.
     pub async fn start_with(
-        config: Config,
+        mut config: Config,
         store: Arc<dyn RunStore>,
         launcher: Arc<dyn BrowserLauncher>,
     ) -> Result<Self, StartError> {
@@ -70,6 +74,35 @@ impl Engine {
                 source,
             })?;
         }
+        // Browsers are told apart by their profile path: make it one spelling.
+        config.profile_root =
+            std::fs::canonicalize(&config.profile_root).map_err(|source| StartError::Storage {
+                path: config.profile_root.clone(),
+                source,
+            })?;
+        let recovery = {
+            let store = store.clone();
+            let profiles = config.profile_root.clone();
+            tokio::task::spawn_blocking(move || {
+                let mut report = recover(store.as_ref());
+                let sweep = crate::chromium::orphans::sweep(&profiles);
+                report.orphans_killed = sweep.killed;
+                report.profiles_removed = sweep.removed_profiles;
+                report
+            })
+            .await
+            .map_err(|e| StartError::Spawn(format!("recovery failed: {e}")))?
+        };
+        if !recovery.orphans_killed.is_empty() {
+            metrics::counter!("pilothouse_orphan_browsers_killed_total")
+                .increment(recovery.orphans_killed.len() as u64);
+        }
+        let uploader = crate::recording::upload::Uploader::from_config(&config.recording).map_err(
+            |message| ConfigError::Invalid {
+                field: "recording",
+                message,
+            },
+        )?;
         let (firehose, _) = broadcast::channel(FIREHOSE_CAPACITY);
         let args = SupervisorArgs {
             config: Arc::new(config),
@@ -77,6 +110,7 @@ impl Engine {
             launcher,
             firehose,
             registry: Arc::new(DashMap::new()),
+            uploader: Arc::new(uploader),
         };
         let (supervisor, supervisor_done) = Actor::spawn(None, SupervisorActor, args)
             .await
@@ -94,7 +128,13 @@ impl Engine {
             sender,
             supervisor,
             supervisor_done,
+            recovery,
         })
+    }
+
+    /// What start-up recovery found: interrupted runs and killed orphan browsers.
+    pub fn recovery(&self) -> &RecoveryReport {
+        &self.recovery
     }
 
     /// The command sender hosts use.

@@ -4,9 +4,7 @@
 //! `EventLog` keeps the published events in memory as well, so a subscriber can take "everything
 //! after seq N" and a live receiver under one lock: no gap and no duplicate at the seam.
 
-use std::fs::{File, OpenOptions};
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
@@ -14,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
 use crate::run::{RunId, RunState, RunStatus};
+use crate::store::LogWriter;
 
 /// Capacity of each run's live broadcast channel. A receiver that falls further behind
 /// resynchronizes from the log instead of losing events.
@@ -154,7 +153,7 @@ pub(crate) struct Subscription {
 
 struct LogState {
     next_seq: u64,
-    file: Option<File>,
+    file: Option<Box<dyn LogWriter>>,
     published: Vec<RunEvent>,
     /// Set once the terminal event is written: nothing may follow it.
     sealed: bool,
@@ -164,7 +163,6 @@ struct LogState {
 /// The append-then-broadcast log of one run.
 pub(crate) struct EventLog {
     run_id: RunId,
-    path: PathBuf,
     state: Mutex<LogState>,
     live: broadcast::Sender<RunEvent>,
     firehose: broadcast::Sender<RunEvent>,
@@ -174,33 +172,32 @@ impl std::fmt::Debug for EventLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EventLog")
             .field("run_id", &self.run_id)
-            .field("path", &self.path)
             .finish()
     }
 }
 
 impl EventLog {
-    /// Opens (creating) `path` for appending. `firehose` receives every run's events too.
-    pub(crate) fn create(
+    /// A log appending to `file`. `earlier` are the events already in it (a run recovered after
+    /// a crash); the next event continues their seq. `firehose` receives every run's events too.
+    pub(crate) fn new(
         run_id: RunId,
-        path: &Path,
+        file: Box<dyn LogWriter>,
+        earlier: Vec<RunEvent>,
         firehose: broadcast::Sender<RunEvent>,
-    ) -> std::io::Result<Self> {
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
+    ) -> Self {
         let (live, _) = broadcast::channel(LIVE_CHANNEL_CAPACITY);
-        Ok(Self {
+        Self {
             run_id,
-            path: path.to_owned(),
             state: Mutex::new(LogState {
-                next_seq: 1,
+                next_seq: earlier.last().map_or(1, |e| e.seq + 1),
                 file: Some(file),
-                published: Vec::new(),
+                published: earlier,
                 sealed: false,
                 write_errors: 0,
             }),
             live,
             firehose,
-        })
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, LogState> {
@@ -234,8 +231,8 @@ impl EventLog {
         let sync_error = state
             .file
             .as_mut()
-            .and_then(|f| f.sync_all().err())
-            .map(|e| format!("sync {}: {e}", self.path.display()));
+            .and_then(|f| f.sync().err())
+            .map(|e| format!("sync of events.jsonl failed: {e}"));
         (event, sync_error)
     }
 
@@ -284,7 +281,7 @@ impl EventLog {
                 .map_err(std::io::Error::other)
                 .and_then(|mut line| {
                     line.push(b'\n');
-                    file.write_all(&line)
+                    file.append(&line)
                 }),
             None => Err(std::io::Error::other("event log already closed")),
         };
@@ -319,9 +316,15 @@ mod tests {
     fn log() -> (tempfile::TempDir, EventLog) {
         let dir = tempfile::tempdir().unwrap();
         let (firehose, _) = broadcast::channel(16);
-        let log =
-            EventLog::create(RunId::new(), &dir.path().join("events.jsonl"), firehose).unwrap();
+        let store = crate::store::DirStore::new(dir.path());
+        let run_id = RunId::new();
+        let file = crate::store::RunStore::open_log(&store, run_id).unwrap();
+        let log = EventLog::new(run_id, file, Vec::new(), firehose);
         (dir, log)
+    }
+
+    fn stored(dir: &tempfile::TempDir, log: &EventLog) -> Vec<RunEvent> {
+        crate::store::RunStore::load_events(&crate::store::DirStore::new(dir.path()), log.run_id)
     }
 
     fn note(n: usize) -> EventKind {
@@ -334,7 +337,7 @@ mod tests {
         for i in 0..5 {
             log.append(note(i));
         }
-        let on_disk = read_log(&dir.path().join("events.jsonl")).unwrap();
+        let on_disk = stored(&dir, &log);
         let seqs: Vec<u64> = on_disk.iter().map(|e| e.seq).collect();
         assert_eq!(seqs, vec![1, 2, 3, 4, 5]);
         assert_eq!(log.last_seq(), 5);

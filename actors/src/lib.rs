@@ -23,7 +23,7 @@
 //! - `record.rs`: the per-run record shared by a run's actors
 //! - `guard.rs`: destination guardrails
 //! - `driver.rs`: the `Driver` trait and the script driver
-//! - `store.rs`: the run store (directory by default)
+//! - `store.rs`: the run store (directory by default); `recovery.rs`: start-up recovery
 //! - `page_driver.rs` / `chromium.rs`: the browser seam and its Chromium implementation
 
 mod blinders;
@@ -39,6 +39,8 @@ mod guard;
 mod page_driver;
 mod proxy;
 mod record;
+mod recording;
+mod recovery;
 mod request;
 mod router;
 mod run;
@@ -48,18 +50,26 @@ mod supervisor;
 
 pub use chromium::ChromiumLauncher;
 pub use command::{
-    CancelAck, CancelError, Command, EventSubscription, ShutdownReport, SubmitError,
+    CancelAck, CancelError, Command, EngineStats, EventSubscription, ShutdownReport, SubmitError,
 };
-pub use config::{Config, ConfigError, EngineTimeouts, ObserveCaps, RunDefaults, SettleConfig};
+pub use config::{
+    Config, ConfigError, EngineTimeouts, ObserveCaps, RecordingConfig, RegistryConfig, RunDefaults,
+    SettleConfig,
+};
 pub use engine::{Engine, StartError};
 pub use event::{ActionFailure, EventKind, RunEvent};
 pub use guard::{Severity, StuckSpec, TaskKind, is_private_ip};
 pub use page_driver::{
-    ActionBounds, ActionOutput, BrowserLauncher, CloseMode, CloseReport, LaunchSpec, PageDriver,
+    ActionBounds, ActionOutput, BrowserLauncher, Capture, CloseMode, CloseReport, LaunchSpec,
+    PageDriver,
 };
+pub use recording::{Artifact, Manifest};
+pub use recovery::RecoveryReport;
 pub use request::{
     Action, DriverSpec, EffectiveLimits, ExtractMode, FieldError, GuardrailSpec, InvalidRequest,
-    Limits, RunRequest, ScrollDirection, Secret, Viewport, WaitState,
+    Limits, RecordingSpec, RunRequest, ScrollDirection, Secret, Viewport, WaitState,
 };
-pub use run::{ErrorCode, FinalizeError, RunError, RunId, RunOutcome, RunState, RunStatus};
-pub use store::{DirStore, RunStore};
+pub use run::{
+    ErrorCode, FinalizeError, RecordingInfo, RunError, RunId, RunOutcome, RunState, RunStatus,
+};
+pub use store::{DirStore, LogWriter, RunStore};

@@ -59,6 +59,15 @@ pub struct ActionOutput {
     pub url: Option<String>,
 }
 
+/// What the recorder takes from the page: a viewport JPEG and the DOM, as asked.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Capture {
+    /// JPEG bytes of the viewport.
+    pub jpeg: Option<Vec<u8>>,
+    /// `document.documentElement.outerHTML`.
+    pub dom: Option<String>,
+}
+
 /// How to end a browser.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CloseMode {
@@ -92,6 +101,18 @@ pub trait PageDriver: Send + 'static {
         action: &'a Action,
         bounds: ActionBounds,
     ) -> BoxFuture<'a, Result<ActionOutput, ActionFailure>>;
+
+    /// Captures the page for the recording, with the text of elements matching `masks` hidden
+    /// in the screenshot. Drivers that cannot capture return nothing.
+    fn capture<'a>(
+        &'a mut self,
+        screenshot: bool,
+        dom: bool,
+        masks: &'a [String],
+    ) -> BoxFuture<'a, Result<Capture, String>> {
+        let _ = (screenshot, dom, masks);
+        Box::pin(async { Ok(Capture::default()) })
+    }
 
     /// Leaves the page on `about:blank` (after a guardrail refused where it landed).
     fn blank(&mut self) -> BoxFuture<'_, Result<(), String>>;

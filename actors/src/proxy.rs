@@ -25,6 +25,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 use url::Host;
 
 use crate::guard::{Block, Guard, Phase};
@@ -66,17 +67,26 @@ impl Drop for GuardProxy {
 
 #[derive(Clone)]
 struct Ctx {
+    run_id: crate::run::RunId,
     guard: Arc<Guard>,
     on_block: BlockSink,
 }
 
 impl GuardProxy {
     /// Listens on an ephemeral loopback port.
-    pub(crate) async fn start(guard: Arc<Guard>, on_block: BlockSink) -> std::io::Result<Self> {
+    pub(crate) async fn start(
+        run_id: crate::run::RunId,
+        guard: Arc<Guard>,
+        on_block: BlockSink,
+    ) -> std::io::Result<Self> {
         let listener = TcpListener::bind((IpAddr::from([127, 0, 0, 1]), 0)).await?;
         let addr = listener.local_addr()?;
         let stop = CancellationToken::new();
-        let ctx = Ctx { guard, on_block };
+        let ctx = Ctx {
+            run_id,
+            guard,
+            on_block,
+        };
         tokio::spawn(accept_loop(listener, ctx, stop.clone()));
         Ok(Self { addr, stop })
     }
@@ -217,7 +227,13 @@ async fn admit(
 ) -> Result<Vec<IpAddr>, Response<ProxyBody>> {
     let parsed = Host::parse(host)
         .map_err(|e| plain(StatusCode::BAD_REQUEST, format!("bad host {host}: {e}")))?;
-    match ctx.guard.check_host(&parsed, port, Phase::Landing).await {
+    let span = tracing::info_span!("guard_check", run_id = %ctx.run_id, phase = "request");
+    match ctx
+        .guard
+        .check_host(&parsed, port, Phase::Landing)
+        .instrument(span)
+        .await
+    {
         Ok(ips) if ips.is_empty() => Err(plain(
             StatusCode::BAD_GATEWAY,
             format!("cannot resolve {host}"),

@@ -4,7 +4,7 @@
 //! the run hold the same `Arc`, so status queries never wait on a busy actor.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use tokio_util::sync::CancellationToken;
@@ -13,6 +13,7 @@ use crate::event::{EventKind, EventLog, RunEvent};
 use crate::guard::Block;
 use crate::request::{EffectiveLimits, RunRequest};
 use crate::run::{RunId, RunOutcome, RunState, RunStatus};
+use crate::store::RunStore;
 
 /// Why a run was stopped from outside its driver.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -62,12 +63,29 @@ pub(crate) struct RunRecord {
     pub(crate) dir: PathBuf,
     pub(crate) log: EventLog,
     pub(crate) control: RunControl,
+    pub(crate) recorder: crate::recording::Recorder,
     status: Mutex<RunStatus>,
     /// Requests the filtering proxy refused so far, and the last one.
     request_blocks: Mutex<(u64, Option<(Block, String)>)>,
     /// Set by whoever hands the run to the finalizer first, so a run is finalized once.
     finalizing: AtomicBool,
+    store: Arc<dyn RunStore>,
+    /// Version of the latest status handed to the writer.
+    status_version: AtomicU64,
+    /// Version of the status on disk, plus the failed writes so far and the last error. Held
+    /// while writing: this lock is the run's one serialized status writer.
+    status_written: Mutex<StatusWrites>,
 }
+
+#[derive(Debug, Default)]
+struct StatusWrites {
+    version: u64,
+    failures: u32,
+    last_error: Option<String>,
+}
+
+/// The version the committing write uses: no state-change write can replace it.
+const COMMIT_VERSION: u64 = u64::MAX;
 
 impl RunRecord {
     pub(crate) fn new(
@@ -76,8 +94,11 @@ impl RunRecord {
         dir: PathBuf,
         log: EventLog,
         status: RunStatus,
+        store: Arc<dyn RunStore>,
+        recording: crate::request::RecordingPlan,
     ) -> Arc<Self> {
         Arc::new(Self {
+            recorder: crate::recording::Recorder::new(recording, dir.clone()),
             id: status.run_id,
             request,
             limits,
@@ -87,7 +108,72 @@ impl RunRecord {
             status: Mutex::new(status),
             request_blocks: Mutex::default(),
             finalizing: AtomicBool::new(false),
+            store,
+            status_version: AtomicU64::new(0),
+            status_written: Mutex::default(),
         })
+    }
+
+    /// Writes the current status now (the caller may block: used at admission, so a run the
+    /// host was told about is always in the store).
+    pub(crate) fn persist_now(&self) -> std::io::Result<()> {
+        let version = self.status_version.fetch_add(1, Ordering::SeqCst) + 1;
+        self.write_status(version, &self.snapshot())
+    }
+
+    /// Writes the current status in the background (state changes). Writes land in order: an
+    /// older status never replaces a newer one.
+    pub(crate) fn persist(self: &Arc<Self>) {
+        let version = self.status_version.fetch_add(1, Ordering::SeqCst) + 1;
+        let status = self.snapshot();
+        let record = self.clone();
+        tokio::task::spawn_blocking(move || {
+            if let Err(error) = record.write_status(version, &status) {
+                tracing::warn!(run_id = %record.id, %error, "status write failed");
+            }
+        });
+    }
+
+    /// The committing write of the final status: nothing written later can replace it.
+    pub(crate) fn commit_status(&self, status: &RunStatus) -> std::io::Result<()> {
+        self.write_status(COMMIT_VERSION, status)
+    }
+
+    /// True once the final status is durably in the store.
+    pub(crate) fn is_committed(&self) -> bool {
+        self.status_writes().version == COMMIT_VERSION
+    }
+
+    /// Failed state-change writes so far, with the last error.
+    pub(crate) fn status_write_failures(&self) -> (u32, Option<String>) {
+        let writes = self.status_writes();
+        (writes.failures, writes.last_error.clone())
+    }
+
+    fn status_writes(&self) -> MutexGuard<'_, StatusWrites> {
+        self.status_written
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write_status(&self, version: u64, status: &RunStatus) -> std::io::Result<()> {
+        let mut writes = self.status_writes();
+        if writes.version >= version {
+            return Ok(());
+        }
+        match self.store.write_status(status) {
+            Ok(()) => {
+                writes.version = version;
+                Ok(())
+            }
+            Err(error) => {
+                if version != COMMIT_VERSION {
+                    writes.failures += 1;
+                    writes.last_error = Some(error.to_string());
+                }
+                Err(error)
+            }
+        }
     }
 
     /// The live status (locked briefly; never held across an await).
@@ -104,8 +190,8 @@ impl RunRecord {
         status
     }
 
-    /// Moves a live run to `state` and announces it.
-    pub(crate) fn set_state(&self, state: RunState) {
+    /// Moves a live run to `state`, announces it and persists it.
+    pub(crate) fn set_state(self: &Arc<Self>, state: RunState) {
         {
             let mut status = self.status();
             if status.state.is_terminal() {
@@ -117,6 +203,7 @@ impl RunRecord {
             }
         }
         self.emit(EventKind::State { state });
+        self.persist();
     }
 
     /// Appends and broadcasts an event (dropped once the run's terminal event is written).

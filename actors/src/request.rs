@@ -36,6 +36,9 @@ pub struct RunRequest {
     /// Free-form labels copied into the status.
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// What this run records; unset fields take the config's `[recording]` defaults.
+    #[serde(default)]
+    pub recording: RecordingSpec,
     /// Named secrets for `type` with `credential_ref`. Values never leave the browser: they are
     /// not serialized, logged, evented or recorded, and are scrubbed from anything read back.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -100,6 +103,49 @@ impl DriverSpec {
     pub fn is_model_driven(&self) -> bool {
         match self {
             Self::Script { .. } => false,
+        }
+    }
+}
+
+/// Per-run recording switches; each unset one takes the config's `[recording]` default.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordingSpec {
+    /// A JPEG screenshot after every action.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub screenshots: Option<bool>,
+    /// `actions.jsonl`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actions: Option<bool>,
+    /// The page's final DOM.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub final_dom: Option<bool>,
+    /// `report.html`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<bool>,
+    /// Upload the recording when the run ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload: Option<bool>,
+}
+
+/// The recording switches of one run, defaults applied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct RecordingPlan {
+    pub(crate) screenshots: bool,
+    pub(crate) actions: bool,
+    pub(crate) final_dom: bool,
+    pub(crate) report: bool,
+    pub(crate) upload: bool,
+}
+
+impl RecordingSpec {
+    pub(crate) fn plan(&self, config: &crate::config::RecordingConfig) -> RecordingPlan {
+        RecordingPlan {
+            screenshots: self.screenshots.unwrap_or(config.screenshots),
+            actions: self.actions.unwrap_or(config.actions),
+            final_dom: self.final_dom.unwrap_or(config.final_dom),
+            report: self.report.unwrap_or(config.report),
+            upload: self.upload.unwrap_or(config.upload),
         }
     }
 }

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
-use serde_json::Value;
 use tracing::Instrument;
 
 use crate::browser::BrowserMsg;
@@ -16,6 +15,7 @@ use crate::record::{RunRecord, StopReason};
 use crate::request::Action;
 use crate::run::ErrorCode;
 
+mod capture;
 mod limits;
 mod output;
 mod pipeline;
@@ -105,6 +105,7 @@ impl Actor for RouterActor {
 
 async fn on_dispatch(state: &mut RouterState, action: Action) -> ActionResult {
     let started = Instant::now();
+    let started_at = chrono::Utc::now();
     state.steps += 1;
     let step = state.steps;
     let span =
@@ -124,7 +125,18 @@ async fn on_dispatch(state: &mut RouterState, action: Action) -> ActionResult {
             .await
     };
     let output = apply_judgement(state, &action, output);
-    finish_step(state, step, &action, &output, started.elapsed());
+    let elapsed = started.elapsed();
+    let screenshot = capture::step_screenshot(state, step, &action, &output).await;
+    capture::record_step(
+        state,
+        step,
+        &action,
+        &output,
+        started_at,
+        elapsed,
+        screenshot.clone(),
+    );
+    finish_step(state, step, &action, &output, elapsed, screenshot);
     ActionResult { step, output }
 }
 
@@ -228,6 +240,7 @@ fn finish_step(
     action: &Action,
     output: &Result<ActionOutput, ActionFailure>,
     elapsed: Duration,
+    screenshot: Option<String>,
 ) {
     let outcome = if output.is_ok() { "ok" } else { "error" };
     metrics::counter!("pilothouse_actions_total", "action" => action.name(), "outcome" => outcome)
@@ -235,14 +248,6 @@ fn finish_step(
     metrics::histogram!("pilothouse_action_duration_seconds", "action" => action.name())
         .record(elapsed.as_secs_f64());
     state.record.status().action_count = step;
-    let screenshot = output
-        .as_ref()
-        .ok()
-        .and_then(|o| o.value.as_ref())
-        .filter(|_| matches!(action, Action::Screenshot { .. }))
-        .and_then(|v| v.get("screenshot"))
-        .and_then(Value::as_str)
-        .map(str::to_owned);
     state.record.emit(EventKind::Action {
         step,
         action: action.name().to_owned(),

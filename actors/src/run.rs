@@ -253,6 +253,25 @@ pub struct RunStatus {
     /// Finalization steps that failed; the run's outcome still stands.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub finalize_errors: Vec<FinalizeError>,
+    /// Where the run's recording lives, once it is sealed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording: Option<RecordingInfo>,
+}
+
+/// Where a run's recording lives and what it holds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordingInfo {
+    /// The upload location when the upload succeeded (`s3://bucket/prefix/<run_id>/`), else
+    /// the local directory.
+    pub location: String,
+    /// Whether `location` is the uploaded copy.
+    pub uploaded: bool,
+    /// The local copy, `runs/<run_id>/recording` (kept after upload).
+    pub local_dir: std::path::PathBuf,
+    /// Files listed in `manifest.json`.
+    pub artifacts: usize,
+    /// Their total size.
+    pub bytes: u64,
 }
 
 impl RunStatus {
@@ -273,6 +292,7 @@ impl RunStatus {
             last_url: None,
             last_seq: 0,
             finalize_errors: Vec::new(),
+            recording: None,
         }
     }
 

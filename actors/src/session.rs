@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
+use tracing::Instrument;
 
 use crate::browser::{BrowserActor, BrowserArgs, BrowserMsg};
 use crate::config::Config;
@@ -78,7 +79,10 @@ impl Actor for SessionActor {
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         match message {
-            SessionMsg::Start => on_start(myself, state).await,
+            SessionMsg::Start => {
+                let span = tracing::info_span!("setup", run_id = %state.args.record.id);
+                on_start(myself, state).instrument(span).await
+            }
             SessionMsg::DriverDone(outcome) => {
                 on_driver_done(state, outcome);
                 Ok(())
@@ -144,6 +148,7 @@ async fn on_start(
     let guard = Arc::new(Guard::new(&record.request.guardrails));
     let sink_record = record.clone();
     let proxy = GuardProxy::start(
+        record.id,
         guard.clone(),
         Arc::new(move |block: &Block, target: &str| sink_record.note_request_block(block, target)),
     )
@@ -165,7 +170,7 @@ async fn on_start(
         proxy: Some(proxy.addr()),
         run_id: record.id,
         chromium,
-        profile_dir: config.profile_root.join(format!("run-{}", record.id)),
+        profile_dir: crate::chromium::orphans::profile_dir(&config.profile_root, record.id),
         viewport: record.request.viewport,
         extra_args: config.chromium_args.clone(),
         launch_timeout: Duration::from_millis(config.timeouts.launch_ms),
@@ -206,10 +211,19 @@ async fn on_start(
         router: RouterHandle::new(router, record.clone()),
         record: record.clone(),
     };
-    state.tasks.push(tokio::spawn(async move {
-        let outcome = launch_and_drive(browser, ctx).await;
-        let _ = myself.cast(SessionMsg::DriverDone(outcome));
-    }));
+    let span = tracing::info_span!(
+        parent: None,
+        "run",
+        run_id = %record.id,
+        driver = record.request.driver.type_name()
+    );
+    state.tasks.push(tokio::spawn(
+        async move {
+            let outcome = launch_and_drive(browser, ctx).await;
+            let _ = myself.cast(SessionMsg::DriverDone(outcome));
+        }
+        .instrument(span),
+    ));
     Ok(())
 }
 

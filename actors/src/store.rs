@@ -1,8 +1,12 @@
 //! The run store: where `status.json` and `events.jsonl` live. The directory store is the
-//! embedded default; the trait lets a host put runs elsewhere.
+//! embedded default; the trait lets a host put runs elsewhere (or inject failures in tests).
+//!
+//! Status writes are atomic (temp file, fsync, rename, fsync of the directory). Event logs are
+//! append-only; opening one for appending first cuts a torn last line left by a crash, so the
+//! next event starts on a line of its own.
 
-use std::fs::{self, File};
-use std::io::Write;
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use crate::event::{RunEvent, read_log};
@@ -10,18 +14,26 @@ use crate::run::{RunId, RunStatus};
 
 /// Durable storage of runs.
 pub trait RunStore: Send + Sync + std::fmt::Debug + 'static {
-    /// Creates the run's directory and returns it (events and recordings go inside).
+    /// Creates the run's local directory and returns it (recordings are captured inside).
     fn create_run(&self, run_id: RunId) -> std::io::Result<PathBuf>;
-    /// Writes the status atomically: temp file, fsync, rename, fsync of the directory.
+    /// Writes the status atomically: a crash leaves the previous status or this one.
     fn write_status(&self, status: &RunStatus) -> std::io::Result<()>;
     /// The stored status, if the run is known and its file is valid.
     fn load_status(&self, run_id: RunId) -> Option<RunStatus>;
-    /// The stored events of a run (empty when unknown).
+    /// Opens the run's event log for appending (creating it).
+    fn open_log(&self, run_id: RunId) -> std::io::Result<Box<dyn LogWriter>>;
+    /// The stored events of a run (empty when unknown); a torn last line is skipped.
     fn load_events(&self, run_id: RunId) -> Vec<RunEvent>;
-    /// Every run id in the store.
+    /// Every run id in the store, oldest first (ids are time-ordered).
     fn run_ids(&self) -> Vec<RunId>;
-    /// Path of a run's event log.
-    fn events_path(&self, run_id: RunId) -> PathBuf;
+}
+
+/// An open, append-only event log.
+pub trait LogWriter: Send + std::fmt::Debug {
+    /// Appends one JSON line (the newline included).
+    fn append(&mut self, line: &[u8]) -> std::io::Result<()>;
+    /// Makes everything appended so far durable.
+    fn sync(&mut self) -> std::io::Result<()>;
 }
 
 /// Runs as directories: `<root>/<run_id>/{status.json, events.jsonl, recording/}`.
@@ -36,8 +48,13 @@ impl DirStore {
         Self { root: root.into() }
     }
 
-    fn run_dir(&self, run_id: RunId) -> PathBuf {
+    /// `<root>/<run_id>`.
+    pub fn run_dir(&self, run_id: RunId) -> PathBuf {
         self.root.join(run_id.to_string())
+    }
+
+    fn events_path(&self, run_id: RunId) -> PathBuf {
+        self.run_dir(run_id).join("events.jsonl")
     }
 }
 
@@ -62,6 +79,18 @@ impl RunStore for DirStore {
         serde_json::from_slice(&bytes).ok()
     }
 
+    fn open_log(&self, run_id: RunId) -> std::io::Result<Box<dyn LogWriter>> {
+        fs::create_dir_all(self.run_dir(run_id))?;
+        let path = self.events_path(run_id);
+        let mut file = OpenOptions::new()
+            .create(true)
+            .read(true)
+            .append(true)
+            .open(&path)?;
+        cut_torn_tail(&mut file)?;
+        Ok(Box::new(FileLog { file }))
+    }
+
     fn load_events(&self, run_id: RunId) -> Vec<RunEvent> {
         read_log(&self.events_path(run_id)).unwrap_or_default()
     }
@@ -76,10 +105,46 @@ impl RunStore for DirStore {
         ids.sort();
         ids
     }
+}
 
-    fn events_path(&self, run_id: RunId) -> PathBuf {
-        self.run_dir(run_id).join("events.jsonl")
+#[derive(Debug)]
+struct FileLog {
+    file: File,
+}
+
+impl LogWriter for FileLog {
+    fn append(&mut self, line: &[u8]) -> std::io::Result<()> {
+        self.file.write_all(line)
     }
+
+    fn sync(&mut self) -> std::io::Result<()> {
+        self.file.sync_all()
+    }
+}
+
+/// A crash mid-append leaves a last line without its newline: cut it, so the next append
+/// starts a line of its own (the torn event was never published).
+fn cut_torn_tail(file: &mut File) -> std::io::Result<()> {
+    let len = file.metadata()?.len();
+    if len == 0 {
+        return Ok(());
+    }
+    let mut last = [0u8];
+    file.seek(SeekFrom::Start(len - 1))?;
+    file.read_exact(&mut last)?;
+    if last[0] == b'\n' {
+        return Ok(());
+    }
+    let mut text = Vec::with_capacity(len as usize);
+    file.seek(SeekFrom::Start(0))?;
+    file.read_to_end(&mut text)?;
+    let keep = text.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    tracing::warn!(
+        cut = len - keep as u64,
+        "event log ended in a torn line; cut it"
+    );
+    file.set_len(keep as u64)?;
+    file.sync_all()
 }
 
 /// Temp file in the same directory, fsync, rename over the target, fsync the directory: a crash
@@ -130,5 +195,17 @@ mod tests {
         let run_dir = store.create_run(id).unwrap();
         fs::write(run_dir.join("status.json"), b"{not json").unwrap();
         assert_eq!(store.load_status(id), None);
+    }
+
+    #[test]
+    fn reopening_a_log_cuts_a_torn_last_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = DirStore::new(dir.path());
+        let id = RunId::new();
+        let path = store.create_run(id).unwrap().join("events.jsonl");
+        fs::write(&path, b"{\"a\":1}\n{\"torn\":").unwrap();
+        let mut log = store.open_log(id).unwrap();
+        log.append(b"{\"b\":2}\n").unwrap();
+        assert_eq!(fs::read_to_string(&path).unwrap(), "{\"a\":1}\n{\"b\":2}\n");
     }
 }

@@ -6,14 +6,14 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
 use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
 use tokio::sync::{broadcast, oneshot};
 
 use crate::command::{
-    CancelAck, CancelError, Command, EventSubscription, ShutdownReport, SubmitError,
+    CancelAck, CancelError, Command, EngineStats, EventSubscription, ShutdownReport, SubmitError,
 };
 use crate::config::Config;
 use crate::event::{EventKind, EventLog, RunEvent};
@@ -36,7 +36,12 @@ pub(crate) enum SupervisorMsg {
     RunFinalized(RunId),
     /// The shutdown grace period is over.
     GraceExpired,
+    /// Time to move finished runs past their age out of memory.
+    Evict,
 }
+
+/// How often finished runs are checked against `registry.max_finished_age_seconds`.
+const EVICT_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Startup arguments of the Supervisor.
 pub(crate) struct SupervisorArgs {
@@ -45,6 +50,7 @@ pub(crate) struct SupervisorArgs {
     pub(crate) launcher: Arc<dyn BrowserLauncher>,
     pub(crate) firehose: broadcast::Sender<RunEvent>,
     pub(crate) registry: Registry,
+    pub(crate) uploader: Arc<crate::recording::upload::Uploader>,
 }
 
 struct ShutdownState {
@@ -63,7 +69,10 @@ pub(crate) struct SupervisorState {
     sessions: HashMap<ActorId, RunId>,
     /// Runs finalized without a session (cancelled while queued), not yet committed.
     finalizing_unstarted: HashSet<RunId>,
+    /// Finished runs in memory, oldest first, with when they finished.
+    finished: VecDeque<(RunId, Instant)>,
     shutdown: Option<ShutdownState>,
+    evict_timer: tokio::task::JoinHandle<()>,
 }
 
 /// The root of the actor tree.
@@ -80,6 +89,7 @@ impl Actor for SupervisorActor {
         args: SupervisorArgs,
     ) -> Result<Self::State, ActorProcessingErr> {
         let finalizer = spawn_finalizer(&myself, &args).await?;
+        let evict_timer = myself.send_interval(EVICT_INTERVAL, || SupervisorMsg::Evict);
         Ok(SupervisorState {
             args,
             finalizer,
@@ -87,8 +97,19 @@ impl Actor for SupervisorActor {
             active: HashMap::new(),
             sessions: HashMap::new(),
             finalizing_unstarted: HashSet::new(),
+            finished: VecDeque::new(),
             shutdown: None,
+            evict_timer,
         })
+    }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        state.evict_timer.abort();
+        Ok(())
     }
 
     async fn handle(
@@ -101,6 +122,7 @@ impl Actor for SupervisorActor {
             SupervisorMsg::Command(command) => on_command(&myself, state, command).await,
             SupervisorMsg::RunFinalized(run_id) => on_run_finalized(&myself, state, run_id).await,
             SupervisorMsg::GraceExpired => on_grace_expired(&myself, state),
+            SupervisorMsg::Evict => evict_finished(state),
         }
         Ok(())
     }
@@ -139,7 +161,7 @@ async fn spawn_finalizer(
         None,
         FinalizerActor,
         FinalizerArgs {
-            store: args.store.clone(),
+            uploader: args.uploader.clone(),
             supervisor: myself.clone(),
             close_timeout: Duration::from_millis(args.config.timeouts.close_ms),
             close_call_timeout: Duration::from_millis(
@@ -185,6 +207,14 @@ async fn on_command(
         Command::SubscribeAll { reply } => {
             let _ = reply.send(state.args.firehose.subscribe());
         }
+        Command::Stats { reply } => {
+            let _ = reply.send(EngineStats {
+                runs_in_memory: state.args.registry.len(),
+                finished_in_memory: state.finished.len(),
+                active: state.active.len(),
+                queued: state.queue.len(),
+            });
+        }
         Command::Shutdown { grace, reply } => on_shutdown(myself, state, grace, reply),
     }
 }
@@ -226,18 +256,16 @@ fn create_record(
 ) -> Result<Arc<RunRecord>, SubmitError> {
     let run_id = RunId::new();
     let store = &state.args.store;
-    let dir = store
-        .create_run(run_id)
-        .map_err(|e| SubmitError::Storage(e.to_string()))?;
-    let log = EventLog::create(
-        run_id,
-        &store.events_path(run_id),
-        state.args.firehose.clone(),
-    )
-    .map_err(|e| SubmitError::Storage(e.to_string()))?;
+    let storage = |e: std::io::Error| SubmitError::Storage(e.to_string());
+    let dir = store.create_run(run_id).map_err(storage)?;
+    let file = store.open_log(run_id).map_err(storage)?;
+    let log = EventLog::new(run_id, file, Vec::new(), state.args.firehose.clone());
     let status = RunStatus::new_queued(run_id, request.driver.type_name(), request.labels.clone());
     let limits = request.limits.effective(&state.args.config);
-    let record = RunRecord::new(request, limits, dir, log, status);
+    let plan = request.recording.plan(&state.args.config.recording);
+    let record = RunRecord::new(request, limits, dir, log, status, store.clone(), plan);
+    // The host learns the id only once the run is in the store.
+    record.persist_now().map_err(storage)?;
     state.args.registry.insert(run_id, record.clone());
     Ok(record)
 }
@@ -296,6 +324,8 @@ async fn on_run_finalized(
     run_id: RunId,
 ) {
     let never_started = state.finalizing_unstarted.remove(&run_id);
+    state.finished.push_back((run_id, Instant::now()));
+    evict_finished(state);
     if let Some(session) = state.active.remove(&run_id).flatten() {
         session.stop(None);
     }
@@ -317,6 +347,25 @@ async fn admit_queued(myself: &ActorRef<SupervisorMsg>, state: &mut SupervisorSt
             break;
         };
         start_session(myself, state, record).await;
+    }
+}
+
+/// Moves finished runs past the count or age bound out of memory; the store serves them from
+/// then on. A run whose final status never reached the store stays: it is the only copy.
+fn evict_finished(state: &mut SupervisorState) {
+    let bound = &state.args.config.registry;
+    let max_age = Duration::from_secs(bound.max_finished_age_seconds);
+    while let Some(&(run_id, at)) = state.finished.front() {
+        if state.finished.len() <= bound.max_finished_runs && at.elapsed() <= max_age {
+            break;
+        }
+        state.finished.pop_front();
+        let registry = &state.args.registry;
+        if registry.get(&run_id).is_some_and(|r| r.is_committed()) {
+            registry.remove(&run_id);
+        } else {
+            tracing::warn!(%run_id, "finished run kept in memory: its status is not in the store");
+        }
     }
 }
 

@@ -91,6 +91,15 @@ pub(crate) fn status_block(status: &RunStatus, runs_dir: &Path) -> String {
         let _ = writeln!(out, "finalize  {}: {}", problem.step, problem.message);
     }
     let dir = runs_dir.join(status.run_id.to_string());
+    if let Some(recording) = &status.recording {
+        let report = recording.local_dir.join("report.html");
+        if report.is_file() {
+            let _ = writeln!(out, "report    {}", report.display());
+        }
+        if recording.uploaded {
+            let _ = writeln!(out, "uploaded  {}", recording.location);
+        }
+    }
     let _ = write!(out, "status    {}", dir.join("status.json").display());
     out
 }

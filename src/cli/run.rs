@@ -1,15 +1,17 @@
-//! `pilothouse run REQUEST.json`: runs one request on an embedded orchestrator, prints a line per
-//! event as it happens and then the final status; Ctrl-C cancels the run and waits until it is
-//! `cancelled` and its browser is gone.
+//! `pilothouse run REQUEST.json [MORE.json ...]`: runs requests on an embedded orchestrator
+//! (concurrently, up to `max_concurrent_runs`), prints a line per event as it happens and then
+//! each final status; Ctrl-C cancels the runs and waits until they are `cancelled` and their
+//! browsers are gone.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::cli::Interrupts;
 use anyhow::Context as _;
 use futures::StreamExt as _;
 use pilothouse::{
-    Config, EventKind, InvalidRequest, Orchestrator, OrchestratorHandle, RunRequest, RunStatus,
-    SubmitError,
+    Config, EventKind, InvalidRequest, Orchestrator, OrchestratorHandle, RunId, RunRequest,
+    RunState, RunStatus, SubmitError,
 };
 
 use super::{EXIT_INVALID, SHUTDOWN_GRACE, exit_code_for, interrupts, load_config, output};
@@ -17,8 +19,9 @@ use super::{EXIT_INVALID, SHUTDOWN_GRACE, exit_code_for, interrupts, load_config
 /// Arguments of `pilothouse run`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct RunArgs {
-    /// The run request: a JSON file (see "Request format" in the README).
-    request: PathBuf,
+    /// Run requests: JSON files (see "Request format" in the README). Several run concurrently.
+    #[arg(required = true, value_name = "REQUEST")]
+    requests: Vec<PathBuf>,
     /// Where to keep runs/<run_id>/ (overrides the config's `runs_dir`).
     #[arg(long, value_name = "DIR")]
     runs_dir: Option<PathBuf>,
@@ -39,21 +42,23 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<u8> {
             return Ok(EXIT_INVALID);
         }
     };
-    let request = match read_request(&args.request, &config) {
-        Ok(request) => request,
-        Err(message) => {
-            say_err!("{message}");
-            return Ok(EXIT_INVALID);
+    let mut requests = Vec::with_capacity(args.requests.len());
+    for path in &args.requests {
+        match read_request(path, &config) {
+            Ok(request) => requests.push((path.clone(), request)),
+            Err(message) => {
+                say_err!("{message}");
+                return Ok(EXIT_INVALID);
+            }
         }
-    };
+    }
     let mut sigint = interrupts()?;
     let orchestrator = Orchestrator::start(config.clone())
         .await
         .context("cannot start the orchestrator")?;
     let outcome = watch(
         &orchestrator.handle(),
-        &args.request,
-        request,
+        requests,
         &config,
         args.json,
         &mut sigint,
@@ -83,36 +88,47 @@ fn invalid_message(path: &Path, invalid: &InvalidRequest) -> String {
     message
 }
 
-/// Submits the request, follows its events until the terminal one (cancelling on Ctrl-C), and
-/// prints the final status.
+/// Submits the requests, follows their events until each run's terminal one (cancelling them
+/// on Ctrl-C), and prints the final statuses.
 async fn watch(
     handle: &OrchestratorHandle,
-    path: &Path,
-    request: RunRequest,
+    requests: Vec<(PathBuf, RunRequest)>,
     config: &Config,
     json: bool,
     sigint: &mut Interrupts,
 ) -> anyhow::Result<u8> {
-    let run_id = match handle.submit(request).await {
-        Ok(run_id) => run_id,
-        Err(SubmitError::Invalid(invalid)) => {
-            say_err!("{}", invalid_message(path, &invalid));
-            return Ok(EXIT_INVALID);
+    let many = requests.len() > 1;
+    let mut ids = Vec::with_capacity(requests.len());
+    let mut streams = Vec::with_capacity(requests.len());
+    for (path, request) in requests {
+        let run_id = match handle.submit(request).await {
+            Ok(run_id) => run_id,
+            Err(SubmitError::Invalid(invalid)) => {
+                say_err!("{}", invalid_message(&path, &invalid));
+                cancel_all(handle, &ids).await;
+                return Ok(EXIT_INVALID);
+            }
+            Err(error) => {
+                cancel_all(handle, &ids).await;
+                return Err(error).context("the run was not admitted");
+            }
+        };
+        if !json {
+            let dir = config.runs_dir.join(run_id.to_string());
+            say!(
+                "run {run_id}  (events: {})",
+                dir.join("events.jsonl").display()
+            );
         }
-        Err(error) => return Err(error).context("the run was not admitted"),
-    };
-    if !json {
-        let dir = config.runs_dir.join(run_id.to_string());
-        say!(
-            "run {run_id}  (events: {})",
-            dir.join("events.jsonl").display()
-        );
+        let events = handle
+            .events(run_id, 0)
+            .await
+            .context("cannot follow the run's events")?;
+        ids.push(run_id);
+        streams.push(events);
     }
-    let mut events = handle
-        .events(run_id, 0)
-        .await
-        .context("cannot follow the run's events")?;
-    let mut last: Option<RunStatus> = None;
+    let mut events = futures::stream::select_all(streams);
+    let mut finals: BTreeMap<RunId, RunStatus> = BTreeMap::new();
     let mut cancelling = false;
     loop {
         tokio::select! {
@@ -121,35 +137,66 @@ async fn watch(
                 if json {
                     say!("{}", serde_json::to_string(&event)?);
                 } else if let Some(line) = output::event_line(&event) {
-                    say!("{line}");
+                    if many {
+                        say!("[{}] {line}", short(event.run_id));
+                    } else {
+                        say!("{line}");
+                    }
                 }
                 if let EventKind::Finished { status } = event.kind {
-                    last = Some(*status);
+                    finals.insert(event.run_id, *status);
                 }
             }
             _ = sigint.recv() => {
                 if cancelling {
-                    say_err!("still cancelling run {run_id}; waiting for its browser to close");
+                    say_err!("still cancelling; waiting for the browsers to close");
                 } else {
                     cancelling = true;
-                    say_err!("interrupted: cancelling run {run_id}");
-                    handle.cancel(run_id).await.context("cannot cancel the run")?;
+                    say_err!("interrupted: cancelling {} run(s)", ids.len() - finals.len());
+                    cancel_all(handle, &ids).await;
                 }
             }
         }
     }
-    let status = match last {
-        Some(status) => status,
-        // The stream ended without a terminal event: ask for what the orchestrator knows.
-        None => handle
-            .status(run_id)
-            .await?
-            .with_context(|| format!("run {run_id} ended without a status"))?,
-    };
-    if json {
-        say!("{}", serde_json::to_string(&status)?);
-    } else {
-        say!("{}", output::status_block(&status, &config.runs_dir));
+    let mut states = Vec::with_capacity(ids.len());
+    for run_id in ids {
+        let status = match finals.remove(&run_id) {
+            Some(status) => status,
+            // The stream ended without a terminal event: ask for what the orchestrator knows.
+            None => handle
+                .status(run_id)
+                .await?
+                .with_context(|| format!("run {run_id} ended without a status"))?,
+        };
+        if json {
+            say!("{}", serde_json::to_string(&status)?);
+        } else {
+            say!("{}", output::status_block(&status, &config.runs_dir));
+        }
+        states.push(status.state);
     }
-    Ok(exit_code_for(status.state))
+    Ok(exit_code_for(worst(&states)))
+}
+
+/// The state that decides the exit code: any cancelled run, else any unsuccessful one.
+fn worst(states: &[RunState]) -> RunState {
+    if states.contains(&RunState::Cancelled) {
+        return RunState::Cancelled;
+    }
+    states
+        .iter()
+        .copied()
+        .find(|s| *s != RunState::Completed)
+        .unwrap_or(RunState::Completed)
+}
+
+async fn cancel_all(handle: &OrchestratorHandle, ids: &[RunId]) {
+    for run_id in ids {
+        let _ = handle.cancel(*run_id).await;
+    }
+}
+
+fn short(run_id: RunId) -> String {
+    let text = run_id.to_string();
+    text[text.len() - 8..].to_owned()
 }

@@ -112,12 +112,18 @@ impl TestEnv {
         self.dir.path().join("profiles")
     }
 
+    pub fn recordings_dir(&self) -> PathBuf {
+        self.dir.path().join("recordings")
+    }
+
     pub fn config(&self) -> Config {
-        Config {
+        let mut config = Config {
             runs_dir: self.runs_dir(),
             profile_root: self.profile_root(),
             ..Config::default()
-        }
+        };
+        config.recording.recordings_dir = self.recordings_dir();
+        config
     }
 
     pub async fn start(&self) -> Orchestrator {

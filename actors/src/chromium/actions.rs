@@ -455,6 +455,54 @@ async fn evaluate_script(
     Ok(out)
 }
 
+/// The recorder's capture: a viewport JPEG and/or the DOM. Neither waits for anything.
+pub(crate) async fn capture(
+    page: &Page,
+    settings: &Settings,
+    shot: bool,
+    dom: bool,
+    masks: &[String],
+) -> Result<crate::page_driver::Capture, String> {
+    let mut capture = crate::page_driver::Capture::default();
+    if shot {
+        let masking = !masks.is_empty();
+        if masking {
+            set_masks(page, masks, true).await?;
+        }
+        let out = screenshot(page, false, settings.screenshot_quality).await;
+        if masking {
+            set_masks(page, masks, false).await?;
+        }
+        capture.jpeg = out.map_err(|f| f.message)?.screenshot;
+    }
+    if dom {
+        capture.dom = Some(
+            page.content()
+                .await
+                .map_err(|e| format!("cannot read the DOM: {e}"))?,
+        );
+    }
+    Ok(capture)
+}
+
+/// Hides (or shows again) the text of the elements matching `masks`; a screenshot must never
+/// show a typed credential. Failing to mask fails the capture.
+async fn set_masks(page: &Page, masks: &[String], on: bool) -> Result<(), String> {
+    let selectors = serde_json::to_string(masks).map_err(|e| e.to_string())?;
+    let script = format!(
+        "(() => {{ for (const s of {selectors}) {{ for (const e of document.querySelectorAll(s)) {{ \
+           e.style.setProperty('-webkit-text-security', {value}, 'important'); \
+           e.style.setProperty('color', {color}, {prio}); }} }} return true; }})()",
+        value = if on { "'disc'" } else { "''" },
+        color = if on { "'transparent'" } else { "''" },
+        prio = if on { "'important'" } else { "''" },
+    );
+    page.evaluate(script)
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("cannot mask credential fields: {e}"))
+}
+
 async fn screenshot(
     page: &Page,
     full_page: bool,

@@ -72,12 +72,18 @@ impl PageDriver for FakePage {
 }
 
 async fn engine(dir: &tempfile::TempDir) -> Engine {
-    let config = Config {
+    engine_with(dir, |_| {}).await
+}
+
+async fn engine_with(dir: &tempfile::TempDir, adjust: impl FnOnce(&mut Config)) -> Engine {
+    let mut config = Config {
         runs_dir: dir.path().join("runs"),
         profile_root: dir.path().join("profiles"),
         chromium_path: Some("/bin/true".into()),
         ..Config::default()
     };
+    config.recording.recordings_dir = dir.path().join("recordings");
+    adjust(&mut config);
     let store = Arc::new(DirStore::new(config.runs_dir.clone()));
     Engine::start_with(config, store, Arc::new(FakeLauncher))
         .await
@@ -154,4 +160,89 @@ async fn a_failed_launch_is_setup_failed() {
     assert_eq!(error.code, ErrorCode::SetupFailed);
     assert!(error.message.contains("333 px"), "{}", error.message);
     assert_eq!(status.action_count, 0);
+}
+
+async fn ask<T>(engine: &Engine, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> T {
+    let (tx, rx) = oneshot::channel();
+    engine.sender().send(make(tx)).await.unwrap();
+    rx.await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_finished_runs_keep_a_hundred_in_memory_and_all_stay_queryable() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine_with(&dir, |c| {
+        c.registry.max_finished_runs = 100;
+        c.max_concurrent_runs = 8;
+        c.queue_capacity = 1_000;
+    })
+    .await;
+    let quiet = r#"{"driver":{"type":"script","steps":[{"action":"evaluate","script":"fine","store_as":"v"}]},
+        "recording":{"screenshots":false,"actions":false,"final_dom":false,"report":false,"upload":false}}"#;
+    let mut ids = Vec::new();
+    for _ in 0..1_000 {
+        let request = RunRequest::from_json(quiet).unwrap();
+        let submitted = ask(&engine, |reply| Command::Submit {
+            request: Box::new(request),
+            reply,
+        })
+        .await;
+        ids.push(submitted.unwrap());
+    }
+    for run_id in &ids {
+        let subscription = ask(&engine, |reply| Command::Subscribe {
+            run_id: *run_id,
+            after_seq: 0,
+            reply,
+        })
+        .await
+        .unwrap();
+        let events: Vec<_> = futures::StreamExt::collect(subscription.into_stream()).await;
+        assert!(events.last().unwrap().is_terminal());
+    }
+    // The supervisor counts a run as finished once its commit is acknowledged; wait for the last.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let stats = loop {
+        let stats = ask(&engine, |reply| Command::Stats { reply }).await;
+        if stats.active == 0 || std::time::Instant::now() > deadline {
+            break stats;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_eq!(stats.finished_in_memory, 100, "{stats:?}");
+    assert_eq!(stats.runs_in_memory, 100, "{stats:?}");
+
+    let all = ask(&engine, |reply| Command::List { reply }).await;
+    assert_eq!(all.len(), 1_000);
+    assert!(
+        all.iter()
+            .all(|s| s.state == RunState::Completed && s.data["v"] == "fine")
+    );
+    let listed: Vec<RunId> = all.iter().map(|s| s.run_id).collect();
+    assert_eq!(listed, ids, "oldest first");
+    // The oldest run lives only in the store now; it answers the same.
+    let oldest = ids[0];
+    let status = ask(&engine, |reply| Command::Status {
+        run_id: oldest,
+        reply,
+    })
+    .await
+    .unwrap();
+    assert_eq!(status.state, RunState::Completed);
+    let replay = ask(&engine, |reply| Command::Subscribe {
+        run_id: oldest,
+        after_seq: 2,
+        reply,
+    })
+    .await
+    .unwrap();
+    let events: Vec<_> = futures::StreamExt::collect(replay.into_stream()).await;
+    let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, (3..=status.last_seq).collect::<Vec<_>>());
+    let cancelled = ask(&engine, |reply| Command::Cancel {
+        run_id: oldest,
+        reply,
+    })
+    .await;
+    assert_eq!(cancelled, Ok(crate::command::CancelAck::AlreadyFinished));
 }

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use tracing::Instrument;
+
 use super::RouterState;
 use crate::browser::BrowserMsg;
 use crate::event::{ActionFailure, EventKind};
@@ -17,7 +19,13 @@ pub(super) async fn run_pipeline(
     action: &Action,
 ) -> Result<ActionOutput, ActionFailure> {
     if let Some(target) = action.target_url() {
-        if let Err(block) = state.guard.check_url(target, Phase::Before).await {
+        let span = tracing::info_span!("guard_check", run_id = %state.record.id, phase = "before");
+        let checked = state
+            .guard
+            .check_url(target, Phase::Before)
+            .instrument(span)
+            .await;
+        if let Err(block) = checked {
             return Err(blocked(state, block, target));
         }
     }
@@ -33,7 +41,14 @@ pub(super) async fn run_pipeline(
             let refused_during_action = (blocks_after > blocks_before)
                 .then_some(last_block)
                 .flatten();
-            let landing = match state.guard.check_url(url, Phase::Landing).await {
+            let span =
+                tracing::info_span!("guard_check", run_id = %state.record.id, phase = "landing");
+            let checked = state
+                .guard
+                .check_url(url, Phase::Landing)
+                .instrument(span)
+                .await;
+            let landing = match checked {
                 Ok(()) if url.starts_with("chrome-error:") => match refused_during_action {
                     // The proxy refused the navigation: Chromium shows its error page.
                     Some((block, target)) => Err((block, target, false)),

@@ -1,0 +1,164 @@
+//! A host killed outright (SIGKILL) leaves runs mid-flight and Chromium processes behind. The
+//! next orchestrator on the same directories marks each such run `interrupted` with a status
+//! consistent with its log, keeps every event written before the kill, and kills the orphaned
+//! browsers — by their profile-dir prefix, not by name.
+
+mod common;
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::{Page, Site, TestEnv, request};
+use futures::StreamExt;
+use pilothouse::{ErrorCode, EventKind, RunId, RunState};
+use tokio::process::Command;
+
+const RUNS: usize = 3;
+
+fn config_toml(env: &TestEnv) -> String {
+    format!(
+        "runs_dir = {:?}\nprofile_root = {:?}\nmax_concurrent_runs = {RUNS}\n\
+         [recording]\nrecordings_dir = {:?}\n",
+        env.runs_dir(),
+        env.profile_root(),
+        env.recordings_dir()
+    )
+}
+
+/// Lines of a run's events.jsonl, once it holds an action event.
+fn logged_lines(env: &TestEnv, run_id: &str) -> Vec<String> {
+    let path = env.runs_dir().join(run_id).join("events.jsonl");
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkilled_host_leaves_interrupted_runs_and_no_browsers() {
+    let site = Site::serve(vec![(
+        "/",
+        Page::Html("<title>Wait</title><p>x</p>".into()),
+    )])
+    .await;
+    let env = TestEnv::new();
+    let config_path = env.dir.path().join("config.toml");
+    std::fs::write(&config_path, config_toml(&env)).unwrap();
+    // Each run lands on the page, then waits a minute for an element that never comes.
+    let long_run = serde_json::to_string(&request(
+        r##"{"driver": {"type": "script", "steps": [
+               {"action": "goto", "url": "{base}/"},
+               {"action": "extract", "selector": "p"},
+               {"action": "wait_for", "selector": "#never", "timeout_ms": 60000}]},
+             "limits": {"timeout_seconds": 120},
+             "guardrails": {"allowed_domains": ["127.0.0.1"], "allow_private_networks": true}}"##,
+        &site,
+    ))
+    .unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_pilothouse"));
+    command
+        .arg("run")
+        .arg("--json")
+        .arg("--config")
+        .arg(&config_path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
+    for i in 0..RUNS {
+        let path = env.dir.path().join(format!("long{i}.json"));
+        std::fs::write(&path, &long_run).unwrap();
+        command.arg(path);
+    }
+    let mut host = command.spawn().unwrap();
+
+    // Wait until every run is inside its long wait: two action events logged each.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let run_ids: Vec<String> = loop {
+        let ids: Vec<String> = std::fs::read_dir(env.runs_dir())
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let busy = ids
+            .iter()
+            .filter(|id| {
+                logged_lines(&env, id)
+                    .iter()
+                    .filter(|l| l.contains("\"type\":\"action\""))
+                    .count()
+                    >= 2
+            })
+            .count();
+        if ids.len() == RUNS && busy == RUNS {
+            break ids;
+        }
+        assert!(Instant::now() < deadline, "runs did not reach their wait");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let before: Vec<Vec<String>> = run_ids.iter().map(|id| logged_lines(&env, id)).collect();
+    let browsers = env.browsers();
+    assert!(!browsers.is_empty(), "the runs' browsers should be alive");
+
+    host.kill().await.unwrap(); // SIGKILL, by the pid we started
+    host.wait().await.unwrap();
+    // Chromium runs in its own process groups: it outlives the killed host.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let orphans = env.browsers();
+    assert!(
+        !orphans.is_empty(),
+        "expected orphaned browsers after SIGKILL"
+    );
+
+    // What the dead host left: each status written at its last state change, `running`.
+    for id in &run_ids {
+        let status = env.status_json(id.parse().unwrap());
+        assert_eq!(status["state"], "running", "{status}");
+    }
+
+    let orchestrator = env.start().await;
+    let recovery = orchestrator.recovery().clone();
+    let mut interrupted: Vec<String> = recovery.interrupted.iter().map(RunId::to_string).collect();
+    interrupted.sort();
+    let mut expected = run_ids.clone();
+    expected.sort();
+    assert_eq!(interrupted, expected, "{recovery:?}");
+    assert!(!recovery.orphans_killed.is_empty(), "{recovery:?}");
+    let left = env.browsers();
+    assert!(
+        left.is_empty(),
+        "browsers of the killed host still alive: {left:?}"
+    );
+
+    let handle = orchestrator.handle();
+    for (id, lines_before) in run_ids.iter().zip(&before) {
+        let run_id: RunId = id.parse().unwrap();
+        let status = handle.status(run_id).await.unwrap().unwrap();
+        assert_eq!(status.state, RunState::Interrupted);
+        assert_eq!(status.error.as_ref().unwrap().code, ErrorCode::Interrupted);
+        assert_eq!(
+            env.status_json(run_id),
+            serde_json::to_value(&status).unwrap()
+        );
+        // Every line written before the kill is still there, in order, then the terminal event.
+        let after = logged_lines(&env, id);
+        assert_eq!(&after[..lines_before.len()], &lines_before[..]);
+        assert_eq!(after.len(), lines_before.len() + 1);
+        let events: Vec<_> = handle.events(run_id, 0).await.unwrap().collect().await;
+        let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, (1..=after.len() as u64).collect::<Vec<_>>());
+        let EventKind::Finished { status: terminal } = &events.last().unwrap().kind else {
+            panic!("last event is not terminal");
+        };
+        assert_eq!(**terminal, status);
+        assert_eq!(status.last_seq, after.len() as u64);
+        // The status agrees with the log: two actions ran, the page was reached.
+        assert_eq!(status.action_count, 2);
+        assert_eq!(status.last_url.as_deref(), Some(site.url("/").as_str()));
+        assert!(status.started_at.is_some());
+    }
+    orchestrator.shutdown(Duration::from_secs(5)).await;
+    env.assert_no_browsers().await;
+}

@@ -1,0 +1,64 @@
+//! Finished runs past `registry.max_finished_runs` leave memory and are served from the store:
+//! status, list, event replay and cancel answer exactly as they did while the run was in memory.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Page, Site, TestEnv, request};
+use futures::StreamExt;
+use pilothouse::{CancelAck, RunEvent, RunState};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn evicted_runs_answer_from_the_store_like_before() {
+    let site = Site::serve(vec![("/", Page::Html("<title>B</title><h1>b</h1>".into()))]).await;
+    let env = TestEnv::new();
+    let mut config = env.config();
+    config.registry.max_finished_runs = 2;
+    let orchestrator = env.start_with(config).await;
+    let handle = orchestrator.handle();
+    let mut seen = Vec::new();
+    for _ in 0..4 {
+        let run_id = handle
+            .submit(request(
+                r##"{"driver": {"type": "script", "steps": [
+                       {"action": "goto", "url": "{base}/"},
+                       {"action": "extract", "selector": "h1", "store_as": "h"}]},
+                     "guardrails": {"allowed_domains": ["127.0.0.1"], "allow_private_networks": true}}"##,
+                &site,
+            ))
+            .await
+            .unwrap();
+        let events: Vec<RunEvent> = handle.events(run_id, 0).await.unwrap().collect().await;
+        let status = handle.status(run_id).await.unwrap().unwrap();
+        assert_eq!(status.state, RunState::Completed);
+        seen.push((run_id, status, events));
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let stats = loop {
+        let stats = handle.stats().await.unwrap();
+        if stats.active == 0 || Instant::now() > deadline {
+            break stats;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(
+        (stats.runs_in_memory, stats.finished_in_memory),
+        (2, 2),
+        "{stats:?}"
+    );
+
+    let listed = handle.list().await.unwrap();
+    assert_eq!(listed.len(), 4);
+    for (i, (run_id, status, events)) in seen.iter().enumerate() {
+        assert_eq!(&listed[i], status, "list entry {i}");
+        assert_eq!(handle.status(*run_id).await.unwrap().as_ref(), Some(status));
+        let replayed: Vec<RunEvent> = handle.events(*run_id, 0).await.unwrap().collect().await;
+        assert_eq!(&replayed, events, "events of run {i}");
+        let tail: Vec<RunEvent> = handle.events(*run_id, 3).await.unwrap().collect().await;
+        assert_eq!(&tail[..], &events[3..]);
+        assert_eq!(handle.cancel(*run_id).await, Ok(CancelAck::AlreadyFinished));
+    }
+    orchestrator.shutdown(Duration::from_secs(5)).await;
+    env.assert_no_browsers().await;
+}
