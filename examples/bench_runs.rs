@@ -3,7 +3,7 @@
 //! Run it with
 //!
 //! ```text
-//! cargo run --release --example bench_runs -- [--runs N] [--evals M]
+//! cargo run --release --example bench_runs -- [--runs N] [--evals M] [--no-recording]
 //! ```
 //!
 //! It serves a two-page site on 127.0.0.1 and measures:
@@ -16,12 +16,14 @@
 //!    uncounted warm-up run. The table splits each run's duration (`RunStatus::duration_ms`) into
 //!    browser launch (`browser_ready.launch_ms`), the sum of the action durations, and the rest
 //!    ("engine overhead": actor hand-offs, event log, and closing the browser), and prints the
-//!    architecture's peer baselines as ratios.
+//!    architecture's peer baselines as ratios. Runs record as by default (a screenshot after each
+//!    action, `actions.jsonl`, final DOM, `report.html`, manifest, local upload) unless
+//!    `--no-recording` turns all of it off.
 //! 2. **Per-action overhead.** M (default 500) `evaluate("1+1")` calls three ways: bare
 //!    chromiumoxide `page.evaluate` (one CDP round trip); Pilothouse's own Chromium page driver
 //!    called directly, without any actor (`ChromiumLauncher` + `PageDriver::execute`, the engine's
 //!    public browser seam: all the CDP work of an `evaluate` action, settling included); and one
-//!    Pilothouse run of M `evaluate` actions. Run minus driver is what the actors, the router
+//!    Pilothouse run of M `evaluate` actions, recording off. Run minus driver is what the actors, the router
 //!    pipeline and the event log add per action; driver minus bare is what the action's CDP work
 //!    adds over a single round trip.
 //!
@@ -80,12 +82,15 @@ struct Options {
     runs: usize,
     /// Evaluate calls per path in the overhead benchmark.
     evals: usize,
+    /// Throughput runs record (the default) or not.
+    recording: bool,
 }
 
 fn parse_options() -> anyhow::Result<Options> {
     let mut options = Options {
         runs: 12,
         evals: 500,
+        recording: true,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -104,11 +109,14 @@ fn parse_options() -> anyhow::Result<Options> {
         match arg.as_str() {
             "--runs" => options.runs = number("--runs")?,
             "--evals" => options.evals = number("--evals")?,
+            "--no-recording" => options.recording = false,
             "-h" | "--help" => {
-                println!("usage: bench_runs [--runs N] [--evals M]");
+                println!("usage: bench_runs [--runs N] [--evals M] [--no-recording]");
                 std::process::exit(0);
             }
-            other => bail!("unknown argument `{other}` (usage: bench_runs [--runs N] [--evals M])"),
+            other => bail!(
+                "unknown argument `{other}` (usage: bench_runs [--runs N] [--evals M] [--no-recording])"
+            ),
         }
     }
     Ok(options)
@@ -150,8 +158,11 @@ async fn main() -> anyhow::Result<()> {
 async fn run_all(options: &Options, base: &str, root: &Path) -> anyhow::Result<()> {
     let mut levels = Vec::new();
     for (concurrency, runs) in [(1, options.runs), (4, options.runs * 2)] {
-        println!("\nthroughput: concurrency {concurrency}, {runs} runs (+1 warm-up) ...");
-        levels.push(throughput(concurrency, runs, base, root).await?);
+        let recording = if options.recording { "on" } else { "off" };
+        println!(
+            "\nthroughput: concurrency {concurrency}, {runs} runs (+1 warm-up), recording {recording} ..."
+        );
+        levels.push(throughput(concurrency, runs, base, root, options.recording).await?);
     }
     print_throughput(&levels);
 
@@ -211,7 +222,7 @@ fn workload(base: &str) -> anyhow::Result<RunRequest> {
     Ok(RunRequest::from_json(&request.to_string())?)
 }
 
-fn config(concurrency: usize, queue: usize, root: &Path, name: &str) -> Config {
+fn config(concurrency: usize, queue: usize, root: &Path, name: &str, record: bool) -> Config {
     let mut config = Config {
         chromium_path: Some(PathBuf::from(CHROMIUM)),
         runs_dir: root.join(name).join("runs"),
@@ -221,6 +232,9 @@ fn config(concurrency: usize, queue: usize, root: &Path, name: &str) -> Config {
         ..Config::default()
     };
     config.recording.recordings_dir = root.join(name).join("recordings");
+    let r = &mut config.recording;
+    (r.screenshots, r.actions, r.final_dom, r.report, r.upload) =
+        (record, record, record, record, record);
     config
 }
 
@@ -255,9 +269,16 @@ async fn throughput(
     runs: usize,
     base: &str,
     root: &Path,
+    recording: bool,
 ) -> anyhow::Result<Level> {
     let request = workload(base)?;
-    let config = config(concurrency, runs + 8, root, &format!("c{concurrency}"));
+    let config = config(
+        concurrency,
+        runs + 8,
+        root,
+        &format!("c{concurrency}"),
+        recording,
+    );
     let orchestrator = Orchestrator::start(config).await?;
     let handle = orchestrator.handle();
     let measured = async {
@@ -510,7 +531,7 @@ async fn bare_evaluates(count: usize, base: &str, root: &Path) -> anyhow::Result
 /// (`BrowserLauncher` / `PageDriver`), launched the way a session launches it (minus the
 /// per-run filtering proxy, which an `evaluate` of `1+1` never touches).
 async fn driver_evaluates(count: usize, base: &str, root: &Path) -> anyhow::Result<Vec<f64>> {
-    let config = config(1, 1, root, "driver");
+    let config = config(1, 1, root, "driver", false);
     let run_id = RunId::new();
     let spec = LaunchSpec {
         run_id,
@@ -579,7 +600,7 @@ async fn pilothouse_evaluates(
         "limits": {"max_steps": count + 10}
     });
     let request = RunRequest::from_json(&request.to_string())?;
-    let orchestrator = Orchestrator::start(config(1, 4, root, "evaluate")).await?;
+    let orchestrator = Orchestrator::start(config(1, 4, root, "evaluate", false)).await?;
     let handle = orchestrator.handle();
     let measured = async {
         let run_id = handle.submit(request).await?;

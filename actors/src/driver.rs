@@ -1,7 +1,8 @@
 //! Drivers decide a run's actions. Each runs as a task owned by its session, dispatches actions
 //! through the run's Router, and reports how the run ended.
 //!
-//! The script driver lives here; playbook and agent drivers implement the same trait.
+//! The script driver lives here; the agent driver (`agent.rs`) and the playbook driver implement
+//! the same trait.
 
 use std::sync::Arc;
 
@@ -24,11 +25,13 @@ pub(crate) enum DriverOutcome {
     Interrupted,
 }
 
-/// What a driver can use: the run's router and record.
+/// What a driver can use: the run's router and record, the configuration, the model client.
 #[derive(Clone)]
 pub(crate) struct DriverContext {
     pub(crate) router: RouterHandle,
     pub(crate) record: Arc<RunRecord>,
+    pub(crate) config: Arc<crate::config::Config>,
+    pub(crate) llm: crate::agent::SharedLlm,
 }
 
 /// Decides and dispatches a run's actions until it reaches an outcome.
@@ -43,6 +46,12 @@ pub(crate) fn for_request(request: &RunRequest) -> Box<dyn Driver> {
         DriverSpec::Script { steps } => Box::new(ScriptDriver {
             start_url: request.start_url.clone(),
             steps: steps.clone(),
+        }),
+        DriverSpec::Agent(spec) => Box::new(crate::agent::AgentDriver {
+            spec: spec.clone(),
+            start_url: request.start_url.clone(),
+            preamble: None,
+            max_steps: None,
         }),
     }
 }

@@ -104,6 +104,7 @@ impl Engine {
             },
         )?;
         let (firehose, _) = broadcast::channel(FIREHOSE_CAPACITY);
+        let llm = Arc::new(crate::agent::llm::LlmClient::new(config.agent.clone()));
         let args = SupervisorArgs {
             config: Arc::new(config),
             store,
@@ -111,6 +112,7 @@ impl Engine {
             firehose,
             registry: Arc::new(DashMap::new()),
             uploader: Arc::new(uploader),
+            llm,
         };
         let (supervisor, supervisor_done) = Actor::spawn(None, SupervisorActor, args)
             .await

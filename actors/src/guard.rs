@@ -48,27 +48,55 @@ impl TaskKind {
 
     /// Whether this kind of run may take `action` (a sequence: every step).
     pub fn allows(self, action: &Action) -> bool {
-        let name = action.name();
-        match (self, action) {
-            (Self::Interact | Self::FillForm, _) => true,
-            (_, Action::Sequence { steps }) => steps.iter().all(|s| self.allows(s)),
-            (Self::Read, _) => matches!(
-                name,
-                "goto"
-                    | "click"
-                    | "scroll"
-                    | "hover"
-                    | "wait_for"
-                    | "extract"
-                    | "observe"
-                    | "screenshot"
-            ),
-            (Self::Navigate, _) => {
-                matches!(
-                    name,
-                    "goto" | "click" | "scroll" | "hover" | "observe" | "screenshot"
-                )
+        match action {
+            Action::Sequence { steps } => {
+                self.allowed_names().contains(&"sequence") && steps.iter().all(|s| self.allows(s))
             }
+            other => self.allowed_names().contains(&other.name()),
+        }
+    }
+
+    /// The actions this kind of run may take, by name.
+    pub fn allowed_names(self) -> &'static [&'static str] {
+        const READ: &[&str] = &[
+            "goto",
+            "click",
+            "scroll",
+            "hover",
+            "wait_for",
+            "extract",
+            "observe",
+            "screenshot",
+            "sequence",
+        ];
+        const NAVIGATE: &[&str] = &[
+            "goto",
+            "click",
+            "scroll",
+            "hover",
+            "observe",
+            "screenshot",
+            "sequence",
+        ];
+        const ALL: &[&str] = &[
+            "goto",
+            "click",
+            "type",
+            "press_key",
+            "scroll",
+            "select",
+            "hover",
+            "wait_for",
+            "extract",
+            "evaluate",
+            "observe",
+            "screenshot",
+            "sequence",
+        ];
+        match self {
+            Self::Read => READ,
+            Self::Navigate => NAVIGATE,
+            Self::Interact | Self::FillForm => ALL,
         }
     }
 }

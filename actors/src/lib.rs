@@ -26,6 +26,7 @@
 //! - `store.rs`: the run store (directory by default); `recovery.rs`: start-up recovery
 //! - `page_driver.rs` / `chromium.rs`: the browser seam and its Chromium implementation
 
+mod agent;
 mod blinders;
 mod browser;
 mod chromium;
@@ -53,7 +54,7 @@ pub use command::{
     CancelAck, CancelError, Command, EngineStats, EventSubscription, ShutdownReport, SubmitError,
 };
 pub use config::{
-    Config, ConfigError, EngineTimeouts, ObserveCaps, RecordingConfig, RegistryConfig, RunDefaults,
+    AgentConfig, Config, ConfigError, EngineTimeouts, ObserveCaps, RecordingConfig, RegistryConfig, RunDefaults,
     SettleConfig,
 };
 pub use engine::{Engine, StartError};
@@ -66,10 +67,11 @@ pub use page_driver::{
 pub use recording::{Artifact, Manifest};
 pub use recovery::RecoveryReport;
 pub use request::{
-    Action, DriverSpec, EffectiveLimits, ExtractMode, FieldError, GuardrailSpec, InvalidRequest,
+    Action, AgentSpec, DriverSpec, EffectiveLimits, ExtractMode, FieldError, GuardrailSpec, InvalidRequest,
     Limits, RecordingSpec, RunRequest, ScrollDirection, Secret, Viewport, WaitState,
 };
 pub use run::{
     ErrorCode, FinalizeError, RecordingInfo, RunError, RunId, RunOutcome, RunState, RunStatus,
+    TokenUsage,
 };
 pub use store::{DirStore, LogWriter, RunStore};

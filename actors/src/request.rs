@@ -45,7 +45,7 @@ pub struct RunRequest {
     pub credentials: BTreeMap<String, Secret>,
 }
 
-/// What decides a run's actions. Tagged by `type`; `playbook` and `agent` drivers come later.
+/// What decides a run's actions. Tagged by `type`; the `playbook` driver comes later.
 ///
 /// Deserialized through [`RawDriverSpec`], a plain struct: serde buffers internally tagged
 /// enums, which would hide the path of an error inside `steps` (`driver.steps[3]`).
@@ -58,6 +58,31 @@ pub enum DriverSpec {
         /// The actions.
         steps: Vec<Action>,
     },
+    /// A model that decides each action, through an OpenAI-compatible Chat Completions API.
+    Agent(AgentSpec),
+}
+
+/// An agent run: the task in words, and optionally the model, its endpoint and the answer's
+/// shape. Unset fields take the config's `[agent]` values.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AgentSpec {
+    /// The task, in words, as the model receives it.
+    pub directive: String,
+    /// The model name the endpoint expects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Tool calls before the run ends with `MAX_STEPS`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_steps: Option<u32>,
+    /// A JSON Schema the final answer must match (the `done` tool's `answer`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_schema: Option<serde_json::Value>,
+    /// The API base (`…/v1`); `/chat/completions` is appended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    /// The API key; never serialized, logged or sent anywhere but the endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<Secret>,
 }
 
 /// The wire form of [`DriverSpec`]: every driver's fields, checked against the `type`.
@@ -68,12 +93,25 @@ struct RawDriverSpec {
     kind: DriverType,
     #[serde(default)]
     steps: Option<Vec<Action>>,
+    #[serde(default)]
+    directive: Option<String>,
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default)]
+    max_steps: Option<u32>,
+    #[serde(default)]
+    output_schema: Option<serde_json::Value>,
+    #[serde(default)]
+    base_url: Option<String>,
+    #[serde(default)]
+    api_key: Option<Secret>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "snake_case")]
 enum DriverType {
     Script,
+    Agent,
 }
 
 impl TryFrom<RawDriverSpec> for DriverSpec {
@@ -82,10 +120,39 @@ impl TryFrom<RawDriverSpec> for DriverSpec {
     fn try_from(raw: RawDriverSpec) -> Result<Self, Self::Error> {
         match raw.kind {
             DriverType::Script => {
+                let agent_only = [
+                    ("directive", raw.directive.is_some()),
+                    ("model", raw.model.is_some()),
+                    ("max_steps", raw.max_steps.is_some()),
+                    ("output_schema", raw.output_schema.is_some()),
+                    ("base_url", raw.base_url.is_some()),
+                    ("api_key", raw.api_key.is_some()),
+                ];
+                if let Some((field, _)) = agent_only.iter().find(|(_, set)| *set) {
+                    return Err(format!(
+                        "`{field}` is for agent drivers; script drivers take `steps`"
+                    ));
+                }
                 let steps = raw
                     .steps
                     .ok_or("`steps` is required for script drivers: a list of actions")?;
                 Ok(Self::Script { steps })
+            }
+            DriverType::Agent => {
+                if raw.steps.is_some() {
+                    return Err("`steps` is for script drivers; agent drivers take a `directive`".into());
+                }
+                let directive = raw
+                    .directive
+                    .ok_or("`directive` is required for agent drivers: the task, in words")?;
+                Ok(Self::Agent(AgentSpec {
+                    directive,
+                    model: raw.model,
+                    max_steps: raw.max_steps,
+                    output_schema: raw.output_schema,
+                    base_url: raw.base_url,
+                    api_key: raw.api_key,
+                }))
             }
         }
     }
@@ -96,6 +163,7 @@ impl DriverSpec {
     pub fn type_name(&self) -> &'static str {
         match self {
             Self::Script { .. } => "script",
+            Self::Agent(_) => "agent",
         }
     }
 
@@ -103,6 +171,7 @@ impl DriverSpec {
     pub fn is_model_driven(&self) -> bool {
         match self {
             Self::Script { .. } => false,
+            Self::Agent(_) => true,
         }
     }
 }
@@ -343,6 +412,7 @@ impl RunRequest {
                     }
                 }
             }
+            DriverSpec::Agent(agent) => v.agent(agent, &config.agent),
         }
         for (i, domain) in self.guardrails.allowed_domains.iter().enumerate() {
             if let Err(msg) = crate::guard::check_domain_pattern(domain) {
@@ -405,7 +475,9 @@ mod tests {
     fn the_contract_example_parses_and_validates() {
         let req = RunRequest::from_json(CONTRACT).unwrap();
         req.validate(&Config::default()).unwrap();
-        let DriverSpec::Script { steps } = &req.driver;
+        let DriverSpec::Script { steps } = &req.driver else {
+            panic!("a script driver")
+        };
         assert_eq!(steps.len(), 8);
         assert_eq!(steps[4].name(), "wait_for");
         assert_eq!(req.labels["team"], "demo");

@@ -119,6 +119,8 @@ pub enum ErrorCode {
     InternalError,
     /// The run was found unfinished after a restart.
     Interrupted,
+    /// An agent used all its steps without finishing the task.
+    MaxSteps,
 }
 
 impl fmt::Display for ErrorCode {
@@ -256,6 +258,22 @@ pub struct RunStatus {
     /// Where the run's recording lives, once it is sealed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recording: Option<RecordingInfo>,
+    /// Model calls and tokens, for runs a model drove.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<TokenUsage>,
+}
+
+/// What a run's model calls cost, summed over the run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenUsage {
+    /// Successful model calls.
+    pub calls: u32,
+    /// Prompt tokens, as the endpoint reported them.
+    pub prompt_tokens: u64,
+    /// Completion tokens.
+    pub completion_tokens: u64,
+    /// Their sum.
+    pub total_tokens: u64,
 }
 
 /// Where a run's recording lives and what it holds.
@@ -293,6 +311,7 @@ impl RunStatus {
             last_seq: 0,
             finalize_errors: Vec::new(),
             recording: None,
+            usage: None,
         }
     }
 

@@ -36,6 +36,7 @@ pub(crate) struct SessionArgs {
     pub(crate) config: Arc<Config>,
     pub(crate) launcher: Arc<dyn BrowserLauncher>,
     pub(crate) finalizer: ActorRef<FinalizerMsg>,
+    pub(crate) llm: crate::agent::SharedLlm,
 }
 
 /// Session state.
@@ -210,6 +211,8 @@ async fn on_start(
     let ctx = DriverContext {
         router: RouterHandle::new(router, record.clone()),
         record: record.clone(),
+        config: state.args.config.clone(),
+        llm: state.args.llm.clone(),
     };
     let span = tracing::info_span!(
         parent: None,

@@ -51,6 +51,7 @@ pub(crate) struct SupervisorArgs {
     pub(crate) firehose: broadcast::Sender<RunEvent>,
     pub(crate) registry: Registry,
     pub(crate) uploader: Arc<crate::recording::upload::Uploader>,
+    pub(crate) llm: crate::agent::SharedLlm,
 }
 
 struct ShutdownState {
@@ -282,6 +283,7 @@ async fn start_session(
         config: state.args.config.clone(),
         launcher: state.args.launcher.clone(),
         finalizer: state.finalizer.clone(),
+        llm: state.args.llm.clone(),
     };
     match Actor::spawn_linked(None, SessionActor, args, myself.get_cell()).await {
         Ok((session, _)) => {

@@ -2,7 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use super::{Action, FieldError, InvalidRequest, Limits, Secret};
+use super::{Action, AgentSpec, FieldError, InvalidRequest, Limits, Secret};
+use crate::config::AgentConfig;
 
 pub(super) struct Validator<'a> {
     errors: Vec<FieldError>,
@@ -50,6 +51,39 @@ impl<'a> Validator<'a> {
                     "is not a valid absolute URL ({e}); write it like https://example.com/path"
                 ),
             ),
+        }
+    }
+
+    /// An agent driver: a directive, a model and an endpoint (here or in the config), a usable
+    /// step budget and a compilable output schema.
+    pub(super) fn agent(&mut self, agent: &AgentSpec, config: &AgentConfig) {
+        if agent.directive.trim().is_empty() {
+            self.push("driver.directive", "must not be empty; say what the agent should do");
+        }
+        if agent.model.as_deref().or(config.model.as_deref()).is_none_or(str::is_empty) {
+            self.push(
+                "driver.model",
+                "no model named; set it here or `model` under [agent] in the config",
+            );
+        }
+        match agent.base_url.as_deref().or(config.base_url.as_deref()) {
+            None => self.push(
+                "driver.base_url",
+                "no model endpoint; set it here or `base_url` under [agent] in the config \
+                 (e.g. https://api.openai.com/v1)",
+            ),
+            Some(url) => self.url("driver.base_url", url),
+        }
+        if agent.max_steps == Some(0) {
+            self.push("driver.max_steps", "must be at least 1");
+        }
+        if let Some(schema) = &agent.output_schema {
+            if let Err(e) = jsonschema::validator_for(schema) {
+                self.push(
+                    "driver.output_schema",
+                    format!("is not a valid JSON Schema: {e}"),
+                );
+            }
         }
     }
 
