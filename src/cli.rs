@@ -25,6 +25,7 @@ mod demo;
 mod demo_site;
 mod output;
 mod run;
+mod validate;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -66,11 +67,16 @@ enum Commands {
     Run(run::RunArgs),
     /// Serve the bundled demo site and run the example requests against it concurrently.
     Demo(demo::DemoArgs),
+    /// Check playbooks (.yaml) and run requests (.json) without running them.
+    Validate(validate::ValidateArgs),
 }
 
 /// Parses the arguments, installs logging, and runs the command on a tokio runtime.
 pub(crate) fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Commands::Validate(args) = &cli.command {
+        return ExitCode::from(validate::validate(args));
+    }
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER));
     tracing_subscriber::fmt()
@@ -91,6 +97,7 @@ pub(crate) fn main() -> ExitCode {
         match cli.command {
             Commands::Run(args) => run::run(args).await,
             Commands::Demo(args) => demo::demo(args).await,
+            Commands::Validate(args) => Ok(validate::validate(&args)),
         }
     });
     match result {

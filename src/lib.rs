@@ -50,6 +50,11 @@ pub use pilothouse_actors::{
     RunState, RunStatus, RunStore, ScrollDirection, Secret, Severity, ShutdownReport, StartError,
     StuckSpec, SubmitError, TaskKind, Viewport, WaitState,
 };
+pub use pilothouse_actors::{
+    AgentConfig, AgentSpec, OnFailure, ParamType, Parameter, Playbook, PlaybookConfig,
+    PlaybookSpec, RecoveryInfo, SelectorSpec, Step, TokenUsage, Verify, load_playbook,
+    parse_playbook,
+};
 
 use pilothouse_actors::Engine;
 

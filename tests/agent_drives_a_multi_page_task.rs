@@ -11,10 +11,7 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::Json;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use common::model::{Model, Planned, browser, serve_model};
 use common::{Page, Site, TestEnv, request};
 use futures::StreamExt;
 use pilothouse::{ErrorCode, EventKind, RunEvent, RunState};
@@ -34,119 +31,6 @@ const LOGIN: &str = r#"<!doctype html><title>Log in</title>
 };</script>"#;
 const ACCOUNT: &str = r#"<!doctype html><title>Account</title><h1>Welcome back</h1>
 <p id="balance">42.50</p>"#;
-
-/// One planned reply: an HTTP error, or tool calls `(name, arguments)`.
-enum Planned {
-    Status(u16),
-    Calls(Vec<(&'static str, String)>),
-}
-
-#[derive(Clone)]
-struct Model {
-    plan: Arc<Mutex<Vec<Planned>>>,
-    /// What went wrong on the server's side; the test asserts it stays empty.
-    problems: Arc<Mutex<Vec<String>>>,
-    /// Every request body, in order.
-    seen: Arc<Mutex<Vec<Value>>>,
-    expected_actions: Vec<&'static str>,
-}
-
-fn check(problems: &Mutex<Vec<String>>, ok: bool, what: String) {
-    if !ok {
-        problems.lock().unwrap().push(what);
-    }
-}
-
-async fn completions(State(model): State<Model>, headers: HeaderMap, body: String) -> Response {
-    let n = model.seen.lock().unwrap().len();
-    let request: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-    model.seen.lock().unwrap().push(request.clone());
-    let p = &model.problems;
-    check(p, !body.contains(SECRET), format!("request {n} carries the credential value"));
-    check(
-        p,
-        headers.get("authorization").and_then(|v| v.to_str().ok()) == Some("Bearer test-key"),
-        format!("request {n}: no bearer key"),
-    );
-    let tools = &request["tools"];
-    let names: Vec<&str> = tools
-        .as_array()
-        .map(|t| t.iter().filter_map(|t| t["function"]["name"].as_str()).collect())
-        .unwrap_or_default();
-    check(p, names == ["browser", "done"], format!("request {n}: tools {names:?}"));
-    let actions = &tools[0]["function"]["parameters"]["properties"]["action"]["enum"];
-    check(
-        p,
-        actions == &json!(model.expected_actions),
-        format!("request {n}: browser actions {actions}"),
-    );
-    check(
-        p,
-        request["model"] == "scripted-model",
-        format!("request {n}: model {}", request["model"]),
-    );
-    let messages = request["messages"].as_array().cloned().unwrap_or_default();
-    check(
-        p,
-        messages.iter().any(|m| m["content"].as_str().is_some_and(|c| c.contains("[web-content-start]"))),
-        format!("request {n}: no observation in the messages"),
-    );
-    let system = messages.first().and_then(|m| m["content"].as_str()).unwrap_or("");
-    check(
-        p,
-        system.contains("Available: password"),
-        format!("request {n}: the credential's name is not offered"),
-    );
-    let planned = {
-        let mut plan = model.plan.lock().unwrap();
-        if plan.is_empty() {
-            None
-        } else {
-            Some(plan.remove(0))
-        }
-    };
-    match planned {
-        None => {
-            check(p, false, format!("request {n}: nothing planned"));
-            (StatusCode::BAD_REQUEST, "unplanned").into_response()
-        }
-        Some(Planned::Status(code)) => {
-            let status = StatusCode::from_u16(code).unwrap();
-            (status, [("retry-after", "0")], "try again").into_response()
-        }
-        Some(Planned::Calls(calls)) => {
-            let calls: Vec<Value> = calls
-                .into_iter()
-                .enumerate()
-                .map(|(i, (name, args))| {
-                    json!({"id": format!("call_{n}_{i}"), "type": "function",
-                           "function": {"name": name, "arguments": args}})
-                })
-                .collect();
-            Json(json!({
-                "id": format!("chatcmpl-{n}"), "object": "chat.completion",
-                "choices": [{"index": 0, "finish_reason": "tool_calls",
-                             "message": {"role": "assistant", "content": null, "tool_calls": calls}}],
-                "usage": {"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110}
-            }))
-            .into_response()
-        }
-    }
-}
-
-async fn serve_model(model: Model) -> String {
-    let app = axum::Router::new()
-        .route("/v1/chat/completions", axum::routing::post(completions))
-        .with_state(model);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    format!("http://{addr}/v1")
-}
-
-fn browser(args: Value) -> (&'static str, String) {
-    ("browser", args.to_string())
-}
 
 /// The text of the last tool result in a request's messages.
 fn last_tool_result(request: &Value) -> String {
@@ -172,22 +56,38 @@ async fn agent_logs_in_across_pages_and_survives_a_block_and_a_bad_call() {
     let plan = vec![
         Planned::Status(429),
         Planned::Status(500),
-        Planned::Calls(vec![browser(json!({"action": "click", "selector": "#login-link"}))]),
+        Planned::Calls(vec![browser(
+            json!({"action": "click", "selector": "#login-link"}),
+        )]),
         Planned::Calls(vec![
             browser(json!({"action": "type", "selector": "#user", "text": "ada"})),
             browser(json!({"action": "type", "selector": "#pass", "credential_ref": "password"})),
         ]),
-        Planned::Calls(vec![browser(json!({"action": "goto", "url": "http://evil.example/"}))]),
-        Planned::Calls(vec![("browser", r##"{"action": "click", "selector": "#sub"##.to_owned())]),
-        Planned::Calls(vec![browser(json!({"action": "click", "selector": "#submit"}))]),
-        Planned::Calls(vec![browser(json!({"action": "extract", "selector": "#balance"}))]),
-        Planned::Calls(vec![("done", json!({"answer": {"balance": "42.50"}}).to_string())]),
+        Planned::Calls(vec![browser(
+            json!({"action": "goto", "url": "http://evil.example/"}),
+        )]),
+        Planned::Calls(vec![(
+            "browser",
+            r##"{"action": "click", "selector": "#sub"##.to_owned(),
+        )]),
+        Planned::Calls(vec![browser(
+            json!({"action": "click", "selector": "#submit"}),
+        )]),
+        Planned::Calls(vec![browser(
+            json!({"action": "extract", "selector": "#balance"}),
+        )]),
+        Planned::Calls(vec![(
+            "done",
+            json!({"answer": {"balance": "42.50"}}).to_string(),
+        )]),
     ];
     let planned_replies = plan.len();
     let model = Model {
         plan: Arc::new(Mutex::new(plan)),
         problems: Arc::default(),
         seen: Arc::default(),
+        secret: SECRET,
+        credential_names: vec!["password"],
         expected_actions: vec![
             "goto",
             "click",
@@ -231,15 +131,34 @@ async fn agent_logs_in_across_pages_and_survives_a_block_and_a_bad_call() {
     assert!(problems.is_empty(), "model server saw: {problems:#?}");
     assert_eq!(status.state, RunState::Completed, "{status:#?}");
     assert_eq!(status.data["answer"], json!({"balance": "42.50"}));
-    assert_eq!(status.last_url.as_deref(), Some(site.url("/account").as_str()));
+    assert_eq!(
+        status.last_url.as_deref(),
+        Some(site.url("/account").as_str())
+    );
     let usage = status.usage.expect("token usage");
-    assert_eq!(usage.calls, planned_replies as u32 - 2, "429 and 500 are not calls");
+    assert_eq!(
+        usage.calls,
+        planned_replies as u32 - 2,
+        "429 and 500 are not calls"
+    );
     assert_eq!(usage.total_tokens, 110 * u64::from(usage.calls));
     let seen = model.seen.lock().unwrap().clone();
-    assert_eq!(seen.len(), planned_replies, "every planned reply was asked for");
+    assert_eq!(
+        seen.len(),
+        planned_replies,
+        "every planned reply was asked for"
+    );
     // What the model read back after each of its calls.
-    assert!(last_tool_result(&seen[5]).starts_with("Error: Guardrail blocked"), "{}", last_tool_result(&seen[5]));
-    assert!(last_tool_result(&seen[6]).contains("not JSON"), "{}", last_tool_result(&seen[6]));
+    assert!(
+        last_tool_result(&seen[5]).starts_with("Error: Guardrail blocked"),
+        "{}",
+        last_tool_result(&seen[5])
+    );
+    assert!(
+        last_tool_result(&seen[6]).contains("not JSON"),
+        "{}",
+        last_tool_result(&seen[6])
+    );
     assert_eq!(last_tool_result(&seen[8]), "42.50");
     // The block and the malformed call are in the run's events; the run went on after both.
     assert!(events.iter().any(|e| matches!(&e.kind,
@@ -290,21 +209,35 @@ async fn a_dead_endpoint_ends_the_run_with_llm_error_and_opens_the_breaker() {
         "guardrails": {"allowed_domains": ["127.0.0.1"], "allow_private_networks": true}
     });
     let started = Instant::now();
-    let run_id = handle.submit(request(&json.to_string(), &site)).await.unwrap();
+    let run_id = handle
+        .submit(request(&json.to_string(), &site))
+        .await
+        .unwrap();
     let status = handle.wait(run_id).await.unwrap();
     let took = started.elapsed();
     assert_eq!(status.state, RunState::Failed);
     let error = status.error.unwrap();
     assert_eq!(error.code, ErrorCode::LlmError);
-    assert!(error.message.contains(&format!("127.0.0.1:{port}")), "{}", error.message);
+    assert!(
+        error.message.contains(&format!("127.0.0.1:{port}")),
+        "{}",
+        error.message
+    );
     assert!(took < Duration::from_secs(20), "took {took:?}");
 
     // The breaker is open now: the next run fails at its first call, without retries.
-    let run_id = handle.submit(request(&json.to_string(), &site)).await.unwrap();
+    let run_id = handle
+        .submit(request(&json.to_string(), &site))
+        .await
+        .unwrap();
     let status = handle.wait(run_id).await.unwrap();
     let error = status.error.unwrap();
     assert_eq!(error.code, ErrorCode::LlmError);
-    assert!(error.message.contains("circuit breaker open"), "{}", error.message);
+    assert!(
+        error.message.contains("circuit breaker open"),
+        "{}",
+        error.message
+    );
     orchestrator.shutdown(Duration::from_secs(5)).await;
     env.assert_no_browsers().await;
 }

@@ -98,3 +98,24 @@ fn every_example_request_parses_and_validates() {
         dir.display()
     );
 }
+
+#[test]
+fn every_bundled_playbook_is_valid() {
+    let dir = config_dir().join("playbooks");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "yaml") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let playbook = pilothouse::parse_playbook(&text)
+            .unwrap_or_else(|e| panic!("{} does not parse: {e}", path.display()));
+        let problems = playbook.problems();
+        assert!(problems.is_empty(), "{}: {problems:?}", path.display());
+        let stem = path.file_stem().unwrap().to_str().unwrap();
+        assert_eq!(playbook.id, stem, "a playbook's id is its file name");
+        checked += 1;
+    }
+    assert!(checked >= 1, "no playbook in {}", dir.display());
+}

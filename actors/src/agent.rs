@@ -54,7 +54,12 @@ impl AgentDriver {
             Ok(endpoint) => endpoint,
             Err(message) => return failed(ErrorCode::InvalidRequest, message),
         };
-        let schema = match self.spec.output_schema.as_ref().map(jsonschema::validator_for) {
+        let schema = match self
+            .spec
+            .output_schema
+            .as_ref()
+            .map(jsonschema::validator_for)
+        {
             Some(Err(e)) => {
                 return failed(
                     ErrorCode::InvalidRequest,
@@ -243,10 +248,7 @@ impl AgentDriver {
             Value::String(s) => s.clone(),
             other => other.to_string(),
         };
-        ctx.record
-            .status()
-            .data
-            .insert("answer".to_owned(), answer);
+        ctx.record.status().data.insert("answer".to_owned(), answer);
         if success {
             DriverOutcome::Finished(RunOutcome::completed())
         } else {
@@ -309,7 +311,9 @@ fn add_usage(ctx: &DriverContext, usage: &crate::run::TokenUsage) {
 fn scrub_value(ctx: &DriverContext, value: Value) -> Value {
     match value {
         Value::String(s) => Value::String(ctx.record.scrub(&s)),
-        Value::Array(items) => Value::Array(items.into_iter().map(|v| scrub_value(ctx, v)).collect()),
+        Value::Array(items) => {
+            Value::Array(items.into_iter().map(|v| scrub_value(ctx, v)).collect())
+        }
         Value::Object(map) => Value::Object(
             map.into_iter()
                 .map(|(k, v)| (k, scrub_value(ctx, v)))

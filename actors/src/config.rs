@@ -38,6 +38,30 @@ pub struct Config {
     pub recording: RecordingConfig,
     /// The model endpoint and loop bounds of agent runs.
     pub agent: AgentConfig,
+    /// Where playbooks live and how their steps are probed and retried.
+    pub playbooks: PlaybookConfig,
+}
+
+/// Playbook runs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PlaybookConfig {
+    /// Where `"playbook": "<id>"` finds `<id>.yaml`.
+    pub dir: PathBuf,
+    /// Pause before a failed step's one retry.
+    pub retry_pause_ms: u64,
+    /// How long each candidate selector is probed before the next fallback is tried.
+    pub selector_probe_ms: u64,
+}
+
+impl Default for PlaybookConfig {
+    fn default() -> Self {
+        Self {
+            dir: PathBuf::from("config/playbooks"),
+            retry_pause_ms: 1_000,
+            selector_probe_ms: 800,
+        }
+    }
 }
 
 /// Agent runs: which OpenAI-compatible Chat Completions endpoint to call, and the loop's bounds.
@@ -265,6 +289,7 @@ impl Default for Config {
             registry: RegistryConfig::default(),
             recording: RecordingConfig::default(),
             agent: AgentConfig::default(),
+            playbooks: PlaybookConfig::default(),
         }
     }
 }

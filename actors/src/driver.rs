@@ -47,6 +47,10 @@ pub(crate) fn for_request(request: &RunRequest) -> Box<dyn Driver> {
             start_url: request.start_url.clone(),
             steps: steps.clone(),
         }),
+        DriverSpec::Playbook(spec) => Box::new(crate::playbook::run::PlaybookDriver {
+            spec: spec.clone(),
+            start_url: request.start_url.clone(),
+        }),
         DriverSpec::Agent(spec) => Box::new(crate::agent::AgentDriver {
             spec: spec.clone(),
             start_url: request.start_url.clone(),
@@ -88,6 +92,34 @@ impl RouterHandle {
                         message: "the run's router stopped unexpectedly".into(),
                     }),
                 }),
+            },
+            _ = token.cancelled() => None,
+        }
+    }
+}
+
+impl RouterHandle {
+    /// A read-only look at the page (`wait_for`, `evaluate`) that is not a step of the run;
+    /// `None` when the run was stopped meanwhile.
+    pub(crate) async fn inspect(
+        &self,
+        action: Action,
+    ) -> Option<Result<crate::page_driver::ActionOutput, ActionFailure>> {
+        let token = self.record.control.token();
+        if token.is_cancelled() {
+            return None;
+        }
+        let call = self
+            .router
+            .call(|reply| RouterMsg::Inspect { action, reply }, None);
+        tokio::select! {
+            reply = call => match reply {
+                Ok(ractor::rpc::CallResult::Success(result)) => Some(result),
+                _ if token.is_cancelled() => None,
+                _ => Some(Err(ActionFailure {
+                    code: ErrorCode::InternalError,
+                    message: "the run's router stopped unexpectedly".into(),
+                })),
             },
             _ = token.cancelled() => None,
         }

@@ -38,6 +38,7 @@ mod event;
 mod finalizer;
 mod guard;
 mod page_driver;
+mod playbook;
 mod proxy;
 mod record;
 mod recording;
@@ -54,8 +55,8 @@ pub use command::{
     CancelAck, CancelError, Command, EngineStats, EventSubscription, ShutdownReport, SubmitError,
 };
 pub use config::{
-    AgentConfig, Config, ConfigError, EngineTimeouts, ObserveCaps, RecordingConfig, RegistryConfig, RunDefaults,
-    SettleConfig,
+    AgentConfig, Config, ConfigError, EngineTimeouts, ObserveCaps, PlaybookConfig, RecordingConfig,
+    RegistryConfig, RunDefaults, SettleConfig,
 };
 pub use engine::{Engine, StartError};
 pub use event::{ActionFailure, EventKind, RunEvent};
@@ -64,14 +65,19 @@ pub use page_driver::{
     ActionBounds, ActionOutput, BrowserLauncher, Capture, CloseMode, CloseReport, LaunchSpec,
     PageDriver,
 };
+pub use playbook::{
+    OnFailure, ParamType, Parameter, Playbook, SelectorSpec, Step, Verify, load as load_playbook,
+    parse_yaml as parse_playbook,
+};
 pub use recording::{Artifact, Manifest};
 pub use recovery::RecoveryReport;
 pub use request::{
-    Action, AgentSpec, DriverSpec, EffectiveLimits, ExtractMode, FieldError, GuardrailSpec, InvalidRequest,
-    Limits, RecordingSpec, RunRequest, ScrollDirection, Secret, Viewport, WaitState,
+    Action, AgentSpec, DriverSpec, EffectiveLimits, ExtractMode, FieldError, GuardrailSpec,
+    InvalidRequest, Limits, PlaybookSpec, RecordingSpec, RunRequest, ScrollDirection, Secret,
+    Viewport, WaitState,
 };
 pub use run::{
-    ErrorCode, FinalizeError, RecordingInfo, RunError, RunId, RunOutcome, RunState, RunStatus,
-    TokenUsage,
+    ErrorCode, FinalizeError, RecordingInfo, RecoveryInfo, RunError, RunId, RunOutcome, RunState,
+    RunStatus, TokenUsage,
 };
 pub use store::{DirStore, LogWriter, RunStore};

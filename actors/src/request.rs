@@ -45,7 +45,7 @@ pub struct RunRequest {
     pub credentials: BTreeMap<String, Secret>,
 }
 
-/// What decides a run's actions. Tagged by `type`; the `playbook` driver comes later.
+/// What decides a run's actions. Tagged by `type`: `script`, `agent` or `playbook`.
 ///
 /// Deserialized through [`RawDriverSpec`], a plain struct: serde buffers internally tagged
 /// enums, which would hide the path of an error inside `steps` (`driver.steps[3]`).
@@ -60,6 +60,48 @@ pub enum DriverSpec {
     },
     /// A model that decides each action, through an OpenAI-compatible Chat Completions API.
     Agent(AgentSpec),
+    /// A YAML playbook with parameters, selector fallbacks, verification and recovery.
+    Playbook(PlaybookSpec),
+}
+
+/// A playbook run: which playbook, its parameters, and the agent that may take over a step
+/// that fails twice.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PlaybookSpec {
+    /// An id (loaded from the config's `playbooks.dir`), the playbook's YAML text, or the
+    /// playbook itself as an object.
+    pub playbook: serde_json::Value,
+    /// Parameter values, by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub params: BTreeMap<String, serde_json::Value>,
+    /// The model endpoint for `on_failure: agent` hand-offs (unset fields: `[agent]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<AgentSpec>,
+}
+
+impl PlaybookSpec {
+    /// The playbook this spec names: parsed and loaded, not yet validated.
+    pub fn load(&self, config: &Config) -> Result<crate::playbook::Playbook, FieldError> {
+        let inline = |e: FieldError| FieldError {
+            field: format!("driver.playbook.{}", e.field),
+            message: e.message,
+        };
+        match &self.playbook {
+            serde_json::Value::String(text) if text.contains('\n') => {
+                crate::playbook::parse_yaml(text).map_err(inline)
+            }
+            serde_json::Value::String(id) => crate::playbook::load(&config.playbooks.dir, id),
+            value @ serde_json::Value::Object(_) => serde_path_to_error::deserialize(value.clone())
+                .map_err(|e| FieldError {
+                    field: format!("driver.playbook.{}", e.path()),
+                    message: e.into_inner().to_string(),
+                }),
+            other => Err(FieldError {
+                field: "driver.playbook".into(),
+                message: format!("must be a playbook id, YAML text or an object, got {other}"),
+            }),
+        }
+    }
 }
 
 /// An agent run: the task in words, and optionally the model, its endpoint and the answer's
@@ -105,6 +147,12 @@ struct RawDriverSpec {
     base_url: Option<String>,
     #[serde(default)]
     api_key: Option<Secret>,
+    #[serde(default)]
+    playbook: Option<serde_json::Value>,
+    #[serde(default)]
+    params: Option<BTreeMap<String, serde_json::Value>>,
+    #[serde(default)]
+    agent: Option<AgentSpec>,
 }
 
 #[derive(Deserialize)]
@@ -112,36 +160,63 @@ struct RawDriverSpec {
 enum DriverType {
     Script,
     Agent,
+    Playbook,
+}
+
+impl RawDriverSpec {
+    /// The first field set that `type` does not take.
+    fn stray(&self, allowed: &[&str]) -> Option<&'static str> {
+        let set = [
+            ("steps", self.steps.is_some()),
+            ("directive", self.directive.is_some()),
+            ("model", self.model.is_some()),
+            ("max_steps", self.max_steps.is_some()),
+            ("output_schema", self.output_schema.is_some()),
+            ("base_url", self.base_url.is_some()),
+            ("api_key", self.api_key.is_some()),
+            ("playbook", self.playbook.is_some()),
+            ("params", self.params.is_some()),
+            ("agent", self.agent.is_some()),
+        ];
+        set.into_iter()
+            .find(|(name, is_set)| *is_set && !allowed.contains(name))
+            .map(|(name, _)| name)
+    }
 }
 
 impl TryFrom<RawDriverSpec> for DriverSpec {
     type Error = String;
 
     fn try_from(raw: RawDriverSpec) -> Result<Self, Self::Error> {
+        let (kind, allowed): (&str, &[&str]) = match raw.kind {
+            DriverType::Script => ("script", &["steps"]),
+            DriverType::Agent => (
+                "agent",
+                &[
+                    "directive",
+                    "model",
+                    "max_steps",
+                    "output_schema",
+                    "base_url",
+                    "api_key",
+                ],
+            ),
+            DriverType::Playbook => ("playbook", &["playbook", "params", "agent"]),
+        };
+        if let Some(field) = raw.stray(allowed) {
+            return Err(format!(
+                "`{field}` is not a field of {kind} drivers; they take {}",
+                allowed.join(", ")
+            ));
+        }
         match raw.kind {
             DriverType::Script => {
-                let agent_only = [
-                    ("directive", raw.directive.is_some()),
-                    ("model", raw.model.is_some()),
-                    ("max_steps", raw.max_steps.is_some()),
-                    ("output_schema", raw.output_schema.is_some()),
-                    ("base_url", raw.base_url.is_some()),
-                    ("api_key", raw.api_key.is_some()),
-                ];
-                if let Some((field, _)) = agent_only.iter().find(|(_, set)| *set) {
-                    return Err(format!(
-                        "`{field}` is for agent drivers; script drivers take `steps`"
-                    ));
-                }
                 let steps = raw
                     .steps
                     .ok_or("`steps` is required for script drivers: a list of actions")?;
                 Ok(Self::Script { steps })
             }
             DriverType::Agent => {
-                if raw.steps.is_some() {
-                    return Err("`steps` is for script drivers; agent drivers take a `directive`".into());
-                }
                 let directive = raw
                     .directive
                     .ok_or("`directive` is required for agent drivers: the task, in words")?;
@@ -154,6 +229,13 @@ impl TryFrom<RawDriverSpec> for DriverSpec {
                     api_key: raw.api_key,
                 }))
             }
+            DriverType::Playbook => Ok(Self::Playbook(PlaybookSpec {
+                playbook: raw.playbook.ok_or(
+                    "`playbook` is required for playbook drivers: an id, YAML text or an object",
+                )?,
+                params: raw.params.unwrap_or_default(),
+                agent: raw.agent,
+            })),
         }
     }
 }
@@ -164,13 +246,14 @@ impl DriverSpec {
         match self {
             Self::Script { .. } => "script",
             Self::Agent(_) => "agent",
+            Self::Playbook(_) => "playbook",
         }
     }
 
     /// True for drivers where a model decides the actions (stuck detection is on by default).
     pub fn is_model_driven(&self) -> bool {
         match self {
-            Self::Script { .. } => false,
+            Self::Script { .. } | Self::Playbook(_) => false,
             Self::Agent(_) => true,
         }
     }
@@ -375,6 +458,20 @@ impl RunRequest {
         })
     }
 
+    /// A playbook's `guardrails`, when it has them, replace the request's (the playbook's
+    /// author knows where its steps go). Call after [`RunRequest::validate`].
+    pub fn apply_playbook_guardrails(&mut self, config: &Config) {
+        if let DriverSpec::Playbook(spec) = &self.driver {
+            if let Ok(crate::playbook::Playbook {
+                guardrails: Some(guardrails),
+                ..
+            }) = spec.load(config)
+            {
+                self.guardrails = guardrails;
+            }
+        }
+    }
+
     /// Checks everything serde cannot: URLs, selectors, names and limits.
     pub fn validate(&self, config: &Config) -> Result<(), InvalidRequest> {
         let mut v = validate::Validator::new(&self.credentials);
@@ -413,6 +510,7 @@ impl RunRequest {
                 }
             }
             DriverSpec::Agent(agent) => v.agent(agent, &config.agent),
+            DriverSpec::Playbook(spec) => v.playbook(spec, config),
         }
         for (i, domain) in self.guardrails.allowed_domains.iter().enumerate() {
             if let Err(msg) = crate::guard::check_domain_pattern(domain) {

@@ -37,6 +37,12 @@ pub(crate) enum RouterMsg {
         action: Action,
         reply: RpcReplyPort<ActionResult>,
     },
+    /// A driver's read-only look at the page (a selector probe, a verification): `wait_for` or
+    /// `evaluate` only; no guard, no event, not a step.
+    Inspect {
+        action: Action,
+        reply: RpcReplyPort<Result<ActionOutput, ActionFailure>>,
+    },
 }
 
 /// Startup arguments of the Router actor.
@@ -97,6 +103,27 @@ impl Actor for RouterActor {
             RouterMsg::Dispatch { action, reply } => {
                 let result = on_dispatch(state, action).await;
                 let _ = reply.send(result);
+            }
+            RouterMsg::Inspect { action, reply } => {
+                let result = match action {
+                    Action::WaitFor { .. } | Action::Evaluate { .. } => {
+                        let bounds = crate::page_driver::ActionBounds {
+                            action: Duration::from_millis(state.record.limits.action_timeout_ms),
+                            navigation: Duration::from_millis(
+                                state.record.limits.navigation_timeout_ms,
+                            ),
+                        };
+                        pipeline::call_browser(state, action, bounds).await
+                    }
+                    other => Err(ActionFailure {
+                        code: ErrorCode::InternalError,
+                        message: format!("`{}` is not a read-only inspection", other.name()),
+                    }),
+                };
+                let _ = reply.send(result.map_err(|mut f| {
+                    f.message = output::scrub(state, &f.message);
+                    f
+                }));
             }
         }
         Ok(())

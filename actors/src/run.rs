@@ -261,6 +261,24 @@ pub struct RunStatus {
     /// Model calls and tokens, for runs a model drove.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<TokenUsage>,
+    /// Set when a playbook step failed twice and the run was handed to the agent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery: Option<RecoveryInfo>,
+}
+
+/// A playbook step the agent took over.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecoveryInfo {
+    /// The failed step, 1-based.
+    pub step: u32,
+    /// Its action.
+    pub action: String,
+    /// Its error after the retry.
+    pub error: String,
+    /// Who took over (`agent`).
+    pub handed_to: String,
+    /// The step budget the agent got.
+    pub max_steps: u32,
 }
 
 /// What a run's model calls cost, summed over the run.
@@ -312,6 +330,7 @@ impl RunStatus {
             finalize_errors: Vec::new(),
             recording: None,
             usage: None,
+            recovery: None,
         }
     }
 

@@ -229,7 +229,9 @@ async fn on_submit(
         return Err(SubmitError::ShuttingDown);
     }
     let config = &state.args.config;
+    let mut request = request;
     request.validate(config)?;
+    request.apply_playbook_guardrails(config);
     let has_slot = state.active.len() < config.max_concurrent_runs;
     if !has_slot && state.queue.len() >= config.queue_capacity {
         return Err(SubmitError::QueueFull {

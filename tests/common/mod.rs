@@ -2,6 +2,8 @@
 //! dirs, and a check that no Chromium launched by the test outlives it.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod model;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -204,7 +204,12 @@ mod tests {
         c.memory.page("https://a.test/");
         c.memory.action("goto https://a.test/", Ok("fine"));
         let m = c.messages();
-        assert!(m[0]["content"].as_str().unwrap().contains("Pages seen:\n- https://a.test/"));
+        assert!(
+            m[0]["content"]
+                .as_str()
+                .unwrap()
+                .contains("Pages seen:\n- https://a.test/")
+        );
         assert_eq!(m[1]["content"], format!("Task: x\n{SNAPSHOT_OMITTED}"));
         assert_eq!(m[3]["content"], "a long res…");
         assert_eq!(m[5]["content"], "[web-content-start] the latest page");

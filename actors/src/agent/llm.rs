@@ -227,7 +227,10 @@ impl LlmClient {
     }
 
     async fn attempt(&self, endpoint: &Endpoint, body: &Value) -> Attempt {
-        let url = format!("{}/chat/completions", endpoint.base_url.trim_end_matches('/'));
+        let url = format!(
+            "{}/chat/completions",
+            endpoint.base_url.trim_end_matches('/')
+        );
         let mut request = self
             .http
             .post(&url)
@@ -259,7 +262,10 @@ impl LlmClient {
         };
         if status.as_u16() == 429 || status.is_server_error() {
             return Attempt::Retry(
-                format!("HTTP {status}: {}", crate::request::clip(&text, ERROR_BODY_CHARS)),
+                format!(
+                    "HTTP {status}: {}",
+                    crate::request::clip(&text, ERROR_BODY_CHARS)
+                ),
                 retry_after,
             );
         }
@@ -364,7 +370,10 @@ mod tests {
             b.opened_at = Some(Instant::now());
         }
         let refused = client.admit(&breaker, &endpoint).unwrap_err();
-        assert!(refused.to_string().contains("after 3 failed calls"), "{refused}");
+        assert!(
+            refused.to_string().contains("after 3 failed calls"),
+            "{refused}"
+        );
         std::thread::sleep(Duration::from_millis(60));
         assert!(client.admit(&breaker, &endpoint).is_ok(), "one trial call");
         assert!(client.admit(&breaker, &endpoint).is_err(), "only one");

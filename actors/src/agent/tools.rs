@@ -21,9 +21,9 @@ pub(crate) fn offered(allowed: &[&'static str]) -> Vec<&'static str> {
 
 /// The `tools` array of a Chat Completions request.
 pub(crate) fn definitions(offered: &[&str], output_schema: Option<&Value>) -> Vec<Value> {
-    let answer = output_schema.cloned().unwrap_or_else(|| {
-        json!({"type": "string", "description": "The answer to the task, or what was found."})
-    });
+    let answer = output_schema.cloned().unwrap_or_else(
+        || json!({"type": "string", "description": "The answer to the task, or what was found."}),
+    );
     vec![
         json!({"type": "function", "function": {
             "name": "browser",
@@ -103,11 +103,11 @@ pub(crate) fn parse_done_call(
 ) -> Result<(Value, bool), String> {
     let value: Value = serde_json::from_str(arguments)
         .map_err(|e| format!("the arguments are not JSON ({e}): {arguments}"))?;
-    let answer = value
-        .get("answer")
-        .cloned()
-        .ok_or("`answer` is required")?;
-    let success = value.get("success").and_then(Value::as_bool).unwrap_or(true);
+    let answer = value.get("answer").cloned().ok_or("`answer` is required")?;
+    let success = value
+        .get("success")
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
     if success {
         if let Some(validator) = schema {
             let problems: Vec<String> = validator
@@ -142,7 +142,11 @@ mod tests {
     #[test]
     fn malformed_calls_explain_themselves() {
         let offered = ["goto", "click"];
-        assert!(parse_browser_call("{not json", &offered).unwrap_err().contains("not JSON"));
+        assert!(
+            parse_browser_call("{not json", &offered)
+                .unwrap_err()
+                .contains("not JSON")
+        );
         let err = parse_browser_call(r#"{"action":"type","text":"x"}"#, &offered).unwrap_err();
         assert!(err.contains("must be one of goto, click"), "{err}");
         let err = parse_browser_call(r#"{"action":"goto"}"#, &offered).unwrap_err();
@@ -158,7 +162,8 @@ mod tests {
         let validator = jsonschema::validator_for(&schema).unwrap();
         let err = parse_done_call(r#"{"answer": {"price": "12"}}"#, Some(&validator)).unwrap_err();
         assert!(err.contains("does not match"), "{err}");
-        let (answer, ok) = parse_done_call(r#"{"answer": {"price": 12}}"#, Some(&validator)).unwrap();
+        let (answer, ok) =
+            parse_done_call(r#"{"answer": {"price": 12}}"#, Some(&validator)).unwrap();
         assert_eq!((answer, ok), (json!({"price": 12}), true));
     }
 }

@@ -37,7 +37,7 @@ h1{font-size:1.3em}table.meta td{padding:2px 12px 2px 0;vertical-align:top}\
 margin:0 0 1em;padding:.8em}.step.failed{border-color:#c33;background:#fff6f6}\
 .step h2{font-size:1em;margin:0 0 .4em}.ok{color:#173}.err{color:#b22}\
 pre{white-space:pre-wrap;background:#f6f6f6;padding:.5em;max-height:20em;overflow:auto}\
-img.shot{max-width:100%;border:1px solid #ccc;display:block;margin-top:.5em}\
+img.shot{max-width:min(100%,720px);border:1px solid #ccc;display:block;margin-top:.5em}\
 .state-completed{color:#173}.state-failed,.state-timed_out,.state-interrupted{color:#b22}";
 
 fn header(html: &mut String, status: &RunStatus, steps: usize) {

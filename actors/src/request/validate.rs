@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{Action, AgentSpec, FieldError, InvalidRequest, Limits, Secret};
+use super::{Action, AgentSpec, FieldError, InvalidRequest, Limits, PlaybookSpec, Secret};
 use crate::config::AgentConfig;
 
 pub(super) struct Validator<'a> {
@@ -58,9 +58,17 @@ impl<'a> Validator<'a> {
     /// step budget and a compilable output schema.
     pub(super) fn agent(&mut self, agent: &AgentSpec, config: &AgentConfig) {
         if agent.directive.trim().is_empty() {
-            self.push("driver.directive", "must not be empty; say what the agent should do");
+            self.push(
+                "driver.directive",
+                "must not be empty; say what the agent should do",
+            );
         }
-        if agent.model.as_deref().or(config.model.as_deref()).is_none_or(str::is_empty) {
+        if agent
+            .model
+            .as_deref()
+            .or(config.model.as_deref())
+            .is_none_or(str::is_empty)
+        {
             self.push(
                 "driver.model",
                 "no model named; set it here or `model` under [agent] in the config",
@@ -83,6 +91,38 @@ impl<'a> Validator<'a> {
                     "driver.output_schema",
                     format!("is not a valid JSON Schema: {e}"),
                 );
+            }
+        }
+    }
+
+    /// A playbook driver: the playbook loads and is valid, the parameters satisfy it, its
+    /// credentials exist.
+    pub(super) fn playbook(&mut self, spec: &PlaybookSpec, config: &crate::config::Config) {
+        let playbook = match spec.load(config) {
+            Ok(playbook) => playbook,
+            Err(e) => return self.errors.push(e),
+        };
+        let prefix = match &spec.playbook {
+            serde_json::Value::String(id) if !id.contains('\n') => format!("playbook {id}: "),
+            _ => "driver.playbook.".to_owned(),
+        };
+        for problem in playbook.problems() {
+            self.push(format!("{prefix}{}", problem.field), problem.message);
+        }
+        if let Err(errors) = playbook.resolve_params(&spec.params) {
+            self.errors.extend(errors);
+        }
+        for (i, step) in playbook.steps.iter().enumerate() {
+            let credential = step.params.get("credential_ref").and_then(|v| v.as_str());
+            if let Some(name) = credential {
+                if !self.credentials.contains_key(name) {
+                    self.push(
+                        format!("{prefix}steps[{i}].credential_ref"),
+                        format!(
+                            "no credential named `{name}`; add it to the request's `credentials`"
+                        ),
+                    );
+                }
             }
         }
     }

@@ -94,7 +94,7 @@ pub(super) async fn run_pipeline(
     Ok(output)
 }
 
-async fn call_browser(
+pub(super) async fn call_browser(
     state: &RouterState,
     action: Action,
     bounds: ActionBounds,

@@ -1,0 +1,395 @@
+//! The playbook driver: binds parameters into each step, finds its element through the
+//! selector fallbacks, runs it through the Router, verifies its effect, and on failure retries
+//! once after a pause — then, for `on_failure: agent` with an agent configured, hands the run
+//! to the agent driver with a bounded step budget and a prompt that says what failed, where,
+//! and what was left to do.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use futures::future::BoxFuture;
+use serde_json::Value;
+
+use super::{OnFailure, Playbook, SelectorSpec, Step, Verify, bind, bind_str};
+use crate::agent::AgentDriver;
+use crate::driver::{Driver, DriverContext, DriverOutcome};
+use crate::event::{ActionFailure, EventKind};
+use crate::page_driver::ActionOutput;
+use crate::request::{Action, AgentSpec, PlaybookSpec, WaitState};
+use crate::run::{ErrorCode, RecoveryInfo, RunError, RunOutcome};
+
+/// Interval between polls of a URL or text verification.
+const VERIFY_POLL: Duration = Duration::from_millis(100);
+
+/// Runs one playbook.
+pub(crate) struct PlaybookDriver {
+    pub(crate) spec: PlaybookSpec,
+    /// The request's `start_url`, used when the playbook has none.
+    pub(crate) start_url: Option<String>,
+}
+
+impl Driver for PlaybookDriver {
+    fn run(self: Box<Self>, ctx: DriverContext) -> BoxFuture<'static, DriverOutcome> {
+        Box::pin(self.drive(ctx))
+    }
+}
+
+enum StepResult {
+    Done(ActionOutput),
+    Failed(ActionFailure),
+    Stopped,
+}
+
+fn failed(code: ErrorCode, message: String) -> DriverOutcome {
+    DriverOutcome::Finished(RunOutcome::failed(RunError::new(code, message)))
+}
+
+fn failure(message: String) -> ActionFailure {
+    ActionFailure {
+        code: ErrorCode::ActionFailed,
+        message,
+    }
+}
+
+impl PlaybookDriver {
+    async fn drive(self, ctx: DriverContext) -> DriverOutcome {
+        let playbook = match self.spec.load(&ctx.config) {
+            Ok(playbook) => playbook,
+            Err(e) => return failed(ErrorCode::InvalidRequest, e.to_string()),
+        };
+        let mut params = match playbook.resolve_params(&self.spec.params) {
+            Ok(params) => params,
+            Err(errors) => {
+                let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+                return failed(ErrorCode::InvalidRequest, text.join("; "));
+            }
+        };
+        let start = playbook
+            .start_url
+            .as_deref()
+            .map(|u| bind_str(u, &params))
+            .or(self.start_url.clone());
+        if let Some(url) = start {
+            match ctx.router.dispatch(Action::Goto { url }).await {
+                None => return DriverOutcome::Interrupted,
+                Some(r) => {
+                    if let Err(f) = r.output {
+                        if f.code == ErrorCode::Cancelled {
+                            return DriverOutcome::Interrupted;
+                        }
+                        return failed(f.code, format!("start_url: {}", f.message));
+                    }
+                }
+            }
+        }
+        let pause = Duration::from_millis(ctx.config.playbooks.retry_pause_ms);
+        for (i, step) in playbook.steps.iter().enumerate() {
+            let n = i + 1;
+            let step = bind_step(step, &params);
+            let mut result = self.run_step(&ctx, &step).await;
+            if let StepResult::Failed(f) = &result {
+                if step.on_failure != OnFailure::Abort && f.code != ErrorCode::GuardrailBlocked {
+                    log(
+                        &ctx,
+                        "warn",
+                        format!(
+                            "step {n} ({}) failed: {}; retrying once in {} ms",
+                            step.label(),
+                            f.message,
+                            pause.as_millis()
+                        ),
+                    );
+                    let token = ctx.record.control.token().clone();
+                    tokio::select! {
+                        _ = tokio::time::sleep(pause) => {}
+                        _ = token.cancelled() => return DriverOutcome::Interrupted,
+                    }
+                    result = self.run_step(&ctx, &step).await;
+                }
+            }
+            match result {
+                StepResult::Stopped => return DriverOutcome::Interrupted,
+                StepResult::Done(out) => {
+                    if let Some(name) = &step.store_as {
+                        let value = out
+                            .value
+                            .clone()
+                            .unwrap_or_else(|| Value::String(out.text.clone()));
+                        ctx.record.status().data.insert(name.clone(), value.clone());
+                        params.insert(name.clone(), value);
+                    }
+                }
+                StepResult::Failed(f) => {
+                    if step.on_failure == OnFailure::Agent {
+                        if let Some(agent) = self.recovery_agent(&ctx) {
+                            return self.hand_off(ctx, &playbook, n, &step, f, agent).await;
+                        }
+                    }
+                    let message = step
+                        .failure_message
+                        .clone()
+                        .unwrap_or_else(|| format!("step {n} ({}): {}", step.label(), f.message));
+                    return DriverOutcome::Finished(RunOutcome::failed(
+                        RunError::new(f.code, message).with_details(serde_json::json!({
+                            "step": n, "action": step.action, "error": f.message,
+                        })),
+                    ));
+                }
+            }
+        }
+        DriverOutcome::Finished(RunOutcome::completed())
+    }
+
+    async fn run_step(&self, ctx: &DriverContext, step: &Step) -> StepResult {
+        let selector = match &step.selector {
+            None => None,
+            Some(spec) => match pick_selector(ctx, spec).await {
+                StepResult::Done(out) => Some(out.text),
+                other => return other,
+            },
+        };
+        let action = match step.action_with(selector.as_deref()) {
+            Ok(action) => action,
+            Err(e) => return StepResult::Failed(failure(e.to_string())),
+        };
+        let Some(result) = ctx.router.dispatch(action).await else {
+            return StepResult::Stopped;
+        };
+        let out = match result.output {
+            Ok(out) => out,
+            Err(f) if f.code == ErrorCode::Cancelled => return StepResult::Stopped,
+            Err(f) => return StepResult::Failed(f),
+        };
+        match &step.verify {
+            None => StepResult::Done(out),
+            Some(v) => match verify(ctx, v).await {
+                StepResult::Done(_) => StepResult::Done(out),
+                other => other,
+            },
+        }
+    }
+
+    /// The agent for hand-offs, when one is configured (request or `[agent]`).
+    fn recovery_agent(&self, ctx: &DriverContext) -> Option<AgentSpec> {
+        let given = self.spec.agent.clone();
+        let config = &ctx.config.agent;
+        let base_url = given
+            .as_ref()
+            .and_then(|a| a.base_url.clone())
+            .or_else(|| config.base_url.clone())?;
+        let model = given
+            .as_ref()
+            .and_then(|a| a.model.clone())
+            .or_else(|| config.model.clone())?;
+        Some(AgentSpec {
+            directive: String::new(),
+            model: Some(model),
+            max_steps: None,
+            output_schema: given.as_ref().and_then(|a| a.output_schema.clone()),
+            base_url: Some(base_url),
+            api_key: given.and_then(|a| a.api_key),
+        })
+    }
+
+    async fn hand_off(
+        &self,
+        ctx: DriverContext,
+        playbook: &Playbook,
+        n: usize,
+        step: &Step,
+        failure: ActionFailure,
+        mut agent: AgentSpec,
+    ) -> DriverOutcome {
+        let budget = ctx.config.agent.recovery_max_steps;
+        let url = ctx.record.status().last_url.clone().unwrap_or_default();
+        let remaining: Vec<String> = playbook.steps[n..]
+            .iter()
+            .enumerate()
+            .map(|(j, s)| format!("{}. {} — {}", n + j + 1, s.action, s.label()))
+            .collect();
+        let goal = if playbook.description.is_empty() {
+            playbook.name.clone()
+        } else {
+            playbook.description.clone()
+        };
+        agent.directive = format!("Finish the playbook \"{}\": {goal}", playbook.name);
+        let preamble = format!(
+            "You are taking over a playbook run that its script could not finish.\n\
+             Playbook: {} ({}) — {goal}\n\
+             Failed step {n} ({}): action `{}`, failed twice: {}\n\
+             Current URL: {url}\n\
+             Remaining steps after it:\n{}\n\
+             Do the failed step's job another way if you can, then the remaining steps; call \
+             done with what you achieved.",
+            playbook.name,
+            playbook.id,
+            step.label(),
+            step.action,
+            failure.message,
+            if remaining.is_empty() {
+                "(none)".to_owned()
+            } else {
+                remaining.join("\n")
+            },
+        );
+        ctx.record.status().recovery = Some(RecoveryInfo {
+            step: n as u32,
+            action: step.action.clone(),
+            error: failure.message.clone(),
+            handed_to: "agent".into(),
+            max_steps: budget,
+        });
+        metrics::counter!("pilothouse_playbook_recoveries_total").increment(1);
+        log(
+            &ctx,
+            "warn",
+            format!(
+                "step {n} ({}) failed twice: {}; handing the run to the agent ({budget} steps)",
+                step.label(),
+                failure.message
+            ),
+        );
+        let driver = AgentDriver {
+            spec: agent,
+            start_url: None,
+            preamble: Some(preamble),
+            max_steps: Some(budget),
+        };
+        Box::new(driver).run(ctx).await
+    }
+}
+
+/// The step with `{name}` bound everywhere a string appears.
+fn bind_step(step: &Step, params: &BTreeMap<String, Value>) -> Step {
+    let value = serde_json::to_value(step).unwrap_or(Value::Null);
+    serde_json::from_value(bind(&value, params)).unwrap_or_else(|_| step.clone())
+}
+
+/// The first candidate selector that matches an element, probed in order with a short bound.
+/// A lone selector is not probed (the action's own wait applies).
+async fn pick_selector(ctx: &DriverContext, spec: &SelectorSpec) -> StepResult {
+    let candidates = spec.candidates();
+    if candidates.len() == 1 {
+        return StepResult::Done(ActionOutput {
+            text: candidates[0].to_owned(),
+            ..ActionOutput::default()
+        });
+    }
+    let probe_ms = ctx.config.playbooks.selector_probe_ms;
+    for (k, candidate) in candidates.iter().enumerate() {
+        let probe = Action::WaitFor {
+            selector: (*candidate).to_owned(),
+            state: WaitState::Attached,
+            timeout_ms: Some(probe_ms),
+        };
+        match ctx.router.inspect(probe).await {
+            None => return StepResult::Stopped,
+            Some(Ok(_)) => {
+                if k > 0 {
+                    log(
+                        ctx,
+                        "info",
+                        format!(
+                            "selector `{}` matched nothing within {probe_ms} ms; using fallback `{candidate}`",
+                            candidates[0]
+                        ),
+                    );
+                }
+                return StepResult::Done(ActionOutput {
+                    text: (*candidate).to_owned(),
+                    ..ActionOutput::default()
+                });
+            }
+            Some(Err(f)) if f.code == ErrorCode::Cancelled => return StepResult::Stopped,
+            Some(Err(_)) => {}
+        }
+    }
+    StepResult::Failed(failure(format!(
+        "no element matches `{}` or its fallbacks ({})",
+        candidates[0],
+        candidates[1..].join(", ")
+    )))
+}
+
+/// Every check of `verify`, within its timeout.
+async fn verify(ctx: &DriverContext, v: &Verify) -> StepResult {
+    let deadline = Instant::now() + Duration::from_millis(v.timeout_ms);
+    let left = || {
+        deadline
+            .saturating_duration_since(Instant::now())
+            .as_millis()
+            .max(1) as u64
+    };
+    for (selector, state, check) in [
+        (&v.element_visible, WaitState::Visible, "element_visible"),
+        (&v.element_gone, WaitState::Hidden, "element_gone"),
+    ] {
+        if let Some(selector) = selector {
+            let wait = Action::WaitFor {
+                selector: selector.clone(),
+                state,
+                timeout_ms: Some(left()),
+            };
+            match ctx.router.inspect(wait).await {
+                None => return StepResult::Stopped,
+                Some(Ok(_)) => {}
+                Some(Err(f)) => {
+                    return StepResult::Failed(failure(format!(
+                        "Verification failed: {check} `{selector}`: {}",
+                        f.message
+                    )));
+                }
+            }
+        }
+    }
+    for (needle, script, check) in [
+        (&v.url_contains, "location.href", "url_contains"),
+        (
+            &v.text_on_page,
+            "document.body ? document.body.innerText : ''",
+            "text_on_page",
+        ),
+    ] {
+        let Some(needle) = needle else { continue };
+        let mut seen;
+        loop {
+            let probe = Action::Evaluate {
+                script: script.to_owned(),
+                store_as: None,
+            };
+            match ctx.router.inspect(probe).await {
+                None => return StepResult::Stopped,
+                Some(Ok(out)) => {
+                    seen = match out.value {
+                        Some(Value::String(s)) => s,
+                        _ => out.text,
+                    };
+                    if seen.contains(needle.as_str()) {
+                        break;
+                    }
+                }
+                Some(Err(f)) => seen = format!("(unreadable: {})", f.message),
+            }
+            if Instant::now() >= deadline {
+                let shown = if check == "url_contains" {
+                    format!(" (the URL is `{seen}`)")
+                } else {
+                    String::new()
+                };
+                return StepResult::Failed(failure(format!(
+                    "Verification failed: {check} `{needle}` not found within {} ms{shown}",
+                    v.timeout_ms
+                )));
+            }
+            tokio::time::sleep(VERIFY_POLL).await;
+        }
+    }
+    StepResult::Done(ActionOutput::default())
+}
+
+fn log(ctx: &DriverContext, level: &str, message: String) {
+    ctx.record.emit(EventKind::Log {
+        level: level.to_owned(),
+        message: ctx.record.scrub(&message),
+    });
+}
