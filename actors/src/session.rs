@@ -135,7 +135,6 @@ async fn on_start(
 ) -> Result<(), ActorProcessingErr> {
     let record = state.args.record.clone();
     let config = &state.args.config;
-    record.set_state(RunState::Starting);
     let chromium = match config.resolve_chromium() {
         Ok(path) => path,
         Err(e) => {

@@ -21,7 +21,7 @@ use crate::finalizer::{FinalizeJob, FinalizerActor, FinalizerArgs, FinalizerMsg}
 use crate::page_driver::BrowserLauncher;
 use crate::record::{RunRecord, StopReason};
 use crate::request::RunRequest;
-use crate::run::{ErrorCode, RunError, RunId, RunOutcome, RunStatus};
+use crate::run::{ErrorCode, RunError, RunId, RunOutcome, RunState, RunStatus};
 use crate::session::{SessionActor, SessionArgs, SessionMsg};
 use crate::store::RunStore;
 
@@ -280,6 +280,8 @@ async fn start_session(
 ) {
     let run_id = record.id;
     state.active.insert(run_id, None);
+    // `starting` means "holds a slot": announced here, in admission order.
+    record.set_state(RunState::Starting);
     let args = SessionArgs {
         record: record.clone(),
         config: state.args.config.clone(),

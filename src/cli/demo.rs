@@ -37,7 +37,23 @@ const EXAMPLES: &[(&str, &str)] = &[
         "blocked_navigation",
         include_str!("../../config/examples/blocked_navigation.json"),
     ),
+    (
+        "playbook_greeting",
+        include_str!("../../config/examples/playbook_greeting.json"),
+    ),
 ];
+
+/// The playbook the `playbook_greeting` example names, embedded so the demo runs from any
+/// directory (the example itself loads it from `[playbooks] dir`).
+const GREET_VISITOR: &str = include_str!("../../config/playbooks/greet_visitor.yaml");
+
+/// The example's JSON with a playbook id it names replaced by the embedded playbook's YAML.
+fn embed_playbook(json: &str) -> String {
+    json.replace(
+        r#""playbook": "greet_visitor""#,
+        &format!(r#""playbook": {}"#, serde_json::Value::from(GREET_VISITOR)),
+    )
+}
 
 /// Arguments of `pilothouse demo`.
 #[derive(Debug, clap::Args)]
@@ -117,7 +133,7 @@ pub(crate) async fn demo(args: DemoArgs) -> anyhow::Result<u8> {
     let mut runs = Vec::new();
     let mut requests = Vec::new();
     for (name, json) in EXAMPLES {
-        let request = RunRequest::from_json(&site.rewrite(json))
+        let request = RunRequest::from_json(&site.rewrite(&embed_playbook(json)))
             .with_context(|| format!("the bundled example {name}.json does not parse"))?;
         request
             .validate(&config)
