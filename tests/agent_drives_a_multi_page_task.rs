@@ -241,3 +241,94 @@ async fn a_dead_endpoint_ends_the_run_with_llm_error_and_opens_the_breaker() {
     orchestrator.shutdown(Duration::from_secs(5)).await;
     env.assert_no_browsers().await;
 }
+
+fn endless_model(plan: Vec<Planned>) -> Model {
+    Model {
+        plan: Arc::new(Mutex::new(plan)),
+        problems: Arc::default(),
+        seen: Arc::default(),
+        secret: SECRET,
+        credential_names: vec![],
+        expected_actions: vec![
+            "goto",
+            "click",
+            "type",
+            "press_key",
+            "scroll",
+            "select",
+            "hover",
+            "wait_for",
+            "extract",
+            "evaluate",
+            "observe",
+            "screenshot",
+        ],
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_step_budget_and_the_error_limit_end_agent_runs_clearly() {
+    let site = Site::serve(vec![("/", Page::Html(HOME.into()))]).await;
+    let env = TestEnv::new();
+    let orchestrator = env.start().await;
+    let handle = orchestrator.handle();
+    let observe = || Planned::Calls(vec![browser(json!({"action": "observe"}))]);
+    let missing = || {
+        Planned::Calls(vec![browser(
+            json!({"action": "click", "selector": "#gone"}),
+        )])
+    };
+
+    // A model that never calls done runs out of steps.
+    let looping = endless_model((0..4).map(|_| observe()).collect());
+    let base_url = serve_model(looping.clone()).await;
+    let json = json!({
+        "start_url": site.url("/"),
+        "driver": {"type": "agent", "directive": "Look around.", "model": "scripted-model",
+                   "base_url": base_url, "api_key": "test-key", "max_steps": 2},
+        "guardrails": {"allowed_domains": ["127.0.0.1"], "allow_private_networks": true}
+    });
+    let run_id = handle
+        .submit(request(&json.to_string(), &site))
+        .await
+        .unwrap();
+    let status = handle.wait(run_id).await.unwrap();
+    let error = status.error.expect("an error");
+    assert_eq!(error.code, ErrorCode::MaxSteps, "{error:?}");
+    assert!(error.message.contains("all 2 steps"), "{}", error.message);
+    assert_eq!(
+        looping.seen.lock().unwrap().len(),
+        3,
+        "the third call found no budget left"
+    );
+
+    // A model whose every action fails is stopped by the consecutive-error limit.
+    let failing = endless_model((0..10).map(|_| missing()).collect());
+    let base_url = serve_model(failing.clone()).await;
+    let json = json!({
+        "start_url": site.url("/"),
+        "driver": {"type": "agent", "directive": "Click the gone button.", "model": "scripted-model",
+                   "base_url": base_url, "api_key": "test-key", "max_steps": 20},
+        "limits": {"action_timeout_ms": 300},
+        "guardrails": {"allowed_domains": ["127.0.0.1"], "allow_private_networks": true,
+                       "max_consecutive_errors": 4}
+    });
+    let run_id = handle
+        .submit(request(&json.to_string(), &site))
+        .await
+        .unwrap();
+    let status = handle.wait(run_id).await.unwrap();
+    let error = status.error.expect("an error");
+    assert_eq!(error.code, ErrorCode::Stuck, "{error:?}");
+    let calls = failing.seen.lock().unwrap().len();
+    assert!(
+        calls <= 5,
+        "the run went on after the limit: {calls} model calls"
+    );
+    for model in [&looping, &failing] {
+        let problems = model.problems.lock().unwrap().clone();
+        assert!(problems.is_empty(), "model server saw: {problems:#?}");
+    }
+    orchestrator.shutdown(Duration::from_secs(5)).await;
+    env.assert_no_browsers().await;
+}
