@@ -8,7 +8,6 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::model::{Model, Planned, browser, serve_model};
@@ -82,27 +81,7 @@ async fn agent_logs_in_across_pages_and_survives_a_block_and_a_bad_call() {
         )]),
     ];
     let planned_replies = plan.len();
-    let model = Model {
-        plan: Arc::new(Mutex::new(plan)),
-        problems: Arc::default(),
-        seen: Arc::default(),
-        secret: SECRET,
-        credential_names: vec!["password"],
-        expected_actions: vec![
-            "goto",
-            "click",
-            "type",
-            "press_key",
-            "scroll",
-            "select",
-            "hover",
-            "wait_for",
-            "extract",
-            "evaluate",
-            "observe",
-            "screenshot",
-        ],
-    };
+    let model = Model::new(plan, SECRET, vec!["password"]);
     let base_url = serve_model(model.clone()).await;
     let env = TestEnv::new();
     let mut config = env.config();
@@ -243,27 +222,7 @@ async fn a_dead_endpoint_ends_the_run_with_llm_error_and_opens_the_breaker() {
 }
 
 fn endless_model(plan: Vec<Planned>) -> Model {
-    Model {
-        plan: Arc::new(Mutex::new(plan)),
-        problems: Arc::default(),
-        seen: Arc::default(),
-        secret: SECRET,
-        credential_names: vec![],
-        expected_actions: vec![
-            "goto",
-            "click",
-            "type",
-            "press_key",
-            "scroll",
-            "select",
-            "hover",
-            "wait_for",
-            "extract",
-            "evaluate",
-            "observe",
-            "screenshot",
-        ],
-    }
+    Model::new(plan, SECRET, vec![])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::model::{Model, Planned, browser, serve_model};
@@ -154,27 +153,7 @@ async fn a_step_that_fails_twice_is_recovered_by_the_agent() {
             json!({"answer": "order 123 is cancelled"}).to_string(),
         )]),
     ];
-    let model = Model {
-        plan: Arc::new(Mutex::new(plan)),
-        problems: Arc::default(),
-        seen: Arc::default(),
-        secret: "no-secret-in-this-run",
-        credential_names: vec![],
-        expected_actions: vec![
-            "goto",
-            "click",
-            "type",
-            "press_key",
-            "scroll",
-            "select",
-            "hover",
-            "wait_for",
-            "extract",
-            "evaluate",
-            "observe",
-            "screenshot",
-        ],
-    };
+    let model = Model::new(plan, "no-secret-in-this-run", vec![]);
     let base_url = serve_model(model.clone()).await;
     let yaml = r##"
 id: cancel_order

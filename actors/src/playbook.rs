@@ -187,22 +187,6 @@ pub enum OnFailure {
     Agent,
 }
 
-/// Actions a playbook step may use.
-const STEP_ACTIONS: &[&str] = &[
-    "goto",
-    "click",
-    "type",
-    "press_key",
-    "scroll",
-    "select",
-    "hover",
-    "wait_for",
-    "extract",
-    "evaluate",
-    "observe",
-    "screenshot",
-];
-
 /// Parses playbook YAML; the error names the field path (and the line).
 pub fn parse_yaml(text: &str) -> Result<Playbook, FieldError> {
     let de = serde_yaml_ng::Deserializer::from_str(text);
@@ -406,13 +390,16 @@ impl Playbook {
         known: &[String],
         push: &mut impl FnMut(String, String),
     ) {
-        if !STEP_ACTIONS.contains(&step.action.as_str()) {
+        // A step is one action: every action but `sequence`.
+        let actions =
+            crate::agent::tools::offered(crate::guard::TaskKind::Interact.allowed_names());
+        if !actions.contains(&step.action.as_str()) {
             push(
                 format!("{at}.action"),
                 format!(
                     "unknown action `{}`; use one of {}",
                     step.action,
-                    STEP_ACTIONS.join(", ")
+                    actions.join(", ")
                 ),
             );
             return;

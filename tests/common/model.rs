@@ -9,6 +9,22 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+/// The browser actions an agent is offered in an `interact` run (every action but `sequence`).
+pub const INTERACT_ACTIONS: &[&str] = &[
+    "goto",
+    "click",
+    "type",
+    "press_key",
+    "scroll",
+    "select",
+    "hover",
+    "wait_for",
+    "extract",
+    "evaluate",
+    "observe",
+    "screenshot",
+];
+
 /// One planned reply: an HTTP error, or tool calls `(name, arguments)`.
 pub enum Planned {
     Status(u16),
@@ -27,6 +43,25 @@ pub struct Model {
     pub secret: &'static str,
     /// Credential names the system prompt must offer.
     pub credential_names: Vec<&'static str>,
+}
+
+impl Model {
+    /// A server for an `interact` run that replies with `plan`, checking that `secret` appears
+    /// in no request and that each of `credential_names` is offered.
+    pub fn new(
+        plan: Vec<Planned>,
+        secret: &'static str,
+        credential_names: Vec<&'static str>,
+    ) -> Self {
+        Self {
+            plan: Arc::new(Mutex::new(plan)),
+            problems: Arc::default(),
+            seen: Arc::default(),
+            secret,
+            credential_names,
+            expected_actions: INTERACT_ACTIONS.to_vec(),
+        }
+    }
 }
 
 fn check(problems: &Mutex<Vec<String>>, ok: bool, what: String) {
