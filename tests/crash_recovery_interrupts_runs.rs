@@ -158,6 +158,13 @@ async fn sigkilled_host_leaves_interrupted_runs_and_no_browsers() {
         assert_eq!(status.action_count, 2);
         assert_eq!(status.last_url.as_deref(), Some(site.url("/").as_str()));
         assert!(status.started_at.is_some());
+        // What it recorded before the kill is sealed locally, and the status says so.
+        let recording = status.recording.as_ref().expect("the partial recording");
+        assert!(!recording.uploaded);
+        assert!(recording.local_dir.join("manifest.json").is_file());
+        assert!(recording.local_dir.join("report.html").is_file());
+        assert!(recording.artifacts >= 3, "{recording:?}"); // 2 screenshots + actions.jsonl + ...
+        assert!(status.finalize_errors.iter().any(|e| e.step == "upload"));
     }
     orchestrator.shutdown(Duration::from_secs(5)).await;
     env.assert_no_browsers().await;

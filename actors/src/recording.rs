@@ -107,6 +107,35 @@ impl Recorder {
         }
     }
 
+    /// The recording a run left unsealed (its process died): the actions recorded so far are
+    /// read back from `actions.jsonl` so a report can show them. `None` when there is none.
+    pub(crate) fn reopen(run_dir: PathBuf) -> Option<Self> {
+        let dir = run_dir.join(RECORDING_DIR);
+        if !dir.is_dir() {
+            return None;
+        }
+        let entries = std::fs::read_to_string(dir.join(ACTIONS_FILE))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|line| serde_json::from_str(line).ok())
+            .collect();
+        let plan = RecordingPlan {
+            screenshots: false,
+            actions: false,
+            final_dom: false,
+            report: true,
+            upload: false,
+        };
+        Some(Self {
+            plan,
+            run_dir,
+            state: Mutex::new(RecorderState {
+                entries,
+                ..RecorderState::default()
+            }),
+        })
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, RecorderState> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }

@@ -72,7 +72,8 @@ fn recover_run(
         store.write_status(status)?;
         return Ok(Recovered::Committed);
     }
-    let status = interrupted_status(run_id, status, &events);
+    let mut status = interrupted_status(run_id, status, &events);
+    seal_partial_recording(store, &mut status)?;
     let (firehose, _) = broadcast::channel(1);
     let log = EventLog::new(run_id, store.open_log(run_id)?, events, firehose);
     let (terminal, sync_error) = log.append_terminal(|seq| {
@@ -93,6 +94,44 @@ fn recover_run(
     };
     store.write_status(&status)?;
     Ok(Recovered::Interrupted)
+}
+
+/// Seals what the run recorded before it was cut short (report and manifest over the files that
+/// made it to disk) and says in the status that it stays local: uploads happen in the finalizer,
+/// which never ran for this run.
+fn seal_partial_recording(store: &dyn RunStore, status: &mut RunStatus) -> std::io::Result<()> {
+    let run_dir = store.create_run(status.run_id)?;
+    let Some(recorder) = crate::recording::Recorder::reopen(run_dir) else {
+        return Ok(());
+    };
+    let manifest = match recorder.seal(status) {
+        Ok(Some(manifest)) => manifest,
+        Ok(None) => return Ok(()),
+        Err(e) => {
+            status.finalize_errors.push(crate::run::FinalizeError {
+                step: "recording".into(),
+                message: format!("the interrupted run's recording could not be sealed: {e}"),
+            });
+            return Ok(());
+        }
+    };
+    let local_dir = recorder.dir();
+    status.recording = Some(crate::run::RecordingInfo {
+        location: local_dir.display().to_string(),
+        uploaded: false,
+        local_dir: local_dir.clone(),
+        artifacts: manifest.artifacts.len(),
+        bytes: manifest.artifacts.iter().map(|a| a.bytes).sum(),
+    });
+    status.finalize_errors.push(crate::run::FinalizeError {
+        step: "upload".into(),
+        message: format!(
+            "the run was interrupted: its partial recording was sealed at recovery and stays in {}, \
+             not uploaded",
+            local_dir.display()
+        ),
+    });
+    Ok(())
 }
 
 /// The last durable status, brought up to date with the log, then ended `interrupted`.
