@@ -399,3 +399,43 @@ async fn odd_and_tampering_pages_are_still_observed() {
     );
     assert!(odd_md.contains(") [b](http://"), "{odd_md}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_tasks_observe_links_but_no_forms_or_buttons() {
+    let site = Site::serve(vec![("/signup", Page::Html(FORM_PAGE.into()))]).await;
+    let env = TestEnv::new();
+    let orchestrator = env.start().await;
+    let handle = orchestrator.handle();
+    let req = request(
+        r##"{"driver": {"type": "script", "steps": [
+               {"action": "goto", "url": "{base}/signup"},
+               {"action": "observe", "store_as": "snap"}]},
+             "guardrails": {"allowed_domains": ["127.0.0.1"], "allow_private_networks": true,
+                            "task_kind": "read"}}"##,
+        &site,
+    );
+    let run_id = handle.submit(req).await.unwrap();
+    let status = handle.wait(run_id).await.unwrap();
+    orchestrator
+        .shutdown(std::time::Duration::from_secs(5))
+        .await;
+    env.assert_no_browsers().await;
+    assert_eq!(status.state, RunState::Completed, "{status:?}");
+    let snap = stored(&status, "snap");
+    assert!(
+        snap.contains(r#"<a id="nav-home" href="/">Home</a>"#),
+        "{snap}"
+    );
+    // Labels may show as page text; the fields and controls themselves are not listed.
+    for hidden in [
+        "Create account",
+        "label=\"Email address\"",
+        "<button",
+        "type=\"email\"",
+    ] {
+        assert!(
+            !snap.contains(hidden),
+            "`{hidden}` shown to a read task:\n{snap}"
+        );
+    }
+}

@@ -188,6 +188,7 @@ impl ChromiumSession {
             handler,
             profile_dir: std::mem::take(&mut spawned.profile_dir),
             settings: actions::Settings {
+                hide_forms: spec.hide_forms,
                 screenshot_quality: spec.screenshot_quality,
                 observe: spec.observe.clone(),
                 settle: spec.settle.clone(),

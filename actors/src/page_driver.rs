@@ -35,6 +35,9 @@ pub struct LaunchSpec {
     pub settle: crate::config::SettleConfig,
     /// The run's filtering proxy; every request the browser makes goes through it.
     pub proxy: Option<std::net::SocketAddr>,
+    /// `observe` leaves out form fields and every control but links (read and navigate tasks:
+    /// what a model cannot use, it is not shown).
+    pub hide_forms: bool,
 }
 
 /// Time bounds of one action.

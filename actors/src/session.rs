@@ -177,6 +177,10 @@ async fn on_start(
         screenshot_quality: config.screenshot_quality,
         observe: config.observe.clone(),
         settle: config.settle.clone(),
+        hide_forms: matches!(
+            record.request.guardrails.task_kind,
+            crate::guard::TaskKind::Read | crate::guard::TaskKind::Navigate
+        ),
     };
     let call_timeout = Duration::from_millis(config.timeouts.actor_call_ms);
     let (browser, _) = Actor::spawn_linked(

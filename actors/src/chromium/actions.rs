@@ -31,6 +31,7 @@ pub(super) fn crashed(message: &str) -> ActionFailure {
 /// Per-browser settings the actions need.
 #[derive(Clone, Debug)]
 pub(super) struct Settings {
+    pub(super) hide_forms: bool,
     pub(super) screenshot_quality: u8,
     pub(super) observe: ObserveCaps,
     pub(super) settle: SettleConfig,
@@ -86,7 +87,7 @@ pub(super) async fn execute(
         }
         Action::Hover { selector } => hover(page, selector, bounds).await,
         Action::Observe { .. } => {
-            let snapshot = observe::observe(page, &settings.observe).await?;
+            let snapshot = observe::observe(page, &settings.observe, settings.hide_forms).await?;
             Ok(ActionOutput {
                 text: snapshot.clone(),
                 value: Some(Value::String(snapshot)),

@@ -52,8 +52,13 @@ struct TablePart {
     total_rows: usize,
 }
 
-/// A compact snapshot of the page within `caps`.
-pub(super) async fn observe(page: &Page, caps: &ObserveCaps) -> Result<String, ActionFailure> {
+/// A compact snapshot of the page within `caps`; with `hide_forms`, without form fields and
+/// without controls other than links.
+pub(super) async fn observe(
+    page: &Page,
+    caps: &ObserveCaps,
+    hide_forms: bool,
+) -> Result<String, ActionFailure> {
     let arg = json!({
         "fieldChars": caps.field_chars.max(4),
         "contentChars": caps.content_chars,
@@ -64,8 +69,15 @@ pub(super) async fn observe(page: &Page, caps: &ObserveCaps) -> Result<String, A
         "maxCols": MAX_TABLE_COLUMNS,
     });
     let reply = call(page, OBSERVE_JS, arg).await?;
-    let parts: Parts =
+    let mut parts: Parts =
         serde_json::from_value(reply).map_err(|e| failed(format!("observe: odd reply: {e}")))?;
+    if hide_forms {
+        parts.fields.clear();
+        parts.fields_more = false;
+        parts
+            .interactive
+            .retain(|element| element.starts_with("<a "));
+    }
     Ok(render_snapshot(parts, caps.snapshot_chars))
 }
 
