@@ -279,9 +279,17 @@ async fn the_step_budget_and_the_error_limit_end_agent_runs_clearly() {
     let status = handle.wait(run_id).await.unwrap();
     let error = status.error.expect("an error");
     assert_eq!(error.code, ErrorCode::Stuck, "{error:?}");
+    // Four failures in a row are allowed; the fifth stops the run. No action runs after it
+    // (a model call already on its way when the run stopped gets no action).
+    let events: Vec<RunEvent> = handle.events(run_id, 0).await.unwrap().collect().await;
+    let clicks = events
+        .iter()
+        .filter(|e| matches!(&e.kind, EventKind::Action { action, success: false, .. } if action == "click"))
+        .count();
+    assert_eq!(clicks, 5, "failed clicks before the stop");
     let calls = failing.seen.lock().unwrap().len();
     assert!(
-        calls <= 5,
+        (5..=6).contains(&calls),
         "the run went on after the limit: {calls} model calls"
     );
     for model in [&looping, &failing] {

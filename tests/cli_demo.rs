@@ -42,16 +42,7 @@ fn examples() -> Vec<(String, String)> {
 /// A config file keeping runs and browser profiles inside the test's temp dir.
 fn write_config(env: &TestEnv) -> PathBuf {
     let path = env.dir.path().join("pilothouse.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "runs_dir = {:?}\nprofile_root = {:?}\n[recording]\nrecordings_dir = {:?}\n",
-            env.runs_dir().to_str().unwrap(),
-            env.profile_root().to_str().unwrap(),
-            env.recordings_dir().to_str().unwrap()
-        ),
-    )
-    .unwrap();
+    std::fs::write(&path, env.config_toml("")).unwrap();
     path
 }
 

@@ -29,16 +29,7 @@ impl CliEnv {
     fn new() -> Self {
         let env = TestEnv::new();
         let config = env.dir.path().join("pilothouse.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "runs_dir = {:?}\nprofile_root = {:?}\n[recording]\nrecordings_dir = {:?}\n",
-                env.runs_dir().to_str().unwrap(),
-                env.profile_root().to_str().unwrap(),
-                env.recordings_dir().to_str().unwrap()
-            ),
-        )
-        .unwrap();
+        std::fs::write(&config, env.config_toml("")).unwrap();
         Self { env, config }
     }
 

@@ -11,6 +11,8 @@ use serde_json::Value;
 
 const GUARDRAILS: &str =
     r#""guardrails": {"allowed_domains": ["127.0.0.1"], "allow_private_networks": true}"#;
+const READ_GUARDRAILS: &str = r#""guardrails": {"allowed_domains": ["127.0.0.1"],
+    "allow_private_networks": true, "task_kind": "read"}"#;
 const REDACTED: &str = "[content redacted — suspicious pattern]";
 const CONTENT_START: &str = "[web-content-start]";
 const CONTENT_END: &str = "[web-content-end]";
@@ -20,11 +22,16 @@ const MARKDOWN_CHARS: usize = 6_000;
 
 /// Runs `steps` (a JSON array) against `site` and returns the finished status.
 async fn run(site: &Site, steps: &str) -> RunStatus {
+    run_with(site, steps, GUARDRAILS).await
+}
+
+/// [`run`] with other `"guardrails": {...}`.
+async fn run_with(site: &Site, steps: &str, guardrails: &str) -> RunStatus {
     let env = TestEnv::new();
     let orchestrator = env.start().await;
     let handle = orchestrator.handle();
     let req = request(
-        &format!(r#"{{"driver": {{"type": "script", "steps": {steps}}}, {GUARDRAILS}}}"#),
+        &format!(r#"{{"driver": {{"type": "script", "steps": {steps}}}, {guardrails}}}"#),
         site,
     );
     let run_id = handle.submit(req).await.unwrap();
@@ -403,23 +410,13 @@ async fn odd_and_tampering_pages_are_still_observed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn read_tasks_observe_links_but_no_forms_or_buttons() {
     let site = Site::serve(vec![("/signup", Page::Html(FORM_PAGE.into()))]).await;
-    let env = TestEnv::new();
-    let orchestrator = env.start().await;
-    let handle = orchestrator.handle();
-    let req = request(
-        r##"{"driver": {"type": "script", "steps": [
-               {"action": "goto", "url": "{base}/signup"},
-               {"action": "observe", "store_as": "snap"}]},
-             "guardrails": {"allowed_domains": ["127.0.0.1"], "allow_private_networks": true,
-                            "task_kind": "read"}}"##,
+    let status = run_with(
         &site,
-    );
-    let run_id = handle.submit(req).await.unwrap();
-    let status = handle.wait(run_id).await.unwrap();
-    orchestrator
-        .shutdown(std::time::Duration::from_secs(5))
-        .await;
-    env.assert_no_browsers().await;
+        r##"[{"action": "goto", "url": "{base}/signup"},
+             {"action": "observe", "store_as": "snap"}]"##,
+        READ_GUARDRAILS,
+    )
+    .await;
     assert_eq!(status.state, RunState::Completed, "{status:?}");
     let snap = stored(&status, "snap");
     assert!(

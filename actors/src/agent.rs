@@ -13,7 +13,6 @@ use futures::future::BoxFuture;
 use serde_json::Value;
 
 use crate::driver::{Driver, DriverContext, DriverOutcome};
-use crate::event::EventKind;
 use crate::request::{Action, AgentSpec};
 use crate::run::{ErrorCode, RunError, RunOutcome};
 
@@ -114,7 +113,8 @@ impl AgentDriver {
                 Err(LlmError::CircuitOpen(message)) => return failed(ErrorCode::LlmError, message),
                 Err(LlmError::Failed(message)) => {
                     failed_calls += 1;
-                    self.log(&ctx, "warn", format!("model call failed: {message}"));
+                    ctx.record
+                        .log("warn", &format!("model call failed: {message}"));
                     if failed_calls >= config.breaker_threshold {
                         return failed(
                             ErrorCode::LlmError,
@@ -166,7 +166,8 @@ impl AgentDriver {
                                 None => return DriverOutcome::Interrupted,
                             },
                             Err(e) => {
-                                self.log(&ctx, "warn", format!("malformed browser call: {e}"));
+                                ctx.record
+                                    .log("warn", &format!("malformed browser call: {e}"));
                                 convo.memory.action("(malformed call)", Err(&e));
                                 format!("Error: {e}")
                             }
@@ -243,7 +244,8 @@ impl AgentDriver {
     }
 
     fn finish(&self, ctx: &DriverContext, answer: Value, success: bool) -> DriverOutcome {
-        let answer = scrub_value(ctx, answer);
+        // A model may quote a page that echoed a typed secret.
+        let answer = ctx.record.scrub_value(answer);
         let text = match &answer {
             Value::String(s) => s.clone(),
             other => other.to_string(),
@@ -260,13 +262,6 @@ impl AgentDriver {
                 ),
             )
         }
-    }
-
-    fn log(&self, ctx: &DriverContext, level: &str, message: String) {
-        ctx.record.emit(EventKind::Log {
-            level: level.to_owned(),
-            message: ctx.record.scrub(&message),
-        });
     }
 }
 
@@ -305,22 +300,6 @@ fn add_usage(ctx: &DriverContext, usage: &crate::run::TokenUsage) {
     total.prompt_tokens += usage.prompt_tokens;
     total.completion_tokens += usage.completion_tokens;
     total.total_tokens += usage.total_tokens;
-}
-
-/// A model may quote a page that echoed a typed secret: scrub every string of the answer.
-fn scrub_value(ctx: &DriverContext, value: Value) -> Value {
-    match value {
-        Value::String(s) => Value::String(ctx.record.scrub(&s)),
-        Value::Array(items) => {
-            Value::Array(items.into_iter().map(|v| scrub_value(ctx, v)).collect())
-        }
-        Value::Object(map) => Value::Object(
-            map.into_iter()
-                .map(|(k, v)| (k, scrub_value(ctx, v)))
-                .collect(),
-        ),
-        other => other,
-    }
 }
 
 /// Shared by every agent run of an orchestrator (one breaker per endpoint).

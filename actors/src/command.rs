@@ -282,13 +282,13 @@ mod tests {
                 message: format!("event {i}"),
             });
         }
-        let (terminal, _) = record.log.append_terminal(|_| EventKind::Log {
-            level: "info".into(),
-            message: "end".into(),
-        });
+        let last = Box::new(record.snapshot());
+        let (terminal, _) = record
+            .log
+            .append_terminal(|_| EventKind::Finished { status: last });
         record.log.publish_terminal(terminal);
-        // The stream ends at the terminal event; a Log stands in for it here, so take 1001.
-        let seqs: Vec<u64> = stream.take(1_001).map(|e| e.seq).collect().await;
+        // The stream ends after the terminal event; every seq arrives exactly once.
+        let seqs: Vec<u64> = stream.map(|e| e.seq).collect().await;
         assert_eq!(seqs, (1..=1_001).collect::<Vec<_>>());
     }
 }

@@ -74,52 +74,46 @@ impl RouterHandle {
 
     /// Runs one action; `None` when the run was stopped meanwhile.
     pub(crate) async fn dispatch(&self, action: Action) -> Option<ActionResult> {
-        let token = self.record.control.token();
-        if token.is_cancelled() {
-            return None;
-        }
-        let call = self
-            .router
-            .call(|reply| RouterMsg::Dispatch { action, reply }, None);
-        tokio::select! {
-            reply = call => match reply {
-                Ok(ractor::rpc::CallResult::Success(result)) => Some(result),
-                _ if token.is_cancelled() => None,
-                _ => Some(ActionResult {
-                    step: 0,
-                    output: Err(ActionFailure {
-                        code: ErrorCode::InternalError,
-                        message: "the run's router stopped unexpectedly".into(),
-                    }),
-                }),
-            },
-            _ = token.cancelled() => None,
-        }
+        self.ask(
+            |reply| RouterMsg::Dispatch { action, reply },
+            |output| ActionResult { step: 0, output },
+        )
+        .await
     }
-}
 
-impl RouterHandle {
     /// A read-only look at the page (`wait_for`, `evaluate`) that is not a step of the run;
     /// `None` when the run was stopped meanwhile.
     pub(crate) async fn inspect(
         &self,
         action: Action,
     ) -> Option<Result<crate::page_driver::ActionOutput, ActionFailure>> {
+        self.ask(
+            |reply| RouterMsg::Inspect { action, reply },
+            |failure| failure,
+        )
+        .await
+    }
+
+    /// One call to the router, raced against the run's stop; a router that is gone while the
+    /// run is not stopped answers an internal error, shaped by `lost`.
+    async fn ask<T: Send + 'static>(
+        &self,
+        make: impl FnOnce(ractor::RpcReplyPort<T>) -> RouterMsg,
+        lost: impl FnOnce(Result<crate::page_driver::ActionOutput, ActionFailure>) -> T,
+    ) -> Option<T> {
         let token = self.record.control.token();
         if token.is_cancelled() {
             return None;
         }
-        let call = self
-            .router
-            .call(|reply| RouterMsg::Inspect { action, reply }, None);
+        let call = self.router.call(make, None);
         tokio::select! {
             reply = call => match reply {
                 Ok(ractor::rpc::CallResult::Success(result)) => Some(result),
                 _ if token.is_cancelled() => None,
-                _ => Some(Err(ActionFailure {
+                _ => Some(lost(Err(ActionFailure {
                     code: ErrorCode::InternalError,
                     message: "the run's router stopped unexpectedly".into(),
-                })),
+                }))),
             },
             _ = token.cancelled() => None,
         }

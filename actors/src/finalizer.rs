@@ -133,14 +133,14 @@ async fn commit(args: Arc<FinalizerArgs>, job: FinalizeJob) {
 
     // 4. the terminal event, then the atomic status: the commit point
     if let (failures @ 1.., Some(last)) = record.status_write_failures() {
-        errors.push(step_error(
+        errors.push(FinalizeError::new(
             "status",
             format!("{failures} state-change write(s) of status.json failed; last: {last}"),
         ));
     }
     let write_errors = record.log.write_errors();
     if write_errors > 0 {
-        errors.push(step_error(
+        errors.push(FinalizeError::new(
             "event_log",
             format!("{write_errors} event(s) could not be appended to events.jsonl"),
         ));
@@ -158,7 +158,9 @@ async fn commit(args: Arc<FinalizerArgs>, job: FinalizeJob) {
     };
     let mut status = (**status).clone();
     if let Some(e) = sync_error {
-        status.finalize_errors.push(step_error("event_log", e));
+        status
+            .finalize_errors
+            .push(FinalizeError::new("event_log", e));
     }
     let commit_span = tracing::info_span!("finalize_step", %run_id, step = "commit");
     let committer = record.clone();
@@ -170,10 +172,10 @@ async fn commit(args: Arc<FinalizerArgs>, job: FinalizeJob) {
         Ok(Ok(())) => {}
         Ok(Err(e)) => status
             .finalize_errors
-            .push(step_error("status", e.to_string())),
+            .push(FinalizeError::new("status", e.to_string())),
         Err(e) => status
             .finalize_errors
-            .push(step_error("status", e.to_string())),
+            .push(FinalizeError::new("status", e.to_string())),
     }
     *record.status() = status.clone();
 
@@ -214,7 +216,7 @@ async fn close_browser(
         .await;
     if let Ok(ractor::rpc::CallResult::Success(report)) = closed {
         if let Some(problem) = report.problem {
-            errors.push(step_error("close_browser", problem));
+            errors.push(FinalizeError::new("close_browser", problem));
         }
     }
     browser.stop(None);
@@ -278,31 +280,28 @@ async fn seal_and_upload(
     let for_report = status.clone();
     let sealed = tokio::task::spawn_blocking(move || sealer.recorder.seal(&for_report)).await;
     for problem in record.recorder.problems() {
-        errors.push(step_error("recording", problem));
+        errors.push(FinalizeError::new("recording", problem));
     }
     let manifest = match sealed {
         Ok(Ok(Some(manifest))) => manifest,
         Ok(Ok(None)) => return None,
         Ok(Err(e)) => {
-            errors.push(step_error(
+            errors.push(FinalizeError::new(
                 "recording",
                 format!("cannot seal the recording: {e}"),
             ));
             return None;
         }
         Err(e) => {
-            errors.push(step_error("recording", format!("sealing panicked: {e}")));
+            errors.push(FinalizeError::new(
+                "recording",
+                format!("sealing panicked: {e}"),
+            ));
             return None;
         }
     };
     let local_dir = record.recorder.dir();
-    let mut info = RecordingInfo {
-        location: local_dir.display().to_string(),
-        uploaded: false,
-        local_dir: local_dir.clone(),
-        artifacts: manifest.artifacts.len(),
-        bytes: manifest.artifacts.iter().map(|a| a.bytes).sum(),
-    };
+    let mut info = manifest.local_info(local_dir.clone());
     if record.recorder.plan.upload {
         match args.uploader.upload(record.id, &local_dir, &manifest).await {
             Ok(location) => {
@@ -313,7 +312,7 @@ async fn seal_and_upload(
             Err(e) => {
                 metrics::counter!("pilothouse_uploads_total", "outcome" => "failed").increment(1);
                 tracing::warn!(error = %e, "recording upload failed; the local copy stays");
-                errors.push(step_error(
+                errors.push(FinalizeError::new(
                     "upload",
                     format!(
                         "upload to {} failed, the recording stays in {}: {e}",
@@ -325,11 +324,4 @@ async fn seal_and_upload(
         }
     }
     Some(info)
-}
-
-fn step_error(step: &str, message: impl Into<String>) -> FinalizeError {
-    FinalizeError {
-        step: step.to_owned(),
-        message: message.into(),
-    }
 }

@@ -233,17 +233,8 @@ pub fn load(dir: &Path, id: &str) -> Result<Playbook, FieldError> {
 
 /// Replaces `{name}` in every string of `value` with the parameter's text (recursively).
 /// Unknown names are left as they are (validation reports them).
-pub(crate) fn bind(value: &Value, params: &BTreeMap<String, Value>) -> Value {
-    match value {
-        Value::String(s) => Value::String(bind_str(s, params)),
-        Value::Array(items) => Value::Array(items.iter().map(|v| bind(v, params)).collect()),
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| (k.clone(), bind(v, params)))
-                .collect(),
-        ),
-        other => other.clone(),
-    }
+pub(crate) fn bind(value: Value, params: &BTreeMap<String, Value>) -> Value {
+    crate::request::map_strings(value, &mut |s| bind_str(s, params))
 }
 
 pub(crate) fn bind_str(text: &str, params: &BTreeMap<String, Value>) -> String {
@@ -615,7 +606,7 @@ steps:
         );
         let step = &pb.steps[0];
         let sel = bind(
-            &Value::String(step.selector.as_ref().unwrap().candidates()[0].into()),
+            Value::String(step.selector.as_ref().unwrap().candidates()[0].into()),
             &params,
         );
         assert_eq!(sel, "#open-1234");

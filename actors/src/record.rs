@@ -224,6 +224,19 @@ impl RunRecord {
         text
     }
 
+    /// [`RunRecord::scrub`] applied to every string of a JSON value.
+    pub(crate) fn scrub_value(&self, value: serde_json::Value) -> serde_json::Value {
+        crate::request::map_strings(value, &mut |s| self.scrub(s))
+    }
+
+    /// Emits a `log` event, scrubbed.
+    pub(crate) fn log(&self, level: &str, message: &str) {
+        self.emit(EventKind::Log {
+            level: level.to_owned(),
+            message: self.scrub(message),
+        });
+    }
+
     /// Records a request the proxy refused: an event, a metric, and a note for the router.
     pub(crate) fn note_request_block(&self, block: &Block, target: &str) {
         metrics::counter!("pilothouse_guardrail_blocks_total", "check" => block.check).increment(1);

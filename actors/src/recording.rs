@@ -81,6 +81,19 @@ pub struct Manifest {
     pub artifacts: Vec<Artifact>,
 }
 
+impl Manifest {
+    /// The status's account of this recording while it is only in `local_dir`.
+    pub(crate) fn local_info(&self, local_dir: PathBuf) -> crate::run::RecordingInfo {
+        crate::run::RecordingInfo {
+            location: local_dir.display().to_string(),
+            uploaded: false,
+            local_dir,
+            artifacts: self.artifacts.len(),
+            bytes: self.artifacts.iter().map(|a| a.bytes).sum(),
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct RecorderState {
     entries: Vec<ActionEntry>,

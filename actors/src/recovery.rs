@@ -7,7 +7,7 @@
 use tokio::sync::broadcast;
 
 use crate::event::{EventKind, EventLog, RunEvent};
-use crate::run::{ErrorCode, RunError, RunId, RunOutcome, RunState, RunStatus};
+use crate::run::{ErrorCode, FinalizeError, RunError, RunId, RunOutcome, RunState, RunStatus};
 use crate::store::RunStore;
 
 /// What start-up recovery found and did.
@@ -108,29 +108,23 @@ fn seal_partial_recording(store: &dyn RunStore, status: &mut RunStatus) -> std::
         Ok(Some(manifest)) => manifest,
         Ok(None) => return Ok(()),
         Err(e) => {
-            status.finalize_errors.push(crate::run::FinalizeError {
-                step: "recording".into(),
-                message: format!("the interrupted run's recording could not be sealed: {e}"),
-            });
+            status.finalize_errors.push(FinalizeError::new(
+                "recording",
+                format!("the interrupted run's recording could not be sealed: {e}"),
+            ));
             return Ok(());
         }
     };
     let local_dir = recorder.dir();
-    status.recording = Some(crate::run::RecordingInfo {
-        location: local_dir.display().to_string(),
-        uploaded: false,
-        local_dir: local_dir.clone(),
-        artifacts: manifest.artifacts.len(),
-        bytes: manifest.artifacts.iter().map(|a| a.bytes).sum(),
-    });
-    status.finalize_errors.push(crate::run::FinalizeError {
-        step: "upload".into(),
-        message: format!(
+    status.recording = Some(manifest.local_info(local_dir.clone()));
+    status.finalize_errors.push(FinalizeError::new(
+        "upload",
+        format!(
             "the run was interrupted: its partial recording was sealed at recovery and stays in {}, \
              not uploaded",
             local_dir.display()
         ),
-    });
+    ));
     Ok(())
 }
 

@@ -12,8 +12,8 @@ use crate::guard::{StuckSpec, TaskKind};
 mod action;
 mod validate;
 
-pub(crate) use action::clip;
 pub use action::{Action, ExtractMode, ScrollDirection, Secret, WaitState};
+pub(crate) use action::{clip, map_strings};
 
 /// A run to execute: what drives it, where it may go, and its limits.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -458,17 +458,25 @@ impl RunRequest {
         })
     }
 
-    /// A playbook's `guardrails`, when it has them, replace the request's (the playbook's
-    /// author knows where its steps go). Call after [`RunRequest::validate`].
-    pub fn apply_playbook_guardrails(&mut self, config: &Config) {
-        if let DriverSpec::Playbook(spec) = &self.driver {
-            if let Ok(crate::playbook::Playbook {
-                guardrails: Some(guardrails),
-                ..
-            }) = spec.load(config)
-            {
-                self.guardrails = guardrails;
-            }
+    /// Fixes a playbook driver's playbook at admission (call after [`RunRequest::validate`]):
+    /// the playbook is loaded once and inlined, so the run executes exactly what was validated
+    /// without reading the file again; its `guardrails`, when it has them, replace the
+    /// request's (the playbook's author knows where its steps go).
+    pub fn inline_playbook(&mut self, config: &Config) {
+        let Self {
+            driver, guardrails, ..
+        } = self;
+        let DriverSpec::Playbook(spec) = driver else {
+            return;
+        };
+        let Ok(playbook) = spec.load(config) else {
+            return;
+        };
+        if let Some(own) = &playbook.guardrails {
+            *guardrails = own.clone();
+        }
+        if let Ok(inline) = serde_json::to_value(&playbook) {
+            spec.playbook = inline;
         }
     }
 

@@ -105,29 +105,27 @@ impl Actor for RouterActor {
                 let _ = reply.send(result);
             }
             RouterMsg::Inspect { action, reply } => {
-                let result = match action {
-                    Action::WaitFor { .. } | Action::Evaluate { .. } => {
-                        let bounds = crate::page_driver::ActionBounds {
-                            action: Duration::from_millis(state.record.limits.action_timeout_ms),
-                            navigation: Duration::from_millis(
-                                state.record.limits.navigation_timeout_ms,
-                            ),
-                        };
-                        pipeline::call_browser(state, action, bounds).await
-                    }
-                    other => Err(ActionFailure {
-                        code: ErrorCode::InternalError,
-                        message: format!("`{}` is not a read-only inspection", other.name()),
-                    }),
-                };
-                let _ = reply.send(result.map_err(|mut f| {
-                    f.message = output::scrub(state, &f.message);
-                    f
-                }));
+                let _ = reply.send(on_inspect(state, action).await);
             }
         }
         Ok(())
     }
+}
+
+/// A driver's read-only look at the page: not guarded, not evented, not a step.
+async fn on_inspect(state: &RouterState, action: Action) -> Result<ActionOutput, ActionFailure> {
+    if !matches!(action, Action::WaitFor { .. } | Action::Evaluate { .. }) {
+        return Err(ActionFailure {
+            code: ErrorCode::InternalError,
+            message: format!("`{}` is not a read-only inspection", action.name()),
+        });
+    }
+    pipeline::call_browser(state, action)
+        .await
+        .map_err(|mut f| {
+            f.message = output::scrub(state, &f.message);
+            f
+        })
 }
 
 async fn on_dispatch(state: &mut RouterState, action: Action) -> ActionResult {

@@ -215,6 +215,16 @@ pub struct FinalizeError {
     pub message: String,
 }
 
+impl FinalizeError {
+    /// A failure of finalization step `step`.
+    pub fn new(step: &str, message: impl Into<String>) -> Self {
+        Self {
+            step: step.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
 /// The state of a run, as `status(run_id)` returns it and `status.json` stores it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunStatus {

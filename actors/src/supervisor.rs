@@ -223,15 +223,14 @@ async fn on_command(
 async fn on_submit(
     myself: &ActorRef<SupervisorMsg>,
     state: &mut SupervisorState,
-    request: RunRequest,
+    mut request: RunRequest,
 ) -> Result<RunId, SubmitError> {
     if state.shutdown.is_some() {
         return Err(SubmitError::ShuttingDown);
     }
     let config = &state.args.config;
-    let mut request = request;
     request.validate(config)?;
-    request.apply_playbook_guardrails(config);
+    request.inline_playbook(config);
     let has_slot = state.active.len() < config.max_concurrent_runs;
     if !has_slot && state.queue.len() >= config.queue_capacity {
         return Err(SubmitError::QueueFull {

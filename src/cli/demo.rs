@@ -10,7 +10,9 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use futures::StreamExt as _;
 use futures::stream::select_all;
-use pilothouse::{Config, EventKind, Orchestrator, RunId, RunRequest, RunState, RunStatus};
+use pilothouse::{
+    Config, DriverSpec, EventKind, Orchestrator, RunId, RunRequest, RunState, RunStatus,
+};
 
 use super::demo_site::{DemoSite, EXAMPLES_PORT};
 use super::{
@@ -47,12 +49,13 @@ const EXAMPLES: &[(&str, &str)] = &[
 /// directory (the example itself loads it from `[playbooks] dir`).
 const GREET_VISITOR: &str = include_str!("../../config/playbooks/greet_visitor.yaml");
 
-/// The example's JSON with a playbook id it names replaced by the embedded playbook's YAML.
-fn embed_playbook(json: &str) -> String {
-    json.replace(
-        r#""playbook": "greet_visitor""#,
-        &format!(r#""playbook": {}"#, serde_json::Value::from(GREET_VISITOR)),
-    )
+/// Gives a request that names the bundled playbook by id that playbook's YAML instead.
+fn embed_playbook(request: &mut RunRequest, site: &DemoSite) {
+    if let DriverSpec::Playbook(spec) = &mut request.driver {
+        if spec.playbook == "greet_visitor" {
+            spec.playbook = serde_json::Value::from(site.rewrite(GREET_VISITOR));
+        }
+    }
 }
 
 /// Arguments of `pilothouse demo`.
@@ -133,8 +136,9 @@ pub(crate) async fn demo(args: DemoArgs) -> anyhow::Result<u8> {
     let mut runs = Vec::new();
     let mut requests = Vec::new();
     for (name, json) in EXAMPLES {
-        let request = RunRequest::from_json(&site.rewrite(&embed_playbook(json)))
+        let mut request = RunRequest::from_json(&site.rewrite(json))
             .with_context(|| format!("the bundled example {name}.json does not parse"))?;
+        embed_playbook(&mut request, &site);
         request
             .validate(&config)
             .with_context(|| format!("the bundled example {name}.json is invalid"))?;

@@ -128,6 +128,17 @@ impl TestEnv {
         config
     }
 
+    /// The same directories as a TOML config file's text, with `top_level` keys (one per line)
+    /// before the tables.
+    pub fn config_toml(&self, top_level: &str) -> String {
+        format!(
+            "runs_dir = {:?}\nprofile_root = {:?}\n{top_level}[recording]\nrecordings_dir = {:?}\n",
+            self.runs_dir(),
+            self.profile_root(),
+            self.recordings_dir()
+        )
+    }
+
     pub async fn start(&self) -> Orchestrator {
         Orchestrator::start(self.config()).await.unwrap()
     }

@@ -37,23 +37,22 @@ fn own_tag() -> String {
     format!("p{pid}s{}", start_time(pid).unwrap_or(0))
 }
 
-/// Start time of a process in clock ticks since boot, from `/proc/<pid>/stat`.
-fn start_time(pid: i32) -> Option<u64> {
+/// The fields of `/proc/<pid>/stat` after the command name (field 3, the state, comes first).
+/// The name (field 2) may contain spaces and parentheses: the split is after its last ')'.
+fn stat_fields(pid: i32) -> Option<Vec<String>> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (field 2) may contain spaces and parentheses: split after its last ')'.
     let rest = &stat[stat.rfind(')')? + 1..];
-    rest.split_whitespace().nth(19)?.parse().ok()
+    Some(rest.split_whitespace().map(str::to_owned).collect())
+}
+
+/// Start time of a process in clock ticks since boot (field 22).
+fn start_time(pid: i32) -> Option<u64> {
+    stat_fields(pid)?.get(19)?.parse().ok()
 }
 
 /// True while the process is running (a zombie has exited and counts as gone).
 fn is_running(pid: i32) -> bool {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return false;
-    };
-    let state = stat
-        .rfind(')')
-        .and_then(|i| stat[i + 1..].split_whitespace().next());
-    !matches!(state, Some("Z" | "X"))
+    stat_fields(pid).is_some_and(|f| !matches!(f.first().map(String::as_str), Some("Z" | "X")))
 }
 
 /// The owner `(pid, start)` encoded in a profile dir name, when it is one of ours.

@@ -13,7 +13,7 @@ use serde_json::Value;
 use super::{OnFailure, Playbook, SelectorSpec, Step, Verify, bind, bind_str};
 use crate::agent::AgentDriver;
 use crate::driver::{Driver, DriverContext, DriverOutcome};
-use crate::event::{ActionFailure, EventKind};
+use crate::event::ActionFailure;
 use crate::page_driver::ActionOutput;
 use crate::request::{Action, AgentSpec, PlaybookSpec, WaitState};
 use crate::run::{ErrorCode, RecoveryInfo, RunError, RunOutcome};
@@ -89,10 +89,9 @@ impl PlaybookDriver {
             let mut result = self.run_step(&ctx, &step).await;
             if let StepResult::Failed(f) = &result {
                 if step.on_failure != OnFailure::Abort && f.code != ErrorCode::GuardrailBlocked {
-                    log(
-                        &ctx,
+                    ctx.record.log(
                         "warn",
-                        format!(
+                        &format!(
                             "step {n} ({}) failed: {}; retrying once in {} ms",
                             step.label(),
                             f.message,
@@ -240,10 +239,9 @@ impl PlaybookDriver {
             max_steps: budget,
         });
         metrics::counter!("pilothouse_playbook_recoveries_total").increment(1);
-        log(
-            &ctx,
+        ctx.record.log(
             "warn",
-            format!(
+            &format!(
                 "step {n} ({}) failed twice: {}; handing the run to the agent ({budget} steps)",
                 step.label(),
                 failure.message
@@ -262,7 +260,7 @@ impl PlaybookDriver {
 /// The step with `{name}` bound everywhere a string appears.
 fn bind_step(step: &Step, params: &BTreeMap<String, Value>) -> Step {
     let value = serde_json::to_value(step).unwrap_or(Value::Null);
-    serde_json::from_value(bind(&value, params)).unwrap_or_else(|_| step.clone())
+    serde_json::from_value(bind(value, params)).unwrap_or_else(|_| step.clone())
 }
 
 /// The first candidate selector that matches an element, probed in order with a short bound.
@@ -286,10 +284,7 @@ async fn pick_selector(ctx: &DriverContext, spec: &SelectorSpec) -> StepResult {
             None => return StepResult::Stopped,
             Some(Ok(_)) => {
                 if k > 0 {
-                    log(
-                        ctx,
-                        "info",
-                        format!(
+                    ctx.record.log("info", &format!(
                             "selector `{}` matched nothing within {probe_ms} ms; using fallback `{candidate}`",
                             candidates[0]
                         ),
@@ -385,11 +380,4 @@ async fn verify(ctx: &DriverContext, v: &Verify) -> StepResult {
         }
     }
     StepResult::Done(ActionOutput::default())
-}
-
-fn log(ctx: &DriverContext, level: &str, message: String) {
-    ctx.record.emit(EventKind::Log {
-        level: level.to_owned(),
-        message: ctx.record.scrub(&message),
-    });
 }

@@ -177,43 +177,32 @@ fn remote(url: &str, config: &RecordingConfig) -> Result<Built, String> {
     let client = ClientOptions::new()
         .with_connect_timeout(CONNECT_TIMEOUT)
         .with_timeout(REQUEST_TIMEOUT);
-    let option_error = |k: &str, e: object_store::Error| {
-        format!("recording.upload_options: `{k}` is not an option of this store: {e}")
-    };
-    let store: Arc<dyn ObjectStore> = match parsed.scheme() {
-        "s3" | "s3a" => {
-            let mut b = object_store::aws::AmazonS3Builder::from_env()
+    // The three cloud builders share this shape but no trait.
+    macro_rules! cloud {
+        ($builder:ty, $name:literal) => {{
+            let mut b = <$builder>::from_env()
                 .with_url(url)
-                .with_retry(retry.clone())
-                .with_client_options(client.clone());
+                .with_retry(retry)
+                .with_client_options(client);
             for (k, v) in &config.upload_options {
-                b = b.with_config(k.parse().map_err(|e| option_error(k, e))?, v);
+                let key = k.parse().map_err(|e| {
+                    format!(
+                        "recording.upload_options: `{k}` is not an option of {}: {e}",
+                        $name
+                    )
+                })?;
+                b = b.with_config(key, v);
             }
-            Arc::new(b.build().map_err(|e| format!("S3 store for {url}: {e}"))?)
-        }
-        "gs" => {
-            let mut b = object_store::gcp::GoogleCloudStorageBuilder::from_env()
-                .with_url(url)
-                .with_retry(retry.clone())
-                .with_client_options(client.clone());
-            for (k, v) in &config.upload_options {
-                b = b.with_config(k.parse().map_err(|e| option_error(k, e))?, v);
-            }
-            Arc::new(b.build().map_err(|e| format!("GCS store for {url}: {e}"))?)
-        }
-        _ => {
-            let mut b = object_store::azure::MicrosoftAzureBuilder::from_env()
-                .with_url(url)
-                .with_retry(retry.clone())
-                .with_client_options(client.clone());
-            for (k, v) in &config.upload_options {
-                b = b.with_config(k.parse().map_err(|e| option_error(k, e))?, v);
-            }
-            Arc::new(
-                b.build()
-                    .map_err(|e| format!("Azure store for {url}: {e}"))?,
-            )
-        }
+            let store = b
+                .build()
+                .map_err(|e| format!("{} store for {url}: {e}", $name))?;
+            Arc::new(store) as Arc<dyn ObjectStore>
+        }};
+    }
+    let store = match parsed.scheme() {
+        "s3" | "s3a" => cloud!(object_store::aws::AmazonS3Builder, "S3"),
+        "gs" => cloud!(object_store::gcp::GoogleCloudStorageBuilder, "GCS"),
+        _ => cloud!(object_store::azure::MicrosoftAzureBuilder, "Azure"),
     };
     Ok((store, prefix, url.trim_end_matches('/').to_owned()))
 }

@@ -340,6 +340,24 @@ impl Serialize for Secret {
     }
 }
 
+/// `value` with `f` applied to every string in it, at any depth (object keys are kept).
+pub(crate) fn map_strings(
+    value: serde_json::Value,
+    f: &mut impl FnMut(&str) -> String,
+) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => Value::String(f(&s)),
+        Value::Array(items) => Value::Array(items.into_iter().map(|v| map_strings(v, f)).collect()),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (k, map_strings(v, f)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
 pub(crate) fn clip(text: &str, max_chars: usize) -> String {
     if text.chars().count() <= max_chars {
         text.to_owned()

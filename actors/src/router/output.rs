@@ -1,13 +1,13 @@
 //! What an action hands back, made safe to keep: credentials resolved on the way in and scrubbed
 //! on the way out, page text screened by the blinders, results stored, screenshots written.
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::RouterState;
 use crate::blinders;
 use crate::event::{ActionFailure, EventKind};
 use crate::page_driver::ActionOutput;
-use crate::request::Action;
+use crate::request::{Action, map_strings};
 use crate::run::ErrorCode;
 
 /// The action the browser executes: a `type` with `credential_ref` carries the secret's value.
@@ -79,19 +79,6 @@ fn screen_text(state: &RouterState, action: &Action, text: &str, redacted: &mut 
 /// Replaces every credential value in `text` with `[credential:name]`.
 pub(super) fn scrub(state: &RouterState, text: &str) -> String {
     state.record.scrub(text)
-}
-
-fn map_strings(value: Value, f: &mut impl FnMut(&str) -> String) -> Value {
-    match value {
-        Value::String(s) => Value::String(f(&s)),
-        Value::Array(items) => Value::Array(items.into_iter().map(|v| map_strings(v, f)).collect()),
-        Value::Object(map) => Value::Object(
-            map.into_iter()
-                .map(|(k, v)| (k, map_strings(v, f)))
-                .collect(),
-        ),
-        other => other,
-    }
 }
 
 /// Stores `store_as` values and screenshot files; a failed screenshot write fails the action.

@@ -29,12 +29,8 @@ pub(super) async fn run_pipeline(
             return Err(blocked(state, block, target));
         }
     }
-    let bounds = ActionBounds {
-        action: Duration::from_millis(state.record.limits.action_timeout_ms),
-        navigation: Duration::from_millis(state.record.limits.navigation_timeout_ms),
-    };
     let (blocks_before, _) = state.record.request_blocks();
-    let output = call_browser(state, action.clone(), bounds).await?;
+    let output = call_browser(state, action.clone()).await?;
     if action.may_navigate() {
         if let Some(url) = &output.url {
             let (blocks_after, last_block) = state.record.request_blocks();
@@ -94,11 +90,15 @@ pub(super) async fn run_pipeline(
     Ok(output)
 }
 
+/// One browser call within the run's action and navigation bounds, raced against its stop.
 pub(super) async fn call_browser(
     state: &RouterState,
     action: Action,
-    bounds: ActionBounds,
 ) -> Result<ActionOutput, ActionFailure> {
+    let bounds = ActionBounds {
+        action: Duration::from_millis(state.record.limits.action_timeout_ms),
+        navigation: Duration::from_millis(state.record.limits.navigation_timeout_ms),
+    };
     let token = state.record.control.token().clone();
     let call = state.browser.call(
         |reply| BrowserMsg::Execute {
