@@ -30,25 +30,22 @@
 //!
 //! # Layout
 //!
-//! - `src/lib.rs` (this crate): the facade — [`Orchestrator`], [`OrchestratorHandle`], re-exports
+//! - `src/lib.rs` (this crate): the facade — [`Orchestrator`] and the engine's public types
+//!   ([`OrchestratorHandle`] is defined in the engine and re-exported here)
 //! - `src/main.rs` + `src/cli/`: the `pilothouse` binary (feature `cli`)
 //! - `actors/` (crate `pilothouse-actors`): the engine, one actor per file
 
 use std::time::Duration;
 
-use futures::Stream;
-use tokio::sync::{mpsc, oneshot};
-use tokio_stream::StreamExt as _;
-use tokio_stream::wrappers::BroadcastStream;
-
 pub use pilothouse_actors::{
     Action, ActionFailure, Artifact, CancelAck, CancelError, ChromiumLauncher, Command, Config,
     ConfigError, DirStore, DriverSpec, EngineStats, EngineTimeouts, ErrorCode, EventKind,
-    EventSubscription, ExtractMode, FieldError, FinalizeError, GuardrailSpec, InvalidRequest,
-    Limits, LogWriter, Manifest, ObserveCaps, RecordingConfig, RecordingInfo, RecordingSpec,
-    RecoveryReport, RegistryConfig, RunDefaults, RunError, RunEvent, RunId, RunOutcome, RunRequest,
-    RunState, RunStatus, RunStore, ScrollDirection, Secret, Severity, ShutdownReport, StartError,
-    StuckSpec, SubmitError, TaskKind, Viewport, WaitState,
+    EventSubscription, EventsError, ExtractMode, FieldError, FinalizeError, GuardrailSpec,
+    InvalidRequest, Limits, ListQuery, LogWriter, Manifest, ObserveCaps, OrchestratorHandle,
+    RecordingConfig, RecordingInfo, RecordingSpec, RecoveryReport, RegistryConfig, RunDefaults,
+    RunError, RunEvent, RunId, RunOutcome, RunPage, RunRequest, RunState, RunStatus, RunStore,
+    ScrollDirection, Secret, Severity, ShutdownReport, StartError, StuckSpec, SubmitError,
+    TaskKind, Unavailable, Viewport, WaitState,
 };
 pub use pilothouse_actors::{
     AgentConfig, AgentSpec, OnFailure, ParamType, Parameter, Playbook, PlaybookConfig,
@@ -86,9 +83,7 @@ impl Orchestrator {
     }
 
     fn wrap(engine: Engine) -> Self {
-        let handle = OrchestratorHandle {
-            sender: engine.sender().clone(),
-        };
+        let handle = engine.handle();
         Self { engine, handle }
     }
 
@@ -109,124 +104,5 @@ impl Orchestrator {
         drop(self.handle);
         self.engine.join().await;
         report
-    }
-}
-
-/// The host's handle: a thin wrapper over `mpsc::Sender<Command>`.
-#[derive(Clone, Debug)]
-pub struct OrchestratorHandle {
-    sender: mpsc::Sender<Command>,
-}
-
-/// The orchestrator has stopped; the command was not handled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("the orchestrator is not running")]
-pub struct Unavailable;
-
-/// Why `events` returned no stream.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum EventsError {
-    /// No such run.
-    #[error("unknown run {0}")]
-    NotFound(RunId),
-    /// The orchestrator has stopped.
-    #[error("the orchestrator is not running")]
-    Unavailable,
-}
-
-impl OrchestratorHandle {
-    /// The raw command sender, for hosts that send [`Command`] values themselves.
-    pub fn sender(&self) -> &mpsc::Sender<Command> {
-        &self.sender
-    }
-
-    async fn ask<T>(
-        &self,
-        make: impl FnOnce(oneshot::Sender<T>) -> Command,
-    ) -> Result<T, Unavailable> {
-        let (tx, rx) = oneshot::channel();
-        self.sender.send(make(tx)).await.map_err(|_| Unavailable)?;
-        rx.await.map_err(|_| Unavailable)
-    }
-
-    /// Validates and admits a run. Fails at once with `QueueFull` when the queue is full.
-    pub async fn submit(&self, request: RunRequest) -> Result<RunId, SubmitError> {
-        self.ask(|reply| Command::Submit {
-            request: Box::new(request),
-            reply,
-        })
-        .await
-        .unwrap_or(Err(SubmitError::Unavailable))
-    }
-
-    /// A run's status; `None` for an unknown run.
-    pub async fn status(&self, run_id: RunId) -> Result<Option<RunStatus>, Unavailable> {
-        self.ask(|reply| Command::Status { run_id, reply }).await
-    }
-
-    /// Cancels a queued or running run.
-    pub async fn cancel(&self, run_id: RunId) -> Result<CancelAck, CancelError> {
-        self.ask(|reply| Command::Cancel { run_id, reply })
-            .await
-            .unwrap_or(Err(CancelError::Unavailable))
-    }
-
-    /// Every known run, oldest first.
-    pub async fn list(&self) -> Result<Vec<RunStatus>, Unavailable> {
-        self.ask(|reply| Command::List { reply }).await
-    }
-
-    /// A run's events with `seq > after_seq`: the log first, then live events, ending after the
-    /// terminal `finished` event. No gap and no duplicate.
-    pub async fn events(
-        &self,
-        run_id: RunId,
-        after_seq: u64,
-    ) -> Result<impl Stream<Item = RunEvent> + Send + Unpin + 'static, EventsError> {
-        let subscription = self
-            .ask(|reply| Command::Subscribe {
-                run_id,
-                after_seq,
-                reply,
-            })
-            .await
-            .map_err(|_| EventsError::Unavailable)?
-            .ok_or(EventsError::NotFound(run_id))?;
-        Ok(subscription.into_stream())
-    }
-
-    /// Every run's events from now on. A receiver that falls far behind skips events (use
-    /// `events(run_id, after_seq)` to catch up on a run from its log).
-    pub async fn subscribe_all(
-        &self,
-    ) -> Result<impl Stream<Item = RunEvent> + Send + Unpin + 'static, Unavailable> {
-        let receiver = self.ask(|reply| Command::SubscribeAll { reply }).await?;
-        Ok(BroadcastStream::new(receiver).filter_map(Result::ok))
-    }
-
-    /// Waits until `run_id` is terminal and returns its final status.
-    pub async fn wait(&self, run_id: RunId) -> Result<RunStatus, EventsError> {
-        let mut events = self.events(run_id, 0).await?;
-        while let Some(event) = futures::StreamExt::next(&mut events).await {
-            if let EventKind::Finished { status } = event.kind {
-                return Ok(*status);
-            }
-        }
-        // The log ended without a terminal event (a run interrupted by a crash).
-        self.status(run_id)
-            .await
-            .map_err(|_| EventsError::Unavailable)?
-            .ok_or(EventsError::NotFound(run_id))
-    }
-
-    /// Counts of runs in memory, running and queued.
-    pub async fn stats(&self) -> Result<EngineStats, Unavailable> {
-        self.ask(|reply| Command::Stats { reply }).await
-    }
-
-    /// Asks the orchestrator to shut down; see [`Orchestrator::shutdown`].
-    pub async fn shutdown(&self, grace: Duration) -> Result<ShutdownReport, Unavailable> {
-        self.ask(|reply| Command::Shutdown { grace, reply }).await
     }
 }

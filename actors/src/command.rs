@@ -38,7 +38,7 @@ pub enum Command {
         /// What happened.
         reply: oneshot::Sender<Result<CancelAck, CancelError>>,
     },
-    /// Every known run, oldest first.
+    /// Every known run, oldest first (a file read per run not in memory).
     List {
         /// The statuses.
         reply: oneshot::Sender<Vec<RunStatus>>,
@@ -135,6 +135,12 @@ pub struct EngineStats {
     pub active: usize,
     /// Runs waiting for a slot.
     pub queued: usize,
+    /// `max_concurrent_runs`: how many runs may hold a slot.
+    pub max_concurrent_runs: usize,
+    /// `queue_capacity`: how many runs may wait.
+    pub queue_capacity: usize,
+    /// True once shutdown began: nothing more is admitted.
+    pub shutting_down: bool,
 }
 
 /// How a shutdown went.

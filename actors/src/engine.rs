@@ -1,5 +1,6 @@
-//! Starting and stopping the actor system: the supervisor, and the pump task that forwards the
-//! host's mpsc commands into the supervisor's mailbox.
+//! Starting and stopping the actor system: the supervisor, the run index, and the pump task
+//! that takes the host's mpsc commands — reads are answered by the handle's reader at once,
+//! everything else goes to the supervisor's mailbox.
 
 use std::sync::Arc;
 
@@ -11,6 +12,8 @@ use tokio::task::JoinHandle;
 use crate::chromium::ChromiumLauncher;
 use crate::command::Command;
 use crate::config::{Config, ConfigError};
+use crate::handle::{Counts, OrchestratorHandle, Reader};
+use crate::index::{IndexedStore, RunIndex};
 use crate::page_driver::BrowserLauncher;
 use crate::recovery::{RecoveryReport, recover};
 use crate::store::{DirStore, RunStore};
@@ -44,7 +47,7 @@ pub enum StartError {
 /// A running actor system.
 #[derive(Debug)]
 pub struct Engine {
-    sender: mpsc::Sender<Command>,
+    handle: OrchestratorHandle,
     supervisor: ActorRef<SupervisorMsg>,
     supervisor_done: JoinHandle<()>,
     recovery: RecoveryReport,
@@ -80,7 +83,7 @@ impl Engine {
                 path: config.profile_root.clone(),
                 source,
             })?;
-        let recovery = {
+        let (recovery, index) = {
             let store = store.clone();
             let profiles = config.profile_root.clone();
             tokio::task::spawn_blocking(move || {
@@ -88,11 +91,13 @@ impl Engine {
                 let sweep = crate::chromium::orphans::sweep(&profiles);
                 report.orphans_killed = sweep.killed;
                 report.profiles_removed = sweep.removed_profiles;
-                report
+                (report, RunIndex::build(store.as_ref()))
             })
             .await
             .map_err(|e| StartError::Spawn(format!("recovery failed: {e}")))?
         };
+        let index = Arc::new(index);
+        let store: Arc<dyn RunStore> = Arc::new(IndexedStore::new(store, index.clone()));
         if !recovery.orphans_killed.is_empty() {
             metrics::counter!("pilothouse_orphan_browsers_killed_total")
                 .increment(recovery.orphans_killed.len() as u64);
@@ -105,12 +110,20 @@ impl Engine {
         )?;
         let (firehose, _) = broadcast::channel(FIREHOSE_CAPACITY);
         let llm = Arc::new(crate::agent::llm::LlmClient::new(config.agent.clone()));
+        let call_timeout = std::time::Duration::from_millis(config.timeouts.actor_call_ms);
+        let reader = Arc::new(Reader {
+            registry: Arc::new(DashMap::new()),
+            store,
+            index,
+            firehose,
+            counts: Counts::default(),
+            max_concurrent_runs: config.max_concurrent_runs,
+            queue_capacity: config.queue_capacity,
+        });
         let args = SupervisorArgs {
             config: Arc::new(config),
-            store,
             launcher,
-            firehose,
-            registry: Arc::new(DashMap::new()),
+            reader: reader.clone(),
             uploader: Arc::new(uploader),
             llm,
         };
@@ -119,15 +132,19 @@ impl Engine {
             .map_err(|e| StartError::Spawn(e.to_string()))?;
         let (sender, mut commands) = mpsc::channel::<Command>(COMMAND_CHANNEL_CAPACITY);
         let pump_target = supervisor.clone();
+        let pump_reader = reader.clone();
         tokio::spawn(async move {
             while let Some(command) = commands.recv().await {
+                let Some(command) = pump_reader.serve(command) else {
+                    continue;
+                };
                 if pump_target.cast(SupervisorMsg::Command(command)).is_err() {
                     break;
                 }
             }
         });
         Ok(Self {
-            sender,
+            handle: OrchestratorHandle::new(sender, reader, call_timeout),
             supervisor,
             supervisor_done,
             recovery,
@@ -141,12 +158,17 @@ impl Engine {
 
     /// The command sender hosts use.
     pub fn sender(&self) -> &mpsc::Sender<Command> {
-        &self.sender
+        self.handle.sender()
+    }
+
+    /// A cloneable handle for submitting and watching runs.
+    pub fn handle(&self) -> OrchestratorHandle {
+        self.handle.clone()
     }
 
     /// Waits for the supervisor to stop (after a shutdown command).
     pub async fn join(self) {
-        drop(self.sender);
+        drop(self.handle);
         let _ = self.supervisor_done.await;
     }
 

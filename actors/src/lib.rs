@@ -15,7 +15,10 @@
 //!
 //! # Layout
 //!
+//! - `handle.rs`: `OrchestratorHandle`, and the reader that answers reads without the supervisor
 //! - `command.rs`: the host's commands, their errors, and event subscriptions
+//! - `admission.rs`: the writer thread that validates and stores submitted runs
+//! - `index.rs`: the in-memory index of stored runs behind `list_page`
 //! - `config.rs`: `Config` (mirrored by `config/default.toml`)
 //! - `request.rs`: the run request contract, parsing with field paths, validation
 //! - `run.rs`: run ids, states, outcomes and `RunStatus`
@@ -26,6 +29,7 @@
 //! - `store.rs`: the run store (directory by default); `recovery.rs`: start-up recovery
 //! - `page_driver.rs` / `chromium.rs`: the browser seam and its Chromium implementation
 
+mod admission;
 mod agent;
 mod blinders;
 mod browser;
@@ -37,6 +41,8 @@ mod engine;
 mod event;
 mod finalizer;
 mod guard;
+mod handle;
+mod index;
 mod page_driver;
 mod playbook;
 mod proxy;
@@ -61,6 +67,8 @@ pub use config::{
 pub use engine::{Engine, StartError};
 pub use event::{ActionFailure, EventKind, RunEvent};
 pub use guard::{Severity, StuckSpec, TaskKind, is_private_ip};
+pub use handle::{EventsError, OrchestratorHandle, Unavailable};
+pub use index::{ListQuery, RunPage};
 pub use page_driver::{
     ActionBounds, ActionOutput, BrowserLauncher, Capture, CloseMode, CloseReport, LaunchSpec,
     PageDriver,

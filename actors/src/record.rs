@@ -15,6 +15,9 @@ use crate::request::{EffectiveLimits, RunRequest};
 use crate::run::{RunId, RunOutcome, RunState, RunStatus};
 use crate::store::RunStore;
 
+/// The registry: every run the orchestrator has in memory.
+pub(crate) type Registry = Arc<dashmap::DashMap<RunId, Arc<RunRecord>>>;
+
 /// Why a run was stopped from outside its driver.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum StopReason {

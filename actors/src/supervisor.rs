@@ -6,32 +6,38 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use dashmap::DashMap;
 use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
-use tokio::sync::{broadcast, oneshot};
 
-use crate::command::{
-    CancelAck, CancelError, Command, EngineStats, EventSubscription, ShutdownReport, SubmitError,
-};
+use crate::admission::{AdmissionWriter, SubmitReply, WriterArgs};
+use crate::command::{CancelAck, CancelError, Command, SubmitError};
 use crate::config::Config;
-use crate::event::{EventKind, EventLog, RunEvent};
+use crate::event::EventKind;
 use crate::finalizer::{FinalizeJob, FinalizerActor, FinalizerArgs, FinalizerMsg};
+use crate::handle::Reader;
 use crate::page_driver::BrowserLauncher;
 use crate::record::{RunRecord, StopReason};
 use crate::request::RunRequest;
-use crate::run::{ErrorCode, RunError, RunId, RunOutcome, RunState, RunStatus};
+use crate::run::{ErrorCode, RunError, RunId, RunOutcome, RunState};
 use crate::session::{SessionActor, SessionArgs, SessionMsg};
-use crate::store::RunStore;
 
-/// The registry: every run this orchestrator has in memory.
-pub(crate) type Registry = Arc<DashMap<RunId, Arc<RunRecord>>>;
+mod shutdown;
+
+use shutdown::{ShutdownState, finish_shutdown_if_idle, on_grace_expired, on_shutdown};
 
 /// Messages of the Supervisor.
 pub(crate) enum SupervisorMsg {
     /// A host command.
     Command(Command),
+    /// The admission writer validated a submitted run and wrote it to the store (or failed).
+    Prepared {
+        /// The run's record, or why it was refused.
+        result: Result<Arc<RunRecord>, SubmitError>,
+        /// The host's reply port.
+        reply: SubmitReply,
+    },
     /// A run's terminal state is committed; its slot is free.
     RunFinalized(RunId),
     /// The shutdown grace period is over.
@@ -46,24 +52,21 @@ const EVICT_INTERVAL: Duration = Duration::from_secs(10);
 /// Startup arguments of the Supervisor.
 pub(crate) struct SupervisorArgs {
     pub(crate) config: Arc<Config>,
-    pub(crate) store: Arc<dyn RunStore>,
     pub(crate) launcher: Arc<dyn BrowserLauncher>,
-    pub(crate) firehose: broadcast::Sender<RunEvent>,
-    pub(crate) registry: Registry,
+    /// The registry, store, firehose and published counts, shared with the hosts' handles.
+    pub(crate) reader: Arc<Reader>,
     pub(crate) uploader: Arc<crate::recording::upload::Uploader>,
     pub(crate) llm: crate::agent::SharedLlm,
-}
-
-struct ShutdownState {
-    reply: Option<oneshot::Sender<ShutdownReport>>,
-    report: ShutdownReport,
-    grace_over: bool,
 }
 
 /// Supervisor state.
 pub(crate) struct SupervisorState {
     args: SupervisorArgs,
     finalizer: ActorRef<FinalizerMsg>,
+    /// Validates and stores submitted runs off this actor.
+    writer: AdmissionWriter,
+    /// Submits handed to the writer and not yet answered; they count against capacity.
+    admitting: usize,
     queue: VecDeque<Arc<RunRecord>>,
     /// Runs holding a concurrency slot, with their session once spawned.
     active: HashMap<RunId, Option<ActorRef<SessionMsg>>>,
@@ -90,10 +93,23 @@ impl Actor for SupervisorActor {
         args: SupervisorArgs,
     ) -> Result<Self::State, ActorProcessingErr> {
         let finalizer = spawn_finalizer(&myself, &args).await?;
+        let answer = myself.clone();
+        let writer = AdmissionWriter::start(WriterArgs {
+            config: args.config.clone(),
+            store: args.reader.store.clone(),
+            firehose: args.reader.firehose.clone(),
+            done: Box::new(move |result, reply| {
+                answer
+                    .cast(SupervisorMsg::Prepared { result, reply })
+                    .is_ok()
+            }),
+        })?;
         let evict_timer = myself.send_interval(EVICT_INTERVAL, || SupervisorMsg::Evict);
         Ok(SupervisorState {
             args,
             finalizer,
+            writer,
+            admitting: 0,
             queue: VecDeque::new(),
             active: HashMap::new(),
             sessions: HashMap::new(),
@@ -120,7 +136,10 @@ impl Actor for SupervisorActor {
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         match message {
-            SupervisorMsg::Command(command) => on_command(&myself, state, command).await,
+            SupervisorMsg::Command(command) => on_command(&myself, state, command),
+            SupervisorMsg::Prepared { result, reply } => {
+                on_prepared(&myself, state, result, reply).await
+            }
             SupervisorMsg::RunFinalized(run_id) => on_run_finalized(&myself, state, run_id).await,
             SupervisorMsg::GraceExpired => on_grace_expired(&myself, state),
             SupervisorMsg::Evict => evict_finished(state),
@@ -175,101 +194,99 @@ async fn spawn_finalizer(
     Ok(finalizer)
 }
 
-async fn on_command(
-    myself: &ActorRef<SupervisorMsg>,
-    state: &mut SupervisorState,
-    command: Command,
-) {
+fn on_command(myself: &ActorRef<SupervisorMsg>, state: &mut SupervisorState, command: Command) {
     match command {
-        Command::Submit { request, reply } => {
-            let result = on_submit(myself, state, *request).await;
-            let _ = reply.send(result);
-        }
-        Command::Status { run_id, reply } => {
-            let status = match state.args.registry.get(&run_id) {
-                Some(record) => Some(record.snapshot()),
-                None => state.args.store.load_status(run_id),
-            };
-            let _ = reply.send(status);
-        }
+        Command::Submit { request, reply } => on_submit(state, *request, reply),
         Command::Cancel { run_id, reply } => {
             let _ = reply.send(on_cancel(state, run_id));
         }
-        Command::List { reply } => {
-            let _ = reply.send(list(state));
-        }
-        Command::Subscribe {
-            run_id,
-            after_seq,
-            reply,
-        } => {
-            let _ = reply.send(subscribe(state, run_id, after_seq));
-        }
-        Command::SubscribeAll { reply } => {
-            let _ = reply.send(state.args.firehose.subscribe());
-        }
-        Command::Stats { reply } => {
-            let _ = reply.send(EngineStats {
-                runs_in_memory: state.args.registry.len(),
-                finished_in_memory: state.finished.len(),
-                active: state.active.len(),
-                queued: state.queue.len(),
-            });
-        }
         Command::Shutdown { grace, reply } => on_shutdown(myself, state, grace, reply),
+        // Reads are served from the registry and the store index, never queued behind this
+        // actor; the pump hands them to the reader, and so does this arm if one arrives here.
+        read => {
+            let _ = state.args.reader.serve(read);
+        }
     }
 }
 
-async fn on_submit(
-    myself: &ActorRef<SupervisorMsg>,
-    state: &mut SupervisorState,
-    mut request: RunRequest,
-) -> Result<RunId, SubmitError> {
+/// Checks capacity and hands the request to the admission writer; the host's answer follows
+/// in [`on_prepared`] once the run is in the store.
+fn on_submit(state: &mut SupervisorState, request: RunRequest, reply: SubmitReply) {
     if state.shutdown.is_some() {
-        return Err(SubmitError::ShuttingDown);
+        let _ = reply.send(Err(SubmitError::ShuttingDown));
+        return;
     }
     let config = &state.args.config;
-    request.validate(config)?;
-    request.inline_playbook(config);
-    let has_slot = state.active.len() < config.max_concurrent_runs;
-    if !has_slot && state.queue.len() >= config.queue_capacity {
-        return Err(SubmitError::QueueFull {
+    let waiting = state.queue.len() + state.admitting;
+    if state.active.len() + waiting >= config.max_concurrent_runs + config.queue_capacity {
+        let _ = reply.send(Err(SubmitError::QueueFull {
             running: state.active.len(),
-            queued: state.queue.len(),
+            queued: waiting,
             capacity: config.queue_capacity,
-        });
+        }));
+        return;
     }
-    let record = create_record(state, request)?;
-    let position = if has_slot { 0 } else { state.queue.len() + 1 };
-    record.emit(EventKind::Queued { position });
-    let run_id = record.id;
-    if has_slot {
-        start_session(myself, state, record).await;
-    } else {
-        state.queue.push_back(record);
+    match state.writer.submit(request, reply) {
+        Ok(()) => state.admitting += 1,
+        Err(reply) => {
+            let _ = reply.send(Err(SubmitError::Storage(
+                "the admission writer has stopped".into(),
+            )));
+        }
     }
-    update_gauges(state);
-    Ok(run_id)
 }
 
-fn create_record(
-    state: &SupervisorState,
-    request: RunRequest,
-) -> Result<Arc<RunRecord>, SubmitError> {
-    let run_id = RunId::new();
-    let store = &state.args.store;
-    let storage = |e: std::io::Error| SubmitError::Storage(e.to_string());
-    let dir = store.create_run(run_id).map_err(storage)?;
-    let file = store.open_log(run_id).map_err(storage)?;
-    let log = EventLog::new(run_id, file, Vec::new(), state.args.firehose.clone());
-    let status = RunStatus::new_queued(run_id, request.driver.type_name(), request.labels.clone());
-    let limits = request.limits.effective(&state.args.config);
-    let plan = request.recording.plan(&state.args.config.recording);
-    let record = RunRecord::new(request, limits, dir, log, status, store.clone(), plan);
-    // The host learns the id only once the run is in the store.
-    record.persist_now().map_err(storage)?;
-    state.args.registry.insert(run_id, record.clone());
-    Ok(record)
+/// A submitted run is in the store (or was refused): register it and start or queue it.
+async fn on_prepared(
+    myself: &ActorRef<SupervisorMsg>,
+    state: &mut SupervisorState,
+    result: Result<Arc<RunRecord>, SubmitError>,
+    reply: SubmitReply,
+) {
+    state.admitting -= 1;
+    let record = match result {
+        Ok(record) => record,
+        Err(error) => {
+            let _ = reply.send(Err(error));
+            finish_shutdown_if_idle(myself, state);
+            return;
+        }
+    };
+    let run_id = record.id;
+    state.args.reader.registry.insert(run_id, record.clone());
+    if let Some(shutdown) = state.shutdown.as_mut() {
+        // Shutdown began while the run was being stored: it ends as a queued run would.
+        shutdown.report.cancelled += 1;
+        cancel_unstarted(
+            state,
+            record,
+            StopReason::Shutdown,
+            "orchestrator shut down before the run started",
+        );
+    } else {
+        let has_slot = state.active.len() < state.args.config.max_concurrent_runs;
+        let position = if has_slot { 0 } else { state.queue.len() + 1 };
+        record.emit(EventKind::Queued { position });
+        if has_slot {
+            start_session(myself, state, record).await;
+        } else {
+            state.queue.push_back(record);
+        }
+    }
+    update_gauges(state);
+    let _ = reply.send(Ok(run_id));
+}
+
+/// Finalizes a run that never got a session (cancelled while queued, or by shutdown).
+fn cancel_unstarted(
+    state: &mut SupervisorState,
+    record: Arc<RunRecord>,
+    reason: StopReason,
+    why: &str,
+) {
+    state.finalizing_unstarted.insert(record.id);
+    record.control.stop(reason);
+    finalize_without_session(state, record, RunOutcome::cancelled(why));
 }
 
 async fn start_session(
@@ -301,7 +318,7 @@ async fn start_session(
 /// browser. The run is finalized as an internal error.
 fn on_session_failed(state: &mut SupervisorState, run_id: RunId, error: String) {
     tracing::error!(%run_id, %error, "session failed");
-    let Some(record) = state.args.registry.get(&run_id).map(|r| r.clone()) else {
+    let Some(record) = state.args.reader.registry.get(&run_id).map(|r| r.clone()) else {
         return;
     };
     record.control.stop(StopReason::Internal(error.clone()));
@@ -365,7 +382,7 @@ fn evict_finished(state: &mut SupervisorState) {
             break;
         }
         state.finished.pop_front();
-        let registry = &state.args.registry;
+        let registry = &state.args.reader.registry;
         if registry.get(&run_id).is_some_and(|r| r.is_committed()) {
             registry.remove(&run_id);
         } else {
@@ -375,10 +392,12 @@ fn evict_finished(state: &mut SupervisorState) {
 }
 
 fn on_cancel(state: &mut SupervisorState, run_id: RunId) -> Result<CancelAck, CancelError> {
-    let Some(record) = state.args.registry.get(&run_id).map(|r| r.clone()) else {
-        return match state.args.store.load_status(run_id) {
-            Some(_) => Ok(CancelAck::AlreadyFinished),
-            None => Err(CancelError::NotFound(run_id)),
+    let reader = &state.args.reader;
+    let Some(record) = reader.registry.get(&run_id).map(|r| r.clone()) else {
+        // A run not in memory is finished; the index knows every stored run without a read.
+        return match reader.index.contains(run_id) {
+            true => Ok(CancelAck::AlreadyFinished),
+            false => Err(CancelError::NotFound(run_id)),
         };
     };
     if record.status().state.is_terminal() {
@@ -386,12 +405,11 @@ fn on_cancel(state: &mut SupervisorState, run_id: RunId) -> Result<CancelAck, Ca
     }
     if let Some(pos) = state.queue.iter().position(|r| r.id == run_id) {
         state.queue.remove(pos);
-        state.finalizing_unstarted.insert(run_id);
-        record.control.stop(StopReason::Cancelled);
-        finalize_without_session(
+        cancel_unstarted(
             state,
             record,
-            RunOutcome::cancelled("cancelled while queued"),
+            StopReason::Cancelled,
+            "cancelled while queued",
         );
         update_gauges(state);
     } else {
@@ -400,97 +418,14 @@ fn on_cancel(state: &mut SupervisorState, run_id: RunId) -> Result<CancelAck, Ca
     Ok(CancelAck::Cancelling)
 }
 
-fn list(state: &SupervisorState) -> Vec<RunStatus> {
-    let registry = &state.args.registry;
-    let mut all: Vec<RunStatus> = registry.iter().map(|r| r.snapshot()).collect();
-    for run_id in state.args.store.run_ids() {
-        if !registry.contains_key(&run_id) {
-            if let Some(status) = state.args.store.load_status(run_id) {
-                all.push(status);
-            }
-        }
-    }
-    all.sort_by_key(|s| (s.created_at, s.run_id));
-    all
-}
-
-fn subscribe(state: &SupervisorState, run_id: RunId, after_seq: u64) -> Option<EventSubscription> {
-    if let Some(record) = state.args.registry.get(&run_id) {
-        return Some(EventSubscription::live(record.clone(), after_seq));
-    }
-    let events = state.args.store.load_events(run_id);
-    if events.is_empty() && state.args.store.load_status(run_id).is_none() {
-        return None;
-    }
-    Some(EventSubscription::stored(events, after_seq))
-}
-
-fn on_shutdown(
-    myself: &ActorRef<SupervisorMsg>,
-    state: &mut SupervisorState,
-    grace: Duration,
-    reply: oneshot::Sender<ShutdownReport>,
-) {
-    if let Some(shutdown) = state.shutdown.as_mut() {
-        // A second shutdown waits for the first.
-        if shutdown.reply.is_none() {
-            shutdown.reply = Some(reply);
-        }
-        return;
-    }
-    let mut report = ShutdownReport::default();
-    for record in std::mem::take(&mut state.queue) {
-        state.finalizing_unstarted.insert(record.id);
-        record.control.stop(StopReason::Shutdown);
-        finalize_without_session(
-            state,
-            record,
-            RunOutcome::cancelled("orchestrator shut down before the run started"),
-        );
-        report.cancelled += 1;
-    }
-    state.shutdown = Some(ShutdownState {
-        reply: Some(reply),
-        report,
-        grace_over: false,
-    });
-    let timer = myself.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(grace).await;
-        let _ = timer.cast(SupervisorMsg::GraceExpired);
-    });
-    update_gauges(state);
-    finish_shutdown_if_idle(myself, state);
-}
-
-fn on_grace_expired(myself: &ActorRef<SupervisorMsg>, state: &mut SupervisorState) {
-    let Some(shutdown) = state.shutdown.as_mut() else {
-        return;
-    };
-    shutdown.grace_over = true;
-    for run_id in state.active.keys() {
-        if let Some(record) = state.args.registry.get(run_id) {
-            record.control.stop(StopReason::Shutdown);
-            shutdown.report.cancelled += 1;
-        }
-    }
-    finish_shutdown_if_idle(myself, state);
-}
-
-fn finish_shutdown_if_idle(myself: &ActorRef<SupervisorMsg>, state: &mut SupervisorState) {
-    let idle = state.active.is_empty() && state.finalizing_unstarted.is_empty();
-    let Some(shutdown) = state.shutdown.as_mut() else {
-        return;
-    };
-    if idle {
-        if let Some(reply) = shutdown.reply.take() {
-            let _ = reply.send(shutdown.report.clone());
-        }
-        myself.stop(Some("shutdown".into()));
-    }
-}
-
+/// Publishes the counts to the metrics and to the hosts' handles.
 fn update_gauges(state: &SupervisorState) {
     metrics::gauge!("pilothouse_runs_active").set(state.active.len() as f64);
     metrics::gauge!("pilothouse_runs_queued").set(state.queue.len() as f64);
+    let counts = &state.args.reader.counts;
+    counts.active.store(state.active.len(), Ordering::Relaxed);
+    counts.queued.store(state.queue.len(), Ordering::Relaxed);
+    counts
+        .finished_in_memory
+        .store(state.finished.len(), Ordering::Relaxed);
 }

@@ -245,4 +245,118 @@ async fn a_thousand_finished_runs_keep_a_hundred_in_memory_and_all_stay_queryabl
     })
     .await;
     assert_eq!(cancelled, Ok(crate::command::CancelAck::AlreadyFinished));
+
+    // Pages from the index, newest first, cover every run once.
+    let handle = engine.handle();
+    let mut paged = Vec::new();
+    let mut cursor = None;
+    loop {
+        let query = crate::index::ListQuery {
+            limit: 300,
+            cursor,
+            ..Default::default()
+        };
+        let page = handle.list_page(query).await.unwrap();
+        paged.extend(page.runs.iter().map(|s| s.run_id));
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    let newest_first: Vec<RunId> = ids.iter().rev().copied().collect();
+    assert_eq!(paged, newest_first);
+}
+
+/// A store whose `create_run` waits at a gate while the gate is closed.
+#[derive(Debug)]
+struct GatedStore {
+    inner: DirStore,
+    closed: std::sync::Mutex<bool>,
+    opened: std::sync::Condvar,
+}
+
+impl crate::store::RunStore for GatedStore {
+    fn create_run(&self, run_id: RunId) -> std::io::Result<std::path::PathBuf> {
+        let mut closed = self.closed.lock().unwrap();
+        while *closed {
+            closed = self.opened.wait(closed).unwrap();
+        }
+        self.inner.create_run(run_id)
+    }
+    fn write_status(&self, status: &RunStatus) -> std::io::Result<()> {
+        self.inner.write_status(status)
+    }
+    fn load_status(&self, run_id: RunId) -> Option<RunStatus> {
+        self.inner.load_status(run_id)
+    }
+    fn open_log(&self, run_id: RunId) -> std::io::Result<Box<dyn crate::store::LogWriter>> {
+        self.inner.open_log(run_id)
+    }
+    fn load_events(&self, run_id: RunId) -> Vec<crate::event::RunEvent> {
+        self.inner.load_events(run_id)
+    }
+    fn run_ids(&self) -> Vec<RunId> {
+        self.inner.run_ids()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_and_cancels_never_wait_behind_a_submit_stuck_on_the_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config {
+        runs_dir: dir.path().join("runs"),
+        profile_root: dir.path().join("profiles"),
+        chromium_path: Some("/bin/true".into()),
+        ..Config::default()
+    };
+    config.recording.recordings_dir = dir.path().join("recordings");
+    let store = Arc::new(GatedStore {
+        inner: DirStore::new(config.runs_dir.clone()),
+        closed: std::sync::Mutex::new(false),
+        opened: std::sync::Condvar::new(),
+    });
+    let engine = Engine::start_with(config, store.clone(), Arc::new(FakeLauncher))
+        .await
+        .unwrap();
+    let handle = engine.handle();
+    let first = handle
+        .submit(RunRequest::from_json(OK).unwrap())
+        .await
+        .unwrap();
+    handle.wait(first).await.unwrap();
+
+    *store.closed.lock().unwrap() = true;
+    let stuck = {
+        let handle = handle.clone();
+        tokio::spawn(async move { handle.submit(RunRequest::from_json(OK).unwrap()).await })
+    };
+    // The submit is now held at the store; everything else still answers at once.
+    let answers = async {
+        let status = handle.status(first).await.unwrap().unwrap();
+        let page = handle.list_page(Default::default()).await.unwrap();
+        let stats = handle.stats().await.unwrap();
+        let replay: Vec<_> =
+            futures::StreamExt::collect(handle.events(first, 0).await.unwrap()).await;
+        let cancel = handle.cancel(first).await;
+        (status, page, stats, replay, cancel)
+    };
+    let (status, page, stats, replay, cancel) =
+        tokio::time::timeout(std::time::Duration::from_secs(2), answers)
+            .await
+            .expect("reads answered while a submit was stuck in the store");
+    assert_eq!(status.state, RunState::Completed);
+    assert_eq!(page.runs.len(), 1);
+    assert_eq!(stats.queue_capacity, Config::default().queue_capacity);
+    assert!(replay.last().unwrap().is_terminal());
+    assert_eq!(cancel, Ok(crate::command::CancelAck::AlreadyFinished));
+    assert!(!stuck.is_finished(), "the gated submit cannot have returned");
+
+    *store.closed.lock().unwrap() = false;
+    store.opened.notify_all();
+    let second = stuck.await.unwrap().unwrap();
+    let status = handle.wait(second).await.unwrap();
+    assert_eq!(status.state, RunState::Completed);
+    let page = handle.list_page(Default::default()).await.unwrap();
+    let listed: Vec<RunId> = page.runs.iter().map(|s| s.run_id).collect();
+    assert_eq!(listed, vec![second, first]);
 }
