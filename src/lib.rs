@@ -42,13 +42,13 @@ use tokio_stream::StreamExt as _;
 use tokio_stream::wrappers::BroadcastStream;
 
 pub use pilothouse_actors::{
-    Action, ActionFailure, Artifact, CancelAck, CancelError, ChromiumLauncher, Command, Config,
-    ConfigError, DirStore, DriverSpec, EngineStats, EngineTimeouts, ErrorCode, EventKind,
-    EventSubscription, ExtractMode, FieldError, FinalizeError, GuardrailSpec, InvalidRequest,
-    Limits, LogWriter, Manifest, ObserveCaps, RecordingConfig, RecordingInfo, RecordingSpec,
-    RecoveryReport, RegistryConfig, RunDefaults, RunError, RunEvent, RunId, RunOutcome, RunRequest,
-    RunState, RunStatus, RunStore, ScrollDirection, Secret, Severity, ShutdownReport, StartError,
-    StuckSpec, SubmitError, TaskKind, Viewport, WaitState,
+    API_KEY_ENV, Action, ActionFailure, Artifact, CancelAck, CancelError, ChromiumLauncher,
+    Command, Config, ConfigError, DirStore, DriverSpec, EngineStats, EngineTimeouts, ErrorCode,
+    EventKind, EventSubscription, ExtractMode, FieldError, FinalizeError, GuardrailSpec,
+    InvalidRequest, Limits, LogWriter, Manifest, ObserveCaps, RecordingConfig, RecordingInfo,
+    RecordingSpec, RecoveryReport, RegistryConfig, RunDefaults, RunError, RunEvent, RunId,
+    RunOutcome, RunRequest, RunState, RunStatus, RunStore, ScrollDirection, Secret, ServerConfig,
+    Severity, ShutdownReport, StartError, StuckSpec, SubmitError, TaskKind, Viewport, WaitState,
 };
 pub use pilothouse_actors::{
     AgentConfig, AgentSpec, OnFailure, ParamType, Parameter, Playbook, PlaybookConfig,
@@ -123,6 +123,28 @@ pub struct OrchestratorHandle {
 #[error("the orchestrator is not running")]
 pub struct Unavailable;
 
+/// Which runs `list_page` returns: newest first, after `cursor`.
+#[derive(Clone, Debug, Default)]
+pub struct ListQuery {
+    /// Only runs in this state.
+    pub state: Option<RunState>,
+    /// Only runs carrying every one of these labels.
+    pub labels: std::collections::BTreeMap<String, String>,
+    /// The most runs on one page.
+    pub limit: usize,
+    /// The last run id of the previous page; this page holds older runs.
+    pub cursor: Option<RunId>,
+}
+
+/// One page of runs, newest first; `next_cursor` continues after the last one.
+#[derive(Clone, Debug)]
+pub struct RunPage {
+    /// The runs, newest first.
+    pub runs: Vec<RunStatus>,
+    /// Pass as `cursor` for the next page; `None` on the last page.
+    pub next_cursor: Option<RunId>,
+}
+
 /// Why `events` returned no stream.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -175,6 +197,30 @@ impl OrchestratorHandle {
     /// Every known run, oldest first.
     pub async fn list(&self) -> Result<Vec<RunStatus>, Unavailable> {
         self.ask(|reply| Command::List { reply }).await
+    }
+
+    /// One page of runs matching `query`, newest first (run ids are UUIDv7, so they sort by
+    /// creation time).
+    // TEMPORARY: replaced by the engine's index at merge
+    pub async fn list_page(&self, query: ListQuery) -> Result<RunPage, Unavailable> {
+        let mut runs = self.list().await?;
+        runs.retain(|run| {
+            query.state.is_none_or(|state| run.state == state)
+                && query.cursor.is_none_or(|cursor| run.run_id < cursor)
+                && query
+                    .labels
+                    .iter()
+                    .all(|(key, value)| run.labels.get(key) == Some(value))
+        });
+        runs.sort_by_key(|run| std::cmp::Reverse(run.run_id));
+        let more = runs.len() > query.limit;
+        runs.truncate(query.limit);
+        let next_cursor = if more {
+            runs.last().map(|run| run.run_id)
+        } else {
+            None
+        };
+        Ok(RunPage { runs, next_cursor })
     }
 
     /// A run's events with `seq > after_seq`: the log first, then live events, ending after the
