@@ -10,7 +10,8 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use pilothouse::{
-    CancelAck, CancelError, FieldError, ListQuery, RunId, RunRequest, RunState, SubmitError,
+    CancelAck, CancelError, FieldError, InvalidRequest, ListQuery, RunId, RunRequest, RunState,
+    SubmitError,
 };
 use serde_json::{Value, json};
 
@@ -50,6 +51,20 @@ pub(crate) fn body_text(
         .map_err(|_| ApiError::invalid_field("request", "the body is not UTF-8 JSON"))
 }
 
+/// The request in `text`, which must be a JSON object (serde would take an array as the
+/// struct's fields in order and name `[0]`, which helps nobody).
+pub(crate) fn parse_request(text: &str) -> Result<RunRequest, InvalidRequest> {
+    if !text.trim_start().starts_with('{') {
+        return Err(InvalidRequest {
+            errors: vec![FieldError {
+                field: "request".into(),
+                message: "must be a JSON object (a run request, see GET /openapi.json)".into(),
+            }],
+        });
+    }
+    RunRequest::from_json(text)
+}
+
 /// `POST /runs`: parses, validates and admits a run; 201 with its id and URLs.
 pub(crate) async fn submit(
     State(state): State<AppState>,
@@ -59,7 +74,7 @@ pub(crate) async fn submit(
         return Err(ApiError::shutting_down());
     }
     let text = body_text(&state, body)?;
-    let request = RunRequest::from_json(&text).map_err(|e| ApiError::invalid(&e.errors))?;
+    let request = parse_request(&text).map_err(|e| ApiError::invalid(&e.errors))?;
     let run_id = state
         .handle
         .submit(request)

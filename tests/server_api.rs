@@ -1,0 +1,550 @@
+//! `pilothouse serve` route by route, as a client sees it: a real server process on a free
+//! loopback port, a real HTTP client, runs in real headless Chromium on pages this test serves.
+//! Errors are JSON naming the field; auth guards every route but the probes; recordings are
+//! served byte for byte and never outside the recording; a full queue says when to retry.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use common::server::{LOOPBACK, Server, error_code, json_with_status, serve_command};
+use common::{FORM_PAGE, Page, Site, TestEnv};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncBufReadExt as _;
+
+/// A script run that fills the form and keeps the greeting, with labels to filter on.
+fn form_run(site: &Site, team: &str) -> String {
+    format!(
+        r##"{{"driver": {{"type": "script", "steps": [
+              {{"action": "goto", "url": "{}"}},
+              {{"action": "type", "selector": "#name", "text": "Ada"}},
+              {{"action": "click", "selector": "#submit"}},
+              {{"action": "wait_for", "selector": "#out", "timeout_ms": 5000}},
+              {{"action": "extract", "selector": "#out", "store_as": "greeting"}}]}},
+            "labels": {{"team": "{team}"}}, {LOOPBACK}}}"##,
+        site.url("/form")
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_json_errors_that_name_the_field() {
+    let env = TestEnv::new();
+    let server = Server::start(&env, "", "max_body_bytes = 4096").await;
+
+    // Malformed JSON, a wrong type, a missing field, an invalid value: 422 naming the field.
+    for (body, field) in [
+        ("{\"driver\": ", "driver"),
+        ("[1, 2", "request"),
+        (r#"{"driver": 3}"#, "driver"),
+        (r#"{"start_url": "https://a.test/"}"#, "request"),
+        (
+            r#"{"driver": {"type": "script", "steps": [{"action": "click", "selector": " "}]}}"#,
+            "driver.steps[0].selector",
+        ),
+        (
+            r#"{"driver": {"type": "script", "steps": []}, "limits": {"max_steps": "ten"}}"#,
+            "limits.max_steps",
+        ),
+        ("\u{0}\u{1}not json at all", "request"),
+    ] {
+        let body = json_with_status(server.post("/runs", body).await, 422).await;
+        assert_eq!(error_code(&body), "INVALID_REQUEST", "{body}");
+        let fields: Vec<&str> = body["error"]["details"]["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["field"].as_str().unwrap())
+            .collect();
+        assert!(
+            fields.iter().any(|f| f.starts_with(field)),
+            "{field} not named: {body}"
+        );
+    }
+    // Not UTF-8 at all.
+    let body = json_with_status(server.post("/runs", vec![0xff, 0xfe, 0x00]).await, 422).await;
+    assert_eq!(error_code(&body), "INVALID_REQUEST");
+
+    // A body past max_body_bytes: 413 with the JSON error body, for both POST routes.
+    let big = format!(r#"{{"labels": {{"x": "{}"}}}}"#, "a".repeat(8192));
+    for path in ["/runs", "/runs/dry-run"] {
+        let body = json_with_status(server.post(path, big.clone()).await, 413).await;
+        assert_eq!(error_code(&body), "PAYLOAD_TOO_LARGE", "{body}");
+        assert_eq!(body["error"]["details"]["max_body_bytes"], 4096);
+    }
+
+    // Unknown runs and things that are not run ids: 404 NOT_FOUND on every run route.
+    let unknown = pilothouse::RunId::new();
+    for path in [
+        format!("/runs/{unknown}"),
+        format!("/runs/{unknown}/events"),
+        format!("/runs/{unknown}/recording/manifest.json"),
+        "/runs/not-a-uuid".to_owned(),
+    ] {
+        let body = json_with_status(server.get(&path).await, 404).await;
+        assert_eq!(error_code(&body), "NOT_FOUND", "{path}: {body}");
+    }
+    for path in [
+        format!("/runs/{unknown}/cancel"),
+        format!("/runs/{unknown}/stop"),
+    ] {
+        let body = json_with_status(server.post(&path, "").await, 404).await;
+        assert_eq!(error_code(&body), "NOT_FOUND", "{path}: {body}");
+    }
+    let body = json_with_status(server.get("/nowhere").await, 404).await;
+    assert_eq!(error_code(&body), "NOT_FOUND");
+
+    // Query parameters are checked too.
+    for (query, field) in [
+        ("state=done", "state"),
+        ("limit=0", "limit"),
+        ("limit=501", "limit"),
+        ("label=nocolon", "label"),
+        ("cursor=zzz", "cursor"),
+    ] {
+        let body = json_with_status(server.get(&format!("/runs?{query}")).await, 422).await;
+        assert_eq!(
+            body["error"]["details"]["errors"][0]["field"], field,
+            "{query}: {body}"
+        );
+    }
+
+    // Dry-run reports instead of failing, and starts nothing.
+    let report = json_with_status(
+        server
+            .post(
+                "/runs/dry-run",
+                r#"{"start_url": "ftp://x", "driver": {"type": "script", "steps": []},
+                    "limits": {"max_steps": 150, "timeout_seconds": 3600},
+                    "credentials": {"pw": ""}}"#,
+            )
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(report["valid"], false, "{report}");
+    let failed: BTreeSet<&str> = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["passed"] == false)
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        failed,
+        BTreeSet::from(["start_url", "credentials"]),
+        "{report}"
+    );
+    assert_eq!(report["warnings"].as_array().unwrap().len(), 2, "{report}");
+    assert_eq!(report["config_summary"]["limits"]["max_steps"], 150);
+    let ok = json_with_status(
+        server
+            .post(
+                "/runs/dry-run",
+                r#"{"start_url": "https://example.com/", "driver": {"type": "script", "steps": []}}"#,
+            )
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(ok["valid"], true, "{ok}");
+    let page = server.get_json("/runs", 200).await;
+    assert_eq!(page["runs"], json!([]), "a dry run started a run");
+    assert!(!env.runs_dir().join("x").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probes_metrics_and_the_openapi_document() {
+    let env = TestEnv::new();
+    let server = Server::start(&env, "", "").await;
+    assert_eq!(server.get_json("/health", 200).await["status"], "ok");
+    let ready = server.get_json("/ready", 200).await;
+    assert_eq!(ready["ready"], true);
+    assert_eq!(ready["capacity"], 4);
+    assert_eq!(ready["queue_capacity"], 64);
+    assert_eq!(ready["running"], 0);
+
+    // Every documented route answers (never the router's "no route" 404).
+    let doc = server.get_json("/openapi.json", 200).await;
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let id = pilothouse::RunId::new();
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            if path.ends_with("events") || path.ends_with("stream") {
+                continue; // streams of unknown runs are covered above; /events never ends
+            }
+            let concrete = path
+                .replace("{id}", &id.to_string())
+                .replace("{path}", "manifest.json");
+            let response = match method.as_str() {
+                "get" => server.get(&concrete).await,
+                "post" => server.post(&concrete, "{}").await,
+                other => panic!("unexpected method {other}"),
+            };
+            let code = response.status().as_u16();
+            let text = response.text().await.unwrap();
+            assert!(
+                code != 405 && !text.contains("no route"),
+                "{method} {path} is documented but not served: {code} {text}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 10, "only {checked} routes checked");
+
+    // /metrics is the Prometheus text format with the engine's pilothouse_* metrics, once a
+    // run has emitted them.
+    let run_id = server
+        .submit(r#"{"driver": {"type": "script", "steps": []}, "start_url": "http://127.0.0.1:9/", "guardrails": {"allow_private_networks": true}}"#)
+        .await;
+    server.wait_terminal(run_id).await;
+    let metrics = server.get("/metrics").await;
+    assert_eq!(metrics.status(), 200);
+    let text = metrics.text().await.unwrap();
+    for name in ["pilothouse_runs_total", "pilothouse_browser_launches_total"] {
+        assert!(
+            text.lines().any(|l| l.starts_with(name)),
+            "{name} missing from /metrics:\n{text}"
+        );
+    }
+    env.assert_no_browsers().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_complete_list_page_and_serve_their_recordings() {
+    let site = Site::serve(vec![("/form", Page::Html(FORM_PAGE.into()))]).await;
+    let env = TestEnv::new();
+    let server = Server::start(&env, "", "").await;
+    let submitted = json_with_status(server.post("/runs", form_run(&site, "a")).await, 201).await;
+    let first: pilothouse::RunId = submitted["run_id"].as_str().unwrap().parse().unwrap();
+    assert_eq!(submitted["status_url"], format!("/runs/{first}"));
+    assert_eq!(submitted["events_url"], format!("/runs/{first}/events"));
+    let second = server.submit(&form_run(&site, "b")).await;
+    let status = server.wait_terminal(first).await;
+    assert_eq!(status["state"], "completed", "{status}");
+    assert_eq!(status["data"]["greeting"], "Hello, Ada! 50");
+    assert_eq!(server.wait_terminal(second).await["state"], "completed");
+    assert_eq!(env.status_json(first)["state"], "completed");
+
+    // Newest first, filters, cursor paging.
+    let ids = |page: &Value| -> Vec<String> {
+        page["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["run_id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let all = server.get_json("/runs", 200).await;
+    assert_eq!(ids(&all), vec![second.to_string(), first.to_string()]);
+    assert_eq!(all["next_cursor"], Value::Null);
+    let page1 = server.get_json("/runs?limit=1", 200).await;
+    assert_eq!(ids(&page1), vec![second.to_string()]);
+    let cursor = page1["next_cursor"].as_str().unwrap().to_owned();
+    let page2 = server
+        .get_json(&format!("/runs?limit=1&cursor={cursor}"), 200)
+        .await;
+    assert_eq!(ids(&page2), vec![first.to_string()]);
+    assert_eq!(page2["next_cursor"], Value::Null);
+    let team_a = server
+        .get_json("/runs?label=team:a&state=completed", 200)
+        .await;
+    assert_eq!(ids(&team_a), vec![first.to_string()]);
+    let none = server.get_json("/runs?state=running", 200).await;
+    assert_eq!(ids(&none), Vec::<String>::new());
+
+    // Every recording file is served byte-identical to the manifest's sha256.
+    let manifest = server
+        .get_json(&format!("/runs/{first}/recording/manifest.json"), 200)
+        .await;
+    let artifacts = manifest["artifacts"].as_array().unwrap();
+    assert!(artifacts.len() >= 3, "{manifest}");
+    for artifact in artifacts {
+        let path = artifact["path"].as_str().unwrap();
+        let response = server.get(&format!("/runs/{first}/recording/{path}")).await;
+        assert_eq!(response.status(), 200, "{path}");
+        let content_type = response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        if path.ends_with(".jpg") {
+            assert_eq!(content_type, "image/jpeg");
+        }
+        if path.ends_with(".html") {
+            assert!(content_type.starts_with("text/html"), "{content_type}");
+        }
+        let bytes = response.bytes().await.unwrap();
+        let digest = format!("{:x}", Sha256::digest(&bytes));
+        assert_eq!(digest, artifact["sha256"].as_str().unwrap(), "{path}");
+    }
+
+    // Nothing outside the recording: `..` (raw and encoded), absolute paths, backslashes and a
+    // symlink planted in the recording that points out of it.
+    let recording = env.runs_dir().join(first.to_string()).join("recording");
+    std::os::unix::fs::symlink(
+        env.runs_dir().join(first.to_string()).join("status.json"),
+        recording.join("escape.json"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("/etc", recording.join("etc")).unwrap();
+    for path in [
+        "../status.json",
+        "screenshots/../../status.json",
+        "%2e%2e%2fstatus.json",
+        "%2E%2E/status.json",
+        "..%2f..%2f..%2fetc%2fpasswd",
+        "%2fetc%2fpasswd",
+        "..%5cstatus.json",
+        "escape.json",
+        "etc/passwd",
+    ] {
+        let (code, body) = server
+            .raw_get(&format!("/runs/{first}/recording/{path}"))
+            .await;
+        assert_eq!(code, 400, "{path}: {body}");
+        assert!(body.contains("INVALID_PATH"), "{path}: {body}");
+        assert!(!body.contains("root:"), "{path} leaked a file");
+    }
+    let body = json_with_status(
+        server
+            .get(&format!("/runs/{first}/recording/nothing.jpg"))
+            .await,
+        404,
+    )
+    .await;
+    assert_eq!(error_code(&body), "RECORDING_NOT_FOUND");
+
+    // The client commands show the same runs.
+    let (code, out, err) = server.client(&["status", &first.to_string()], None).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("state     completed"), "{out}");
+    assert!(out.contains(r#"greeting = "Hello, Ada! 50""#), "{out}");
+    let (code, out, err) = server.client(&["runs", "--state", "completed"], None).await;
+    assert_eq!(code, 0, "{err}");
+    let listed: Vec<&str> = out
+        .lines()
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect();
+    assert_eq!(listed, vec![second.to_string(), first.to_string()], "{out}");
+    let (code, out, err) = server.client(&["events", &first.to_string()], None).await;
+    assert_eq!(code, 0, "{err}");
+    for (step, action) in ["goto", "type", "click", "wait_for", "extract"]
+        .iter()
+        .enumerate()
+    {
+        let prefix = format!("{:>3} {action} ", step + 1);
+        assert!(
+            out.lines()
+                .any(|l| l.starts_with(&prefix) && l.contains("  ok  ")),
+            "{out}"
+        );
+    }
+    assert!(out.contains("state     completed"), "{out}");
+    let (code, out, _) = server
+        .client(&["events", &first.to_string(), "--after", "100"], None)
+        .await;
+    assert_eq!((code, out.as_str()), (0, ""), "events after the last one");
+    let (code, out, err) = server.client(&["cancel", &first.to_string()], None).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("already_finished"), "{out}");
+    let unknown = pilothouse::RunId::new().to_string();
+    let (code, _, err) = server.client(&["status", &unknown], None).await;
+    assert_eq!(code, 1);
+    assert!(err.contains("not found"), "{err}");
+    let (code, _, err) = server.client(&["status", "nope"], None).await;
+    assert_eq!(code, 2);
+    assert!(err.contains("not a run id"), "{err}");
+    env.assert_no_browsers().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_says_when_the_server_is_unreachable() {
+    let env = TestEnv::new();
+    let mut server = Server::start(&env, "", "").await;
+    server.sigterm();
+    assert_eq!(server.wait_exit().await.code(), Some(0));
+    let (code, _, err) = server.client(&["runs"], None).await;
+    assert_eq!(code, 1);
+    assert!(err.contains("cannot reach the server"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_key_every_route_but_the_probes_needs_the_bearer_token() {
+    const KEY: &str = "s3cret-key-for-tests";
+    let env = TestEnv::new();
+    let server = Server::start(&env, "", &format!("api_key = {KEY:?}")).await;
+    let run = pilothouse::RunId::new();
+    let protected = [
+        ("get", "/runs".to_owned()),
+        ("post", "/runs".to_owned()),
+        ("post", "/runs/dry-run".to_owned()),
+        ("get", format!("/runs/{run}")),
+        ("post", format!("/runs/{run}/cancel")),
+        ("post", format!("/runs/{run}/stop")),
+        ("get", format!("/runs/{run}/events")),
+        ("get", format!("/runs/{run}/stream")),
+        ("get", format!("/runs/{run}/recording/manifest.json")),
+        ("get", "/events".to_owned()),
+        ("get", "/metrics".to_owned()),
+    ];
+    for auth in [
+        None,
+        Some("Bearer wrong"),
+        Some("Basic czNjcmV0"),
+        Some(KEY),
+    ] {
+        for (method, path) in &protected {
+            let mut request = match *method {
+                "get" => server.http.get(server.url(path)),
+                _ => server.http.post(server.url(path)).body("{}"),
+            };
+            if let Some(auth) = auth {
+                request = request.header("authorization", auth);
+            }
+            let body = json_with_status(request.send().await.unwrap(), 401).await;
+            assert_eq!(error_code(&body), "UNAUTHORIZED", "{method} {path}");
+            assert!(!body.to_string().contains(KEY));
+        }
+    }
+    // The right token passes (an unknown run is then a plain 404).
+    let ok = server
+        .http
+        .get(server.url(&format!("/runs/{run}")))
+        .bearer_auth(KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 404);
+    let dry = server
+        .http
+        .post(server.url("/runs/dry-run"))
+        .bearer_auth(KEY)
+        .body(r#"{"driver": {"type": "script", "steps": []}, "start_url": "https://example.com/"}"#)
+        .send()
+        .await
+        .unwrap();
+    let dry = json_with_status(dry, 200).await;
+    assert!(!dry.to_string().contains(KEY), "{dry}");
+    // The probes and the document stay open, and never show the key.
+    for path in ["/health", "/ready", "/openapi.json"] {
+        let response = server.get(path).await;
+        assert_eq!(response.status(), 200, "{path}");
+        assert!(!response.text().await.unwrap().contains(KEY), "{path}");
+    }
+    // The client commands use PILOTHOUSE_API_KEY.
+    let (code, _, err) = server.client(&["runs"], None).await;
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("unauthorized") && err.contains("PILOTHOUSE_API_KEY"),
+        "{err}"
+    );
+    let (code, _, err) = server.client(&["runs"], Some(KEY)).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(!server.stderr().contains(KEY), "the key was logged");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_key_can_come_from_the_environment() {
+    const KEY: &str = "env-key-123";
+    let env = TestEnv::new();
+    let mut server =
+        Server::start_with(&env, "", "", &[(pilothouse::API_KEY_ENV, KEY)], None).await;
+    assert_eq!(server.get("/runs").await.status(), 401);
+    server.key = Some(KEY.into());
+    assert_eq!(server.get("/runs").await.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_public_bind_without_a_key_is_refused() {
+    let env = TestEnv::new();
+    let config = env.dir.path().join("server.toml");
+    std::fs::write(&config, common::server::config_text(&env, "", "")).unwrap();
+    let output = serve_command(&config, "0.0.0.0:0", &[])
+        .stderr(std::process::Stdio::piped())
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(30), output)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("without an API key") && stderr.contains("PILOTHOUSE_API_KEY"),
+        "{stderr}"
+    );
+    assert!(output.stdout.is_empty(), "it printed a listening line");
+    assert!(!env.runs_dir().exists(), "the orchestrator started");
+
+    // With a key the same bind starts.
+    let mut child = serve_command(&config, "0.0.0.0:0", &[(pilothouse::API_KEY_ENV, "k")])
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(
+        line.starts_with("pilothouse listening on http://0.0.0.0:"),
+        "{line}"
+    );
+    let pid = child.id().unwrap().to_string();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    let exit = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(exit.code(), Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_queue_answers_429_with_retry_after() {
+    let site = Site::serve(vec![(
+        "/slow",
+        Page::Html("<title>slow</title><p>waiting</p>".into()),
+    )])
+    .await;
+    let env = TestEnv::new();
+    let server = Server::start(
+        &env,
+        "max_concurrent_runs = 1\nqueue_capacity = 0\n",
+        "retry_after_seconds = 7",
+    )
+    .await;
+    let slow = format!(
+        r##"{{"driver": {{"type": "script", "steps": [
+              {{"action": "goto", "url": "{}"}},
+              {{"action": "wait_for", "selector": "#never", "timeout_ms": 60000}}]}},
+            {LOOPBACK}}}"##,
+        site.url("/slow")
+    );
+    let running = server.submit(&slow).await;
+    server.wait_for(running, |s| s["state"] == "running").await;
+    let response = server.post("/runs", slow.clone()).await;
+    assert_eq!(response.headers()["retry-after"], "7");
+    let body = json_with_status(response, 429).await;
+    assert_eq!(error_code(&body), "QUEUE_FULL", "{body}");
+    assert_eq!(body["error"]["details"]["retry_after_seconds"], 7);
+    let ready = server.get_json("/ready", 200).await;
+    assert_eq!(
+        (ready["running"].as_u64(), ready["capacity"].as_u64()),
+        (Some(1), Some(1))
+    );
+
+    // The reference's /stop cancels it; then there is room again.
+    let ack = json_with_status(server.post(&format!("/runs/{running}/stop"), "").await, 200).await;
+    assert_eq!(ack["cancel"], "cancelling", "{ack}");
+    assert_eq!(server.wait_terminal(running).await["state"], "cancelled");
+    let again = server.submit(&slow).await;
+    server.wait_for(again, |s| s["state"] == "running").await;
+    let ack = json_with_status(server.post(&format!("/runs/{again}/cancel"), "").await, 200).await;
+    assert_eq!(ack["run_id"], again.to_string());
+    assert_eq!(server.wait_terminal(again).await["state"], "cancelled");
+    env.assert_no_browsers().await;
+}
