@@ -164,6 +164,15 @@ async fn probes_metrics_and_the_openapi_document() {
     assert_eq!(ready["capacity"], 4);
     assert_eq!(ready["queue_capacity"], 64);
     assert_eq!(ready["running"], 0);
+    // CORS is off without cors_origins: no browser page of another origin may read answers.
+    let cross = server
+        .http
+        .get(server.url("/health"))
+        .header("origin", "http://127.0.0.1:1")
+        .send()
+        .await
+        .unwrap();
+    assert!(cross.headers().get("access-control-allow-origin").is_none());
 
     // Every documented route answers (never the router's "no route" 404).
     let doc = server.get_json("/openapi.json", 200).await;
