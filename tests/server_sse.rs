@@ -308,3 +308,39 @@ async fn a_dropped_client_resumes_with_last_event_id_and_gets_exactly_the_rest()
     assert!(stdout.contains("state     completed"), "{stdout}");
     env.assert_no_browsers().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_known_only_to_the_store_is_served_the_same() {
+    let site = Site::serve(vec![("/late", Page::Html(late_page(10)))]).await;
+    let env = TestEnv::new();
+    // No finished run stays in memory: status, events and recordings come from the store.
+    let server = Server::start(&env, "[registry]\nmax_finished_runs = 0\n", "").await;
+    let run_id = server.submit(&waiting_run(&site)).await;
+    let status = server.wait_terminal(run_id).await;
+    assert_eq!(status["state"], "completed", "{status}");
+    let deadline = tokio::time::Instant::now() + RUN_TIMEOUT;
+    while server.get_json("/ready", 200).await["runs_in_memory"] != 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the run never left memory"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut stream = server.get(&format!("/runs/{run_id}/events")).await;
+    let frames = event_frames(&read_stream(&mut stream, None).await);
+    assert_eq!(frames, expected_frames(&env, run_id));
+    let mut resumed = server
+        .http
+        .get(server.url(&format!("/runs/{run_id}/events")))
+        .header("last-event-id", "3")
+        .send()
+        .await
+        .unwrap();
+    let rest = event_frames(&read_stream(&mut resumed, None).await);
+    assert_eq!(rest, expected_frames(&env, run_id)[3..].to_vec());
+    let manifest = server
+        .get_json(&format!("/runs/{run_id}/recording/manifest.json"), 200)
+        .await;
+    assert_eq!(manifest["run_id"], run_id.to_string());
+    env.assert_no_browsers().await;
+}

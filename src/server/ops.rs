@@ -24,7 +24,8 @@ pub(crate) async fn ready(State(state): State<AppState>) -> Response {
     let stats = state.handle.stats().await.ok();
     let shutting_down = state.shutting_down();
     let ready = chromium.is_ok() && stats.is_some() && !shutting_down;
-    let (running, queued) = stats.map_or((0, 0), |s| (s.active, s.queued));
+    let (running, queued, in_memory) =
+        stats.map_or((0, 0, 0), |s| (s.active, s.queued, s.runs_in_memory));
     let body = json!({
         "ready": ready,
         "shutting_down": shutting_down,
@@ -33,6 +34,7 @@ pub(crate) async fn ready(State(state): State<AppState>) -> Response {
         "queued": queued,
         "capacity": state.config.max_concurrent_runs,
         "queue_capacity": state.config.queue_capacity,
+        "runs_in_memory": in_memory,
     });
     let code = if ready {
         StatusCode::OK

@@ -87,3 +87,36 @@ impl ServerConfig {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    #[test]
+    fn the_key_is_never_printed_or_serialized() {
+        let config = Config::from_toml_str("[server]\napi_key = \"hunter2-key\"").unwrap();
+        assert_eq!(
+            config.server.api_key.as_ref().map(Secret::expose),
+            Some("hunter2-key")
+        );
+        let shown = format!("{config:?} {}", serde_json::to_string(&config).unwrap());
+        assert!(!shown.contains("hunter2-key"), "{shown}");
+    }
+
+    #[test]
+    fn bad_server_values_name_their_key() {
+        for (toml, key) in [
+            ("[server]\napi_key = \"\"", "server.api_key"),
+            (
+                "[server]\nheartbeat_seconds = 0",
+                "server.heartbeat_seconds",
+            ),
+            ("[server]\nmax_body_bytes = 0", "server.max_body_bytes"),
+            ("[server]\nbnid = \"x\"", "bnid"),
+        ] {
+            let error = Config::from_toml_str(toml).unwrap_err().to_string();
+            assert!(error.contains(key), "{toml}: {error}");
+        }
+    }
+}
