@@ -5,6 +5,8 @@
 //! so they never move a client's resume point.
 
 use std::convert::Infallible;
+use std::future::Future as _;
+use std::task::Poll;
 use std::time::Duration;
 
 use axum::extract::{Path, RawQuery, State};
@@ -13,6 +15,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::{Stream, StreamExt as _};
 use pilothouse::{EventsError, RunEvent};
+use tokio::sync::watch;
 
 use super::errors::ApiError;
 use super::runs::run_id;
@@ -42,11 +45,32 @@ pub(crate) async fn all_events(State(state): State<AppState>) -> Result<Response
         .subscribe_all()
         .await
         .map_err(|_| ApiError::shutting_down())?;
-    let mut phase = state.phase.clone();
-    let stopped = async move {
+    Ok(sse_response(
+        &state,
+        until_stopped(events, state.phase.clone()),
+    ))
+}
+
+/// `events` until the server has stopped, and then the events already delivered to it: every
+/// run's terminal event is broadcast before shutdown returns, so none is cut off (a plain
+/// `take_until` would drop what is buffered).
+fn until_stopped(
+    mut events: impl Stream<Item = RunEvent> + Send + Unpin + 'static,
+    mut phase: watch::Receiver<Phase>,
+) -> impl Stream<Item = RunEvent> + Send + 'static {
+    let mut stopped = Box::pin(async move {
         let _ = phase.wait_for(|p| *p == Phase::Stopped).await;
-    };
-    Ok(sse_response(&state, events.take_until(Box::pin(stopped))))
+    });
+    let mut stopping = false;
+    futures::stream::poll_fn(move |cx| {
+        if !stopping && stopped.as_mut().poll(cx).is_ready() {
+            stopping = true;
+        }
+        match events.poll_next_unpin(cx) {
+            Poll::Pending if stopping => Poll::Ready(None),
+            other => other,
+        }
+    })
 }
 
 /// Where a client resumes: `Last-Event-ID` (as browsers send it on reconnect; a value that is
