@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -28,6 +28,16 @@ pub(crate) fn run_id(segment: &str) -> Result<RunId, ApiError> {
     segment
         .parse()
         .map_err(|_| ApiError::run_not_found(segment))
+}
+
+/// The `{id}` of a route and its run id; a segment that does not even decode (not UTF-8) names
+/// no run either.
+pub(crate) fn run_id_param(
+    path: Result<Path<String>, PathRejection>,
+) -> Result<(String, RunId), ApiError> {
+    let Path(id) = path.map_err(|_| ApiError::run_not_found("(not UTF-8)"))?;
+    let run_id = run_id(&id)?;
+    Ok((id, run_id))
 }
 
 /// `/runs/{id}` and `/runs/{id}/events`, relative to the server.
@@ -118,9 +128,9 @@ pub(crate) async fn dry_run(
 /// `GET /runs/{id}`: the live status, else the stored one.
 pub(crate) async fn status(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    path: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
-    let run_id = run_id(&id)?;
+    let (id, run_id) = run_id_param(path)?;
     match state.handle.status(run_id).await {
         Ok(Some(status)) => Ok(Json(status).into_response()),
         Ok(None) => Err(ApiError::run_not_found(&id)),
@@ -131,9 +141,9 @@ pub(crate) async fn status(
 /// `POST /runs/{id}/cancel` (and `/stop`): cancels a queued or running run.
 pub(crate) async fn cancel(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let run_id = run_id(&id)?;
+    let (id, run_id) = run_id_param(path)?;
     let ack = match state.handle.cancel(run_id).await {
         Ok(ack) => ack,
         Err(CancelError::NotFound(_)) => return Err(ApiError::run_not_found(&id)),

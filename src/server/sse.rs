@@ -9,6 +9,7 @@ use std::future::Future as _;
 use std::task::Poll;
 use std::time::Duration;
 
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -18,17 +19,17 @@ use pilothouse::{EventsError, RunEvent};
 use tokio::sync::watch;
 
 use super::errors::ApiError;
-use super::runs::run_id;
+use super::runs::run_id_param;
 use super::{AppState, Phase, query};
 
 /// `GET /runs/{id}/events`: the run's events after the resume point, ending after `finished`.
 pub(crate) async fn run_events(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let run_id = run_id(&id)?;
+    let (id, run_id) = run_id_param(path)?;
     let after = resume_point(&headers, raw.as_deref())?;
     let events = match state.handle.events(run_id, after).await {
         Ok(events) => events,
