@@ -1,7 +1,8 @@
 //! `pilothouse serve`: the HTTP API over one embedded orchestrator — submit, watch (SSE), cancel
 //! and list runs, fetch recordings, and scrape metrics. Shutdown is orderly: on SIGTERM or
 //! Ctrl-C the server stops admitting, lets running runs finish within the grace period, cancels
-//! the rest, ends every stream after its terminal event, and exits 0.
+//! the rest (at once on a second signal), ends every stream after its terminal event, and
+//! exits 0.
 //!
 //! Layout: `routes.rs` (the route table), `runs.rs` + `dry_run.rs` (run handlers), `sse.rs`
 //! (event streams), `recording.rs` (recording files), `ops.rs` (health, readiness, metrics,
@@ -97,6 +98,7 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<u8> {
         .await
         .context("cannot start the orchestrator")?;
     let (phase_tx, phase) = watch::channel(Phase::Serving);
+    let auth = api_key.is_some();
     let state = AppState {
         handle: orchestrator.handle(),
         config: Arc::new(config),
@@ -115,6 +117,11 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<u8> {
             .into_future(),
     );
     say!("pilothouse listening on http://{local}");
+    if auth {
+        say_err!("every route but /health, /ready and /openapi.json needs the bearer token");
+    } else {
+        say_err!("no API key: open to anyone on this machine (loopback only)");
+    }
     {
         use std::io::Write as _;
         let _ = std::io::stdout().flush();
@@ -122,7 +129,18 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<u8> {
     signals.recv().await;
     say_err!("shutting down: no new runs; running runs have {grace:?} to finish");
     phase_tx.send_replace(Phase::Draining);
-    let report = orchestrator.shutdown(grace).await;
+    let handle = orchestrator.handle();
+    let shutdown = orchestrator.shutdown(grace);
+    tokio::pin!(shutdown);
+    let report = loop {
+        tokio::select! {
+            report = &mut shutdown => break report,
+            _ = signals.recv() => {
+                say_err!("second signal: cancelling the running runs now");
+                cancel_unfinished(&handle).await;
+            }
+        }
+    };
     say_err!(
         "runs ended: {} finished within the grace period, {} cancelled",
         report.finished_in_grace,
@@ -137,6 +155,15 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<u8> {
         Err(_) => say_err!("connections still open after {HTTP_DRAIN:?}; closing them"),
     }
     Ok(EXIT_COMPLETED)
+}
+
+/// Cancels every run not yet finished (a second SIGTERM or Ctrl-C cuts the grace period short).
+async fn cancel_unfinished(handle: &OrchestratorHandle) {
+    for status in handle.list().await.unwrap_or_default() {
+        if !status.state.is_terminal() {
+            let _ = handle.cancel(status.run_id).await;
+        }
+    }
 }
 
 /// The config, the address, the API key and the CORS layer, or why the server must not start.

@@ -119,3 +119,36 @@ async fn sigterm_drains_runs_ends_streams_and_exits_0() {
     }
     env.assert_no_browsers().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_sigterm_cancels_at_once() {
+    let site = Site::serve(vec![("/never", Page::Html("<title>never</title>".into()))]).await;
+    let env = TestEnv::new();
+    let mut server = Server::start(&env, "", "shutdown_grace_seconds = 600").await;
+    let run_id = server
+        .submit(&format!(
+            r##"{{"driver": {{"type": "script", "steps": [
+                  {{"action": "goto", "url": "{}"}},
+                  {{"action": "wait_for", "selector": "#never", "timeout_ms": 300000}}]}},
+                {LOOPBACK}}}"##,
+            site.url("/never")
+        ))
+        .await;
+    server.wait_for(run_id, |s| s["state"] == "running").await;
+    server.sigterm();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while server.get("/ready").await.status() != 503 {
+        assert!(Instant::now() < deadline, "/ready stayed 200 after SIGTERM");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let signalled = Instant::now();
+    server.sigterm();
+    let exit = server.wait_exit().await;
+    assert_eq!(exit.code(), Some(0), "{}", server.stderr());
+    assert!(
+        signalled.elapsed() < Duration::from_secs(30),
+        "the second SIGTERM did not cut the 600 s grace short"
+    );
+    assert_eq!(env.status_json(run_id)["state"], "cancelled");
+    env.assert_no_browsers().await;
+}
