@@ -50,7 +50,7 @@ async fn sigterm_drains_runs_ends_streams_and_exits_0() {
     let mut server = Server::start(
         &env,
         "max_concurrent_runs = 3\n",
-        "shutdown_grace_seconds = 6",
+        "shutdown_grace_seconds = 10",
     )
     .await;
     let run = |path: &str, selector: &str| {
