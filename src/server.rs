@@ -33,7 +33,7 @@ use pilothouse::{Config, Orchestrator, OrchestratorHandle, Secret};
 use tokio::sync::watch;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use crate::cli::{EXIT_COMPLETED, EXIT_INVALID, interrupts, load_config};
+use crate::cli::{EXIT_COMPLETED, EXIT_FAILED, EXIT_INVALID, Interrupts, interrupts, load_config};
 use errors::ApiError;
 
 /// How long the HTTP server may take to close its connections once every run has ended.
@@ -77,9 +77,12 @@ impl AppState {
     }
 }
 
+/// What `prepare` checked: the config, the address, the API key and the CORS layer.
+type Prepared = (Config, SocketAddr, Option<Secret>, Option<CorsLayer>);
+
 /// Runs the command; returns the exit code.
 pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<u8> {
-    let (config, addr, api_key, cors) = match prepare(&args) {
+    let prepared = match prepare(&args) {
         Ok(prepared) => prepared,
         Err(message) => {
             say_err!("error: {message}");
@@ -87,6 +90,37 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<u8> {
         }
     };
     let mut signals = interrupts()?;
+    let mut running = start(prepared).await?;
+    let failed = tokio::select! {
+        _ = signals.recv() => None,
+        result = &mut running.http => Some(match result {
+            Ok(Ok(())) => "the HTTP server stopped by itself".to_owned(),
+            Ok(Err(error)) => format!("the HTTP server failed: {error}"),
+            Err(error) => format!("the HTTP server task failed: {error}"),
+        }),
+    };
+    if let Some(message) = &failed {
+        say_err!("error: {message}; shutting down");
+    }
+    running.drain(&mut signals).await;
+    Ok(if failed.is_some() {
+        EXIT_FAILED
+    } else {
+        EXIT_COMPLETED
+    })
+}
+
+/// A started server: the orchestrator, the HTTP task and the switches that stop them.
+struct Running {
+    orchestrator: Orchestrator,
+    phase: watch::Sender<Phase>,
+    stop_http: tokio::sync::oneshot::Sender<()>,
+    http: tokio::task::JoinHandle<std::io::Result<()>>,
+    grace: Duration,
+}
+
+/// Binds, starts the orchestrator and the HTTP server, and prints the listening line.
+async fn start((config, addr, api_key, cors): Prepared) -> anyhow::Result<Running> {
     let metrics = PrometheusBuilder::new()
         .install_recorder()
         .context("cannot install the metrics recorder")?;
@@ -97,64 +131,73 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<u8> {
     let orchestrator = Orchestrator::start(config.clone())
         .await
         .context("cannot start the orchestrator")?;
-    let (phase_tx, phase) = watch::channel(Phase::Serving);
+    let (phase, phase_rx) = watch::channel(Phase::Serving);
     let auth = api_key.is_some();
+    let grace = Duration::from_secs(config.server.shutdown_grace_seconds);
     let state = AppState {
         handle: orchestrator.handle(),
         config: Arc::new(config),
         api_key: api_key.map(Arc::new),
-        phase,
+        phase: phase_rx,
         metrics,
     };
-    let grace = Duration::from_secs(state.config.server.shutdown_grace_seconds);
-    let app = app(state, cors);
     let (stop_http, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(
-        axum::serve(listener, app)
+    let http = tokio::spawn(
+        axum::serve(listener, app(state, cors))
             .with_graceful_shutdown(async move {
                 let _ = stopped.await;
             })
             .into_future(),
     );
     say!("pilothouse listening on http://{local}");
+    {
+        use std::io::Write as _;
+        let _ = std::io::stdout().flush();
+    }
     if auth {
         say_err!("every route but /health, /ready and /openapi.json needs the bearer token");
     } else {
         say_err!("no API key: open to anyone on this machine (loopback only)");
     }
-    {
-        use std::io::Write as _;
-        let _ = std::io::stdout().flush();
-    }
-    signals.recv().await;
-    say_err!("shutting down: no new runs; running runs have {grace:?} to finish");
-    phase_tx.send_replace(Phase::Draining);
-    let handle = orchestrator.handle();
-    let shutdown = orchestrator.shutdown(grace);
-    tokio::pin!(shutdown);
-    let report = loop {
-        tokio::select! {
-            report = &mut shutdown => break report,
-            _ = signals.recv() => {
-                say_err!("second signal: cancelling the running runs now");
-                cancel_unfinished(&handle).await;
+    Ok(Running {
+        orchestrator,
+        phase,
+        stop_http,
+        http,
+        grace,
+    })
+}
+
+impl Running {
+    /// Stops admitting, lets runs finish within the grace period (a second signal cancels them
+    /// at once), ends the streams, then closes the HTTP server.
+    async fn drain(self, signals: &mut Interrupts) {
+        let grace = self.grace;
+        say_err!("shutting down: no new runs; running runs have {grace:?} to finish");
+        self.phase.send_replace(Phase::Draining);
+        let handle = self.orchestrator.handle();
+        let shutdown = self.orchestrator.shutdown(grace);
+        tokio::pin!(shutdown);
+        let report = loop {
+            tokio::select! {
+                report = &mut shutdown => break report,
+                _ = signals.recv() => {
+                    say_err!("second signal: cancelling the running runs now");
+                    cancel_unfinished(&handle).await;
+                }
             }
+        };
+        say_err!(
+            "runs ended: {} finished within the grace period, {} cancelled",
+            report.finished_in_grace,
+            report.cancelled
+        );
+        self.phase.send_replace(Phase::Stopped);
+        let _ = self.stop_http.send(());
+        if tokio::time::timeout(HTTP_DRAIN, self.http).await.is_err() {
+            say_err!("connections still open after {HTTP_DRAIN:?}; closing them");
         }
-    };
-    say_err!(
-        "runs ended: {} finished within the grace period, {} cancelled",
-        report.finished_in_grace,
-        report.cancelled
-    );
-    phase_tx.send_replace(Phase::Stopped);
-    let _ = stop_http.send(());
-    match tokio::time::timeout(HTTP_DRAIN, server).await {
-        Ok(Ok(Ok(()))) => {}
-        Ok(Ok(Err(error))) => say_err!("the HTTP server stopped with an error: {error}"),
-        Ok(Err(error)) => say_err!("the HTTP server task failed: {error}"),
-        Err(_) => say_err!("connections still open after {HTTP_DRAIN:?}; closing them"),
     }
-    Ok(EXIT_COMPLETED)
 }
 
 /// Cancels every run not yet finished (a second SIGTERM or Ctrl-C cuts the grace period short).
@@ -167,9 +210,7 @@ async fn cancel_unfinished(handle: &OrchestratorHandle) {
 }
 
 /// The config, the address, the API key and the CORS layer, or why the server must not start.
-fn prepare(
-    args: &ServeArgs,
-) -> Result<(Config, SocketAddr, Option<Secret>, Option<CorsLayer>), String> {
+fn prepare(args: &ServeArgs) -> Result<Prepared, String> {
     let mut config = load_config(args.config.as_deref(), None)?;
     if let Some(bind) = &args.bind {
         config.server.bind = bind.clone();
