@@ -32,6 +32,7 @@
 //!
 //! - `src/lib.rs` (this crate): the facade — [`Orchestrator`], [`OrchestratorHandle`], re-exports
 //! - `src/main.rs` + `src/cli/`: the `pilothouse` binary (feature `cli`)
+//! - `src/server.rs` + `src/server/`: `pilothouse serve`, the HTTP API over one orchestrator
 //! - `actors/` (crate `pilothouse-actors`): the engine, one actor per file
 
 use std::time::Duration;
