@@ -32,6 +32,7 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use pilothouse::{Config, Orchestrator, OrchestratorHandle, Secret};
 use tokio::sync::watch;
 use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::trace::TraceLayer;
 
 use crate::cli::{EXIT_COMPLETED, EXIT_FAILED, EXIT_INVALID, Interrupts, interrupts, load_config};
 use errors::ApiError;
@@ -272,6 +273,9 @@ fn app(state: AppState, cors: Option<CorsLayer>) -> Router {
         .fallback(|uri: Uri| async move { ApiError::no_route(uri.path()).into_response() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed().into_response() })
         .layer(DefaultBodyLimit::max(limit))
+        // Method, path and status at DEBUG (`RUST_LOG=tower_http=debug`); never headers, so
+        // never the bearer token.
+        .layer(TraceLayer::new_for_http())
         .with_state(state);
     match cors {
         Some(cors) => router.layer(cors),
