@@ -1,26 +1,13 @@
 //! The command line: argument parsing, logging setup, the runtime, and what the commands share
 //! (loading the config, exit codes, Ctrl-C).
 //!
+//! `serve` runs the HTTP API (see `src/server.rs`); `status`, `events`, `runs` and `cancel` are
+//! its clients (`cli/client.rs`).
+//!
 //! Exit codes follow the run's outcome: 0 completed, 1 failed or timed out (or the binary itself
 //! failed), 2 invalid input (request, config or arguments), 130 cancelled by Ctrl-C.
 
-/// `println!` that never panics: a closed stdout (`pilothouse run x.json | head -1`) must not
-/// abort the process before it has shut its browsers down, so write errors are ignored.
-macro_rules! say {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stdout(), $($arg)*);
-    }};
-}
-
-/// `eprintln!` that never panics, for the same reason as `say!`.
-macro_rules! say_err {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stderr(), $($arg)*);
-    }};
-}
-
+mod client;
 mod demo;
 mod demo_site;
 mod output;
@@ -69,6 +56,16 @@ enum Commands {
     Demo(demo::DemoArgs),
     /// Check playbooks (.yaml) and run requests (.json) without running them.
     Validate(validate::ValidateArgs),
+    /// Serve the HTTP API (submit, watch, cancel and list runs) over one orchestrator.
+    Serve(crate::server::ServeArgs),
+    /// Show a run's status, from a server.
+    Status(client::StatusArgs),
+    /// Show a run's events, from a server (`--follow` until it ends).
+    Events(client::EventsArgs),
+    /// List a server's runs, newest first.
+    Runs(client::RunsArgs),
+    /// Cancel a run on a server.
+    Cancel(client::CancelArgs),
 }
 
 /// Parses the arguments, installs logging, and runs the command on a tokio runtime.
@@ -98,6 +95,11 @@ pub(crate) fn main() -> ExitCode {
             Commands::Run(args) => run::run(args).await,
             Commands::Demo(args) => demo::demo(args).await,
             Commands::Validate(args) => Ok(validate::validate(&args)),
+            Commands::Serve(args) => crate::server::serve(args).await,
+            Commands::Status(args) => client::status(args).await,
+            Commands::Events(args) => client::events(args).await,
+            Commands::Runs(args) => client::runs(args).await,
+            Commands::Cancel(args) => client::cancel(args).await,
         }
     });
     match result {

@@ -33,19 +33,20 @@
 //! - `src/lib.rs` (this crate): the facade — [`Orchestrator`] and the engine's public types
 //!   ([`OrchestratorHandle`] is defined in the engine and re-exported here)
 //! - `src/main.rs` + `src/cli/`: the `pilothouse` binary (feature `cli`)
+//! - `src/server.rs` + `src/server/`: `pilothouse serve`, the HTTP API over one orchestrator
 //! - `actors/` (crate `pilothouse-actors`): the engine, one actor per file
 
 use std::time::Duration;
 
 pub use pilothouse_actors::{
-    Action, ActionFailure, Artifact, CancelAck, CancelError, ChromiumLauncher, Command, Config,
-    ConfigError, DirStore, DriverSpec, EngineStats, EngineTimeouts, ErrorCode, EventKind,
-    EventSubscription, EventsError, ExtractMode, FieldError, FinalizeError, GuardrailSpec,
-    InvalidRequest, Limits, ListQuery, LogWriter, Manifest, ObserveCaps, OrchestratorHandle,
-    RecordingConfig, RecordingInfo, RecordingSpec, RecoveryReport, RegistryConfig, RunDefaults,
-    RunError, RunEvent, RunId, RunOutcome, RunPage, RunRequest, RunState, RunStatus, RunStore,
-    ScrollDirection, Secret, Severity, ShutdownReport, StartError, StuckSpec, SubmitError,
-    TaskKind, Unavailable, Viewport, WaitState,
+    API_KEY_ENV, Action, ActionFailure, Artifact, CancelAck, CancelError, ChromiumLauncher,
+    Command, Config, ConfigError, DirStore, DriverSpec, EngineStats, EngineTimeouts, ErrorCode,
+    EventKind, EventSubscription, EventsError, ExtractMode, FieldError, FinalizeError,
+    GuardrailSpec, InvalidRequest, Limits, ListQuery, LogWriter, Manifest, ObserveCaps,
+    OrchestratorHandle, RecordingConfig, RecordingInfo, RecordingSpec, RecoveryReport,
+    RegistryConfig, RunDefaults, RunError, RunEvent, RunId, RunOutcome, RunPage, RunRequest,
+    RunState, RunStatus, RunStore, ScrollDirection, Secret, ServerConfig, Severity, ShutdownReport,
+    StartError, StuckSpec, SubmitError, TaskKind, Unavailable, Viewport, WaitState,
 };
 pub use pilothouse_actors::{
     AgentConfig, AgentSpec, OnFailure, ParamType, Parameter, Playbook, PlaybookConfig,

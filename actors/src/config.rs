@@ -5,6 +5,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+mod server;
+
+pub use server::{API_KEY_ENV, ServerConfig};
+
 /// Everything an orchestrator needs to know before its first run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -40,6 +44,8 @@ pub struct Config {
     pub agent: AgentConfig,
     /// Where playbooks live and how their steps are probed and retried.
     pub playbooks: PlaybookConfig,
+    /// `pilothouse serve`: the HTTP API (the engine itself ignores it).
+    pub server: ServerConfig,
 }
 
 /// Playbook runs.
@@ -290,6 +296,7 @@ impl Default for Config {
             recording: RecordingConfig::default(),
             agent: AgentConfig::default(),
             playbooks: PlaybookConfig::default(),
+            server: ServerConfig::default(),
         }
     }
 }
@@ -418,6 +425,9 @@ impl Config {
         }
         if self.recording.upload_attempts == 0 {
             return invalid("recording.upload_attempts", "must be at least 1");
+        }
+        if let Err((field, message)) = self.server.validate() {
+            return invalid(field, message);
         }
         if let Some(url) = &self.recording.upload_url {
             if let Err(message) = crate::recording::upload::check_url(url) {

@@ -61,8 +61,8 @@ pub use command::{
     CancelAck, CancelError, Command, EngineStats, EventSubscription, ShutdownReport, SubmitError,
 };
 pub use config::{
-    AgentConfig, Config, ConfigError, EngineTimeouts, ObserveCaps, PlaybookConfig, RecordingConfig,
-    RegistryConfig, RunDefaults, SettleConfig,
+    API_KEY_ENV, AgentConfig, Config, ConfigError, EngineTimeouts, ObserveCaps, PlaybookConfig,
+    RecordingConfig, RegistryConfig, RunDefaults, ServerConfig, SettleConfig,
 };
 pub use engine::{Engine, StartError};
 pub use event::{ActionFailure, EventKind, RunEvent};

@@ -68,6 +68,24 @@ pub(crate) fn event_line(event: &RunEvent) -> Option<String> {
 
 /// The final status as an aligned block: state, error, duration, actions, data, where it is.
 pub(crate) fn status_block(status: &RunStatus, runs_dir: &Path) -> String {
+    let mut out = status_summary(status);
+    let dir = runs_dir.join(status.run_id.to_string());
+    if let Some(recording) = &status.recording {
+        let report = recording.local_dir.join("report.html");
+        if report.is_file() {
+            let _ = writeln!(out, "report    {}", report.display());
+        }
+        if recording.uploaded {
+            let _ = writeln!(out, "uploaded  {}", recording.location);
+        }
+    }
+    let _ = write!(out, "status    {}", dir.join("status.json").display());
+    out
+}
+
+/// The status lines that hold on any machine (no local paths): state, error, duration,
+/// actions, data and finalize problems, each line ending in a newline.
+pub(crate) fn status_summary(status: &RunStatus) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "state     {}", status.state);
     if let Some(error) = &status.error {
@@ -90,17 +108,6 @@ pub(crate) fn status_block(status: &RunStatus, runs_dir: &Path) -> String {
     for problem in &status.finalize_errors {
         let _ = writeln!(out, "finalize  {}: {}", problem.step, problem.message);
     }
-    let dir = runs_dir.join(status.run_id.to_string());
-    if let Some(recording) = &status.recording {
-        let report = recording.local_dir.join("report.html");
-        if report.is_file() {
-            let _ = writeln!(out, "report    {}", report.display());
-        }
-        if recording.uploaded {
-            let _ = writeln!(out, "uploaded  {}", recording.location);
-        }
-    }
-    let _ = write!(out, "status    {}", dir.join("status.json").display());
     out
 }
 

@@ -3,6 +3,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod model;
+pub mod server;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -349,7 +349,10 @@ async fn reads_and_cancels_never_wait_behind_a_submit_stuck_on_the_disk() {
     assert_eq!(stats.queue_capacity, Config::default().queue_capacity);
     assert!(replay.last().unwrap().is_terminal());
     assert_eq!(cancel, Ok(crate::command::CancelAck::AlreadyFinished));
-    assert!(!stuck.is_finished(), "the gated submit cannot have returned");
+    assert!(
+        !stuck.is_finished(),
+        "the gated submit cannot have returned"
+    );
 
     *store.closed.lock().unwrap() = false;
     store.opened.notify_all();

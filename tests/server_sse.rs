@@ -1,0 +1,346 @@
+//! Server-sent events as clients get them: a real browser's `EventSource` (in headless
+//! Chromium, on a page this test serves, across origins allowed by `cors_origins`) records a
+//! live run's events exactly as `events.jsonl` holds them; a client that drops mid-run resumes
+//! with `Last-Event-ID` and gets exactly the rest; heartbeats are comments without ids; the
+//! `/events` firehose and `pilothouse events --follow` see the same run.
+
+mod common;
+
+use std::time::Duration;
+
+use common::server::{LOOPBACK, RUN_TIMEOUT, Server, sse_frames};
+use common::{Page, Site, TestEnv};
+use serde_json::Value;
+
+/// A page whose `#late` appears after `delay_ms`, so a run waiting for it stays live a while.
+fn late_page(delay_ms: u64) -> String {
+    format!(
+        r#"<!doctype html><title>late</title><p>soon</p><script>
+setTimeout(() => {{ const d = document.createElement('div'); d.id = 'late';
+  d.textContent = 'arrived'; document.body.appendChild(d); }}, {delay_ms});
+</script>"#
+    )
+}
+
+/// Records every event of the EventSource at `?src=` into `window.recorded`, closes on
+/// `finished` and then shows `#done`.
+const OBSERVER_PAGE: &str = r#"<!doctype html><title>observer</title><script>
+window.recorded = []; window.errors = 0;
+const src = new URLSearchParams(location.search).get('src');
+const es = new EventSource(src);
+for (const type of ['queued', 'state', 'browser_ready', 'action', 'navigated',
+                    'guardrail_blocked', 'stuck', 'log', 'finished']) {
+  es.addEventListener(type, (e) => {
+    window.recorded.push({id: e.lastEventId, type: e.type, data: JSON.parse(e.data),
+                          received_ms: Date.now()});
+    if (type === 'finished') {
+      es.close();
+      const done = document.createElement('div');
+      done.id = 'done'; done.textContent = 'done'; document.body.appendChild(done);
+    }
+  });
+}
+es.onerror = () => { window.errors += 1; };
+</script>"#;
+
+/// A run that waits on the late page, then extracts and screenshots.
+fn waiting_run(site: &Site) -> String {
+    format!(
+        r##"{{"driver": {{"type": "script", "steps": [
+              {{"action": "goto", "url": "{}"}},
+              {{"action": "wait_for", "selector": "#late", "timeout_ms": 15000}},
+              {{"action": "extract", "selector": "#late", "store_as": "late"}},
+              {{"action": "screenshot"}}]}},
+            {LOOPBACK}}}"##,
+        site.url("/late")
+    )
+}
+
+/// The events of `events.jsonl` as (id, type, event) frames.
+fn expected_frames(env: &TestEnv, run_id: pilothouse::RunId) -> Vec<(String, String, Value)> {
+    env.events_jsonl(run_id)
+        .into_iter()
+        .map(|e| {
+            (
+                e["seq"].to_string(),
+                e["type"].as_str().unwrap().to_owned(),
+                e,
+            )
+        })
+        .collect()
+}
+
+/// Parsed (id, type, data) of the non-comment frames of an SSE body.
+fn event_frames(text: &str) -> Vec<(String, String, Value)> {
+    sse_frames(text)
+        .into_iter()
+        .filter(|(_, event, _)| event != ":")
+        .map(|(id, event, data)| (id, event, serde_json::from_str(&data).unwrap()))
+        .collect()
+}
+
+/// Reads the stream until it ends (or `stop_after` complete event frames); the raw text.
+async fn read_stream(response: &mut reqwest::Response, stop_after: Option<usize>) -> String {
+    let mut text = String::new();
+    let deadline = tokio::time::Instant::now() + RUN_TIMEOUT;
+    loop {
+        if stop_after.is_some_and(|n| event_frames(&complete_part(&text)).len() >= n) {
+            return complete_part(&text);
+        }
+        let chunk = tokio::time::timeout_at(deadline, response.chunk())
+            .await
+            .expect("the event stream did not end in time")
+            .unwrap();
+        match chunk {
+            Some(bytes) => text.push_str(std::str::from_utf8(&bytes).unwrap()),
+            None => return text,
+        }
+    }
+}
+
+/// The text up to the last complete frame.
+fn complete_part(text: &str) -> String {
+    text.rfind("\n\n")
+        .map_or_else(String::new, |end| text[..end + 2].to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_event_source_records_every_event_of_a_live_run() {
+    let site = Site::serve(vec![
+        ("/late", Page::Html(late_page(3_000))),
+        ("/observer", Page::Html(OBSERVER_PAGE.into())),
+    ])
+    .await;
+    let env = TestEnv::new();
+    let origin = format!("http://{}", site.addr);
+    let server = Server::start(&env, "", &format!("cors_origins = [{origin:?}]")).await;
+    let target = server.submit(&waiting_run(&site)).await;
+    let events_url = server.url(&format!("/runs/{target}/events"));
+    let observer_url =
+        reqwest::Url::parse_with_params(&site.url("/observer"), &[("src", &events_url)]).unwrap();
+    let observer = server
+        .submit(&format!(
+            r##"{{"driver": {{"type": "script", "steps": [
+                  {{"action": "goto", "url": "{observer_url}"}},
+                  {{"action": "wait_for", "selector": "#done", "timeout_ms": 30000}},
+                  {{"action": "evaluate", "script": "window.recorded", "store_as": "recorded"}},
+                  {{"action": "evaluate", "script": "window.errors", "store_as": "errors"}}]}},
+                {LOOPBACK}}}"##
+        ))
+        .await;
+    let observed = server.wait_terminal(observer).await;
+    assert_eq!(observed["state"], "completed", "{observed}");
+    assert_eq!(server.wait_terminal(target).await["state"], "completed");
+
+    let recorded = match &observed["data"]["recorded"] {
+        Value::String(text) => serde_json::from_str(text).unwrap(),
+        other => other.clone(),
+    };
+    let recorded: Vec<(String, String, Value)> = recorded
+        .as_array()
+        .unwrap_or_else(|| panic!("nothing recorded: {observed}"))
+        .iter()
+        .map(|e| {
+            (
+                e["id"].as_str().unwrap().to_owned(),
+                e["type"].as_str().unwrap().to_owned(),
+                e["data"].clone(),
+            )
+        })
+        .collect();
+    let expected = expected_frames(&env, target);
+    assert!(expected.len() >= 8, "{expected:?}");
+    assert_eq!(
+        recorded, expected,
+        "the browser's events differ from events.jsonl"
+    );
+    assert_eq!(
+        observed["data"]["errors"], 0,
+        "the EventSource had to reconnect"
+    );
+    // The run was live while the browser listened: its events arrived over the 3 s the run
+    // waited for #late, not in one replayed burst.
+    let received: Vec<u64> = observed["data"]["recorded"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["received_ms"].as_f64().unwrap() as u64)
+        .collect();
+    let spread = received.last().unwrap() - received.first().unwrap();
+    assert!(
+        spread >= 1_000,
+        "all events arrived within {spread} ms: a replay, not live"
+    );
+
+    // CORS: the configured origin is allowed, any other is not.
+    for (asking, allowed) in [(origin.as_str(), true), ("http://evil.test", false)] {
+        let response = server
+            .http
+            .get(server.url(&format!("/runs/{target}")))
+            .header("origin", asking)
+            .send()
+            .await
+            .unwrap();
+        let header = response.headers().get("access-control-allow-origin");
+        assert_eq!(
+            header.is_some_and(|h| h == asking),
+            allowed,
+            "{asking}: {header:?}"
+        );
+    }
+    env.assert_no_browsers().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_client_resumes_with_last_event_id_and_gets_exactly_the_rest() {
+    let site = Site::serve(vec![("/late", Page::Html(late_page(2_500)))]).await;
+    let env = TestEnv::new();
+    let server = Server::start(&env, "", "heartbeat_seconds = 1").await;
+    // The firehose, subscribed before the run exists.
+    let mut firehose = server.get("/events").await;
+    assert_eq!(firehose.status(), 200);
+    let run_id = server.submit(&waiting_run(&site)).await;
+    let follower = {
+        let server_base = server.base.clone();
+        let id = run_id.to_string();
+        tokio::spawn(async move {
+            let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_pilothouse"))
+                .args(["events", &id, "--follow", "--server", &server_base])
+                .env_remove(pilothouse::API_KEY_ENV)
+                .kill_on_drop(true)
+                .output();
+            tokio::time::timeout(RUN_TIMEOUT, output)
+                .await
+                .unwrap()
+                .unwrap()
+        })
+    };
+
+    // First client: reads the first three events, then drops the connection mid-run.
+    let mut first = server.get(&format!("/runs/{run_id}/events")).await;
+    let headers = first.headers().clone();
+    assert_eq!(headers["content-type"], "text/event-stream");
+    assert_eq!(headers["cache-control"], "no-cache");
+    assert_eq!(headers["x-accel-buffering"], "no");
+    let head = event_frames(&read_stream(&mut first, Some(3)).await);
+    drop(first);
+    let last_id = head.last().unwrap().0.clone();
+    assert_eq!(
+        server.get_json(&format!("/runs/{run_id}"), 200).await["state"]
+            .as_str()
+            .map(|s| s == "completed"),
+        Some(false),
+        "the run ended before the client dropped"
+    );
+
+    // Second client resumes after the last id it saw and reads to the end.
+    let mut second = server
+        .http
+        .get(server.url(&format!("/runs/{run_id}/stream")))
+        .header("last-event-id", &last_id)
+        .send()
+        .await
+        .unwrap();
+    let rest_text = read_stream(&mut second, None).await;
+    let rest = event_frames(&rest_text);
+    let mut joined = head.clone();
+    joined.extend(rest.clone());
+    assert_eq!(
+        joined,
+        expected_frames(&env, run_id),
+        "gap or duplicate at the resume point"
+    );
+    assert_eq!(
+        rest.last().unwrap().1,
+        "finished",
+        "the stream did not end after finished"
+    );
+
+    // Heartbeats came while the page was waiting, as comments with no id.
+    let blocks: Vec<&str> = rest_text.split("\n\n").collect();
+    let heartbeats: Vec<&&str> = blocks.iter().filter(|b| b.starts_with(':')).collect();
+    assert!(!heartbeats.is_empty(), "no heartbeat in {rest_text}");
+    assert!(
+        heartbeats.iter().all(|b| !b.contains("id:")),
+        "{heartbeats:?}"
+    );
+
+    // ?after=N resumes the same way; the stream of a finished run replays and ends.
+    let mut after = server.get(&format!("/runs/{run_id}/events?after=2")).await;
+    let replay = event_frames(&read_stream(&mut after, None).await);
+    assert_eq!(replay, expected_frames(&env, run_id)[2..].to_vec());
+
+    // The firehose carried the same events, in order.
+    let mut text = String::new();
+    loop {
+        let frames = event_frames(&complete_part(&text));
+        if frames.iter().any(|(_, t, _)| t == "finished") {
+            let ours: Vec<_> = frames
+                .into_iter()
+                .filter(|(_, _, e)| e["run_id"] == run_id.to_string())
+                .collect();
+            assert_eq!(ours, expected_frames(&env, run_id));
+            break;
+        }
+        let chunk = tokio::time::timeout(Duration::from_secs(30), firehose.chunk())
+            .await
+            .expect("the firehose stalled")
+            .unwrap()
+            .expect("the firehose ended early");
+        text.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+
+    // `pilothouse events --follow` printed the run as `pilothouse run` does, exit 0.
+    let output = follower.await.unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("  2 wait_for #late") && l.contains("  ok  ")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("state     completed"), "{stdout}");
+    env.assert_no_browsers().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_known_only_to_the_store_is_served_the_same() {
+    let site = Site::serve(vec![("/late", Page::Html(late_page(10)))]).await;
+    let env = TestEnv::new();
+    // No finished run stays in memory: status, events and recordings come from the store.
+    let server = Server::start(&env, "[registry]\nmax_finished_runs = 0\n", "").await;
+    let run_id = server.submit(&waiting_run(&site)).await;
+    let status = server.wait_terminal(run_id).await;
+    assert_eq!(status["state"], "completed", "{status}");
+    let deadline = tokio::time::Instant::now() + RUN_TIMEOUT;
+    while server.get_json("/ready", 200).await["runs_in_memory"] != 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the run never left memory"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut stream = server.get(&format!("/runs/{run_id}/events")).await;
+    let frames = event_frames(&read_stream(&mut stream, None).await);
+    assert_eq!(frames, expected_frames(&env, run_id));
+    let mut resumed = server
+        .http
+        .get(server.url(&format!("/runs/{run_id}/events")))
+        .header("last-event-id", "3")
+        .send()
+        .await
+        .unwrap();
+    let rest = event_frames(&read_stream(&mut resumed, None).await);
+    assert_eq!(rest, expected_frames(&env, run_id)[3..].to_vec());
+    let manifest = server
+        .get_json(&format!("/runs/{run_id}/recording/manifest.json"), 200)
+        .await;
+    assert_eq!(manifest["run_id"], run_id.to_string());
+    env.assert_no_browsers().await;
+}
