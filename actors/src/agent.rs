@@ -194,8 +194,21 @@ impl AgentDriver {
             .clone()
             .or_else(|| config.model.clone())
             .ok_or("no model: set driver.model or [agent] model")?;
+        // Validation refuses a request that names an untrusted endpoint without its own key;
+        // this is the second line: the host's key never leaves for an endpoint it does not
+        // trust, whatever path the spec took to get here.
         let api_key = match &self.spec.api_key {
             Some(key) => Some(key.expose().to_owned()),
+            None if !config.sends_host_key_to(&base_url) => {
+                ctx.record.log(
+                    "warn",
+                    &format!(
+                        "{base_url} is not a trusted model endpoint ([agent] base_url or \
+                         allowed_base_urls): calling it without the server's key"
+                    ),
+                );
+                None
+            }
             None => std::env::var(&config.api_key_env)
                 .ok()
                 .filter(|k| !k.is_empty()),

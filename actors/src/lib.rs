@@ -16,7 +16,8 @@
 //! # Layout
 //!
 //! - `command.rs`: the host's commands, their errors, and event subscriptions
-//! - `config.rs`: `Config` (mirrored by `config/default.toml`)
+//! - `config.rs`: `Config` (mirrored by `config/default.toml`); `config/`: the `[limits]`
+//!   ceilings, `PILOTHOUSE_*` environment overrides, where the host's model key may go
 //! - `request.rs`: the run request contract, parsing with field paths, validation
 //! - `run.rs`: run ids, states, outcomes and `RunStatus`
 //! - `event.rs`: run events and the append-then-broadcast event log
@@ -55,8 +56,8 @@ pub use command::{
     CancelAck, CancelError, Command, EngineStats, EventSubscription, ShutdownReport, SubmitError,
 };
 pub use config::{
-    AgentConfig, Config, ConfigError, EngineTimeouts, ObserveCaps, PlaybookConfig, RecordingConfig,
-    RegistryConfig, RunDefaults, SettleConfig,
+    AgentConfig, Config, ConfigError, EngineTimeouts, LimitsConfig, ObserveCaps, PlaybookConfig,
+    RecordingConfig, RegistryConfig, RunDefaults, SettleConfig,
 };
 pub use engine::{Engine, StartError};
 pub use event::{ActionFailure, EventKind, RunEvent};
