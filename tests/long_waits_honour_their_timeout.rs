@@ -90,3 +90,68 @@ async fn a_wait_gets_its_own_timeout_long_or_short() {
     orchestrator.shutdown(Duration::from_secs(5)).await;
     env.assert_no_browsers().await;
 }
+
+/// A model's `wait_for` is not checked at submit; the router holds it to the same ceiling,
+/// and the model reads why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_models_wait_past_the_ceiling_is_refused_with_the_ceiling_named() {
+    use common::model::{Model, Planned, browser, serve_model};
+    use serde_json::json;
+
+    let site = Site::serve(vec![(
+        "/",
+        Page::Html("<title>x</title><h1>here</h1>".into()),
+    )])
+    .await;
+    let model = Model::new(
+        vec![
+            Planned::Calls(vec![browser(
+                json!({"action": "wait_for", "selector": "h1", "timeout_ms": 700000}),
+            )]),
+            Planned::Calls(vec![("done", json!({"answer": "gave up"}).to_string())]),
+        ],
+        "no-secret-here",
+        Vec::new(),
+    );
+    let base_url = serve_model(model.clone()).await;
+    let env = TestEnv::new();
+    let orchestrator = env.start().await;
+    let handle = orchestrator.handle();
+    let json = json!({
+        "start_url": site.url("/"),
+        "driver": {"type": "agent", "directive": "Wait for the heading.", "model": "scripted-model",
+                   "base_url": base_url, "api_key": "test-key", "max_steps": 3},
+        "recording": {"screenshots": false, "final_dom": false, "report": false, "upload": false},
+        "guardrails": {"allowed_domains": ["127.0.0.1"], "allow_private_networks": true}
+    });
+    let started = Instant::now();
+    let run_id = handle
+        .submit(request(&json.to_string(), &site))
+        .await
+        .unwrap();
+    let status = handle.wait(run_id).await.unwrap();
+    orchestrator.shutdown(Duration::from_secs(5)).await;
+    assert_eq!(status.state, RunState::Completed, "{status:#?}");
+    assert!(started.elapsed() < Duration::from_secs(60));
+    let problems = model.problems.lock().unwrap().clone();
+    assert!(problems.is_empty(), "model server saw: {problems:#?}");
+    let seen = model.seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2);
+    let last_result = seen[1]["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|m| m["role"] == "tool")
+        .and_then(|m| m["content"].as_str())
+        .unwrap_or("")
+        .to_owned();
+    assert!(
+        last_result.contains(
+            "wait_for.timeout_ms: 700000 exceeds the server's ceiling \
+             [limits] max_action_timeout_ms = 600000"
+        ),
+        "{last_result}"
+    );
+    env.assert_no_browsers().await;
+}

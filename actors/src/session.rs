@@ -203,6 +203,7 @@ async fn on_start(
             guard,
             browser: browser.clone(),
             call_timeout,
+            max_action_timeout_ms: config.limits.max_action_timeout_ms,
         },
         myself.get_cell(),
     )

@@ -148,6 +148,16 @@ impl<'a> Validator<'a> {
             self.errors.extend(errors);
         }
         for (i, step) in playbook.steps.iter().enumerate() {
+            let own_timeout = step.params.get("timeout_ms").and_then(|v| v.as_u64());
+            let max = self.ceilings.max_action_timeout_ms;
+            if let Some(ms) = own_timeout.filter(|ms| *ms > max) {
+                self.bounded(
+                    &format!("{prefix}steps[{i}].timeout_ms"),
+                    Some(ms),
+                    "max_action_timeout_ms",
+                    max,
+                );
+            }
             let credential = step.params.get("credential_ref").and_then(|v| v.as_str());
             if let Some(name) = credential {
                 if !self.credentials.contains_key(name) {
@@ -338,7 +348,7 @@ mod tests {
     }
 
     #[test]
-    fn a_playbook_hand_off_endpoint_brings_its_own_key() {
+    fn a_playbook_hand_off_brings_its_own_key_and_its_waits_fit_the_ceiling() {
         let json = r##"{"driver": {"type": "playbook",
             "playbook": {"id": "p", "start_url": "https://example.com/",
                          "steps": [{"action": "click", "selector": "#go"}]},
@@ -349,6 +359,18 @@ mod tests {
                 |e| e.starts_with("driver.agent.base_url: `https://evil.test/v1`")
                     && e.contains("bring your own `api_key`")
             ),
+            "{errs:?}"
+        );
+        let slow = json.replace(
+            r##""selector": "#go"}"##,
+            r##""selector": "#go"}, {"action": "wait_for", "selector": "#x", "timeout_ms": 700000}"##,
+        );
+        let errs = errors(&slow, &Config::default());
+        assert!(
+            errs.iter().any(|e| e.ends_with(
+                "steps[1].timeout_ms: 700000 exceeds the server's ceiling \
+                 [limits] max_action_timeout_ms = 600000"
+            )),
             "{errs:?}"
         );
         let with_key = json.replace(r#""model": "m","#, r#""model": "m", "api_key": "k","#);

@@ -94,6 +94,19 @@ pub(super) async fn call_browser(
     state: &RouterState,
     action: Action,
 ) -> Result<ActionOutput, ActionFailure> {
+    if let Some(ms) = action.own_timeout_ms() {
+        if ms > state.max_action_timeout_ms {
+            return Err(ActionFailure {
+                code: ErrorCode::ActionFailed,
+                message: format!(
+                    "{}.timeout_ms: {ms} exceeds the server's ceiling [limits] \
+                     max_action_timeout_ms = {}",
+                    action.name(),
+                    state.max_action_timeout_ms
+                ),
+            });
+        }
+    }
     let limits = &state.record.limits;
     let bounds = ActionBounds::for_action(
         &action,
