@@ -7,6 +7,10 @@
 //! table is deserialized back, so serde's own type checks and `deny_unknown_fields` decide what
 //! is valid. The known top-level keys come from serde too (the field list `Config`'s derived
 //! `Deserialize` announces), so a key whose value is unset today is still known.
+//!
+//! This needs every field to survive a serialize/deserialize round trip: a field marked
+//! `skip_serializing`, or a type that serializes redacted (a `Secret` writes `******`), would be
+//! reset by any override. `every_value_survives_the_round_trip` below guards the fields of today.
 
 use serde::Deserialize;
 use serde::de::{self, Visitor};
@@ -339,6 +343,35 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(config, Config::default());
+    }
+
+    #[test]
+    fn every_value_survives_the_round_trip() {
+        let mut config = Config {
+            chromium_path: Some("/opt/chromium".into()),
+            chromium_args: vec!["lang=en-US".into()],
+            ..Config::default()
+        };
+        config.agent.base_url = Some("http://127.0.0.1:8000/v1".into());
+        config.agent.model = Some("m".into());
+        config.agent.allowed_base_urls = vec!["https://gateway.example/v1".into()];
+        config.recording.upload_url = Some("file:///tmp/up".into());
+        config
+            .recording
+            .upload_options
+            .insert("aws_region".into(), "eu-west-1".into());
+        // An override of an unrelated key leaves every other value as it was.
+        let applied = config
+            .clone()
+            .apply_env(vars(&[("PILOTHOUSE_SCREENSHOT_QUALITY", "80")]))
+            .unwrap();
+        assert_eq!(
+            applied,
+            Config {
+                screenshot_quality: 80,
+                ..config
+            }
+        );
     }
 
     #[test]
