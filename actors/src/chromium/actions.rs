@@ -371,15 +371,11 @@ async fn wait_for(
 ) -> Result<(), ActionFailure> {
     let deadline = Instant::now() + timeout;
     loop {
-        // One page-side wait per slice: a CDP call is cut off at the connection's request
-        // timeout (`[timeouts] launch_ms`), and a wait may be longer than that.
-        let left = deadline
-            .saturating_duration_since(Instant::now())
-            .min(WAIT_SLICE);
+        let left = deadline.saturating_duration_since(Instant::now());
         let arg = json!({ "selector": selector, "state": state.as_str(), "timeout": left.as_millis() as u64 });
         match call(page, scripts::WAIT_FOR, arg).await {
             Ok(v) if v.get("ok").is_some() => return Ok(()),
-            Ok(v) if v.get("timeout").is_some() => {}
+            Ok(v) if v.get("timeout").is_some() => break,
             Ok(v) => {
                 let error = v
                     .get("error")
@@ -585,8 +581,6 @@ async fn location(page: &Page) -> (String, Option<u64>) {
     }
 }
 
-/// The longest single page-side wait of `wait_for`; longer waits are made of several.
-const WAIT_SLICE: Duration = Duration::from_secs(5);
 /// How often a call is retried when a navigation replaced the document mid-call.
 const CONTEXT_LOSS_ATTEMPTS: u32 = 3;
 /// Pause between those retries.
