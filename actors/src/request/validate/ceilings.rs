@@ -28,7 +28,7 @@ impl Validator<'_> {
 
     /// The request's `limits`, `credentials` and `labels` against the ceilings.
     pub(in crate::request) fn limits(&mut self, request: &RunRequest) {
-        let c = self.ceilings.clone();
+        let c = self.ceilings;
         let limits = &request.limits;
         self.bounded(
             "limits.timeout_seconds",
