@@ -549,6 +549,7 @@ async fn driver_evaluates(count: usize, base: &str, root: &Path) -> anyhow::Resu
     let bounds = ActionBounds {
         action: Duration::from_millis(config.defaults.action_timeout_ms),
         navigation: Duration::from_millis(config.defaults.navigation_timeout_ms),
+        run_left: None,
     };
     // Built from JSON, as a host would, so new fields on `Action` variants do not break this.
     let action =

@@ -112,16 +112,18 @@ pub(crate) fn main() -> ExitCode {
 }
 
 /// The config: `file` when given (missing keys take their defaults), else `Config::default()`;
-/// `runs_dir` overrides the runs directory either way, and moves a default `recordings_dir` next
-/// to it (`<runs_dir>/../recordings`). The error names the key and the file.
+/// then the `PILOTHOUSE_<KEY>` and `PILOTHOUSE_<SECTION>__<KEY>` environment overrides; then
+/// the flags: `runs_dir` overrides the runs directory, and moves a default `recordings_dir` next
+/// to it (`<runs_dir>/../recordings`). The error names the key and the file or variable.
 pub(crate) fn load_config(
     file: Option<&Path>,
     runs_dir: Option<PathBuf>,
 ) -> Result<Config, String> {
-    let mut config = match file {
+    let config = match file {
         Some(path) => Config::from_toml_file(path).map_err(|e| e.to_string())?,
         None => Config::default(),
     };
+    let mut config = config.with_env_overrides().map_err(|e| e.to_string())?;
     if let Some(dir) = runs_dir {
         if config.recording.recordings_dir == pilothouse::RecordingConfig::default().recordings_dir
         {

@@ -1,7 +1,9 @@
 //! `pilothouse run REQUEST.json` end to end, driving the built binary against pages this test
 //! serves on 127.0.0.1: exit 2 naming the field for an invalid request, 0 for a completed run
 //! (with a line per action), 1 for a failed run, and 130 when SIGINT cancels a running run — the
-//! status says `cancelled` and no browser of the run is left.
+//! status says `cancelled` and no browser of the run is left. With 100 requests and a queue of 8,
+//! every request still runs (the binary submits the rest as slots free), and a bad
+//! `PILOTHOUSE_*` override exits 2 naming the variable and the key.
 
 mod common;
 
@@ -306,4 +308,99 @@ async fn sigint_cancels_the_run_and_exits_130() {
         left.is_empty(),
         "Chromium processes outlived the CLI: {left:?}"
     );
+}
+
+/// Bound on `pilothouse run` with 100 requests: each launches its own Chromium, four at a time
+/// (about 80 s on a busy 2-core machine; nextest ends a test at 180 s).
+const MANY_TIMEOUT: Duration = Duration::from_secs(170);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn more_requests_than_the_queue_holds_all_run_as_slots_free() {
+    const REQUESTS: usize = 100;
+    let site = Site::serve(vec![(
+        "/",
+        Page::Html("<!doctype html><title>One</title><h1 id=\"h\">one</h1>".into()),
+    )])
+    .await;
+    let env = TestEnv::new();
+    let config = env.dir.path().join("pilothouse.toml");
+    // 4 running + 8 queued: the 13th submission meets QueueFull.
+    let text = env.config_toml("queue_capacity = 8\n")
+        + "screenshots = false\nactions = false\nfinal_dom = false\nreport = false\nupload = false\n";
+    std::fs::write(&config, text).unwrap();
+    let mut args = vec!["run".to_owned(), "--json".to_owned()];
+    for i in 0..REQUESTS {
+        let path = env.dir.path().join(format!("request_{i:03}.json"));
+        let json = format!(
+            r##"{{"start_url": "http://{}/", "driver": {{"type": "script", "steps": [
+                   {{"action": "extract", "selector": "#h", "store_as": "h"}}]}},
+                 "labels": {{"n": "{i}"}}, {GUARDRAILS}}}"##,
+            site.addr
+        );
+        std::fs::write(&path, json).unwrap();
+        args.push(path.to_str().unwrap().to_owned());
+    }
+    let output = tokio::time::timeout(
+        MANY_TIMEOUT,
+        Command::new(env!("CARGO_BIN_EXE_pilothouse"))
+            .args(&args)
+            .arg("--config")
+            .arg(&config)
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("pilothouse run did not finish in time")
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "stderr: {stderr}");
+    // The final statuses: one JSON line per run, after the event lines (which carry a `seq`).
+    let finals: Vec<serde_json::Value> = stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|v| v.get("seq").is_none() && v.get("state").is_some())
+        .collect();
+    assert_eq!(finals.len(), REQUESTS, "stderr: {stderr}");
+    let mut labels: Vec<u64> = finals
+        .iter()
+        .map(|status| {
+            assert_eq!(status["state"], "completed", "{status}");
+            assert_eq!(status["data"]["h"], "one", "{status}");
+            status["labels"]["n"].as_str().unwrap().parse().unwrap()
+        })
+        .collect();
+    labels.sort_unstable();
+    assert_eq!(labels, (0..REQUESTS as u64).collect::<Vec<_>>());
+    assert!(!stderr.contains("queue full"), "{stderr}");
+    env.assert_no_browsers().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_environment_override_exits_2_naming_the_variable_and_key() {
+    let cli = CliEnv::new();
+    let request = cli.request(
+        "ok.json",
+        r#"{"driver": {"type": "script", "steps": [{"action": "goto", "url": "http://127.0.0.1:9/"}]}}"#,
+        None,
+    );
+    let output = tokio::time::timeout(
+        CLI_TIMEOUT,
+        cli.command(&["run", arg(&request)])
+            .env("PILOTHOUSE_AGENT__MAX_STEPS", "lots")
+            .output(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(
+            r#"PILOTHOUSE_AGENT__MAX_STEPS: invalid value "lots" for agent.max_steps: expected an integer"#
+        ),
+        "{stderr}"
+    );
+    assert!(!cli.env.runs_dir().exists(), "a run was stored");
 }

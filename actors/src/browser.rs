@@ -158,8 +158,9 @@ async fn on_execute(
             message: "the browser is not running".into(),
         });
     };
-    // The outer bound: the action's own timeout plus a navigation for actions that settle.
-    let limit = bounds.action + bounds.navigation;
+    // The outer bound: the action's effective timeout plus a navigation for actions that
+    // settle, never past the run's deadline (see `ActionBounds::outer`).
+    let limit = bounds.outer();
     let result = tokio::select! {
         r = tokio::time::timeout(limit, page.execute(action, bounds)) => r.unwrap_or_else(|_| Err(ActionFailure {
             code: ErrorCode::ActionFailed,

@@ -5,8 +5,12 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+mod agent_key;
+mod env;
+mod limits;
 mod server;
 
+pub use limits::LimitsConfig;
 pub use server::{API_KEY_ENV, ServerConfig};
 
 /// Everything an orchestrator needs to know before its first run.
@@ -46,6 +50,8 @@ pub struct Config {
     pub playbooks: PlaybookConfig,
     /// `pilothouse serve`: the HTTP API (the engine itself ignores it).
     pub server: ServerConfig,
+    /// Ceilings a request's own limits, credentials and labels cannot exceed.
+    pub limits: LimitsConfig,
 }
 
 /// Playbook runs.
@@ -78,8 +84,12 @@ pub struct AgentConfig {
     /// The API base, e.g. `https://api.openai.com/v1` or `http://127.0.0.1:8000/v1` (vLLM,
     /// Ollama, llama.cpp server, a gateway); `/chat/completions` is appended.
     pub base_url: Option<String>,
-    /// The environment variable holding the API key (sent as a Bearer token when set).
+    /// The environment variable holding the API key (sent as a Bearer token when set), to
+    /// `base_url` and `allowed_base_urls` only.
     pub api_key_env: String,
+    /// Other endpoints a request's `base_url` may name and still be sent the host's key; a
+    /// request naming any endpoint not listed here must bring its own `api_key`.
+    pub allowed_base_urls: Vec<String>,
     /// The model used when a request names none.
     pub model: Option<String>,
     /// Tool calls an agent may make before the run ends with `MAX_STEPS`.
@@ -107,6 +117,7 @@ impl Default for AgentConfig {
         Self {
             base_url: None,
             api_key_env: "OPENAI_API_KEY".into(),
+            allowed_base_urls: Vec::new(),
             model: None,
             max_steps: 30,
             call_timeout_ms: 60_000,
@@ -297,6 +308,7 @@ impl Default for Config {
             agent: AgentConfig::default(),
             playbooks: PlaybookConfig::default(),
             server: ServerConfig::default(),
+            limits: LimitsConfig::default(),
         }
     }
 }
@@ -348,6 +360,16 @@ pub enum ConfigError {
         /// The key.
         field: &'static str,
         /// What to do about it.
+        message: String,
+    },
+    /// A `PILOTHOUSE_*` environment override could not be applied.
+    #[error("{var}: {message}")]
+    Env {
+        /// The variable, `PILOTHOUSE_AGENT__MAX_STEPS`.
+        var: String,
+        /// The key it sets, `agent.max_steps`.
+        key: String,
+        /// What is wrong, naming the key.
         message: String,
     },
     /// No Chromium could be found.
@@ -434,7 +456,7 @@ impl Config {
                 return invalid("recording.upload_url", &message);
             }
         }
-        Ok(())
+        self.limits.check(self)
     }
 
     /// The Chromium to launch: `chromium_path`, else `PILOTHOUSE_CHROMIUM`, else the first of
@@ -468,36 +490,4 @@ impl Config {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn empty_toml_is_the_default() {
-        assert_eq!(Config::from_toml_str("").unwrap(), Config::default());
-    }
-
-    #[test]
-    fn unknown_keys_are_named() {
-        let err = Config::from_toml_str("max_concurent_runs = 3").unwrap_err();
-        assert!(err.to_string().contains("max_concurent_runs"), "{err}");
-    }
-
-    #[test]
-    fn a_missing_chromium_path_is_named() {
-        let config = Config {
-            chromium_path: Some("/nonexistent/chromium".into()),
-            ..Config::default()
-        };
-        let err = config.resolve_chromium().unwrap_err().to_string();
-        assert!(
-            err.contains("chromium_path") && err.contains("/nonexistent/chromium"),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn zero_concurrency_is_rejected() {
-        let err = Config::from_toml_str("max_concurrent_runs = 0").unwrap_err();
-        assert!(err.to_string().contains("max_concurrent_runs"), "{err}");
-    }
-}
+mod tests;

@@ -19,7 +19,9 @@
 //! - `command.rs`: the host's commands, their errors, and event subscriptions
 //! - `admission.rs`: the writer thread that validates and stores submitted runs
 //! - `index.rs`: the in-memory index of stored runs behind `list_page`
-//! - `config.rs`: `Config` (mirrored by `config/default.toml`)
+//! - `config.rs`: `Config` (mirrored by `config/default.toml`); `config/`: the `[limits]`
+//!   ceilings, `PILOTHOUSE_*` environment overrides, where the host's model key may go,
+//!   the `[server]` section
 //! - `request.rs`: the run request contract, parsing with field paths, validation
 //! - `run.rs`: run ids, states, outcomes and `RunStatus`
 //! - `event.rs`: run events and the append-then-broadcast event log
@@ -61,8 +63,8 @@ pub use command::{
     CancelAck, CancelError, Command, EngineStats, EventSubscription, ShutdownReport, SubmitError,
 };
 pub use config::{
-    API_KEY_ENV, AgentConfig, Config, ConfigError, EngineTimeouts, ObserveCaps, PlaybookConfig,
-    RecordingConfig, RegistryConfig, RunDefaults, ServerConfig, SettleConfig,
+    API_KEY_ENV, AgentConfig, Config, ConfigError, EngineTimeouts, LimitsConfig, ObserveCaps,
+    PlaybookConfig, RecordingConfig, RegistryConfig, RunDefaults, ServerConfig, SettleConfig,
 };
 pub use engine::{Engine, StartError};
 pub use event::{ActionFailure, EventKind, RunEvent};

@@ -40,13 +40,48 @@ pub struct LaunchSpec {
     pub hide_forms: bool,
 }
 
-/// Time bounds of one action.
+/// Time bounds of one action, all derived from the action in one place
+/// ([`ActionBounds::for_action`]) so no layer cuts an action short with a bound of its own.
 #[derive(Clone, Copy, Debug)]
 pub struct ActionBounds {
-    /// Element waits and the action itself.
+    /// Element waits and the action itself: the action's own `timeout_ms` when it has one,
+    /// else the run's `action_timeout_ms`.
     pub action: Duration,
     /// A navigation's load.
     pub navigation: Duration,
+    /// Time left until the run's deadline, when it has started counting.
+    pub run_left: Option<Duration>,
+}
+
+/// How long past the run's deadline the browser's outer bound still waits, so the deadline
+/// (ending the run `timed_out`) and not the action's bound ends an action that runs into it.
+const DEADLINE_GRACE: Duration = Duration::from_secs(1);
+
+impl ActionBounds {
+    /// The bounds of `action` in a run with these limits: its own `timeout_ms` (a `wait_for`'s)
+    /// replaces `action_timeout_ms`.
+    pub fn for_action(
+        action: &Action,
+        action_timeout_ms: u64,
+        navigation_timeout_ms: u64,
+        run_left: Option<Duration>,
+    ) -> Self {
+        Self {
+            action: Duration::from_millis(action.own_timeout_ms().unwrap_or(action_timeout_ms)),
+            navigation: Duration::from_millis(navigation_timeout_ms),
+            run_left,
+        }
+    }
+
+    /// The bound on the whole call to the page: the action plus a navigation it may trigger
+    /// and settle after, capped by the time left until the run's deadline (plus a grace).
+    pub fn outer(&self) -> Duration {
+        let own = self.action + self.navigation;
+        match self.run_left {
+            Some(left) => own.min(left + DEADLINE_GRACE),
+            None => own,
+        }
+    }
 }
 
 /// What a successful action produced.
@@ -126,4 +161,40 @@ pub trait PageDriver: Send + 'static {
 
     /// The browser's main process id, for tests and orphan sweeps.
     fn pid(&self) -> Option<u32>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::request::WaitState;
+
+    fn wait_for(timeout_ms: Option<u64>) -> Action {
+        Action::WaitFor {
+            selector: "#late".into(),
+            state: WaitState::Visible,
+            timeout_ms,
+        }
+    }
+
+    #[test]
+    fn an_actions_own_timeout_sets_every_bound() {
+        let bounds = ActionBounds::for_action(&wait_for(Some(20_000)), 5_000, 7_000, None);
+        assert_eq!(bounds.action, Duration::from_millis(20_000));
+        assert_eq!(bounds.outer(), Duration::from_millis(27_000));
+        let bounds = ActionBounds::for_action(&wait_for(None), 5_000, 7_000, None);
+        assert_eq!(bounds.action, Duration::from_millis(5_000));
+        let click = Action::Click {
+            selector: "#go".into(),
+        };
+        let bounds = ActionBounds::for_action(&click, 5_000, 7_000, None);
+        assert_eq!(bounds.outer(), Duration::from_millis(12_000));
+    }
+
+    #[test]
+    fn the_outer_bound_stops_shortly_after_the_runs_deadline() {
+        let left = Some(Duration::from_secs(3));
+        let bounds = ActionBounds::for_action(&wait_for(Some(20_000)), 5_000, 7_000, left);
+        assert_eq!(bounds.action, Duration::from_millis(20_000));
+        assert_eq!(bounds.outer(), Duration::from_secs(3) + DEADLINE_GRACE);
+    }
 }

@@ -38,6 +38,8 @@ pub(crate) enum StopReason {
 pub(crate) struct RunControl {
     token: CancellationToken,
     reason: OnceLock<StopReason>,
+    /// When the run's deadline passes, once it has started counting.
+    deadline: OnceLock<tokio::time::Instant>,
 }
 
 impl RunControl {
@@ -53,6 +55,20 @@ impl RunControl {
 
     pub(crate) fn reason(&self) -> Option<&StopReason> {
         self.reason.get()
+    }
+
+    /// Starts the run's deadline clock: it passes `limit` from now.
+    pub(crate) fn start_deadline(&self, limit: std::time::Duration) -> tokio::time::Instant {
+        *self
+            .deadline
+            .get_or_init(|| tokio::time::Instant::now() + limit)
+    }
+
+    /// Time left until the deadline (zero once it passed); `None` before it started counting.
+    pub(crate) fn time_left(&self) -> Option<std::time::Duration> {
+        self.deadline
+            .get()
+            .map(|d| d.saturating_duration_since(tokio::time::Instant::now()))
     }
 }
 

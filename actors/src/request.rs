@@ -482,7 +482,7 @@ impl RunRequest {
 
     /// Checks everything serde cannot: URLs, selectors, names and limits.
     pub fn validate(&self, config: &Config) -> Result<(), InvalidRequest> {
-        let mut v = validate::Validator::new(&self.credentials);
+        let mut v = validate::Validator::new(&self.credentials, &config.limits);
         if let Some(url) = &self.start_url {
             v.url("start_url", url);
         }
@@ -530,7 +530,7 @@ impl RunRequest {
                 v.push(format!("guardrails.blocked_domains[{i}]"), msg);
             }
         }
-        v.limits(&self.limits);
+        v.limits(self);
         let Viewport { width, height } = self.viewport;
         if !(100..=7680).contains(&width) {
             v.push("viewport.width", "must be between 100 and 7680");

@@ -51,6 +51,9 @@ pub(crate) struct RouterArgs {
     pub(crate) guard: Arc<Guard>,
     pub(crate) browser: ActorRef<BrowserMsg>,
     pub(crate) call_timeout: Duration,
+    /// `[limits] max_action_timeout_ms`: the most an action's own `timeout_ms` may ask for
+    /// (a script's is checked at submit; an agent's or a playbook's only here).
+    pub(crate) max_action_timeout_ms: u64,
 }
 
 /// Router state.
@@ -61,6 +64,7 @@ pub(crate) struct RouterState {
     /// Locked only between awaits, never across one.
     limits: std::sync::Mutex<limits::RunLimits>,
     call_timeout: Duration,
+    max_action_timeout_ms: u64,
     steps: u32,
 }
 
@@ -89,6 +93,7 @@ impl Actor for RouterActor {
             record: args.record,
             browser: args.browser,
             call_timeout: args.call_timeout,
+            max_action_timeout_ms: args.max_action_timeout_ms,
             steps: 0,
         })
     }

@@ -203,6 +203,7 @@ async fn on_start(
             guard,
             browser: browser.clone(),
             call_timeout,
+            max_action_timeout_ms: config.limits.max_action_timeout_ms,
         },
         myself.get_cell(),
     )
@@ -236,10 +237,12 @@ async fn on_start(
 /// Stops the run with `TimedOut` when its deadline passes (counted from leaving the queue).
 fn spawn_deadline(record: &Arc<RunRecord>) -> tokio::task::JoinHandle<()> {
     let record = record.clone();
-    let limit = Duration::from_secs(record.limits.timeout_seconds);
+    let deadline = record
+        .control
+        .start_deadline(Duration::from_secs(record.limits.timeout_seconds));
     tokio::spawn(async move {
         tokio::select! {
-            _ = tokio::time::sleep(limit) => record.control.stop(StopReason::TimedOut),
+            _ = tokio::time::sleep_until(deadline) => record.control.stop(StopReason::TimedOut),
             _ = record.control.token().cancelled() => {}
         }
     })

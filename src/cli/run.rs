@@ -1,17 +1,17 @@
 //! `pilothouse run REQUEST.json [MORE.json ...]`: runs requests on an embedded orchestrator
-//! (concurrently, up to `max_concurrent_runs`), prints a line per event as it happens and then
-//! each final status; Ctrl-C cancels the runs and waits until they are `cancelled` and their
-//! browsers are gone.
+//! (concurrently, up to `max_concurrent_runs`; more than the queue holds are submitted as slots
+//! free), prints a line per event as it happens and then each final status; Ctrl-C cancels the
+//! runs and waits until they are `cancelled` and their browsers are gone.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
 
 use crate::cli::Interrupts;
 use anyhow::Context as _;
 use futures::StreamExt as _;
 use pilothouse::{
-    Config, EventKind, InvalidRequest, Orchestrator, OrchestratorHandle, RunId, RunRequest,
-    RunState, RunStatus, SubmitError,
+    Config, EventKind, InvalidRequest, Orchestrator, OrchestratorHandle, RunEvent, RunId,
+    RunRequest, RunState, RunStatus, SubmitError,
 };
 
 use super::{EXIT_INVALID, SHUTDOWN_GRACE, exit_code_for, interrupts, load_config, output};
@@ -88,8 +88,10 @@ fn invalid_message(path: &Path, invalid: &InvalidRequest) -> String {
     message
 }
 
-/// Submits the requests, follows their events until each run's terminal one (cancelling them
-/// on Ctrl-C), and prints the final statuses.
+/// Submits the requests as the queue admits them, follows their events until each run's
+/// terminal one, and prints the final statuses. More requests than the queue holds wait here:
+/// each terminal event frees a slot and the next request is submitted (a `QueueFull` is never a
+/// reason to cancel what was admitted). Ctrl-C cancels the admitted runs and drops the rest.
 async fn watch(
     handle: &OrchestratorHandle,
     requests: Vec<(PathBuf, RunRequest)>,
@@ -98,42 +100,42 @@ async fn watch(
     sigint: &mut Interrupts,
 ) -> anyhow::Result<u8> {
     let many = requests.len() > 1;
-    let mut ids = Vec::with_capacity(requests.len());
-    let mut streams = Vec::with_capacity(requests.len());
-    for (path, request) in requests {
-        let run_id = match handle.submit(request).await {
-            Ok(run_id) => run_id,
-            Err(SubmitError::Invalid(invalid)) => {
-                say_err!("{}", invalid_message(&path, &invalid));
-                cancel_all(handle, &ids).await;
-                return Ok(EXIT_INVALID);
-            }
-            Err(error) => {
-                cancel_all(handle, &ids).await;
-                return Err(error).context("the run was not admitted");
-            }
-        };
-        if !json {
-            let dir = config.runs_dir.join(run_id.to_string());
-            say!(
-                "run {run_id}  (events: {})",
-                dir.join("events.jsonl").display()
-            );
-        }
-        let events = handle
-            .events(run_id, 0)
-            .await
-            .context("cannot follow the run's events")?;
-        ids.push(run_id);
-        streams.push(events);
+    let mut feed = Feed {
+        handle,
+        config,
+        json,
+        waiting: requests.into(),
+        ids: Vec::new(),
+        events: futures::stream::SelectAll::new(),
+    };
+    if let Some(code) = feed.submit_while_admitted().await? {
+        return Ok(code);
     }
-    let mut events = futures::stream::select_all(streams);
     let mut finals: BTreeMap<RunId, RunStatus> = BTreeMap::new();
+    let mut dropped: Vec<PathBuf> = Vec::new();
     let mut cancelling = false;
     loop {
+        if feed.events.is_empty() {
+            if feed.waiting.is_empty() {
+                break;
+            }
+            // Only reachable if the queue is full of runs that are not ours (an embedding
+            // host's); ours would end and free it. Try again shortly.
+            tokio::select! {
+                _ = tokio::time::sleep(QUEUE_RETRY) => {}
+                _ = sigint.recv() => {
+                    dropped.extend(feed.waiting.drain(..).map(|(path, _)| path));
+                    break;
+                }
+            }
+            if let Some(code) = feed.submit_while_admitted().await? {
+                return Ok(code);
+            }
+            continue;
+        }
         tokio::select! {
-            event = events.next() => {
-                let Some(event) = event else { break };
+            event = feed.events.next() => {
+                let Some(event) = event else { continue };
                 if json {
                     say!("{}", serde_json::to_string(&event)?);
                 } else if let Some(line) = output::event_line(&event) {
@@ -145,6 +147,11 @@ async fn watch(
                 }
                 if let EventKind::Finished { status } = event.kind {
                     finals.insert(event.run_id, *status);
+                    if !cancelling {
+                        if let Some(code) = feed.submit_while_admitted().await? {
+                            return Ok(code);
+                        }
+                    }
                 }
             }
             _ = sigint.recv() => {
@@ -152,14 +159,23 @@ async fn watch(
                     say_err!("still cancelling; waiting for the browsers to close");
                 } else {
                     cancelling = true;
-                    say_err!("interrupted: cancelling {} run(s)", ids.len() - finals.len());
-                    cancel_all(handle, &ids).await;
+                    dropped.extend(feed.waiting.drain(..).map(|(path, _)| path));
+                    say_err!(
+                        "interrupted: cancelling {} run(s){}",
+                        feed.ids.len() - finals.len(),
+                        if dropped.is_empty() {
+                            String::new()
+                        } else {
+                            format!(", {} request(s) not submitted", dropped.len())
+                        }
+                    );
+                    cancel_all(handle, &feed.ids).await;
                 }
             }
         }
     }
-    let mut states = Vec::with_capacity(ids.len());
-    for run_id in ids {
+    let mut states = Vec::with_capacity(feed.ids.len() + dropped.len());
+    for run_id in feed.ids {
         let status = match finals.remove(&run_id) {
             Some(status) => status,
             // The stream ended without a terminal event: ask for what the orchestrator knows.
@@ -175,7 +191,72 @@ async fn watch(
         }
         states.push(status.state);
     }
+    for path in dropped {
+        if json {
+            say!(
+                "{}",
+                serde_json::json!({"request": path, "state": "not_submitted"})
+            );
+        } else {
+            say!("not submitted (interrupted): {}", path.display());
+        }
+        states.push(RunState::Cancelled);
+    }
     Ok(exit_code_for(worst(&states)))
+}
+
+/// Pause before submitting again when the queue is full and none of our runs is in flight.
+const QUEUE_RETRY: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// The requests not yet submitted, and the runs admitted so far with their event streams.
+struct Feed<'a> {
+    handle: &'a OrchestratorHandle,
+    config: &'a Config,
+    json: bool,
+    waiting: VecDeque<(PathBuf, RunRequest)>,
+    /// Admitted runs, in submission order.
+    ids: Vec<RunId>,
+    events: futures::stream::SelectAll<futures::stream::BoxStream<'static, RunEvent>>,
+}
+
+impl Feed<'_> {
+    /// Submits waiting requests until the queue is full or none is left. `Some(code)`: a
+    /// request was refused, the admitted runs were cancelled, and the binary exits with it.
+    async fn submit_while_admitted(&mut self) -> anyhow::Result<Option<u8>> {
+        while let Some((path, request)) = self.waiting.pop_front() {
+            let run_id = match self.handle.submit(request.clone()).await {
+                Ok(run_id) => run_id,
+                Err(SubmitError::QueueFull { .. }) => {
+                    self.waiting.push_front((path, request));
+                    return Ok(None);
+                }
+                Err(SubmitError::Invalid(invalid)) => {
+                    say_err!("{}", invalid_message(&path, &invalid));
+                    cancel_all(self.handle, &self.ids).await;
+                    return Ok(Some(EXIT_INVALID));
+                }
+                Err(error) => {
+                    cancel_all(self.handle, &self.ids).await;
+                    return Err(error).context("the run was not admitted");
+                }
+            };
+            if !self.json {
+                let dir = self.config.runs_dir.join(run_id.to_string());
+                say!(
+                    "run {run_id}  (events: {})",
+                    dir.join("events.jsonl").display()
+                );
+            }
+            let events = self
+                .handle
+                .events(run_id, 0)
+                .await
+                .context("cannot follow the run's events")?;
+            self.ids.push(run_id);
+            self.events.push(events.boxed());
+        }
+        Ok(None)
+    }
 }
 
 /// The state that decides the exit code: any cancelled run, else any unsuccessful one.

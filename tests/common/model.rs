@@ -38,6 +38,11 @@ pub struct Model {
     pub problems: Arc<Mutex<Vec<String>>>,
     /// Every request body, in order.
     pub seen: Arc<Mutex<Vec<Value>>>,
+    /// The `Authorization` header of every request (`None`: none sent), in order.
+    pub authorizations: Arc<Mutex<Vec<Option<String>>>>,
+    /// The API key every request must carry as a Bearer token; `None`: not checked here (the
+    /// test reads `authorizations` itself).
+    pub api_key: Option<String>,
     pub expected_actions: Vec<&'static str>,
     /// A value that must appear in no request.
     pub secret: &'static str,
@@ -57,6 +62,8 @@ impl Model {
             plan: Arc::new(Mutex::new(plan)),
             problems: Arc::default(),
             seen: Arc::default(),
+            authorizations: Arc::default(),
+            api_key: Some("test-key".into()),
             secret,
             credential_names,
             expected_actions: INTERACT_ACTIONS.to_vec(),
@@ -80,11 +87,22 @@ async fn completions(State(model): State<Model>, headers: HeaderMap, body: Strin
         !body.contains(model.secret),
         format!("request {n} carries the credential value"),
     );
-    check(
-        p,
-        headers.get("authorization").and_then(|v| v.to_str().ok()) == Some("Bearer test-key"),
-        format!("request {n}: no bearer key"),
-    );
+    let authorization = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    model
+        .authorizations
+        .lock()
+        .unwrap()
+        .push(authorization.clone());
+    if let Some(key) = &model.api_key {
+        check(
+            p,
+            authorization == Some(format!("Bearer {key}")),
+            format!("request {n}: not the bearer key {key}: {authorization:?}"),
+        );
+    }
     let tools = &request["tools"];
     let names: Vec<&str> = tools
         .as_array()

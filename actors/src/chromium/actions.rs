@@ -112,12 +112,11 @@ pub(super) async fn execute(
             })
         }
         Action::WaitFor {
-            selector,
-            state,
-            timeout_ms,
+            selector, state, ..
         } => {
-            let timeout = timeout_ms.map_or(bounds.action, Duration::from_millis);
-            wait_for(page, selector, *state, timeout).await?;
+            // `bounds.action` is already this wait's own `timeout_ms` when it has one (the
+            // router derives every bound from the action, see `ActionBounds::for_action`).
+            wait_for(page, selector, *state, bounds.action).await?;
             Ok(text_output(format!(
                 "Element {selector} is {}",
                 state.as_str()

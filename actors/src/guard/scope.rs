@@ -90,17 +90,26 @@ fn wildcard(pattern: &[u8], text: &[u8]) -> bool {
 
 /// The reference's related-auth-redirect rule: `login.example.com` may be visited after a
 /// redirect when `example.com` (or a sibling such as `app.example.com`) is allowed. The parent
-/// must keep at least two labels, so `login.com` never rides on `example.com`.
+/// must be a registrable domain or below one, never a public suffix (checked against the
+/// Public Suffix List, private section included): `login.com` never rides on `example.com`,
+/// `login.co.uk` on `example.co.uk`, nor `login.github.io` on `myapp.github.io`, because each
+/// of those parents is shared by unrelated owners.
 pub(crate) fn is_related_auth_host(host: &str, allowed: &[String]) -> bool {
     let Some((first, parent)) = host.split_once('.') else {
         return false;
     };
-    if !AUTH_LABELS.contains(&first) || !parent.contains('.') {
+    if !AUTH_LABELS.contains(&first) || is_public_suffix(parent) {
         return false;
     }
-    allowed.iter().any(|d| {
-        covers(d, parent) || parent_of(d).is_some_and(|dp| dp == parent && dp.contains('.'))
-    })
+    allowed
+        .iter()
+        .any(|d| covers(d, parent) || parent_of(d) == Some(parent))
+}
+
+/// `com`, `co.uk`, `github.io`: a name under which anyone may register. A single unknown label
+/// (`localhost`, `test`) counts as one too (the list's default `*` rule).
+fn is_public_suffix(name: &str) -> bool {
+    psl::suffix_str(name).is_none_or(|suffix| suffix.eq_ignore_ascii_case(name))
 }
 
 fn parent_of(domain: &str) -> Option<&str> {
@@ -132,5 +141,26 @@ mod tests {
         let allowed = vec!["example.com".to_owned()];
         assert!(is_related_auth_host("accounts.example.com", &allowed));
         assert!(!is_related_auth_host("login.com", &allowed));
+    }
+
+    #[test]
+    fn auth_redirects_never_ride_on_a_public_suffix() {
+        // Private-section suffixes: every subdomain has a different owner.
+        let allowed = vec!["myapp.github.io".to_owned()];
+        assert!(!is_related_auth_host("login.github.io", &allowed));
+        assert!(is_related_auth_host("login.myapp.github.io", &allowed));
+        let allowed = vec!["myapp.appspot.com".to_owned()];
+        assert!(!is_related_auth_host("accounts.appspot.com", &allowed));
+        assert!(is_related_auth_host("sso.myapp.appspot.com", &allowed));
+        // ICANN multi-label suffixes.
+        let allowed = vec!["example.co.uk".to_owned()];
+        assert!(!is_related_auth_host("login.co.uk", &allowed));
+        assert!(is_related_auth_host("login.example.co.uk", &allowed));
+        let allowed = vec!["app.example.co.uk".to_owned()];
+        assert!(is_related_auth_host("login.example.co.uk", &allowed));
+        assert!(!is_related_auth_host("login.other.co.uk", &allowed));
+        // A public suffix allowed outright still lends nothing to a sign-in host beside it.
+        let allowed = vec!["co.uk".to_owned()];
+        assert!(!is_related_auth_host("login.co.uk", &allowed));
     }
 }

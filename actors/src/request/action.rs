@@ -217,6 +217,15 @@ impl Action {
         }
     }
 
+    /// The action's own time bound (`wait_for`'s `timeout_ms`), which replaces the run's
+    /// `action_timeout_ms` for it.
+    pub fn own_timeout_ms(&self) -> Option<u64> {
+        match self {
+            Action::WaitFor { timeout_ms, .. } => *timeout_ms,
+            _ => None,
+        }
+    }
+
     /// Actions after which the main frame may have moved (checked by the post-navigation guard).
     pub fn may_navigate(&self) -> bool {
         matches!(

@@ -2,19 +2,27 @@
 
 use std::collections::BTreeMap;
 
-use super::{Action, AgentSpec, FieldError, InvalidRequest, Limits, PlaybookSpec, Secret};
-use crate::config::AgentConfig;
+use super::{Action, AgentSpec, FieldError, InvalidRequest, PlaybookSpec, Secret};
+use crate::config::{AgentConfig, LimitsConfig};
+
+mod ceilings;
 
 pub(super) struct Validator<'a> {
     errors: Vec<FieldError>,
     credentials: &'a BTreeMap<String, Secret>,
+    /// The server's `[limits]` (checked in `validate/ceilings.rs`).
+    ceilings: &'a LimitsConfig,
 }
 
 impl<'a> Validator<'a> {
-    pub(super) fn new(credentials: &'a BTreeMap<String, Secret>) -> Self {
+    pub(super) fn new(
+        credentials: &'a BTreeMap<String, Secret>,
+        ceilings: &'a LimitsConfig,
+    ) -> Self {
         Self {
             errors: Vec::new(),
             credentials,
+            ceilings,
         }
     }
 
@@ -82,9 +90,14 @@ impl<'a> Validator<'a> {
             ),
             Some(url) => self.url("driver.base_url", url),
         }
-        if agent.max_steps == Some(0) {
-            self.push("driver.max_steps", "must be at least 1");
-        }
+        self.host_key("driver.base_url", agent, config);
+        let max = self.ceilings.max_steps;
+        self.bounded(
+            "driver.max_steps",
+            agent.max_steps.map(u64::from),
+            "max_steps",
+            max.into(),
+        );
         if let Some(schema) = &agent.output_schema {
             if let Err(e) = jsonschema::validator_for(schema) {
                 self.push(
@@ -95,9 +108,31 @@ impl<'a> Validator<'a> {
         }
     }
 
+    /// A request that names its own model endpoint brings its own key, unless the server
+    /// trusts that endpoint with its key (`[agent] base_url` or `allowed_base_urls`).
+    fn host_key(&mut self, field: &str, agent: &AgentSpec, config: &AgentConfig) {
+        let Some(url) = agent.base_url.as_deref() else {
+            return;
+        };
+        if agent.api_key.is_none() && !config.sends_host_key_to(url) {
+            self.push(
+                field,
+                format!(
+                    "`{url}` is not the server's model endpoint, so the server's key is not sent \
+                     there: bring your own `api_key` for this endpoint, or add it to [agent] \
+                     allowed_base_urls"
+                ),
+            );
+        }
+    }
+
     /// A playbook driver: the playbook loads and is valid, the parameters satisfy it, its
-    /// credentials exist.
+    /// credentials exist, and a hand-off endpoint of its own brings its own key.
     pub(super) fn playbook(&mut self, spec: &PlaybookSpec, config: &crate::config::Config) {
+        if let Some(agent) = &spec.agent {
+            self.url_if_set("driver.agent.base_url", agent.base_url.as_deref());
+            self.host_key("driver.agent.base_url", agent, &config.agent);
+        }
         let playbook = match spec.load(config) {
             Ok(playbook) => playbook,
             Err(e) => return self.errors.push(e),
@@ -113,6 +148,16 @@ impl<'a> Validator<'a> {
             self.errors.extend(errors);
         }
         for (i, step) in playbook.steps.iter().enumerate() {
+            let own_timeout = step.params.get("timeout_ms").and_then(|v| v.as_u64());
+            let max = self.ceilings.max_action_timeout_ms;
+            if let Some(ms) = own_timeout.filter(|ms| *ms > max) {
+                self.bounded(
+                    &format!("{prefix}steps[{i}].timeout_ms"),
+                    Some(ms),
+                    "max_action_timeout_ms",
+                    max,
+                );
+            }
             let credential = step.params.get("credential_ref").and_then(|v| v.as_str());
             if let Some(name) = credential {
                 if !self.credentials.contains_key(name) {
@@ -124,6 +169,12 @@ impl<'a> Validator<'a> {
                     );
                 }
             }
+        }
+    }
+
+    fn url_if_set(&mut self, field: &str, value: Option<&str>) {
+        if let Some(url) = value {
+            self.url(field, url);
         }
     }
 
@@ -216,9 +267,13 @@ impl<'a> Validator<'a> {
                 ..
             } => {
                 self.selector(format!("{at}.selector"), selector);
-                if timeout_ms.is_some_and(|ms| !(1..=600_000).contains(&ms)) {
-                    self.push(format!("{at}.timeout_ms"), "must be between 1 and 600000");
-                }
+                let max = self.ceilings.max_action_timeout_ms;
+                self.bounded(
+                    &format!("{at}.timeout_ms"),
+                    *timeout_ms,
+                    "max_action_timeout_ms",
+                    max,
+                );
             }
             Action::Extract {
                 selector, store_as, ..
@@ -250,35 +305,79 @@ impl<'a> Validator<'a> {
             }
         }
     }
+}
 
-    pub(super) fn limits(&mut self, limits: &Limits) {
-        let ranges: [(&str, Option<u64>, u64, u64); 4] = [
-            ("limits.timeout_seconds", limits.timeout_seconds, 1, 86_400),
-            (
-                "limits.max_steps",
-                limits.max_steps.map(u64::from),
-                1,
-                10_000,
-            ),
-            (
-                "limits.action_timeout_ms",
-                limits.action_timeout_ms,
-                1,
-                600_000,
-            ),
-            (
-                "limits.navigation_timeout_ms",
-                limits.navigation_timeout_ms,
-                1,
-                600_000,
-            ),
-        ];
-        for (field, value, min, max) in ranges {
-            if let Some(v) = value {
-                if !(min..=max).contains(&v) {
-                    self.push(field, format!("must be between {min} and {max}, got {v}"));
-                }
-            }
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+    use crate::request::RunRequest;
+
+    fn errors(json: &str, config: &Config) -> Vec<String> {
+        let request = RunRequest::from_json(json).unwrap();
+        match request.validate(config) {
+            Ok(()) => Vec::new(),
+            Err(e) => e.errors.iter().map(ToString::to_string).collect(),
         }
+    }
+
+    #[test]
+    fn a_foreign_endpoint_without_its_own_key_is_refused() {
+        let mut config = Config::default();
+        config.agent.base_url = Some("https://api.openai.com/v1".into());
+        config.agent.model = Some("m".into());
+        let agent = |extra: &str| {
+            format!(
+                r#"{{"start_url": "https://example.com/", "driver": {{"type": "agent",
+                    "directive": "Read it."{extra}}}}}"#
+            )
+        };
+        let errs = errors(&agent(r#", "base_url": "https://evil.test/v1""#), &config);
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(
+            errs[0].starts_with("driver.base_url: `https://evil.test/v1` is not the server's")
+                && errs[0].contains("bring your own `api_key` for this endpoint, or add it to [agent] allowed_base_urls"),
+            "{errs:?}"
+        );
+        let own_key = r#", "base_url": "https://evil.test/v1", "api_key": "theirs""#;
+        assert!(errors(&agent(own_key), &config).is_empty());
+        let configured = r#", "base_url": "HTTPS://api.openai.com/v1/""#;
+        assert!(errors(&agent(configured), &config).is_empty());
+        assert!(errors(&agent(""), &config).is_empty());
+        config.agent.allowed_base_urls = vec!["https://evil.test/v1".into()];
+        assert!(errors(&agent(r#", "base_url": "https://evil.test/v1""#), &config).is_empty());
+    }
+
+    #[test]
+    fn a_playbook_hand_off_brings_its_own_key_and_its_waits_fit_the_ceiling() {
+        let json = r##"{"driver": {"type": "playbook",
+            "playbook": {"id": "p", "start_url": "https://example.com/",
+                         "steps": [{"action": "click", "selector": "#go"}]},
+            "agent": {"directive": "", "model": "m", "base_url": "https://evil.test/v1"}}}"##;
+        let errs = errors(json, &Config::default());
+        assert!(
+            errs.iter().any(
+                |e| e.starts_with("driver.agent.base_url: `https://evil.test/v1`")
+                    && e.contains("bring your own `api_key`")
+            ),
+            "{errs:?}"
+        );
+        let slow = json.replace(
+            r##""selector": "#go"}"##,
+            r##""selector": "#go"}, {"action": "wait_for", "selector": "#x", "timeout_ms": 700000}"##,
+        );
+        let errs = errors(&slow, &Config::default());
+        assert!(
+            errs.iter().any(|e| e.ends_with(
+                "steps[1].timeout_ms: 700000 exceeds the server's ceiling \
+                 [limits] max_action_timeout_ms = 600000"
+            )),
+            "{errs:?}"
+        );
+        let with_key = json.replace(r#""model": "m","#, r#""model": "m", "api_key": "k","#);
+        let errs = errors(&with_key, &Config::default());
+        assert!(
+            !errs.iter().any(|e| e.starts_with("driver.agent.base_url")),
+            "{errs:?}"
+        );
     }
 }

@@ -1,8 +1,6 @@
 //! One action through the guards: the target checked before, the browser call raced against
 //! the run's stop, and the landing URL checked after (leaving a forbidden page for about:blank).
 
-use std::time::Duration;
-
 use tracing::Instrument;
 
 use super::RouterState;
@@ -90,15 +88,32 @@ pub(super) async fn run_pipeline(
     Ok(output)
 }
 
-/// One browser call within the run's action and navigation bounds, raced against its stop.
+/// One browser call within the action's bounds (its own `timeout_ms` or the run's, and the
+/// time left until the deadline), raced against the run's stop.
 pub(super) async fn call_browser(
     state: &RouterState,
     action: Action,
 ) -> Result<ActionOutput, ActionFailure> {
-    let bounds = ActionBounds {
-        action: Duration::from_millis(state.record.limits.action_timeout_ms),
-        navigation: Duration::from_millis(state.record.limits.navigation_timeout_ms),
-    };
+    if let Some(ms) = action.own_timeout_ms() {
+        if ms > state.max_action_timeout_ms {
+            return Err(ActionFailure {
+                code: ErrorCode::ActionFailed,
+                message: format!(
+                    "{}.timeout_ms: {ms} exceeds the server's ceiling [limits] \
+                     max_action_timeout_ms = {}",
+                    action.name(),
+                    state.max_action_timeout_ms
+                ),
+            });
+        }
+    }
+    let limits = &state.record.limits;
+    let bounds = ActionBounds::for_action(
+        &action,
+        limits.action_timeout_ms,
+        limits.navigation_timeout_ms,
+        state.record.control.time_left(),
+    );
     let token = state.record.control.token().clone();
     let call = state.browser.call(
         |reply| BrowserMsg::Execute {

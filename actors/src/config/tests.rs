@@ -1,0 +1,33 @@
+//! Unit tests of parsing and validating the config file.
+
+use super::*;
+
+#[test]
+fn empty_toml_is_the_default() {
+    assert_eq!(Config::from_toml_str("").unwrap(), Config::default());
+}
+
+#[test]
+fn unknown_keys_are_named() {
+    let err = Config::from_toml_str("max_concurent_runs = 3").unwrap_err();
+    assert!(err.to_string().contains("max_concurent_runs"), "{err}");
+}
+
+#[test]
+fn a_missing_chromium_path_is_named() {
+    let config = Config {
+        chromium_path: Some("/nonexistent/chromium".into()),
+        ..Config::default()
+    };
+    let err = config.resolve_chromium().unwrap_err().to_string();
+    assert!(
+        err.contains("chromium_path") && err.contains("/nonexistent/chromium"),
+        "{err}"
+    );
+}
+
+#[test]
+fn zero_concurrency_is_rejected() {
+    let err = Config::from_toml_str("max_concurrent_runs = 0").unwrap_err();
+    assert!(err.to_string().contains("max_concurrent_runs"), "{err}");
+}
