@@ -143,3 +143,40 @@ async fn a_public_bind_without_a_key_is_refused() {
         .unwrap();
     assert_eq!(exit.code(), Some(0));
 }
+
+/// A server whose callers must not reach its network (`[limits] allow_private_networks = false`,
+/// here set through the environment) refuses runs and playbooks that open private networks,
+/// naming the field; nothing is admitted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_closed_to_private_networks_refuses_runs_that_open_them() {
+    let env = TestEnv::new();
+    let vars = [("PILOTHOUSE_LIMITS__ALLOW_PRIVATE_NETWORKS", "false")];
+    let server = Server::start_with(&env, "", "", &vars, None).await;
+    let script = r#"{"driver": {"type": "script", "steps": [
+        {"action": "goto", "url": "http://127.0.0.1:9/"}]},
+        "guardrails": {"allow_private_networks": true}}"#;
+    let playbook = r#"{"driver": {"type": "playbook", "playbook": {"id": "p", "name": "p",
+        "start_url": "http://127.0.0.1:9/", "guardrails": {"allow_private_networks": true},
+        "steps": [{"action": "screenshot"}]}}}"#;
+    for (body, field) in [
+        (script, "guardrails.allow_private_networks"),
+        (
+            playbook,
+            "driver.playbook.guardrails.allow_private_networks",
+        ),
+    ] {
+        let answer = json_with_status(server.post("/runs", body).await, 422).await;
+        assert_eq!(error_code(&answer), "INVALID_REQUEST", "{answer}");
+        let errors = answer["error"]["details"]["errors"].as_array().unwrap();
+        assert!(
+            errors.iter().any(|e| e["field"] == field
+                && e["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("allow_private_networks = false")),
+            "{answer}"
+        );
+    }
+    let page = server.get_json("/runs", 200).await;
+    assert_eq!(page["runs"].as_array().unwrap().len(), 0, "{page}");
+}

@@ -233,6 +233,15 @@ async fn a_dropped_client_resumes_with_last_event_id_and_gets_exactly_the_rest()
         "the run ended before the client dropped"
     );
 
+    // A replay-only client (`?follow=false`) gets what was logged so far and its stream ends
+    // while the run is still going.
+    let mut replay_only = server
+        .get(&format!("/runs/{run_id}/events?follow=false"))
+        .await;
+    let logged = event_frames(&read_stream(&mut replay_only, None).await);
+    assert!(logged.len() >= 3, "{logged:?}");
+    assert_ne!(logged.last().unwrap().1, "finished", "{logged:?}");
+
     // Second client resumes after the last id it saw and reads to the end.
     let mut second = server
         .http
@@ -254,6 +263,12 @@ async fn a_dropped_client_resumes_with_last_event_id_and_gets_exactly_the_rest()
         rest.last().unwrap().1,
         "finished",
         "the stream did not end after finished"
+    );
+
+    assert_eq!(
+        logged,
+        expected_frames(&env, run_id)[..logged.len()].to_vec(),
+        "the replay-only stream is not the log's prefix"
     );
 
     // Heartbeats came while the page was waiting, as comments with no id.

@@ -17,9 +17,6 @@ use super::{EXIT_COMPLETED, EXIT_FAILED, EXIT_INVALID, exit_code_for, output};
 const DEFAULT_SERVER: &str = "http://127.0.0.1:8787";
 /// Bound on one request/response that is not a stream.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-/// `events` without `--follow` stops once the stream has been quiet this long: the log replays
-/// in one burst, so a pause means it has caught up with the run.
-const CAUGHT_UP_AFTER: Duration = Duration::from_millis(500);
 
 /// The server to talk to.
 #[derive(Debug, clap::Args)]
@@ -204,10 +201,12 @@ pub(crate) async fn events(args: EventsArgs) -> anyhow::Result<u8> {
 
 async fn follow_events(args: &EventsArgs) -> Outcome<u8> {
     let client = Client::new(&args.server)?;
+    // Without --follow the server ends the stream after the events logged so far.
     let path = format!(
-        "/runs/{}/events?after={}",
+        "/runs/{}/events?after={}&follow={}",
         segment(&args.run_id)?,
-        args.after
+        args.after,
+        args.follow
     );
     let mut response = client
         .send(client.request(reqwest::Method::GET, &path))
@@ -215,15 +214,7 @@ async fn follow_events(args: &EventsArgs) -> Outcome<u8> {
     let mut parser = SseParser::default();
     let mut final_state = None;
     loop {
-        let chunk = if args.follow {
-            response.chunk().await
-        } else {
-            match tokio::time::timeout(CAUGHT_UP_AFTER, response.chunk()).await {
-                Ok(chunk) => chunk,
-                Err(_) => break,
-            }
-        };
-        let chunk = chunk.map_err(|e| Failure {
+        let chunk = response.chunk().await.map_err(|e| Failure {
             message: format!("the event stream broke: {e}; resume with --after <last seq>"),
             exit: EXIT_FAILED,
         })?;

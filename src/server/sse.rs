@@ -1,7 +1,8 @@
 //! Server-sent events: one run's events (`/runs/{id}/events`, alias `/stream`) and every run's
 //! (`/events`). Each event is `id: <seq>`, `event: <type>`, `data: <RunEvent JSON>`; a
 //! `Last-Event-ID` header or `?after=N` resumes after that seq with no gap and no duplicate
-//! (the engine replays its log, then follows live). Heartbeats are comments without an `id:`,
+//! (the engine replays its log, then follows live); `?follow=false` ends after the events
+//! logged when the request arrived (a replay, for clients that only read). Heartbeats are comments without an `id:`,
 //! so they never move a client's resume point.
 
 use std::convert::Infallible;
@@ -30,13 +31,28 @@ pub(crate) async fn run_events(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let (id, run_id) = run_id_param(path)?;
-    let after = resume_point(&headers, raw.as_deref())?;
+    let pairs = query::pairs(raw.as_deref());
+    query::only_known(&pairs, &["after", "follow"])?;
+    let after = resume_point(&headers, &pairs)?;
+    let follow = query::parsed(&pairs, "follow", "true or false")?.unwrap_or(true);
+    // Replay only: the events logged so far. Seqs have no gaps, so they are the next
+    // `last_seq - after` events of the stream.
+    let replay = if follow {
+        None
+    } else {
+        let status = state.handle.status(run_id).await.ok().flatten();
+        let status = status.ok_or_else(|| ApiError::run_not_found(&id))?;
+        Some(status.last_seq.saturating_sub(after) as usize)
+    };
     let events = match state.handle.events(run_id, after).await {
         Ok(events) => events,
         Err(EventsError::NotFound(_)) => return Err(ApiError::run_not_found(&id)),
         Err(_) => return Err(ApiError::shutting_down()),
     };
-    Ok(sse_response(&state, events))
+    Ok(match replay {
+        Some(count) => sse_response(&state, events.take(count)),
+        None => sse_response(&state, events),
+    })
 }
 
 /// `GET /events`: every run's events from now on, until the server has stopped.
@@ -76,7 +92,7 @@ fn until_stopped(
 
 /// Where a client resumes: `Last-Event-ID` (as browsers send it on reconnect; a value that is
 /// not a seq counts as 0, as in the reference), else `?after=N`, else from the start.
-fn resume_point(headers: &HeaderMap, raw: Option<&str>) -> Result<u64, ApiError> {
+fn resume_point(headers: &HeaderMap, pairs: &[(String, String)]) -> Result<u64, ApiError> {
     if let Some(value) = headers.get("last-event-id") {
         return Ok(value
             .to_str()
@@ -84,9 +100,7 @@ fn resume_point(headers: &HeaderMap, raw: Option<&str>) -> Result<u64, ApiError>
             .and_then(|v| v.trim().parse().ok())
             .unwrap_or(0));
     }
-    let pairs = query::pairs(raw);
-    query::only_known(&pairs, &["after"])?;
-    Ok(query::parsed(&pairs, "after", "a seq (a whole number)")?.unwrap_or(0))
+    Ok(query::parsed(pairs, "after", "a seq (a whole number)")?.unwrap_or(0))
 }
 
 /// One SSE frame per event, heartbeats every `[server] heartbeat_seconds`, no caching.
@@ -124,13 +138,14 @@ mod tests {
 
     #[test]
     fn last_event_id_wins_over_after_and_garbage_counts_as_zero() {
+        let q = |raw: &str| query::pairs(Some(raw));
         let mut headers = HeaderMap::new();
-        assert_eq!(resume_point(&headers, Some("after=7")).unwrap(), 7);
-        assert_eq!(resume_point(&headers, None).unwrap(), 0);
-        assert!(resume_point(&headers, Some("after=x")).is_err());
+        assert_eq!(resume_point(&headers, &q("after=7")).unwrap(), 7);
+        assert_eq!(resume_point(&headers, &q("")).unwrap(), 0);
+        assert!(resume_point(&headers, &q("after=x")).is_err());
         headers.insert("last-event-id", HeaderValue::from_static("12"));
-        assert_eq!(resume_point(&headers, Some("after=7")).unwrap(), 12);
+        assert_eq!(resume_point(&headers, &q("after=7")).unwrap(), 12);
         headers.insert("last-event-id", HeaderValue::from_static("nope"));
-        assert_eq!(resume_point(&headers, None).unwrap(), 0);
+        assert_eq!(resume_point(&headers, &q("")).unwrap(), 0);
     }
 }

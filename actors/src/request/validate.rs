@@ -144,6 +144,13 @@ impl<'a> Validator<'a> {
         for problem in playbook.problems() {
             self.push(format!("{prefix}{}", problem.field), problem.message);
         }
+        // A playbook's guardrails replace the request's: they answer to the same ceiling.
+        if let Some(guardrails) = &playbook.guardrails {
+            self.private_networks(
+                &format!("{prefix}guardrails.allow_private_networks"),
+                guardrails.allow_private_networks,
+            );
+        }
         if let Err(errors) = playbook.resolve_params(&spec.params) {
             self.errors.extend(errors);
         }

@@ -11,6 +11,17 @@ fn exceeds(value: impl std::fmt::Display, ceiling: &str, max: impl std::fmt::Dis
 }
 
 impl Validator<'_> {
+    /// Guardrails that open private networks on a server that forbids it.
+    pub(in crate::request) fn private_networks(&mut self, field: &str, allowed: bool) {
+        if allowed && !self.ceilings.allow_private_networks {
+            self.push(
+                field,
+                "this server does not let runs reach private networks \
+                 ([limits] allow_private_networks = false); remove it",
+            );
+        }
+    }
+
     /// A value that must be at least 1 and at most the ceiling `[limits] <ceiling>`.
     pub(in crate::request) fn bounded(
         &mut self,
@@ -53,6 +64,10 @@ impl Validator<'_> {
             limits.navigation_timeout_ms,
             "max_navigation_timeout_ms",
             c.max_navigation_timeout_ms,
+        );
+        self.private_networks(
+            "guardrails.allow_private_networks",
+            request.guardrails.allow_private_networks,
         );
         if request.credentials.len() > c.max_credentials {
             let n = request.credentials.len();
@@ -127,6 +142,27 @@ mod tests {
             .find(|e| e.field == field)
             .map(|e| e.message.as_str())
             .unwrap_or_else(|| panic!("no error on {field}: {errors:?}"))
+    }
+
+    #[test]
+    fn private_networks_are_refused_when_the_server_forbids_them() {
+        let mut config = Config::default();
+        let open = r#", "guardrails": {"allow_private_networks": true}"#;
+        assert!(errors(&script(open), &config).is_empty());
+        config.limits.allow_private_networks = false;
+        let errs = errors(&script(open), &config);
+        assert!(
+            message_of(&errs, "guardrails.allow_private_networks")
+                .contains("allow_private_networks = false"),
+            "{errs:?}"
+        );
+        // A playbook's own guardrails cannot open them either.
+        let playbook = r#"{"driver": {"type": "playbook", "playbook": {"id": "p", "name": "p",
+            "start_url": "https://example.com/", "guardrails": {"allow_private_networks": true},
+            "steps": [{"action": "screenshot"}]}}}"#;
+        let errs = errors(playbook, &config);
+        message_of(&errs, "driver.playbook.guardrails.allow_private_networks");
+        assert!(errors(&script(""), &config).is_empty());
     }
 
     #[test]

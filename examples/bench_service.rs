@@ -1,0 +1,586 @@
+//! Benchmark: `pilothouse serve` under load — status latency while runs pour in, durable
+//! submits per second, and SSE fan-out of one run to many subscribers — on real Chromium.
+//!
+//! Build the binary first, then run the benchmark (it starts `target/release/pilothouse serve`
+//! on 127.0.0.1 with a temp config and stops it at the end):
+//!
+//! ```text
+//! cargo build --release && cargo run --release --example bench_service -- [--runs 200] [--subscribers 1000]
+//! ```
+//!
+//! 1. **Submits and status under load.** N runs (default 200; each a `goto` and an `evaluate` on
+//!    a page this program serves, recording off) are POSTed as fast as the API accepts them, from
+//!    8 connections, retrying on 429 after its `Retry-After`. Meanwhile 4 pollers GET
+//!    `/runs/{id}` of runs already submitted, back to back, until every submit is answered and
+//!    for 5 s after (while the runs execute). Reported: durable submits per second (a 201 means
+//!    the run's `queued` status was fsynced), status p50/p99/max, and the targets of issue 9.
+//!    The remaining runs are then cancelled.
+//! 2. **SSE fan-out.** One run that first waits 3 s for an element (time for every subscriber to
+//!    connect), then performs 60 `evaluate` actions, each an event. S subscribers (default 1000)
+//!    stream its `/events`; each event's delivery latency is the time a subscriber parsed it
+//!    minus the event's own `at`, counted for events appended after that subscriber connected.
+//!    Every subscriber must see every seq exactly once, in order, ending with `finished`.
+//!
+//! It prints tables and never asserts a timing. It raises its open-file limit (the server
+//! inherits it) since 1000 streams need 2000 sockets.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use axum::http::header;
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::sync::Mutex;
+
+/// Concurrent connections submitting runs.
+const SUBMITTERS: usize = 8;
+/// Concurrent connections polling run statuses.
+const POLLERS: usize = 4;
+/// How long the pollers go on after the last submit was answered.
+const POLL_AFTER_SUBMITS: Duration = Duration::from_secs(5);
+/// Targets from issue 9.
+const STATUS_P99_TARGET_MS: f64 = 5.0;
+const FANOUT_P99_TARGET_MS: f64 = 10.0;
+/// Actions of the fan-out run, each one event.
+const FANOUT_ACTIONS: usize = 60;
+
+const PAGE: &str = r#"<!doctype html><html><head><title>Bench</title></head><body>
+<h1 id="h">Bench page</h1>
+<script>setTimeout(() => { const d = document.createElement('div'); d.id = 'late';
+d.textContent = 'ready'; document.body.appendChild(d); }, 3000);</script></body></html>"#;
+
+#[derive(Debug)]
+struct Args {
+    runs: usize,
+    subscribers: usize,
+}
+
+fn parse_args() -> anyhow::Result<Args> {
+    let mut args = Args {
+        runs: 200,
+        subscribers: 1_000,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || -> anyhow::Result<usize> {
+            it.next()
+                .with_context(|| format!("{flag} needs a number"))?
+                .parse()
+                .with_context(|| format!("{flag} needs a number"))
+        };
+        match flag.as_str() {
+            "--runs" => args.runs = value()?,
+            "--subscribers" => args.subscribers = value()?,
+            other => bail!("unknown argument {other}; use --runs N --subscribers S"),
+        }
+    }
+    Ok(args)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = parse_args()?;
+    raise_open_file_limit();
+    let binary = server_binary()?;
+    let site = serve_site().await?;
+    let dir = tempfile::Builder::new()
+        .prefix("pilothouse-bench-service-")
+        .tempdir()?;
+    let server = Server::start(&binary, dir.path(), args.runs).await?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .build()?;
+
+    println!("pilothouse serve at {} (site at {site})", server.base);
+    let load = submit_and_poll(&client, &server.base, site, args.runs).await?;
+    cancel_all(&client, &server.base, &load.ids).await;
+    wait_idle(&client, &server.base).await?;
+    let fanout = fan_out(&client, &server.base, site, args.subscribers).await?;
+
+    print_report(&args, &load, &fanout);
+    server.stop().await?;
+    let left = leftover_browsers(dir.path()).await;
+    println!("\nChromium processes left under the benchmark's profile root: {left}");
+    Ok(())
+}
+
+/// `target/release/pilothouse`, next to this example's own directory.
+fn server_binary() -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .context("cannot locate the target directory")?;
+    let binary = dir.join("pilothouse");
+    if !binary.is_file() {
+        bail!(
+            "{} not found: build it first with `cargo build --release`",
+            binary.display()
+        );
+    }
+    Ok(binary)
+}
+
+fn raise_open_file_limit() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    if let Ok((_, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+    }
+}
+
+async fn serve_site() -> anyhow::Result<SocketAddr> {
+    let app = axum::Router::new()
+        .fallback(|| async { ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], PAGE) });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok(addr)
+}
+
+/// The `pilothouse serve` child process.
+struct Server {
+    child: tokio::process::Child,
+    base: String,
+}
+
+impl Server {
+    async fn start(binary: &Path, dir: &Path, runs: usize) -> anyhow::Result<Self> {
+        let config = dir.join("bench.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "runs_dir = {:?}\nprofile_root = {:?}\nmax_concurrent_runs = 4\n\
+                 queue_capacity = {}\n[recording]\nrecordings_dir = {:?}\nscreenshots = false\n\
+                 actions = false\nfinal_dom = false\nreport = false\nupload = false\n",
+                dir.join("runs"),
+                dir.join("profiles"),
+                runs + 8,
+                dir.join("recordings"),
+            ),
+        )?;
+        let mut child = tokio::process::Command::new(binary)
+            .args(["serve", "--bind", "127.0.0.1:0", "--config"])
+            .arg(&config)
+            .env_remove("PILOTHOUSE_API_KEY")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .context("cannot start pilothouse serve")?;
+        let stdout = child.stdout.take().context("no stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let base = loop {
+            let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+                .await
+                .context("the server did not say where it listens")??
+                .context("the server exited before listening")?;
+            if let Some(url) = line.strip_prefix("pilothouse listening on ") {
+                break url.trim().to_owned();
+            }
+        };
+        // Keep draining stdout so the server never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Ok(Self { child, base })
+    }
+
+    async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(pid) = self.child.id() {
+            nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid as i32),
+                nix::sys::signal::Signal::SIGTERM,
+            )?;
+        }
+        let status = tokio::time::timeout(Duration::from_secs(60), self.child.wait()).await??;
+        println!("server exited: {status}");
+        Ok(())
+    }
+}
+
+struct Load {
+    ids: Vec<String>,
+    submit_seconds: f64,
+    retries_429: usize,
+    status_ms: Vec<f64>,
+}
+
+fn run_request(site: SocketAddr, steps: Value, max_steps: usize) -> Value {
+    json!({
+        "driver": {"type": "script", "steps": steps},
+        "guardrails": {"allow_private_networks": true},
+        "limits": {"max_steps": max_steps},
+        "labels": {"bench": "service"},
+        "start_url": format!("http://{site}/"),
+    })
+}
+
+async fn submit_and_poll(
+    client: &reqwest::Client,
+    base: &str,
+    site: SocketAddr,
+    runs: usize,
+) -> anyhow::Result<Load> {
+    let body = run_request(site, json!([{"action": "evaluate", "script": "1+1"}]), 10);
+    let ids = Arc::new(Mutex::new(Vec::with_capacity(runs)));
+    let done = Arc::new(AtomicBool::new(false));
+    let pollers: Vec<_> = (0..POLLERS)
+        .map(|i| {
+            tokio::spawn(poll(
+                client.clone(),
+                base.to_owned(),
+                ids.clone(),
+                done.clone(),
+                i,
+            ))
+        })
+        .collect();
+    let started = Instant::now();
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let submitters: Vec<_> = (0..SUBMITTERS)
+        .map(|_| {
+            let (client, base, body, ids, next) = (
+                client.clone(),
+                base.to_owned(),
+                body.clone(),
+                ids.clone(),
+                next.clone(),
+            );
+            tokio::spawn(async move {
+                let mut retries = 0;
+                while next.fetch_add(1, Ordering::SeqCst) < runs {
+                    let (id, r) = submit(&client, &base, &body).await?;
+                    retries += r;
+                    ids.lock().await.push(id);
+                }
+                anyhow::Ok(retries)
+            })
+        })
+        .collect();
+    let mut retries_429 = 0;
+    for s in submitters {
+        retries_429 += s.await??;
+    }
+    let submit_seconds = started.elapsed().as_secs_f64();
+    tokio::time::sleep(POLL_AFTER_SUBMITS).await;
+    done.store(true, Ordering::SeqCst);
+    let mut status_ms = Vec::new();
+    for p in pollers {
+        status_ms.extend(p.await??);
+    }
+    let ids = ids.lock().await.clone();
+    Ok(Load {
+        ids,
+        submit_seconds,
+        retries_429,
+        status_ms,
+    })
+}
+
+/// POSTs one run, retrying on 429; returns its id and how many 429s it met.
+async fn submit(
+    client: &reqwest::Client,
+    base: &str,
+    body: &Value,
+) -> anyhow::Result<(String, usize)> {
+    let mut retries = 0;
+    loop {
+        let response = client
+            .post(format!("{base}/runs"))
+            .json(body)
+            .send()
+            .await?;
+        match response.status().as_u16() {
+            201 => {
+                let created: Value = response.json().await?;
+                let id = created["run_id"].as_str().context("no run_id")?.to_owned();
+                return Ok((id, retries));
+            }
+            429 => {
+                retries += 1;
+                let wait = response
+                    .headers()
+                    .get(header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+                    .unwrap_or(1);
+                tokio::time::sleep(Duration::from_secs(wait)).await;
+            }
+            other => bail!("POST /runs answered {other}: {}", response.text().await?),
+        }
+    }
+}
+
+/// GETs statuses of submitted runs back to back until `done`; returns each latency in ms.
+async fn poll(
+    client: reqwest::Client,
+    base: String,
+    ids: Arc<Mutex<Vec<String>>>,
+    done: Arc<AtomicBool>,
+    offset: usize,
+) -> anyhow::Result<Vec<f64>> {
+    let mut latencies = Vec::new();
+    let mut i = offset;
+    while !done.load(Ordering::SeqCst) {
+        let id = {
+            let ids = ids.lock().await;
+            if ids.is_empty() {
+                None
+            } else {
+                Some(ids[i % ids.len()].clone())
+            }
+        };
+        let Some(id) = id else {
+            tokio::task::yield_now().await;
+            continue;
+        };
+        i += 7;
+        let started = Instant::now();
+        let response = client.get(format!("{base}/runs/{id}")).send().await?;
+        let ok = response.status().is_success();
+        let _ = response.bytes().await?;
+        latencies.push(started.elapsed().as_secs_f64() * 1000.0);
+        if !ok {
+            bail!("GET /runs/{id} failed");
+        }
+    }
+    Ok(latencies)
+}
+
+async fn cancel_all(client: &reqwest::Client, base: &str, ids: &[String]) {
+    for id in ids {
+        let _ = client.post(format!("{base}/runs/{id}/cancel")).send().await;
+    }
+}
+
+/// Waits until the server reports no running and no queued run.
+async fn wait_idle(client: &reqwest::Client, base: &str) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let ready: Value = client
+            .get(format!("{base}/ready"))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let busy = ready.to_string();
+        let running = find_number(&ready, "running");
+        let queued = find_number(&ready, "queued");
+        if running == Some(0) && queued == Some(0) {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("the server stayed busy: {busy}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The first number under `key` anywhere in a JSON value.
+fn find_number(value: &Value, key: &str) -> Option<u64> {
+    match value {
+        Value::Object(map) => map
+            .get(key)
+            .and_then(Value::as_u64)
+            .or_else(|| map.values().find_map(|v| find_number(v, key))),
+        _ => None,
+    }
+}
+
+struct Fanout {
+    subscribers: usize,
+    events: u64,
+    latencies_ms: Vec<f64>,
+    complete: usize,
+    connect_seconds: f64,
+}
+
+async fn fan_out(
+    client: &reqwest::Client,
+    base: &str,
+    site: SocketAddr,
+    subscribers: usize,
+) -> anyhow::Result<Fanout> {
+    let mut steps = vec![json!({"action": "wait_for", "selector": "#late", "timeout_ms": 20000})];
+    steps.extend(
+        (0..FANOUT_ACTIONS).map(|i| json!({"action": "evaluate", "script": format!("{i}")})),
+    );
+    let body = run_request(site, Value::Array(steps), FANOUT_ACTIONS + 10);
+    let (id, _) = submit(client, base, &body).await?;
+    let started = Instant::now();
+    let streams: Vec<_> = (0..subscribers)
+        .map(|_| {
+            let client = reqwest::Client::new();
+            let url = format!("{base}/runs/{id}/events");
+            tokio::spawn(async move { subscribe(&client, &url).await })
+        })
+        .collect();
+    let mut latencies_ms = Vec::new();
+    let mut complete = 0;
+    let mut events = 0;
+    let mut connect_seconds: f64 = 0.0;
+    for s in streams {
+        let seen = s.await??;
+        connect_seconds = connect_seconds.max(seen.connected_after.as_secs_f64());
+        if seen.complete {
+            complete += 1;
+        }
+        events = events.max(seen.last_seq);
+        latencies_ms.extend(seen.latencies_ms);
+    }
+    let _ = started;
+    Ok(Fanout {
+        subscribers,
+        events,
+        latencies_ms,
+        complete,
+        connect_seconds,
+    })
+}
+
+struct Seen {
+    connected_after: Duration,
+    latencies_ms: Vec<f64>,
+    last_seq: u64,
+    complete: bool,
+}
+
+/// Streams one run's SSE events to the end; checks seqs are 1..=N once each.
+async fn subscribe(client: &reqwest::Client, url: &str) -> anyhow::Result<Seen> {
+    let began = Instant::now();
+    let mut response = client.get(url).send().await?;
+    if !response.status().is_success() {
+        bail!("GET {url} answered {}", response.status());
+    }
+    let connected: DateTime<Utc> = Utc::now();
+    let connected_after = began.elapsed();
+    let mut buffer = String::new();
+    let mut latencies_ms = Vec::new();
+    let mut last_seq = 0;
+    let mut in_order = true;
+    let mut finished = false;
+    while let Some(chunk) = response.chunk().await? {
+        buffer.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = buffer.find("\n\n") {
+            let frame: String = buffer.drain(..end + 2).collect();
+            let Some(data) = frame.lines().find_map(|l| l.strip_prefix("data:")) else {
+                continue;
+            };
+            let now = Utc::now();
+            let event: Value = serde_json::from_str(data.trim())?;
+            let seq = event["seq"].as_u64().unwrap_or(0);
+            in_order &= seq == last_seq + 1;
+            last_seq = seq;
+            let at: DateTime<Utc> = serde_json::from_value(event["at"].clone())?;
+            if at > connected {
+                latencies_ms.push((now - at).num_microseconds().unwrap_or(0) as f64 / 1000.0);
+            }
+            finished |= event["type"] == "finished";
+        }
+    }
+    Ok(Seen {
+        connected_after,
+        latencies_ms,
+        last_seq,
+        complete: in_order && finished,
+    })
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn sorted(mut v: Vec<f64>) -> Vec<f64> {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v
+}
+
+fn print_report(args: &Args, load: &Load, fanout: &Fanout) {
+    let status = sorted(load.status_ms.clone());
+    println!(
+        "\n1. Submits and status under load ({} runs, {SUBMITTERS} submitters, {POLLERS} pollers)",
+        args.runs
+    );
+    println!("| metric | value | target |");
+    println!("|---|---|---|");
+    println!(
+        "| durable submits/s (201 = queued status fsynced) | {:.0} | — |",
+        load.ids.len() as f64 / load.submit_seconds
+    );
+    println!("| 429 answers met (retried) | {} | — |", load.retries_429);
+    println!("| status requests | {} | — |", status.len());
+    for (name, p) in [("p50", 50.0), ("p99", 99.0), ("max", 100.0)] {
+        let v = percentile(&status, p);
+        let target = if name == "p99" {
+            format!(
+                "≤ {STATUS_P99_TARGET_MS} ms ({:.2}×)",
+                v / STATUS_P99_TARGET_MS
+            )
+        } else {
+            "—".into()
+        };
+        println!("| GET /runs/{{id}} {name} | {v:.2} ms | {target} |");
+    }
+    let lat = sorted(fanout.latencies_ms.clone());
+    println!(
+        "\n2. SSE fan-out: one run, {} subscribers, {} events each",
+        fanout.subscribers, fanout.events
+    );
+    println!("| metric | value | target |");
+    println!("|---|---|---|");
+    println!(
+        "| subscribers that saw 1..=N once, in order, ending with finished | {} of {} | all |",
+        fanout.complete, fanout.subscribers
+    );
+    println!(
+        "| slowest subscriber connected after | {:.2} s | — |",
+        fanout.connect_seconds
+    );
+    println!("| live deliveries measured | {} | — |", lat.len());
+    for (name, p) in [("p50", 50.0), ("p99", 99.0), ("max", 100.0)] {
+        let v = percentile(&lat, p);
+        let target = if name == "p99" {
+            format!(
+                "≤ {FANOUT_P99_TARGET_MS} ms ({:.2}×)",
+                v / FANOUT_P99_TARGET_MS
+            )
+        } else {
+            "—".into()
+        };
+        println!(
+            "| delivery {name} (event `at` → parsed by the subscriber) | {v:.2} ms | {target} |"
+        );
+    }
+}
+
+/// Chromium processes still alive whose command line names the benchmark's temp dir.
+async fn leftover_browsers(dir: &Path) -> usize {
+    let needle = dir.to_string_lossy().into_owned();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let count = std::fs::read_dir("/proc")
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .filter(|e| {
+                        std::fs::read(e.path().join("cmdline"))
+                            .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&needle))
+                    })
+                    .count()
+            })
+            .unwrap_or(0);
+        if count == 0 || Instant::now() > deadline {
+            return count;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
