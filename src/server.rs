@@ -11,6 +11,7 @@
 mod auth;
 mod dry_run;
 mod errors;
+mod frames;
 mod ops;
 mod query;
 mod recording;
@@ -69,6 +70,8 @@ pub(crate) struct AppState {
     pub(crate) api_key: Option<Arc<Secret>>,
     pub(crate) phase: watch::Receiver<Phase>,
     pub(crate) metrics: PrometheusHandle,
+    /// Each recent event's JSON, serialized once for all its SSE streams.
+    pub(crate) frames: Arc<frames::FrameCache>,
 }
 
 impl AppState {
@@ -141,6 +144,7 @@ async fn start((config, addr, api_key, cors): Prepared) -> anyhow::Result<Runnin
         api_key: api_key.map(Arc::new),
         phase: phase_rx,
         metrics,
+        frames: Arc::default(),
     };
     let (stop_http, stopped) = tokio::sync::oneshot::channel::<()>();
     let http = tokio::spawn(

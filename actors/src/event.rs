@@ -6,6 +6,7 @@
 
 use std::path::Path;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -164,6 +165,9 @@ struct LogState {
 pub(crate) struct EventLog {
     run_id: RunId,
     state: Mutex<LogState>,
+    /// The last seq written, readable without the lock: a status query must never wait behind
+    /// an append (whose file write can stall while the disk commits other runs' fsyncs).
+    last_seq: AtomicU64,
     live: broadcast::Sender<RunEvent>,
     firehose: broadcast::Sender<RunEvent>,
 }
@@ -187,6 +191,7 @@ impl EventLog {
     ) -> Self {
         let (live, _) = broadcast::channel(LIVE_CHANNEL_CAPACITY);
         Self {
+            last_seq: AtomicU64::new(earlier.last().map_or(0, |e| e.seq)),
             run_id,
             state: Mutex::new(LogState {
                 next_seq: earlier.last().map_or(1, |e| e.seq + 1),
@@ -245,7 +250,7 @@ impl EventLog {
 
     /// The seq the next event will get, minus one: the last seq written.
     pub(crate) fn last_seq(&self) -> u64 {
-        self.lock().next_seq - 1
+        self.last_seq.load(Ordering::Acquire)
     }
 
     /// Failed appends so far (the event was still published).
@@ -276,6 +281,7 @@ impl EventLog {
             kind,
         };
         state.next_seq += 1;
+        self.last_seq.store(event.seq, Ordering::Release);
         let written = match state.file.as_mut() {
             Some(file) => serde_json::to_vec(&event)
                 .map_err(std::io::Error::other)

@@ -20,6 +20,7 @@ use pilothouse::{EventsError, RunEvent};
 use tokio::sync::watch;
 
 use super::errors::ApiError;
+use super::frames::FrameCache;
 use super::runs::run_id_param;
 use super::{AppState, Phase, query};
 
@@ -103,13 +104,15 @@ fn resume_point(headers: &HeaderMap, pairs: &[(String, String)]) -> Result<u64, 
     Ok(query::parsed(pairs, "after", "a seq (a whole number)")?.unwrap_or(0))
 }
 
-/// One SSE frame per event, heartbeats every `[server] heartbeat_seconds`, no caching.
+/// One SSE frame per event (its JSON shared through the frame cache), heartbeats every
+/// `[server] heartbeat_seconds`, no HTTP caching.
 fn sse_response(
     state: &AppState,
     events: impl Stream<Item = RunEvent> + Send + 'static,
 ) -> Response {
     let heartbeat = Duration::from_secs(state.config.server.heartbeat_seconds);
-    let frames = events.map(|event| Ok::<_, Infallible>(frame(&event)));
+    let cache = state.frames.clone();
+    let frames = events.map(move |event| Ok::<_, Infallible>(frame(&event, &cache)));
     let mut response = Sse::new(frames)
         .keep_alive(KeepAlive::new().interval(heartbeat).text("heartbeat"))
         .into_response();
@@ -119,17 +122,11 @@ fn sse_response(
     response
 }
 
-fn frame(event: &RunEvent) -> Event {
-    let data = serde_json::to_string(event).unwrap_or_else(|e| {
-        format!(
-            r#"{{"run_id":"{}","seq":{},"error":"unserializable event: {e}"}}"#,
-            event.run_id, event.seq
-        )
-    });
+fn frame(event: &RunEvent, cache: &FrameCache) -> Event {
     Event::default()
         .id(event.seq.to_string())
         .event(event.kind.type_name())
-        .data(data)
+        .data(&*cache.json(event))
 }
 
 #[cfg(test)]
