@@ -31,14 +31,18 @@ pub(crate) async fn fan_out(
     );
     let body = run_request(site, Value::Array(steps), FANOUT_ACTIONS + 10);
     let (id, _) = submit(client, base, &body).await?;
-    let streams: Vec<_> = (0..subscribers)
-        .map(|_| {
-            let client = reqwest::Client::new();
-            let url = format!("{base}/runs/{id}/events");
-            tokio::spawn(async move { subscribe(&client, &url).await })
-        })
-        .collect();
+    let streams = spawn_subscribers(&format!("{base}/runs/{id}/events"), subscribers);
     collect(streams, subscribers).await
+}
+
+/// `n` subscribers of `url`, each on a client (and so a connection) of its own.
+fn spawn_subscribers(url: &str, n: usize) -> Vec<tokio::task::JoinHandle<anyhow::Result<Seen>>> {
+    (0..n)
+        .map(|_| {
+            let url = url.to_owned();
+            tokio::spawn(async move { subscribe(&reqwest::Client::new(), &url).await })
+        })
+        .collect()
 }
 
 /// The same subscribers on the baseline: connect them all, then have it send `events` events.
@@ -48,13 +52,7 @@ pub(crate) async fn baseline_fan_out(
     subscribers: usize,
     events: u64,
 ) -> anyhow::Result<Fanout> {
-    let streams: Vec<_> = (0..subscribers)
-        .map(|_| {
-            let client = reqwest::Client::new();
-            let url = format!("{base}/events");
-            tokio::spawn(async move { subscribe(&client, &url).await })
-        })
-        .collect();
+    let streams = spawn_subscribers(&format!("{base}/events"), subscribers);
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let connected: usize = client

@@ -75,7 +75,8 @@ async fn engine(dir: &tempfile::TempDir) -> Engine {
     engine_with(dir, |_| {}).await
 }
 
-async fn engine_with(dir: &tempfile::TempDir, adjust: impl FnOnce(&mut Config)) -> Engine {
+/// A config on `dir` whose browsers are fakes.
+fn test_config(dir: &tempfile::TempDir) -> Config {
     let mut config = Config {
         runs_dir: dir.path().join("runs"),
         profile_root: dir.path().join("profiles"),
@@ -83,6 +84,11 @@ async fn engine_with(dir: &tempfile::TempDir, adjust: impl FnOnce(&mut Config)) 
         ..Config::default()
     };
     config.recording.recordings_dir = dir.path().join("recordings");
+    config
+}
+
+async fn engine_with(dir: &tempfile::TempDir, adjust: impl FnOnce(&mut Config)) -> Engine {
+    let mut config = test_config(dir);
     adjust(&mut config);
     let store = Arc::new(DirStore::new(config.runs_dir.clone()));
     Engine::start_with(config, store, Arc::new(FakeLauncher))
@@ -303,13 +309,7 @@ impl crate::store::RunStore for GatedStore {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reads_and_cancels_never_wait_behind_a_submit_stuck_on_the_disk() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = Config {
-        runs_dir: dir.path().join("runs"),
-        profile_root: dir.path().join("profiles"),
-        chromium_path: Some("/bin/true".into()),
-        ..Config::default()
-    };
-    config.recording.recordings_dir = dir.path().join("recordings");
+    let config = test_config(&dir);
     let store = Arc::new(GatedStore {
         inner: DirStore::new(config.runs_dir.clone()),
         closed: std::sync::Mutex::new(false),
