@@ -404,3 +404,49 @@ async fn a_bad_environment_override_exits_2_naming_the_variable_and_key() {
     );
     assert!(!cli.env.runs_dir().exists(), "a run was stored");
 }
+
+/// Page text is hostile to terminals: escape sequences that set the window title (OSC 0), write
+/// the clipboard (OSC 52) and move the cursor to forge a `state completed` line. The human output
+/// carries none of them (what is left of a sequence without its ESC is inert text); `--json`
+/// keeps the text exact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn page_text_cannot_write_to_the_operators_terminal() {
+    let hostile = r#"<title>t</title><p id="t"></p><script>
+        document.getElementById('t').textContent = 'visible\u001b]0;pwned-title\u0007 ' +
+          '\u001b]52;c;cHduZWQtY2xpcA==\u001b\\ \u001b[2K\u001b[1A\r\nstate     completed\u009b2J';
+        document.title = 'x\u001b]0;pwned-title\u0007';
+        </script>"#;
+    let site = Site::serve(vec![("/", Page::Html(hostile.into()))]).await;
+    let cli = CliEnv::new();
+    let request = cli.request(
+        "hostile.json",
+        &format!(
+            r##"{{"driver": {{"type": "script", "steps": [
+                   {{"action": "goto", "url": "{{base}}/"}},
+                   {{"action": "extract", "selector": "#t", "store_as": "text"}},
+                   {{"action": "evaluate", "script": "document.title"}},
+                   {{"action": "wait_for", "selector": "#t:not(:empty) + #never", "timeout_ms": 300}}]}},
+                 {GUARDRAILS}}}"##
+        ),
+        Some(&site),
+    );
+    let output = cli.run(&["run", arg(&request)]).await;
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let controls: Vec<char> = stdout
+        .chars()
+        .filter(|c| c.is_control() && *c != '\n')
+        .collect();
+    assert!(controls.is_empty(), "control characters {controls:?} in {stdout}");
+    assert!(stdout.contains("visible"), "{stdout}");
+    let states: Vec<&str> = stdout.lines().filter(|l| l.starts_with("state")).collect();
+    assert_eq!(states, ["state     failed"], "{stdout}");
+
+    let output = cli.run(&["run", arg(&request), "--json"]).await;
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let status: serde_json::Value =
+        serde_json::from_str(stdout.lines().last().expect("no output")).unwrap();
+    let text = status["data"]["text"].as_str().unwrap();
+    assert!(text.contains("\u{1b}]0;pwned-title\u{7}"), "{text:?}");
+    assert!(cli.env.browsers().is_empty(), "a browser outlived the CLI");
+}

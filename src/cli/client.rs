@@ -265,7 +265,7 @@ pub(crate) async fn runs(args: RunsArgs) -> anyhow::Result<u8> {
                     status.run_id,
                     status.state.as_str(),
                     status.created_at.format("%Y-%m-%d %H:%M:%S"),
-                    labels.join(",")
+                    output::terminal_safe(&labels.join(","))
                 );
             }
             Ok(EXIT_COMPLETED)
@@ -289,12 +289,13 @@ pub(crate) async fn cancel(args: CancelArgs) -> anyhow::Result<u8> {
                 )
                 .await?;
             let ack: Value = response.json().await.unwrap_or(Value::Null);
-            say!(
+            let line = format!(
                 "run {}  {}  ({})",
                 args.run_id,
                 ack["cancel"].as_str().unwrap_or("cancelling"),
                 ack["state"].as_str().unwrap_or("unknown state")
             );
+            say!("{}", output::terminal_safe(&line));
             Ok(EXIT_COMPLETED)
         }
         .await,

@@ -324,7 +324,13 @@ fn result_text(status: &RunStatus) -> String {
     let data: Vec<String> = status
         .data
         .iter()
-        .map(|(key, value)| format!("{key}={}", output::value_text(value)))
+        .map(|(key, value)| {
+            format!(
+                "{}={}",
+                output::terminal_safe(key),
+                output::value_text(value)
+            )
+        })
         .collect();
     if data.is_empty() {
         "-".to_owned()

@@ -36,7 +36,7 @@ pub(crate) fn validate(args: &ValidateArgs) -> u8 {
                 all_ok = false;
                 say_err!("error: {} is invalid:", file.display());
                 for problem in problems {
-                    say_err!("  {problem}");
+                    say_err!("  {}", super::output::terminal_safe(&problem));
                 }
             }
         }
