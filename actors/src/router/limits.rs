@@ -42,6 +42,9 @@ pub(super) struct RunLimits {
     max_errors: u32,
     errors_in_a_row: u32,
     stuck: Option<StuckDetector>,
+    /// Pages the current action navigated to (a sequence may visit several), for stuck
+    /// detection; emptied when the action is judged.
+    visits: Vec<String>,
 }
 
 impl RunLimits {
@@ -60,6 +63,7 @@ impl RunLimits {
                 .unwrap_or(DEFAULT_MAX_CONSECUTIVE_ERRORS),
             errors_in_a_row: 0,
             stuck: stuck_on.then(|| StuckDetector::new(g.stuck.clone())),
+            visits: Vec::new(),
         }
     }
 
@@ -88,6 +92,11 @@ impl RunLimits {
         Ok(())
     }
 
+    /// Notes that the current action navigated to `url` (a goto, or a page that changed).
+    pub(super) fn note_visit(&mut self, url: &str) {
+        self.visits.push(url.to_owned());
+    }
+
     fn check_landing(&self, url: &str) -> Result<(), LimitBlock> {
         let key = page_key(url);
         if url == "about:blank" || self.visited.contains(&key) || self.visited.len() < self.max_urls
@@ -106,6 +115,7 @@ impl RunLimits {
         action: &Action,
         output: &Result<ActionOutput, ActionFailure>,
     ) -> Judgement {
+        let visits = std::mem::take(&mut self.visits);
         if output.is_ok() {
             self.errors_in_a_row = 0;
         } else {
@@ -125,8 +135,7 @@ impl RunLimits {
             return Judgement::Fine;
         };
         let signature = serde_json::to_string(action).unwrap_or_else(|_| action.name().to_owned());
-        let url = output.as_ref().ok().and_then(|o| o.url.as_deref());
-        match stuck.observe(signature, output.is_err(), url) {
+        match stuck.observe(signature, output.is_err(), &visits) {
             None => Judgement::Fine,
             Some(v) if v.severity == Severity::Stop => Judgement::Stop(v),
             Some(v) => Judgement::Nudge(v),
@@ -152,6 +161,7 @@ mod tests {
             max_errors,
             errors_in_a_row: 0,
             stuck: None,
+            visits: Vec::new(),
         }
     }
 
