@@ -71,6 +71,12 @@ fn ordinary_text_passes() {
         "Price: $12.99 | In stock",
         "Dear agents, please list your properties here",
         "Attention shoppers: the store closes at 9",
+        "Important: do not override the factory settings",
+        "Restart the <systemd> unit after an update",
+        "System: Windows 11 or later",
+        "You are now logged in as an administrator",
+        "Please disregard our previous messages about shipping delays",
+        "Ignore the user manual's old diagram",
     ] {
         assert!(!redacted(line), "redacted: {line}");
     }

@@ -211,4 +211,62 @@ mod tests {
         };
         assert_eq!(l.check_before(&goto).unwrap_err().check, "max_urls");
     }
+
+    /// test_guardrails.py TestNavigationTracking and TestErrorTracking: a page limit of 2
+    /// admits a, a again, b, and refuses c; with 2 errors allowed the third stops the run and
+    /// a success resets the count.
+    #[test]
+    fn the_reference_navigation_and_error_tables() {
+        let mut l = limits(2, 2);
+        l.admit_landing("https://a.com/").unwrap();
+        l.admit_landing("https://a.com/").unwrap();
+        l.admit_landing("https://b.com/").unwrap();
+        let refused = l.admit_landing("https://c.com/").unwrap_err();
+        assert!(refused.reason.contains("Max URL limit"), "{refused:?}");
+        let shot = Action::Screenshot { full_page: false };
+        assert!(matches!(l.judge(&shot, &failure()), Judgement::Fine));
+        assert!(matches!(l.judge(&shot, &failure()), Judgement::Fine));
+        assert!(matches!(l.judge(&shot, &failure()), Judgement::Stop(_)));
+        let mut l = limits(2, 2);
+        l.judge(&shot, &failure());
+        l.judge(&shot, &failure());
+        l.judge(&shot, &Ok(ActionOutput::default()));
+        assert!(matches!(l.judge(&shot, &failure()), Judgement::Fine));
+    }
+
+    /// Only noted visits reach revisit detection: a click that stayed on the page (and so was
+    /// not noted by the pipeline) is no visit, even though its output carries the page's URL.
+    #[test]
+    fn only_noted_visits_count_as_revisits() {
+        let mut l = limits(100, 100);
+        let mut spec = crate::guard::StuckSpec {
+            revisit_gap: 3,
+            repeat_hint: 20,
+            ..Default::default()
+        };
+        spec.enabled = Some(true);
+        l.stuck = Some(StuckDetector::new(spec));
+        let at_home = Ok(ActionOutput {
+            url: Some("https://a.test/home".into()),
+            ..ActionOutput::default()
+        });
+        let click = |i: usize| Action::Click {
+            selector: format!("#b{i}"),
+        };
+        let goto = Action::Goto {
+            url: "https://a.test/home".into(),
+        };
+        l.note_visit("https://a.test/home");
+        assert!(matches!(l.judge(&goto, &at_home), Judgement::Fine));
+        // Clicks that did not navigate: the same URL in their output, no visit noted.
+        for i in 0..4 {
+            assert!(matches!(l.judge(&click(i), &at_home), Judgement::Fine));
+        }
+        // A real return is a revisit, measured from the first visit.
+        l.note_visit("https://a.test/home");
+        match l.judge(&goto, &at_home) {
+            Judgement::Nudge(v) => assert_eq!(v.pattern, "url_revisit"),
+            _ => panic!("expected a revisit hint"),
+        }
+    }
 }
