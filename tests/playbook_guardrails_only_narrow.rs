@@ -2,6 +2,7 @@
 //! 127.0.0.1 for reading, running an inline playbook that allows 127.0.0.2 and interaction,
 //! reaches 127.0.0.2 neither by `goto` nor by an `evaluate` fetch — the outside server's own log
 //! stays empty — and every run states its effective guardrails in a `log` event at its start.
+//! The operator's `[guardrails]` floors narrow every request the same way.
 
 mod common;
 
@@ -166,6 +167,49 @@ async fn a_playbook_cannot_widen_the_requests_guardrails() {
         "{:?}",
         site.requests()
     );
+    orchestrator.shutdown(Duration::from_secs(5)).await;
+    env.assert_no_browsers().await;
+}
+
+/// The operator's `[guardrails]` floors narrow every request the same way: a server confined to
+/// 127.0.0.1 keeps a request that names no hosts (any host) off 127.0.0.2, and says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operators_floor_narrows_every_request() {
+    let outside = Site::serve_at(
+        "127.0.0.2",
+        vec![("/", Page::Html("<title>x</title>".into()))],
+    )
+    .await;
+    let site = Site::serve(vec![("/", Page::Html("<title>inside</title>".into()))]).await;
+    let env = TestEnv::new();
+    let mut config = env.config();
+    config.guardrails.allowed_domains = vec!["127.0.0.1".into()];
+    let orchestrator = env.start_with(config).await;
+    let handle = orchestrator.handle();
+    let json = format!(
+        r#"{{"driver": {{"type": "script", "steps": [
+              {{"action": "goto", "url": "{{base}}/"}},
+              {{"action": "goto", "url": "http://{}/"}}]}},
+            "guardrails": {{"allow_private_networks": true}}}}"#,
+        outside.addr
+    );
+    let run_id = handle.submit(request(&json, &site)).await.unwrap();
+    let (status, events) = finish(&handle, run_id).await;
+    assert_eq!(status.state, RunState::Failed, "{status:#?}");
+    assert!(
+        refusals(&events).contains(&("domain", &format!("http://{}/", outside.addr))),
+        "{:?}",
+        refusals(&events)
+    );
+    assert!(
+        logs(&events)
+            .iter()
+            .any(|l| l.starts_with("effective guardrails: allowed_domains [127.0.0.1];")),
+        "{:?}",
+        logs(&events)
+    );
+    assert_eq!(site.requests().iter().filter(|p| *p == "/").count(), 1);
+    assert!(outside.requests().is_empty(), "{:?}", outside.requests());
     orchestrator.shutdown(Duration::from_secs(5)).await;
     env.assert_no_browsers().await;
 }
