@@ -133,7 +133,8 @@ impl<'a> Validator<'a> {
     }
 
     /// A playbook driver: the playbook loads and is valid, the parameters satisfy it, its
-    /// credentials exist, and a hand-off endpoint of its own brings its own key.
+    /// credentials exist, a hand-off endpoint of its own brings its own key, and its own
+    /// guardrails meet the `request`'s (they only narrow them).
     pub(super) fn playbook(
         &mut self,
         spec: &PlaybookSpec,
