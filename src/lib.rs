@@ -49,8 +49,8 @@ pub use pilothouse_actors::{
     StartError, StuckSpec, SubmitError, TaskKind, Unavailable, Viewport, WaitState,
 };
 pub use pilothouse_actors::{
-    AgentConfig, AgentSpec, LimitsConfig, OnFailure, ParamType, Parameter, Playbook,
-    PlaybookConfig, PlaybookSpec, RecoveryInfo, SelectorSpec, Step, TokenUsage, Verify,
+    AgentConfig, AgentSpec, GuardrailFloor, LimitsConfig, OnFailure, ParamType, Parameter,
+    Playbook, PlaybookConfig, PlaybookSpec, RecoveryInfo, SelectorSpec, Step, TokenUsage, Verify,
     load_playbook, parse_playbook,
 };
 

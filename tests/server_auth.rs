@@ -144,13 +144,13 @@ async fn a_public_bind_without_a_key_is_refused() {
     assert_eq!(exit.code(), Some(0));
 }
 
-/// A server whose callers must not reach its network (`[limits] allow_private_networks = false`,
+/// A server whose callers must not reach its network (`[guardrails] allow_private_networks = false`,
 /// here set through the environment) refuses runs and playbooks that open private networks,
 /// naming the field; nothing is admitted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_closed_to_private_networks_refuses_runs_that_open_them() {
     let env = TestEnv::new();
-    let vars = [("PILOTHOUSE_LIMITS__ALLOW_PRIVATE_NETWORKS", "false")];
+    let vars = [("PILOTHOUSE_GUARDRAILS__ALLOW_PRIVATE_NETWORKS", "false")];
     let server = Server::start_with(&env, "", "", &vars, None).await;
     let script = r#"{"driver": {"type": "script", "steps": [
         {"action": "goto", "url": "http://127.0.0.1:9/"}]},

@@ -82,10 +82,13 @@ impl AdmissionWriter {
     }
 }
 
-/// Validates the request, fixes its playbook, and writes the run's queued status. Blocking.
+/// Validates the request, fixes its playbook and its effective guardrails, and writes the run's
+/// queued status. Blocking.
 fn prepare(args: &WriterArgs, mut request: RunRequest) -> Result<Arc<RunRecord>, SubmitError> {
     request.validate(&args.config)?;
+    // The playbook's guardrails narrow the request's; the operator's floors narrow both.
     request.inline_playbook(&args.config);
+    request.guardrails = crate::guard::within_floor(&request.guardrails, &args.config.guardrails);
     let run_id = RunId::new();
     let store = &args.store;
     let storage = |e: std::io::Error| SubmitError::Storage(e.to_string());

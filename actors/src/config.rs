@@ -7,9 +7,11 @@ use serde::{Deserialize, Serialize};
 
 mod agent_key;
 mod env;
+mod guardrails;
 mod limits;
 mod server;
 
+pub use guardrails::GuardrailFloor;
 pub use limits::LimitsConfig;
 pub use server::{API_KEY_ENV, ServerConfig};
 
@@ -52,6 +54,8 @@ pub struct Config {
     pub server: ServerConfig,
     /// Ceilings a request's own limits, credentials and labels cannot exceed.
     pub limits: LimitsConfig,
+    /// Floors under every run's guardrails that no request or playbook can loosen.
+    pub guardrails: GuardrailFloor,
 }
 
 /// Playbook runs.
@@ -309,6 +313,7 @@ impl Default for Config {
             playbooks: PlaybookConfig::default(),
             server: ServerConfig::default(),
             limits: LimitsConfig::default(),
+            guardrails: GuardrailFloor::default(),
         }
     }
 }
@@ -456,6 +461,7 @@ impl Config {
                 return invalid("recording.upload_url", &message);
             }
         }
+        self.guardrails.check()?;
         self.limits.check(self)
     }
 

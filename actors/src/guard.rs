@@ -6,7 +6,9 @@
 //! an address reaches the same check. The same `Guard` serves the router (before and after each
 //! action) and the run's filtering proxy (every request the browser makes).
 
+mod destructive;
 mod network;
+mod precedence;
 mod scope;
 mod stuck;
 
@@ -16,7 +18,9 @@ use std::sync::Mutex;
 use url::{Host, Url};
 
 use crate::request::{Action, GuardrailSpec};
+pub(crate) use destructive::{Destructive, find_destructive, hide_controls, label_from_html};
 use network::Resolver;
+pub(crate) use precedence::{describe, intersect_allowed, narrow, within_floor};
 pub use stuck::{Severity, StuckSpec};
 pub(crate) use stuck::{StuckDetector, Verdict};
 
@@ -104,14 +108,15 @@ impl TaskKind {
 /// Why a destination was refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Block {
-    /// The check that refused it: `scheme`, `domain`, `blocked_domain`, `private_network`, `url`.
+    /// The check that refused it: `scheme`, `domain`, `blocked_domain`, `private_network`, `url`,
+    /// `destructive` (a click on a control the task kind may not use).
     pub(crate) check: &'static str,
     /// Why, for people.
     pub(crate) reason: String,
 }
 
 impl Block {
-    fn new(check: &'static str, reason: impl Into<String>) -> Self {
+    pub(crate) fn new(check: &'static str, reason: impl Into<String>) -> Self {
         Self {
             check,
             reason: reason.into(),
@@ -298,5 +303,7 @@ pub fn is_private_ip(ip: IpAddr) -> bool {
     network::private_range(ip).is_some()
 }
 
+#[cfg(test)]
+mod reference_tables;
 #[cfg(test)]
 mod tests;

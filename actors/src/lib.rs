@@ -63,8 +63,9 @@ pub use command::{
     CancelAck, CancelError, Command, EngineStats, EventSubscription, ShutdownReport, SubmitError,
 };
 pub use config::{
-    API_KEY_ENV, AgentConfig, Config, ConfigError, EngineTimeouts, LimitsConfig, ObserveCaps,
-    PlaybookConfig, RecordingConfig, RegistryConfig, RunDefaults, ServerConfig, SettleConfig,
+    API_KEY_ENV, AgentConfig, Config, ConfigError, EngineTimeouts, GuardrailFloor, LimitsConfig,
+    ObserveCaps, PlaybookConfig, RecordingConfig, RegistryConfig, RunDefaults, ServerConfig,
+    SettleConfig,
 };
 pub use engine::{Engine, StartError};
 pub use event::{ActionFailure, EventKind, RunEvent};

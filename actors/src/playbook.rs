@@ -39,7 +39,7 @@ pub struct Playbook {
     pub start_url: Option<String>,
     /// The steps, in order.
     pub steps: Vec<Step>,
-    /// Replaces the request's guardrails for this run.
+    /// Narrows the request's guardrails for this run (never widens them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guardrails: Option<GuardrailSpec>,
 }

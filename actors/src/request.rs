@@ -460,8 +460,8 @@ impl RunRequest {
 
     /// Fixes a playbook driver's playbook at admission (call after [`RunRequest::validate`]):
     /// the playbook is loaded once and inlined, so the run executes exactly what was validated
-    /// without reading the file again; its `guardrails`, when it has them, replace the
-    /// request's (the playbook's author knows where its steps go).
+    /// without reading the file again; its `guardrails`, when it has them, narrow the
+    /// request's (never widen them: see `guard/precedence.rs`).
     pub fn inline_playbook(&mut self, config: &Config) {
         let Self {
             driver, guardrails, ..
@@ -473,7 +473,7 @@ impl RunRequest {
             return;
         };
         if let Some(own) = &playbook.guardrails {
-            *guardrails = own.clone();
+            *guardrails = crate::guard::narrow(guardrails, own);
         }
         if let Ok(inline) = serde_json::to_value(&playbook) {
             spec.playbook = inline;
@@ -482,7 +482,7 @@ impl RunRequest {
 
     /// Checks everything serde cannot: URLs, selectors, names and limits.
     pub fn validate(&self, config: &Config) -> Result<(), InvalidRequest> {
-        let mut v = validate::Validator::new(&self.credentials, &config.limits);
+        let mut v = validate::Validator::new(&self.credentials, &config.limits, &config.guardrails);
         if let Some(url) = &self.start_url {
             v.url("start_url", url);
         }
@@ -518,7 +518,7 @@ impl RunRequest {
                 }
             }
             DriverSpec::Agent(agent) => v.agent(agent, &config.agent),
-            DriverSpec::Playbook(spec) => v.playbook(spec, config),
+            DriverSpec::Playbook(spec) => v.playbook(spec, config, &self.guardrails),
         }
         for (i, domain) in self.guardrails.allowed_domains.iter().enumerate() {
             if let Err(msg) = crate::guard::check_domain_pattern(domain) {

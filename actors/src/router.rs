@@ -233,6 +233,7 @@ async fn run_sequence(
     step: u32,
     steps: &[Action],
 ) -> Result<ActionOutput, ActionFailure> {
+    pipeline::check_sequence(state, steps).await?;
     let mut lines = Vec::with_capacity(steps.len());
     let mut last_url = None;
     for (i, sub) in steps.iter().enumerate() {

@@ -145,6 +145,7 @@ async fn on_start(
             return Ok(());
         }
     };
+    record.log("info", &crate::guard::describe(&record.request.guardrails));
     let guard = Arc::new(Guard::new(&record.request.guardrails));
     let sink_record = record.clone();
     let proxy = GuardProxy::start(

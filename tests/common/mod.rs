@@ -41,6 +41,12 @@ pub struct Site {
 
 impl Site {
     pub async fn serve(pages: Vec<(&str, Page)>) -> Self {
+        Self::serve_at("127.0.0.1", pages).await
+    }
+
+    /// The same on another loopback address, e.g. `127.0.0.2` for an "outside" host that no
+    /// run is allowed to reach.
+    pub async fn serve_at(ip: &str, pages: Vec<(&str, Page)>) -> Self {
         let state = SiteState {
             pages: Arc::new(
                 pages
@@ -52,7 +58,7 @@ impl Site {
         };
         let log = state.log.clone();
         let app = axum::Router::new().fallback(serve_page).with_state(state);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = tokio::net::TcpListener::bind((ip, 0)).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let task = tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();

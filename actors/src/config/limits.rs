@@ -28,10 +28,6 @@ pub struct LimitsConfig {
     pub max_labels: usize,
     /// Most bytes of one label's key, and of its value.
     pub max_label_bytes: usize,
-    /// Whether a request (or a playbook's own guardrails) may set
-    /// `guardrails.allow_private_networks`. Set it to false on a server whose callers must not
-    /// reach the host's network (loopback, the LAN, cloud metadata addresses).
-    pub allow_private_networks: bool,
 }
 
 impl Default for LimitsConfig {
@@ -45,7 +41,6 @@ impl Default for LimitsConfig {
             max_credential_bytes: 4_096,
             max_labels: 32,
             max_label_bytes: 256,
-            allow_private_networks: true,
         }
     }
 }

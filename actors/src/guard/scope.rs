@@ -2,34 +2,45 @@
 
 /// Sites no run visits unless the request names its own `allowed_domains` (government,
 /// military, banking, payments, webmail and social networks), as in the reference system.
+/// `*.x` also matches `x` itself, so `*.chase.com` covers `chase.com` and `www.chase.com`;
+/// `*.bank.*` is any `bank` label with a suffix (`foo.bank.example`), `*.bank` the `.bank` TLD.
 pub(crate) const DEFAULT_BLOCKED_DOMAINS: &[&str] = &[
+    // Government and military.
     "*.gov",
     "*.gov.*",
     "*.mil",
+    // Banking.
     "*.bank",
-    "paypal.com",
+    "*.bank.*",
+    "*.chase.com",
+    "*.bankofamerica.com",
+    "*.wellsfargo.com",
+    "*.citi.com",
+    "*.usbank.com",
+    "*.capitalone.com",
+    "*.hsbc.com",
+    "*.barclays.co.uk",
+    // Payments.
     "*.paypal.com",
-    "stripe.com",
-    "venmo.com",
-    "wise.com",
-    "chase.com",
-    "bankofamerica.com",
-    "wellsfargo.com",
-    "citi.com",
-    "hsbc.com",
-    "barclays.co.uk",
+    "*.stripe.com",
+    "*.venmo.com",
+    "*.wise.com",
+    "*.square.com",
+    "*.cash.app",
+    // Webmail.
     "mail.google.com",
     "outlook.live.com",
     "outlook.office.com",
     "mail.yahoo.com",
-    "proton.me",
-    "facebook.com",
-    "instagram.com",
-    "x.com",
-    "twitter.com",
-    "linkedin.com",
-    "tiktok.com",
-    "reddit.com",
+    "*.proton.me",
+    // Social networks.
+    "*.facebook.com",
+    "*.instagram.com",
+    "*.x.com",
+    "*.twitter.com",
+    "*.linkedin.com",
+    "*.tiktok.com",
+    "*.reddit.com",
 ];
 
 /// Labels that mark a host as a sign-in service (`login.example.com`).
@@ -51,11 +62,12 @@ pub(crate) fn covers(allowed: &str, host: &str) -> bool {
             .is_some_and(|prefix| prefix.ends_with('.'))
 }
 
-/// Glob match on a host: `*` is any run of characters, `?` one; `*.x` also matches `x`.
+/// Glob match on a host: `*` is any run of characters, `?` one; `*.x` also matches `x`
+/// (and `*.x.*` matches `x.*`).
 pub(crate) fn glob_matches(glob: &str, host: &str) -> bool {
     let glob = glob.trim().trim_end_matches('.').to_ascii_lowercase();
     if let Some(base) = glob.strip_prefix("*.") {
-        if host == base {
+        if wildcard(base.as_bytes(), host.as_bytes()) {
             return true;
         }
     }
@@ -129,6 +141,10 @@ mod tests {
         assert!(glob_matches("ads.*.test", "ads.tracker.test"));
         assert!(glob_matches("shop?.test", "shop1.test"));
         assert!(!glob_matches("paypal.com", "notpaypal.com"));
+        assert!(glob_matches("*.bank.*", "foo.bank.example"));
+        assert!(glob_matches("*.bank.*", "bank.example"));
+        assert!(!glob_matches("*.bank.*", "foo.bankrate.com"));
+        assert!(!glob_matches("*.x.com", "max.com"));
     }
 
     #[test]

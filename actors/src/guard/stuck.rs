@@ -1,8 +1,15 @@
 //! Stuck detection over a run's recent actions: the same action repeated, short cycles,
 //! failure clusters and URL revisits, with hint / warning / stop levels (the reference system's
 //! rules and default thresholds).
+//!
+//! A URL revisit is a successful action that landed on a page first visited at least
+//! `revisit_gap` actions earlier. Only real visits count: a `goto`, or another action whose
+//! page actually changed (the router reports them); a click that stayed put visits nothing.
+//! The gap is measured from the first visit, so returning again and again keeps being seen;
+//! every detection raises the escalation count (as in the reference), so rapid returns go from
+//! hint to warning.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
@@ -50,6 +57,17 @@ impl Default for StuckSpec {
     }
 }
 
+impl StuckSpec {
+    /// Whether every threshold is the default (`enabled` aside).
+    pub(crate) fn thresholds_are_default(&self) -> bool {
+        *self
+            == Self {
+                enabled: self.enabled,
+                ..Self::default()
+            }
+    }
+}
+
 /// How serious a detection is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -80,10 +98,10 @@ struct Entry {
 pub(crate) struct StuckDetector {
     spec: StuckSpec,
     recent: VecDeque<Entry>,
-    /// Landing URLs with the action index they were seen at.
-    urls: Vec<(String, usize)>,
+    /// Visited pages (normalized) with the action index of their first visit.
+    first_visits: HashMap<String, usize>,
     actions: usize,
-    /// Raised by cycle and failure detections, lowered by each clean action.
+    /// Raised by every detection, lowered by each clean action.
     stuck_count: usize,
 }
 
@@ -92,38 +110,39 @@ impl StuckDetector {
         Self {
             spec,
             recent: VecDeque::new(),
-            urls: Vec::new(),
+            first_visits: HashMap::new(),
             actions: 0,
             stuck_count: 0,
         }
     }
 
-    /// Records an action (its normalized signature, whether it failed, where the page landed)
-    /// and returns the most serious detection, if any.
+    /// Records an action (its normalized signature, whether it failed, the pages it visited)
+    /// and returns the most serious detection, if any. A failed action visits nothing.
     pub(crate) fn observe(
         &mut self,
         signature: String,
         failed: bool,
-        url: Option<&str>,
+        visits: &[String],
     ) -> Option<Verdict> {
         self.actions += 1;
         self.recent.push_back(Entry { signature, failed });
         while self.recent.len() > self.spec.window_size.max(1) {
             self.recent.pop_front();
         }
-        let verdicts = [
-            self.repetition(),
-            self.cycle(),
-            self.failures(),
-            self.revisit(url),
-        ];
+        let revisit = if failed { None } else { self.revisit(visits) };
+        let verdicts = [self.repetition(), self.cycle(), self.failures(), revisit];
         let worst = verdicts.into_iter().flatten().max_by_key(|v| v.severity);
         match &worst {
-            Some(v) if v.pattern != "repetition" => self.stuck_count += 1,
-            Some(_) => {}
+            Some(_) => self.stuck_count += 1,
             None => self.stuck_count = self.stuck_count.saturating_sub(1),
         }
         worst
+    }
+
+    /// The escalation count (for tests that follow the reference's).
+    #[cfg(test)]
+    pub(crate) fn stuck_count(&self) -> usize {
+        self.stuck_count
     }
 
     fn escalate(&self) -> Severity {
@@ -200,23 +219,49 @@ impl StuckDetector {
         })
     }
 
-    fn revisit(&mut self, url: Option<&str>) -> Option<Verdict> {
-        let url = url?.split('#').next()?.to_owned();
+    fn revisit(&mut self, visits: &[String]) -> Option<Verdict> {
         let now = self.actions;
-        let seen = self.urls.iter().find(|(u, _)| *u == url).map(|(_, at)| *at);
-        self.urls.retain(|(u, _)| *u != url);
-        self.urls.push((url.clone(), now));
-        let at = seen?;
-        (now - at >= self.spec.revisit_gap).then(|| Verdict {
-            severity: if self.stuck_count >= 2 {
-                Severity::Warning
-            } else {
-                Severity::Hint
-            },
-            pattern: "url_revisit",
-            message: format!("back on {url}, first seen {} actions ago", now - at),
-        })
+        let mut found = None;
+        for url in visits {
+            let key = page_key(url);
+            let Some(&first) = self.first_visits.get(&key) else {
+                self.first_visits.insert(key, now);
+                continue;
+            };
+            if found.is_none() && now - first >= self.spec.revisit_gap {
+                found = Some(Verdict {
+                    severity: if self.stuck_count >= 2 {
+                        Severity::Warning
+                    } else {
+                        Severity::Hint
+                    },
+                    pattern: "url_revisit",
+                    message: format!(
+                        "already visited {key}, first {} actions ago; what that visit showed \
+                         may already be enough",
+                        now - first
+                    ),
+                });
+            }
+        }
+        found
     }
+}
+
+/// A page's identity for revisits: host lower-cased, no fragment, no trailing slash; the query
+/// kept (`?q=alpha` and `?q=beta` are different pages).
+fn page_key(url: &str) -> String {
+    let Ok(u) = url::Url::parse(url) else {
+        return url.split('#').next().unwrap_or(url).to_owned();
+    };
+    let host = u.host_str().unwrap_or_default();
+    let port = u.port().map(|p| format!(":{p}")).unwrap_or_default();
+    let query = u.query().map(|q| format!("?{q}")).unwrap_or_default();
+    format!(
+        "{}://{host}{port}{}{query}",
+        u.scheme(),
+        u.path().trim_end_matches('/')
+    )
 }
 
 #[cfg(test)]
@@ -232,7 +277,7 @@ mod tests {
         let mut d = detector();
         let levels: Vec<_> = (0..7)
             .map(|_| {
-                d.observe("click #next".into(), false, None)
+                d.observe("click #next".into(), false, &[])
                     .map(|v| v.severity)
             })
             .collect();
@@ -256,7 +301,7 @@ mod tests {
         let mut seen = Vec::new();
         for i in 0..10 {
             let sig = if i % 2 == 0 { "click #a" } else { "click #b" };
-            if let Some(v) = d.observe(sig.into(), false, None) {
+            if let Some(v) = d.observe(sig.into(), false, &[]) {
                 seen.push((v.pattern, v.severity));
             }
         }
@@ -268,12 +313,12 @@ mod tests {
     #[test]
     fn failure_clusters_and_clean_actions_decay() {
         let mut d = detector();
-        assert!(d.observe("a".into(), true, None).is_none());
-        assert!(d.observe("b".into(), true, None).is_none());
-        let v = d.observe("c".into(), true, None).unwrap();
+        assert!(d.observe("a".into(), true, &[]).is_none());
+        assert!(d.observe("b".into(), true, &[]).is_none());
+        let v = d.observe("c".into(), true, &[]).unwrap();
         assert_eq!((v.pattern, v.severity), ("failure_cluster", Severity::Hint));
         for sig in ["d", "e", "f", "g", "h"] {
-            d.observe(sig.into(), false, None);
+            d.observe(sig.into(), false, &[]);
         }
         assert_eq!(d.stuck_count, 0);
     }
@@ -281,12 +326,13 @@ mod tests {
     #[test]
     fn url_revisits_after_the_gap_are_hinted() {
         let mut d = detector();
-        d.observe("goto a".into(), false, Some("https://a.test/"));
+        let a = ["https://a.test/".to_owned()];
+        d.observe("goto a".into(), false, &a);
         for i in 0..4 {
-            d.observe(format!("x{i}"), false, Some("https://b.test/"));
+            d.observe(format!("x{i}"), false, &["https://b.test/".to_owned()]);
         }
         let v = d
-            .observe("goto a".into(), false, Some("https://a.test/#top"))
+            .observe("goto a".into(), false, &["https://A.test#top".to_owned()])
             .unwrap();
         assert_eq!((v.pattern, v.severity), ("url_revisit", Severity::Hint));
     }

@@ -3,26 +3,32 @@
 use std::collections::BTreeMap;
 
 use super::{Action, AgentSpec, FieldError, InvalidRequest, PlaybookSpec, Secret};
-use crate::config::{AgentConfig, LimitsConfig};
+use crate::config::{AgentConfig, GuardrailFloor, LimitsConfig};
 
 mod ceilings;
+mod narrowing;
 
 pub(super) struct Validator<'a> {
     errors: Vec<FieldError>,
     credentials: &'a BTreeMap<String, Secret>,
     /// The server's `[limits]` (checked in `validate/ceilings.rs`).
     ceilings: &'a LimitsConfig,
+    /// The server's `[guardrails]` floors (checked in `validate/ceilings.rs` and
+    /// `validate/narrowing.rs`).
+    floor: &'a GuardrailFloor,
 }
 
 impl<'a> Validator<'a> {
     pub(super) fn new(
         credentials: &'a BTreeMap<String, Secret>,
         ceilings: &'a LimitsConfig,
+        floor: &'a GuardrailFloor,
     ) -> Self {
         Self {
             errors: Vec::new(),
             credentials,
             ceilings,
+            floor,
         }
     }
 
@@ -127,8 +133,14 @@ impl<'a> Validator<'a> {
     }
 
     /// A playbook driver: the playbook loads and is valid, the parameters satisfy it, its
-    /// credentials exist, and a hand-off endpoint of its own brings its own key.
-    pub(super) fn playbook(&mut self, spec: &PlaybookSpec, config: &crate::config::Config) {
+    /// credentials exist, a hand-off endpoint of its own brings its own key, and its own
+    /// guardrails meet the `request`'s (they only narrow them).
+    pub(super) fn playbook(
+        &mut self,
+        spec: &PlaybookSpec,
+        config: &crate::config::Config,
+        request: &super::GuardrailSpec,
+    ) {
         if let Some(agent) = &spec.agent {
             self.url_if_set("driver.agent.base_url", agent.base_url.as_deref());
             self.host_key("driver.agent.base_url", agent, &config.agent);
@@ -144,12 +156,13 @@ impl<'a> Validator<'a> {
         for problem in playbook.problems() {
             self.push(format!("{prefix}{}", problem.field), problem.message);
         }
-        // A playbook's guardrails replace the request's: they answer to the same ceiling.
+        // A playbook's guardrails only narrow the request's, and answer to the same floors.
         if let Some(guardrails) = &playbook.guardrails {
             self.private_networks(
                 &format!("{prefix}guardrails.allow_private_networks"),
                 guardrails.allow_private_networks,
             );
+            self.playbook_scope(&prefix, guardrails, request);
         }
         if let Err(errors) = playbook.resolve_params(&spec.params) {
             self.errors.extend(errors);

@@ -42,6 +42,9 @@ pub(super) struct RunLimits {
     max_errors: u32,
     errors_in_a_row: u32,
     stuck: Option<StuckDetector>,
+    /// Pages the current action navigated to (a sequence may visit several), for stuck
+    /// detection; emptied when the action is judged.
+    visits: Vec<String>,
 }
 
 impl RunLimits {
@@ -60,6 +63,7 @@ impl RunLimits {
                 .unwrap_or(DEFAULT_MAX_CONSECUTIVE_ERRORS),
             errors_in_a_row: 0,
             stuck: stuck_on.then(|| StuckDetector::new(g.stuck.clone())),
+            visits: Vec::new(),
         }
     }
 
@@ -88,6 +92,11 @@ impl RunLimits {
         Ok(())
     }
 
+    /// Notes that the current action navigated to `url` (a goto, or a page that changed).
+    pub(super) fn note_visit(&mut self, url: &str) {
+        self.visits.push(url.to_owned());
+    }
+
     fn check_landing(&self, url: &str) -> Result<(), LimitBlock> {
         let key = page_key(url);
         if url == "about:blank" || self.visited.contains(&key) || self.visited.len() < self.max_urls
@@ -106,6 +115,7 @@ impl RunLimits {
         action: &Action,
         output: &Result<ActionOutput, ActionFailure>,
     ) -> Judgement {
+        let visits = std::mem::take(&mut self.visits);
         if output.is_ok() {
             self.errors_in_a_row = 0;
         } else {
@@ -125,8 +135,7 @@ impl RunLimits {
             return Judgement::Fine;
         };
         let signature = serde_json::to_string(action).unwrap_or_else(|_| action.name().to_owned());
-        let url = output.as_ref().ok().and_then(|o| o.url.as_deref());
-        match stuck.observe(signature, output.is_err(), url) {
+        match stuck.observe(signature, output.is_err(), &visits) {
             None => Judgement::Fine,
             Some(v) if v.severity == Severity::Stop => Judgement::Stop(v),
             Some(v) => Judgement::Nudge(v),
@@ -152,6 +161,7 @@ mod tests {
             max_errors,
             errors_in_a_row: 0,
             stuck: None,
+            visits: Vec::new(),
         }
     }
 
@@ -200,5 +210,63 @@ mod tests {
             url: "https://c.test/".into(),
         };
         assert_eq!(l.check_before(&goto).unwrap_err().check, "max_urls");
+    }
+
+    /// test_guardrails.py TestNavigationTracking and TestErrorTracking: a page limit of 2
+    /// admits a, a again, b, and refuses c; with 2 errors allowed the third stops the run and
+    /// a success resets the count.
+    #[test]
+    fn the_reference_navigation_and_error_tables() {
+        let mut l = limits(2, 2);
+        l.admit_landing("https://a.com/").unwrap();
+        l.admit_landing("https://a.com/").unwrap();
+        l.admit_landing("https://b.com/").unwrap();
+        let refused = l.admit_landing("https://c.com/").unwrap_err();
+        assert!(refused.reason.contains("Max URL limit"), "{refused:?}");
+        let shot = Action::Screenshot { full_page: false };
+        assert!(matches!(l.judge(&shot, &failure()), Judgement::Fine));
+        assert!(matches!(l.judge(&shot, &failure()), Judgement::Fine));
+        assert!(matches!(l.judge(&shot, &failure()), Judgement::Stop(_)));
+        let mut l = limits(2, 2);
+        l.judge(&shot, &failure());
+        l.judge(&shot, &failure());
+        l.judge(&shot, &Ok(ActionOutput::default()));
+        assert!(matches!(l.judge(&shot, &failure()), Judgement::Fine));
+    }
+
+    /// Only noted visits reach revisit detection: a click that stayed on the page (and so was
+    /// not noted by the pipeline) is no visit, even though its output carries the page's URL.
+    #[test]
+    fn only_noted_visits_count_as_revisits() {
+        let mut l = limits(100, 100);
+        let mut spec = crate::guard::StuckSpec {
+            revisit_gap: 3,
+            repeat_hint: 20,
+            ..Default::default()
+        };
+        spec.enabled = Some(true);
+        l.stuck = Some(StuckDetector::new(spec));
+        let at_home = Ok(ActionOutput {
+            url: Some("https://a.test/home".into()),
+            ..ActionOutput::default()
+        });
+        let click = |i: usize| Action::Click {
+            selector: format!("#b{i}"),
+        };
+        let goto = Action::Goto {
+            url: "https://a.test/home".into(),
+        };
+        l.note_visit("https://a.test/home");
+        assert!(matches!(l.judge(&goto, &at_home), Judgement::Fine));
+        // Clicks that did not navigate: the same URL in their output, no visit noted.
+        for i in 0..4 {
+            assert!(matches!(l.judge(&click(i), &at_home), Judgement::Fine));
+        }
+        // A real return is a revisit, measured from the first visit.
+        l.note_visit("https://a.test/home");
+        match l.judge(&goto, &at_home) {
+            Judgement::Nudge(v) => assert_eq!(v.pattern, "url_revisit"),
+            _ => panic!("expected a revisit hint"),
+        }
     }
 }

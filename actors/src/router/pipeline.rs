@@ -1,14 +1,16 @@
-//! One action through the guards: the target checked before, the browser call raced against
-//! the run's stop, and the landing URL checked after (leaving a forbidden page for about:blank).
+//! One action through the guards: the target checked before (a destination, or a click's
+//! control against the destructive tiers of the task kind), the browser call raced against the
+//! run's stop, and the landing URL checked after (leaving a forbidden page for about:blank). A
+//! `sequence` is checked whole before its first step runs.
 
 use tracing::Instrument;
 
 use super::RouterState;
 use crate::browser::BrowserMsg;
 use crate::event::{ActionFailure, EventKind};
-use crate::guard::{Block, Phase};
+use crate::guard::{Block, Phase, find_destructive, hide_controls, label_from_html};
 use crate::page_driver::{ActionBounds, ActionOutput};
-use crate::request::Action;
+use crate::request::{Action, ExtractMode};
 use crate::run::ErrorCode;
 
 /// Guard → execute → post-navigation guard.
@@ -27,8 +29,12 @@ pub(super) async fn run_pipeline(
             return Err(blocked(state, block, target));
         }
     }
+    if let Action::Click { selector } = action {
+        check_click(state, selector).await?;
+    }
     let (blocks_before, _) = state.record.request_blocks();
     let output = call_browser(state, action.clone()).await?;
+    let output = hide_destructive(state, action, output);
     if action.may_navigate() {
         if let Some(url) = &output.url {
             let (blocks_after, last_block) = state.record.request_blocks();
@@ -79,6 +85,10 @@ pub(super) async fn run_pipeline(
             // A URL can carry a typed secret (a GET form): events and status see it scrubbed.
             let shown = super::output::scrub(state, url);
             let changed = state.record.status().last_url.as_deref() != Some(shown.as_str());
+            // Only real visits feed revisit detection: a goto, or a page that changed.
+            if changed || matches!(action, Action::Goto { .. }) {
+                state.limits().note_visit(&shown);
+            }
             if changed {
                 state.record.status().last_url = Some(shown.clone());
                 state.record.emit(EventKind::Navigated { url: shown });
@@ -86,6 +96,97 @@ pub(super) async fn run_pipeline(
         }
     }
     Ok(output)
+}
+
+/// Refuses, before it reaches the browser, a click on a control the task kind may not use: by
+/// its selector, then by the element's own label (read from its HTML, so the check needs no
+/// page script of its own). A selector that matches nothing fails as the click would.
+async fn check_click(state: &RouterState, selector: &str) -> Result<(), ActionFailure> {
+    let kind = state.record.request.guardrails.task_kind;
+    let refuse = |found: crate::guard::Destructive, what: String| {
+        let reason = found.reason(kind, &what);
+        blocked(state, Block::new("destructive", reason), selector)
+    };
+    if let Some(found) = find_destructive(kind, selector) {
+        return Err(refuse(found, format!("the selector `{selector}`")));
+    }
+    let probe = Action::Extract {
+        selector: Some(selector.to_owned()),
+        mode: ExtractMode::Html,
+        store_as: None,
+    };
+    let html = call_browser(state, probe).await.map_err(|mut f| {
+        f.message = format!(
+            "click {selector}: {}",
+            f.message.trim_start_matches("extract: ")
+        );
+        f
+    })?;
+    match find_destructive(kind, &label_from_html(&html.text)) {
+        Some(found) => Err(refuse(found, format!("the element `{selector}`"))),
+        None => Ok(()),
+    }
+}
+
+/// `observe` without the controls the task kind may not click.
+fn hide_destructive(state: &RouterState, action: &Action, mut out: ActionOutput) -> ActionOutput {
+    if !matches!(action, Action::Observe { .. }) {
+        return out;
+    }
+    let kind = state.record.request.guardrails.task_kind;
+    let (text, hidden) = hide_controls(kind, &out.text);
+    if hidden > 0 {
+        out.text = text;
+        if let Some(serde_json::Value::String(value)) = &mut out.value {
+            *value = hide_controls(kind, value).0;
+        }
+        state.record.log(
+            "info",
+            &format!(
+                "observe: hid {hidden} destructive control(s) that {} tasks may not click",
+                kind.as_str()
+            ),
+        );
+    }
+    out
+}
+
+/// Checks a `sequence` whole before its first step runs: each step's task kind and page
+/// limit, each goto's destination, each click's selector. A refusal names the step.
+pub(super) async fn check_sequence(
+    state: &RouterState,
+    steps: &[Action],
+) -> Result<(), ActionFailure> {
+    let kind = state.record.request.guardrails.task_kind;
+    for (i, step) in steps.iter().enumerate() {
+        let checked = state.limits().check_before(step).map_err(Block::from);
+        let checked = match (checked, step.target_url()) {
+            (Ok(()), Some(url)) => state.guard.check_url(url, Phase::Before).await,
+            (other, _) => other,
+        };
+        let checked = checked.and_then(|()| match step {
+            Action::Click { selector } => match find_destructive(kind, selector) {
+                Some(found) => Err(Block::new(
+                    "destructive",
+                    found.reason(kind, &format!("the selector `{selector}`")),
+                )),
+                None => Ok(()),
+            },
+            _ => Ok(()),
+        });
+        if let Err(block) = checked {
+            let target = step.target_url().unwrap_or(step.name()).to_owned();
+            let mut failure = blocked(state, block, &target);
+            failure.message = format!(
+                "step {} ({}): {}; the sequence was refused before its first step ran",
+                i + 1,
+                step.name(),
+                failure.message
+            );
+            return Err(failure);
+        }
+    }
+    Ok(())
 }
 
 /// One browser call within the action's bounds (its own `timeout_ms` or the run's, and the

@@ -13,11 +13,11 @@ fn exceeds(value: impl std::fmt::Display, ceiling: &str, max: impl std::fmt::Dis
 impl Validator<'_> {
     /// Guardrails that open private networks on a server that forbids it.
     pub(in crate::request) fn private_networks(&mut self, field: &str, allowed: bool) {
-        if allowed && !self.ceilings.allow_private_networks {
+        if allowed && !self.floor.allow_private_networks {
             self.push(
                 field,
                 "this server does not let runs reach private networks \
-                 ([limits] allow_private_networks = false); remove it",
+                 ([guardrails] allow_private_networks = false); remove it",
             );
         }
     }
@@ -69,6 +69,7 @@ impl Validator<'_> {
             "guardrails.allow_private_networks",
             request.guardrails.allow_private_networks,
         );
+        self.request_scope(&request.guardrails);
         if request.credentials.len() > c.max_credentials {
             let n = request.credentials.len();
             self.push(
@@ -149,7 +150,7 @@ mod tests {
         let mut config = Config::default();
         let open = r#", "guardrails": {"allow_private_networks": true}"#;
         assert!(errors(&script(open), &config).is_empty());
-        config.limits.allow_private_networks = false;
+        config.guardrails.allow_private_networks = false;
         let errs = errors(&script(open), &config);
         assert!(
             message_of(&errs, "guardrails.allow_private_networks")
