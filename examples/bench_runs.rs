@@ -544,6 +544,7 @@ async fn driver_evaluates(count: usize, base: &str, root: &Path) -> anyhow::Resu
         observe: config.observe.clone(),
         settle: config.settle.clone(),
         proxy: None,
+        scrubber: Default::default(),
         hide_forms: false,
     };
     let bounds = ActionBounds {
