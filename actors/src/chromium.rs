@@ -194,6 +194,7 @@ impl ChromiumSession {
                 observe: spec.observe.clone(),
                 settle: spec.settle.clone(),
                 scrubber: spec.scrubber.clone(),
+                max_result_bytes: spec.max_result_bytes,
             },
             reaped: false,
         })

@@ -39,6 +39,9 @@ pub struct LaunchSpec {
     /// anything (snapshot caps, clipped URLs), and uses it to find fields that show a
     /// credential when it masks screenshots.
     pub scrubber: std::sync::Arc<crate::scrub::Scrubber>,
+    /// `[limits] max_result_bytes`: a captured DOM is read only up to a few times this (the
+    /// browser seam cuts it to this after the scrub), so a huge page costs no huge transfer.
+    pub max_result_bytes: usize,
     /// `observe` leaves out form fields and every control but links (read and navigate tasks:
     /// what a model cannot use, it is not shown).
     pub hide_forms: bool,

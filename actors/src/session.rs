@@ -178,6 +178,7 @@ async fn on_start(
         observe: config.observe.clone(),
         settle: config.settle.clone(),
         scrubber: record.scrubber.clone(),
+        max_result_bytes: config.limits.max_result_bytes,
         hide_forms: matches!(
             record.request.guardrails.task_kind,
             crate::guard::TaskKind::Read | crate::guard::TaskKind::Navigate

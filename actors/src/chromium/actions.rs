@@ -36,6 +36,8 @@ pub(super) struct Settings {
     pub(super) settle: SettleConfig,
     /// The run's credential scrubber: applied before any cut, and used to find fields to mask.
     pub(super) scrubber: std::sync::Arc<crate::scrub::Scrubber>,
+    /// `[limits] max_result_bytes`.
+    pub(super) max_result_bytes: usize,
 }
 
 pub(super) fn failed(message: impl Into<String>) -> ActionFailure {

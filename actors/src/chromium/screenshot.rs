@@ -19,7 +19,7 @@ use chromiumoxide::page::ScreenshotParams;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::actions::{Settings, evaluate, failed};
+use super::actions::{Settings, call, evaluate, failed};
 use crate::event::ActionFailure;
 use crate::page_driver::{ActionOutput, Capture};
 
@@ -32,6 +32,18 @@ const PROBE_JS: &str = include_str!("screenshot/probe.js");
 const PROBE_TEXT_BYTES: usize = 1 << 20;
 /// Most text nodes the probe walks.
 const PROBE_NODES: usize = 50_000;
+
+/// The DOM as `page.content()` gives it, read up to `max` UTF-16 units in the page: a 60 MB
+/// page is not shipped whole only to be cut after.
+const DOM_JS: &str = r#"({max}) => {
+  const d = document.doctype;
+  const html = (d ? '<!DOCTYPE ' + d.name + '>' : '') + document.documentElement.outerHTML;
+  return html.length > max ? html.slice(0, max) : html;
+}"#;
+/// How many times `max_result_bytes` of the DOM is read: the seam cuts to `max_result_bytes`
+/// after scrubbing, and the margin keeps that cut (not this one) the one that shows, even
+/// where scrubbing shortened the text.
+const DOM_READ_FACTOR: usize = 4;
 
 /// A screenshot, or why there is none.
 enum Shot {
@@ -74,11 +86,11 @@ pub(crate) async fn capture(
         }
     }
     if dom {
-        capture.dom = Some(
-            page.content()
-                .await
-                .map_err(|e| format!("cannot read the DOM: {e}"))?,
-        );
+        let arg = json!({ "max": settings.max_result_bytes.saturating_mul(DOM_READ_FACTOR) });
+        let html = call(page, DOM_JS, arg)
+            .await
+            .map_err(|f| format!("cannot read the DOM: {}", f.message))?;
+        capture.dom = Some(html.as_str().unwrap_or_default().to_owned());
     }
     Ok(capture)
 }
