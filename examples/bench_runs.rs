@@ -544,6 +544,8 @@ async fn driver_evaluates(count: usize, base: &str, root: &Path) -> anyhow::Resu
         observe: config.observe.clone(),
         settle: config.settle.clone(),
         proxy: None,
+        scrubber: Default::default(),
+        max_result_bytes: config.limits.max_result_bytes,
         hide_forms: false,
     };
     let bounds = ActionBounds {

@@ -437,7 +437,10 @@ async fn page_text_cannot_write_to_the_operators_terminal() {
         .chars()
         .filter(|c| c.is_control() && *c != '\n')
         .collect();
-    assert!(controls.is_empty(), "control characters {controls:?} in {stdout}");
+    assert!(
+        controls.is_empty(),
+        "control characters {controls:?} in {stdout}"
+    );
     assert!(stdout.contains("visible"), "{stdout}");
     let states: Vec<&str> = stdout.lines().filter(|l| l.starts_with("state")).collect();
     assert_eq!(states, ["state     failed"], "{stdout}");

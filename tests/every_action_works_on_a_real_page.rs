@@ -91,6 +91,7 @@ async fn every_action_on_a_real_page() {
            {"action": "extract", "selector": "#echo", "store_as": "echo"},
            {"action": "extract", "selector": "#pw", "mode": "value", "store_as": "pw_value"},
            {"action": "extract", "selector": "#chosen", "mode": "html", "store_as": "html"},
+           {"action": "evaluate", "script": "document.getElementById('echo').textContent = ''"},
            {"action": "screenshot", "full_page": true},
            {"action": "sequence", "steps": [
                {"action": "extract", "selector": "#user", "mode": "value", "store_as": "user"},
@@ -119,7 +120,7 @@ async fn every_action_on_a_real_page() {
     let screenshot = env
         .runs_dir()
         .join(run_id.to_string())
-        .join("recording/screenshots/0017_screenshot.jpg");
+        .join("recording/screenshots/0018_screenshot.jpg");
     assert!(std::fs::metadata(&screenshot).unwrap().len() > 1000);
 
     orchestrator.shutdown(Duration::from_secs(5)).await;

@@ -98,7 +98,17 @@ fn prepare(args: &WriterArgs, mut request: RunRequest) -> Result<Arc<RunRecord>,
     let status = RunStatus::new_queued(run_id, request.driver.type_name(), request.labels.clone());
     let limits = request.limits.effective(&args.config);
     let plan = request.recording.plan(&args.config.recording);
-    let record = RunRecord::new(request, limits, dir, log, status, store.clone(), plan);
+    let max_data_bytes = args.config.limits.max_data_bytes;
+    let record = RunRecord::new(
+        request,
+        limits,
+        dir,
+        log,
+        status,
+        store.clone(),
+        plan,
+        max_data_bytes,
+    );
     record.persist_now().map_err(storage)?;
     Ok(record)
 }

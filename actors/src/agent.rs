@@ -255,12 +255,12 @@ impl AgentDriver {
 
     fn finish(&self, ctx: &DriverContext, answer: Value, success: bool) -> DriverOutcome {
         // A model may quote a page that echoed a typed secret.
-        let answer = ctx.record.scrub_value(answer);
+        let answer = ctx.record.scrubber.scrub_value(answer);
         let text = match &answer {
             Value::String(s) => s.clone(),
             other => other.to_string(),
         };
-        ctx.record.status().data.insert("answer".to_owned(), answer);
+        ctx.record.keep_data("answer", answer);
         if success {
             DriverOutcome::Finished(RunOutcome::completed())
         } else {

@@ -1,5 +1,8 @@
 //! The Browser actor: owns one run's browser and page; every CDP call of the run goes through it.
 //!
+//! Every reply passes the seam (`browser/seam.rs`): page-derived text leaves this actor
+//! scrubbed of credentials and cut to `[limits] max_result_bytes`, and nowhere else needs to.
+//!
 //! Each handler is bounded in time and raced against the run's cancellation token, so a cancel
 //! never waits behind a long `wait_for`. The page driver kills its process group when dropped,
 //! which covers the paths where ractor skips `post_stop` (kill, panic).
@@ -18,6 +21,10 @@ use crate::page_driver::{
 };
 use crate::request::Action;
 use crate::run::ErrorCode;
+
+mod seam;
+
+pub(crate) use seam::Seam;
 
 /// Messages of the Browser actor.
 pub(crate) enum BrowserMsg {
@@ -49,6 +56,8 @@ pub(crate) struct BrowserArgs {
     pub(crate) launcher: Arc<dyn BrowserLauncher>,
     pub(crate) token: CancellationToken,
     pub(crate) close_timeout: Duration,
+    /// Scrubs and cuts every reply.
+    pub(crate) seam: Seam,
 }
 
 /// Actor state: the launched page, once there is one.
@@ -89,7 +98,8 @@ impl Actor for BrowserActor {
                 bounds,
                 reply,
             } => {
-                let _ = reply.send(on_execute(state, &action, bounds).await);
+                let result = on_execute(state, &action, bounds).await;
+                let _ = reply.send(state.args.seam.result(result));
             }
             BrowserMsg::Capture {
                 screenshot,
@@ -104,14 +114,14 @@ impl Actor for BrowserActor {
                     }
                     None => Err("the browser is not running".into()),
                 };
-                let _ = reply.send(result);
+                let _ = reply.send(state.args.seam.capture(result));
             }
             BrowserMsg::Blank(reply) => {
                 let result = match state.page.as_mut() {
                     Some(page) => bounded(state.args.close_timeout, page.blank()).await,
                     None => Ok(()),
                 };
-                let _ = reply.send(result);
+                let _ = reply.send(state.args.seam.error(result));
             }
             BrowserMsg::Close(mode, reply) => {
                 let _ = reply.send(on_close(state, mode).await);

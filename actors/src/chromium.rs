@@ -8,6 +8,7 @@
 mod actions;
 mod observe;
 pub(crate) mod orphans;
+mod screenshot;
 mod scripts;
 mod settle;
 
@@ -192,6 +193,8 @@ impl ChromiumSession {
                 screenshot_quality: spec.screenshot_quality,
                 observe: spec.observe.clone(),
                 settle: spec.settle.clone(),
+                scrubber: spec.scrubber.clone(),
+                max_result_bytes: spec.max_result_bytes,
             },
             reaped: false,
         })
@@ -277,7 +280,7 @@ impl PageDriver for ChromiumSession {
         dom: bool,
         masks: &'a [String],
     ) -> BoxFuture<'a, Result<Capture, String>> {
-        Box::pin(actions::capture(
+        Box::pin(screenshot::capture(
             &self.page,
             &self.settings,
             screenshot,

@@ -279,6 +279,7 @@ mod tests {
             RunStatus::new_queued(run_id, "script", Default::default()),
             store.clone(),
             request.recording.plan(&config.recording),
+            config.limits.max_data_bytes,
         );
         let stream = EventSubscription::live(record.clone(), 0).into_stream();
         // Far more than the live channel holds, published before the follower reads anything.

@@ -254,8 +254,14 @@ async fn capture_final(record: &RunRecord, browser: &ActorRef<BrowserMsg>, outco
             if let Some(jpeg) = capture.jpeg {
                 record.recorder.save_screenshot("final", &jpeg).await;
             }
+            if let Some(reason) = capture.withheld {
+                record.log("warn", &format!("final screenshot withheld: {reason}"));
+            }
             if let Some(dom) = capture.dom {
-                record.recorder.save_final_dom(&record.scrub(&dom));
+                // Scrubbed and cut at the browser seam; kept, so charged to max_data_bytes.
+                record
+                    .recorder
+                    .save_final_dom(&record.budget.take_text(dom));
             }
         }
         Ok(ractor::rpc::CallResult::Success(Err(e))) => {

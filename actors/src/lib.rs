@@ -28,6 +28,8 @@
 //! - `record.rs`: the per-run record shared by a run's actors
 //! - `guard.rs`: destination guardrails
 //! - `driver.rs`: the `Driver` trait and the script driver
+//! - `caps.rs`: `[limits] max_result_bytes` / `max_data_bytes`, cut after the scrub
+//! - `scrub.rs`: the run's one credential scrubber (every encoding, identifying prefixes)
 //! - `store.rs`: the run store (directory by default); `recovery.rs`: start-up recovery
 //! - `page_driver.rs` / `chromium.rs`: the browser seam and its Chromium implementation
 
@@ -35,6 +37,7 @@ mod admission;
 mod agent;
 mod blinders;
 mod browser;
+mod caps;
 mod chromium;
 mod command;
 mod config;
@@ -54,6 +57,7 @@ mod recovery;
 mod request;
 mod router;
 mod run;
+mod scrub;
 mod session;
 mod store;
 mod supervisor;
@@ -91,4 +95,5 @@ pub use run::{
     ErrorCode, FinalizeError, RecordingInfo, RecoveryInfo, RunError, RunId, RunOutcome, RunState,
     RunStatus, TokenUsage,
 };
+pub use scrub::{MIN_PREFIX_CHARS, Scrubber};
 pub use store::{DirStore, LogWriter, RunStore};

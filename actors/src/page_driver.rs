@@ -35,6 +35,13 @@ pub struct LaunchSpec {
     pub settle: crate::config::SettleConfig,
     /// The run's filtering proxy; every request the browser makes goes through it.
     pub proxy: Option<std::net::SocketAddr>,
+    /// The run's credential scrubber: the driver applies it to page text before it cuts
+    /// anything (snapshot caps, clipped URLs), and uses it to find fields that show a
+    /// credential when it masks screenshots.
+    pub scrubber: std::sync::Arc<crate::scrub::Scrubber>,
+    /// `[limits] max_result_bytes`: a captured DOM is read only up to a few times this (the
+    /// browser seam cuts it to this after the scrub), so a huge page costs no huge transfer.
+    pub max_result_bytes: usize,
     /// `observe` leaves out form fields and every control but links (read and navigate tasks:
     /// what a model cannot use, it is not shown).
     pub hide_forms: bool,
@@ -102,6 +109,8 @@ pub struct ActionOutput {
 pub struct Capture {
     /// JPEG bytes of the viewport.
     pub jpeg: Option<Vec<u8>>,
+    /// Why the screenshot was withheld (a credential showed where it could not be masked).
+    pub withheld: Option<String>,
     /// `document.documentElement.outerHTML`.
     pub dom: Option<String>,
 }

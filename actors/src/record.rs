@@ -13,6 +13,7 @@ use crate::event::{EventKind, EventLog, RunEvent};
 use crate::guard::Block;
 use crate::request::{EffectiveLimits, RunRequest};
 use crate::run::{RunId, RunOutcome, RunState, RunStatus};
+use crate::scrub::Scrubber;
 use crate::store::RunStore;
 
 /// The registry: every run the orchestrator has in memory.
@@ -83,6 +84,11 @@ pub(crate) struct RunRecord {
     pub(crate) log: EventLog,
     pub(crate) control: RunControl,
     pub(crate) recorder: crate::recording::Recorder,
+    /// The run's one credential scrubber, built from `request.credentials`; the browser seam
+    /// applies it to everything a page hands back.
+    pub(crate) scrubber: Arc<Scrubber>,
+    /// `[limits] max_data_bytes`: what the run may still keep from pages.
+    pub(crate) budget: crate::caps::DataBudget,
     status: Mutex<RunStatus>,
     /// Requests the filtering proxy refused so far, and the last one.
     request_blocks: Mutex<(u64, Option<(Block, String)>)>,
@@ -103,10 +109,16 @@ struct StatusWrites {
     last_error: Option<String>,
 }
 
+/// Longest refused request target (and reason) an event carries, in characters.
+const REFUSED_TARGET_MAX_CHARS: usize = 2048;
+
 /// The version the committing write uses: no state-change write can replace it.
 const COMMIT_VERSION: u64 = u64::MAX;
 
 impl RunRecord {
+    // The record's parts, each from a different source at admission; a struct to carry them
+    // would only repeat this list.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         request: RunRequest,
         limits: EffectiveLimits,
@@ -115,9 +127,12 @@ impl RunRecord {
         status: RunStatus,
         store: Arc<dyn RunStore>,
         recording: crate::request::RecordingPlan,
+        max_data_bytes: usize,
     ) -> Arc<Self> {
         Arc::new(Self {
             recorder: crate::recording::Recorder::new(recording, dir.clone()),
+            scrubber: Arc::new(Scrubber::new(&request.credentials)),
+            budget: crate::caps::DataBudget::new(max_data_bytes),
             id: status.run_id,
             request,
             limits,
@@ -230,46 +245,45 @@ impl RunRecord {
         self.log.append(kind)
     }
 
-    /// Replaces every credential value in `text` with `[credential:name]`. Anything the run
-    /// writes that may quote a page or a URL passes through here.
-    pub(crate) fn scrub(&self, text: &str) -> String {
-        let mut text = text.to_owned();
-        for (name, secret) in &self.request.credentials {
-            let value = secret.expose();
-            if !value.is_empty() && text.contains(value) {
-                text = text.replace(value, &format!("[credential:{name}]"));
-            }
-        }
-        text
+    /// Keeps `value` in the status's `data` under `name`, charged to the run's
+    /// `max_data_bytes` (cut with a marker once it is spent).
+    pub(crate) fn keep_data(&self, name: &str, value: serde_json::Value) {
+        let value = self.budget.take_value(value);
+        self.status().data.insert(name.to_owned(), value);
     }
 
-    /// [`RunRecord::scrub`] applied to every string of a JSON value.
-    pub(crate) fn scrub_value(&self, value: serde_json::Value) -> serde_json::Value {
-        crate::request::map_strings(value, &mut |s| self.scrub(s))
-    }
-
-    /// Emits a `log` event, scrubbed.
+    /// Emits a `log` event. Messages quote only text that passed the browser seam.
     pub(crate) fn log(&self, level: &str, message: &str) {
         self.emit(EventKind::Log {
             level: level.to_owned(),
-            message: self.scrub(message),
+            message: message.to_owned(),
         });
     }
 
     /// Records a request the proxy refused: an event, a metric, and a note for the router.
+    /// The proxy is where a page's request URLs enter: they are scrubbed, cut to
+    /// [`REFUSED_TARGET_MAX_CHARS`] and charged to the run's budget here. Once the budget is
+    /// spent, refusals are counted but no longer evented (a page could send millions).
     pub(crate) fn note_request_block(&self, block: &Block, target: &str) {
         metrics::counter!("pilothouse_guardrail_blocks_total", "check" => block.check).increment(1);
-        self.emit(EventKind::GuardrailBlocked {
-            check: block.check.to_owned(),
-            reason: self.scrub(&format!("request refused: {}", block.reason)),
-            target: self.scrub(target),
-        });
+        let target = self.scrubber.scrub(target);
+        if !self.budget.is_spent() {
+            let reason = self
+                .scrubber
+                .scrub(&format!("request refused: {}", block.reason));
+            let cap = |text: String| crate::request::clip(&text, REFUSED_TARGET_MAX_CHARS);
+            self.emit(EventKind::GuardrailBlocked {
+                check: block.check.to_owned(),
+                reason: self.budget.take_text(cap(reason)),
+                target: self.budget.take_text(cap(target.clone())),
+            });
+        }
         let mut blocks = self
             .request_blocks
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         blocks.0 += 1;
-        blocks.1 = Some((block.clone(), target.to_owned()));
+        blocks.1 = Some((block.clone(), target));
     }
 
     /// How many requests were refused so far, and the last refusal.

@@ -125,12 +125,8 @@ async fn on_inspect(state: &RouterState, action: Action) -> Result<ActionOutput,
             message: format!("`{}` is not a read-only inspection", action.name()),
         });
     }
-    pipeline::call_browser(state, action)
-        .await
-        .map_err(|mut f| {
-            f.message = output::scrub(state, &f.message);
-            f
-        })
+    // The browser seam already scrubbed and cut what comes back.
+    pipeline::call_browser(state, action).await
 }
 
 async fn on_dispatch(state: &mut RouterState, action: Action) -> ActionResult {
@@ -155,6 +151,12 @@ async fn on_dispatch(state: &mut RouterState, action: Action) -> ActionResult {
             .await
     };
     let output = apply_judgement(state, &action, output);
+    // An error can quote the page: it is kept in events and the recording, so it counts
+    // against the run's `max_data_bytes`.
+    let output = output.map_err(|mut f| {
+        f.message = state.record.budget.take_text(f.message);
+        f
+    });
     let elapsed = started.elapsed();
     let screenshot = capture::step_screenshot(state, step, &action, &output).await;
     capture::record_step(
@@ -216,12 +218,8 @@ async fn run_one(
     action: &Action,
 ) -> Result<ActionOutput, ActionFailure> {
     let executable = output::materialize(state, action)?;
-    let out = pipeline::run_pipeline(state, &executable).await;
-    // A failure message can quote the page (a script error, a bad option): scrub it too.
-    let out = out.map_err(|mut e| {
-        e.message = output::scrub(state, &e.message);
-        e
-    })?;
+    // What comes back passed the browser seam: scrubbed, then cut to max_result_bytes.
+    let out = pipeline::run_pipeline(state, &executable).await?;
     let out = output::screen(state, action, out);
     output::keep_results(state, file_stem, action, out).await
 }

@@ -178,6 +178,8 @@ async fn on_start(
         screenshot_quality: config.screenshot_quality,
         observe: config.observe.clone(),
         settle: config.settle.clone(),
+        scrubber: record.scrubber.clone(),
+        max_result_bytes: config.limits.max_result_bytes,
         hide_forms: matches!(
             record.request.guardrails.task_kind,
             crate::guard::TaskKind::Read | crate::guard::TaskKind::Navigate
@@ -192,6 +194,10 @@ async fn on_start(
             launcher: state.args.launcher.clone(),
             token: record.control.token().clone(),
             close_timeout: Duration::from_millis(config.timeouts.close_ms),
+            seam: crate::browser::Seam::new(
+                record.scrubber.clone(),
+                config.limits.max_result_bytes,
+            ),
         },
         myself.get_cell(),
     )

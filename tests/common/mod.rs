@@ -2,7 +2,9 @@
 //! dirs, and a check that no Chromium launched by the test outlives it.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod logs;
 pub mod model;
+pub mod secrets;
 pub mod server;
 
 use std::collections::HashMap;

@@ -8,9 +8,8 @@ use chromiumoxide::cdp::browser_protocol::input::{
     DispatchKeyEventParams, DispatchKeyEventType, DispatchMouseEventParams, DispatchMouseEventType,
     InsertTextParams, MouseButton,
 };
-use chromiumoxide::cdp::browser_protocol::page::{CaptureScreenshotFormat, NavigateParams};
+use chromiumoxide::cdp::browser_protocol::page::NavigateParams;
 use chromiumoxide::cdp::js_protocol::runtime::{EvaluateParams, ExecutionContextId};
-use chromiumoxide::page::ScreenshotParams;
 use serde_json::{Value, json};
 
 use super::settle::Settler;
@@ -35,6 +34,10 @@ pub(super) struct Settings {
     pub(super) screenshot_quality: u8,
     pub(super) observe: ObserveCaps,
     pub(super) settle: SettleConfig,
+    /// The run's credential scrubber: applied before any cut, and used to find fields to mask.
+    pub(super) scrubber: std::sync::Arc<crate::scrub::Scrubber>,
+    /// `[limits] max_result_bytes`.
+    pub(super) max_result_bytes: usize,
 }
 
 pub(super) fn failed(message: impl Into<String>) -> ActionFailure {
@@ -87,7 +90,7 @@ pub(super) async fn execute(
         }
         Action::Hover { selector } => hover(page, selector, bounds).await,
         Action::Observe { .. } => {
-            let snapshot = observe::observe(page, &settings.observe, settings.hide_forms).await?;
+            let snapshot = observe::observe(page, settings).await?;
             Ok(ActionOutput {
                 text: snapshot.clone(),
                 value: Some(Value::String(snapshot)),
@@ -104,7 +107,8 @@ pub(super) async fn execute(
                 wait_for(page, selector, WaitState::Attached, bounds.action).await?;
             }
             let cap = settings.observe.markdown_chars;
-            let text = observe::markdown(page, selector.as_deref(), cap).await?;
+            let text =
+                observe::markdown(page, selector.as_deref(), cap, &settings.scrubber).await?;
             Ok(ActionOutput {
                 text: text.clone(),
                 value: Some(Value::String(text)),
@@ -129,7 +133,7 @@ pub(super) async fn execute(
             evaluate_script(page, script, bounds, &settings.settle).await
         }
         Action::Screenshot { full_page } => {
-            screenshot(page, *full_page, settings.screenshot_quality).await
+            super::screenshot::action(page, *full_page, settings).await
         }
     }
 }
@@ -453,75 +457,6 @@ async fn evaluate_script(
     let mut out = settled_output(text, page, navigated).await;
     out.value = Some(value);
     Ok(out)
-}
-
-/// The recorder's capture: a viewport JPEG and/or the DOM. Neither waits for anything.
-pub(crate) async fn capture(
-    page: &Page,
-    settings: &Settings,
-    shot: bool,
-    dom: bool,
-    masks: &[String],
-) -> Result<crate::page_driver::Capture, String> {
-    let mut capture = crate::page_driver::Capture::default();
-    if shot {
-        let masking = !masks.is_empty();
-        if masking {
-            set_masks(page, masks, true).await?;
-        }
-        let out = screenshot(page, false, settings.screenshot_quality).await;
-        if masking {
-            set_masks(page, masks, false).await?;
-        }
-        capture.jpeg = out.map_err(|f| f.message)?.screenshot;
-    }
-    if dom {
-        capture.dom = Some(
-            page.content()
-                .await
-                .map_err(|e| format!("cannot read the DOM: {e}"))?,
-        );
-    }
-    Ok(capture)
-}
-
-/// Hides (or shows again) the text of the elements matching `masks`; a screenshot must never
-/// show a typed credential. Failing to mask fails the capture.
-async fn set_masks(page: &Page, masks: &[String], on: bool) -> Result<(), String> {
-    let selectors = serde_json::to_string(masks).map_err(|e| e.to_string())?;
-    let script = format!(
-        "(() => {{ for (const s of {selectors}) {{ for (const e of document.querySelectorAll(s)) {{ \
-           e.style.setProperty('-webkit-text-security', {value}, 'important'); \
-           e.style.setProperty('color', {color}, {prio}); }} }} return true; }})()",
-        value = if on { "'disc'" } else { "''" },
-        color = if on { "'transparent'" } else { "''" },
-        prio = if on { "'important'" } else { "''" },
-    );
-    page.evaluate(script)
-        .await
-        .map(|_| ())
-        .map_err(|e| format!("cannot mask credential fields: {e}"))
-}
-
-async fn screenshot(
-    page: &Page,
-    full_page: bool,
-    quality: u8,
-) -> Result<ActionOutput, ActionFailure> {
-    let params = ScreenshotParams::builder()
-        .format(CaptureScreenshotFormat::Jpeg)
-        .quality(i64::from(quality))
-        .full_page(full_page)
-        .build();
-    let bytes = page
-        .screenshot(params)
-        .await
-        .map_err(|e| failed(format!("screenshot failed: {e}")))?;
-    Ok(ActionOutput {
-        text: format!("Captured {} KiB JPEG", bytes.len().div_ceil(1024)),
-        screenshot: Some(bytes),
-        ..ActionOutput::default()
-    })
 }
 
 /// Runs `act`, then settles: when it started a main-frame navigation, DOMContentLoaded

@@ -14,9 +14,9 @@ use chromiumoxide::Page;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::actions::{call, failed};
-use crate::config::ObserveCaps;
+use super::actions::{Settings, call, failed};
 use crate::event::ActionFailure;
+use crate::scrub::Scrubber;
 
 /// Ends a section (or a result) that was cut to fit its cap.
 const TRUNCATED: &str = "… (truncated)";
@@ -54,11 +54,8 @@ struct TablePart {
 
 /// A compact snapshot of the page within `caps`; with `hide_forms`, without form fields and
 /// without controls other than links.
-pub(super) async fn observe(
-    page: &Page,
-    caps: &ObserveCaps,
-    hide_forms: bool,
-) -> Result<String, ActionFailure> {
+pub(super) async fn observe(page: &Page, settings: &Settings) -> Result<String, ActionFailure> {
+    let (caps, hide_forms) = (&settings.observe, settings.hide_forms);
     let arg = json!({
         "fieldChars": caps.field_chars.max(4),
         "contentChars": caps.content_chars,
@@ -69,6 +66,8 @@ pub(super) async fn observe(
         "maxCols": MAX_TABLE_COLUMNS,
     });
     let reply = call(page, OBSERVE_JS, arg).await?;
+    // Scrubbed before the caps below cut anything (a clipped URL keeps no part of a secret).
+    let reply = settings.scrubber.scrub_value(reply);
     let mut parts: Parts =
         serde_json::from_value(reply).map_err(|e| failed(format!("observe: odd reply: {e}")))?;
     if hide_forms {
@@ -86,6 +85,7 @@ pub(super) async fn markdown(
     page: &Page,
     selector: Option<&str>,
     max_chars: usize,
+    scrubber: &Scrubber,
 ) -> Result<String, ActionFailure> {
     let reply = call(
         page,
@@ -101,7 +101,7 @@ pub(super) async fn markdown(
         .and_then(Value::as_str)
         .unwrap_or_default();
     let more = reply.get("more").and_then(Value::as_bool).unwrap_or(false);
-    Ok(cap_markdown(text, max_chars, more))
+    Ok(cap_markdown(&scrubber.scrub(text), max_chars, more))
 }
 
 /// What ends a section: nothing, the truncation marker, or a table's "(N more rows)".

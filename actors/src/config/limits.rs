@@ -6,6 +6,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{Config, ConfigError};
 
+/// The least `max_result_bytes` and `max_data_bytes` may be.
+const MIN_DATA_CAP_BYTES: usize = 1024;
+
 /// Ceilings on what a request may ask for; a request past one is refused at validation with
 /// the field and the ceiling named.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,6 +31,12 @@ pub struct LimitsConfig {
     pub max_labels: usize,
     /// Most bytes of one label's key, and of its value.
     pub max_label_bytes: usize,
+    /// Most bytes of one action result a run keeps (its text, value, URL and error each),
+    /// after credentials are scrubbed; longer ones are cut with a marker naming this key.
+    pub max_result_bytes: usize,
+    /// Most bytes of page-derived data one run keeps in all (stored values, landing URLs,
+    /// errors, refused request targets, the final DOM); past it, results are cut with a marker.
+    pub max_data_bytes: usize,
 }
 
 impl Default for LimitsConfig {
@@ -41,6 +50,8 @@ impl Default for LimitsConfig {
             max_credential_bytes: 4_096,
             max_labels: 32,
             max_label_bytes: 256,
+            max_result_bytes: 1 << 20,
+            max_data_bytes: 8 << 20,
         }
     }
 }
@@ -49,6 +60,20 @@ impl LimitsConfig {
     /// The ceilings admit the config's own defaults (else every request that leaves a limit
     /// unset would run past its ceiling).
     pub(super) fn check(&self, config: &Config) -> Result<(), ConfigError> {
+        for (field, value) in [
+            ("limits.max_result_bytes", self.max_result_bytes),
+            ("limits.max_data_bytes", self.max_data_bytes),
+        ] {
+            if value < MIN_DATA_CAP_BYTES {
+                return Err(ConfigError::Invalid {
+                    field,
+                    message: format!(
+                        "{value} is below {MIN_DATA_CAP_BYTES} bytes; a run could not keep even a \
+                         short result, raise it"
+                    ),
+                });
+            }
+        }
         let d = &config.defaults;
         let pairs: [(&'static str, u64, &str, u64); 5] = [
             (
@@ -131,6 +156,20 @@ mod tests {
             err.contains("agent.max_steps: 2000 exceeds [limits] max_steps = 1000"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn data_caps_have_a_floor() {
+        let err = Config::from_toml_str("[limits]\nmax_result_bytes = 10")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("limits.max_result_bytes: 10 is below 1024"),
+            "{err}"
+        );
+        let config = Config::from_toml_str("[limits]\nmax_data_bytes = 4096").unwrap();
+        assert_eq!(config.limits.max_data_bytes, 4_096);
+        assert_eq!(config.limits.max_result_bytes, 1 << 20);
     }
 
     #[test]

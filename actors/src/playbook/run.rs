@@ -114,7 +114,7 @@ impl PlaybookDriver {
                             .value
                             .clone()
                             .unwrap_or_else(|| Value::String(out.text.clone()));
-                        ctx.record.status().data.insert(name.clone(), value.clone());
+                        ctx.record.keep_data(name, value.clone());
                         params.insert(name.clone(), value);
                     }
                 }

@@ -48,14 +48,14 @@ pub(super) async fn step_screenshot(
     if !record.recorder.plan.screenshots || browser_gone || record.control.token().is_cancelled() {
         return None;
     }
-    let jpeg = capture(state, state.call_timeout).await?;
+    let jpeg = capture(state, step, state.call_timeout).await?;
     record
         .recorder
         .save_screenshot(&format!("{step:04}_{}", action.name()), &jpeg)
         .await
 }
 
-async fn capture(state: &RouterState, limit: Duration) -> Option<Vec<u8>> {
+async fn capture(state: &RouterState, step: u32, limit: Duration) -> Option<Vec<u8>> {
     let masks = state.record.recorder.masks();
     let call = state.browser.call(
         |reply| BrowserMsg::Capture {
@@ -71,7 +71,13 @@ async fn capture(state: &RouterState, limit: Duration) -> Option<Vec<u8>> {
         _ = state.record.control.token().cancelled() => return None,
     };
     match reply {
-        Ok(ractor::rpc::CallResult::Success(Ok(capture))) => capture.jpeg,
+        Ok(ractor::rpc::CallResult::Success(Ok(capture))) => {
+            if let Some(reason) = capture.withheld {
+                let message = format!("step {step} screenshot withheld: {reason}");
+                state.record.log("warn", &message);
+            }
+            capture.jpeg
+        }
         Ok(ractor::rpc::CallResult::Success(Err(e))) => {
             state
                 .record

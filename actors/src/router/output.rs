@@ -1,5 +1,6 @@
-//! What an action hands back, made safe to keep: credentials resolved on the way in and scrubbed
-//! on the way out, page text screened by the blinders, results stored, screenshots written.
+//! What an action hands back, made safe to keep: credentials resolved on the way in, page text
+//! (already scrubbed at the browser seam) screened by the blinders, results stored within the
+//! run's `max_data_bytes`, screenshots written.
 
 use serde_json::json;
 
@@ -39,17 +40,13 @@ pub(super) fn materialize(state: &RouterState, action: &Action) -> Result<Action
     }
 }
 
-/// Scrubs credential values, screens page text for injections, and wraps observations in
-/// content delimiters.
+/// Screens page text for injections, and wraps observations in content delimiters.
 pub(super) fn screen(state: &RouterState, action: &Action, mut out: ActionOutput) -> ActionOutput {
     let mut redacted = 0;
-    out.text = screen_text(state, action, &out.text, &mut redacted);
+    out.text = screen_text(action, &out.text, &mut redacted);
     if let Some(value) = out.value.take() {
-        let mut clean = |text: &str| screen_text(state, action, text, &mut redacted);
+        let mut clean = |text: &str| screen_text(action, text, &mut redacted);
         out.value = Some(map_strings(value, &mut clean));
-    }
-    if let Some(url) = out.url.take() {
-        out.url = Some(scrub(state, &url));
     }
     if redacted > 0 {
         state.record.emit(EventKind::Log {
@@ -63,8 +60,8 @@ pub(super) fn screen(state: &RouterState, action: &Action, mut out: ActionOutput
     out
 }
 
-fn screen_text(state: &RouterState, action: &Action, text: &str, redacted: &mut usize) -> String {
-    let mut text = scrub(state, text);
+fn screen_text(action: &Action, text: &str, redacted: &mut usize) -> String {
+    let mut text = text.to_owned();
     if matches!(action, Action::Extract { .. } | Action::Observe { .. }) {
         let (screened, n) = blinders::redact_injections(&text);
         *redacted += n;
@@ -76,11 +73,6 @@ fn screen_text(state: &RouterState, action: &Action, text: &str, redacted: &mut 
     text
 }
 
-/// Replaces every credential value in `text` with `[credential:name]`.
-pub(super) fn scrub(state: &RouterState, text: &str) -> String {
-    state.record.scrub(text)
-}
-
 /// Stores `store_as` values and screenshot files; a failed screenshot write fails the action.
 pub(super) async fn keep_results(
     state: &RouterState,
@@ -89,11 +81,7 @@ pub(super) async fn keep_results(
     mut out: ActionOutput,
 ) -> Result<ActionOutput, ActionFailure> {
     if let (Some(name), Some(value)) = (action.store_as(), &out.value) {
-        state
-            .record
-            .status()
-            .data
-            .insert(name.to_owned(), value.clone());
+        state.record.keep_data(name, value.clone());
     }
     if let Some(bytes) = out.screenshot.take() {
         let rel = format!("recording/screenshots/{file_stem}_{}.jpg", action.name());

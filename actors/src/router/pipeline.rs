@@ -34,9 +34,10 @@ pub(super) async fn run_pipeline(
     }
     let (blocks_before, _) = state.record.request_blocks();
     let output = call_browser(state, action.clone()).await?;
-    let output = hide_destructive(state, action, output);
+    let mut output = hide_destructive(state, action, output);
     if action.may_navigate() {
-        if let Some(url) = &output.url {
+        if let Some(url) = output.url.clone() {
+            let url = url.as_str();
             let (blocks_after, last_block) = state.record.request_blocks();
             let refused_during_action = (blocks_after > blocks_before)
                 .then_some(last_block)
@@ -56,7 +57,7 @@ pub(super) async fn run_pipeline(
                 },
                 Ok(()) => Ok(()),
                 // The proxy already reported this refusal; do not report it twice.
-                Err(block) => Err((block, url.clone(), refused_during_action.is_none())),
+                Err(block) => Err((block, url.to_owned(), refused_during_action.is_none())),
             };
             if let Err((block, target, report)) = landing {
                 // Leave the forbidden page before anything else reads it.
@@ -76,14 +77,12 @@ pub(super) async fn run_pipeline(
                     .browser
                     .call(BrowserMsg::Blank, Some(state.call_timeout))
                     .await;
-                return Err(blocked(
-                    state,
-                    block.into(),
-                    &super::output::scrub(state, url),
-                ));
+                return Err(blocked(state, block.into(), url));
             }
-            // A URL can carry a typed secret (a GET form): events and status see it scrubbed.
-            let shown = super::output::scrub(state, url);
+            // Scrubbed at the browser seam; kept in events, status and the recording, so it
+            // counts against the run's `max_data_bytes`.
+            let shown = state.record.budget.take_text(url.to_owned());
+            output.url = Some(shown.clone());
             let changed = state.record.status().last_url.as_deref() != Some(shown.as_str());
             // Only real visits feed revisit detection: a goto, or a page that changed.
             if changed || matches!(action, Action::Goto { .. }) {
@@ -243,8 +242,8 @@ pub(super) fn blocked(state: &RouterState, block: Block, target: &str) -> Action
     metrics::counter!("pilothouse_guardrail_blocks_total", "check" => block.check).increment(1);
     state.record.emit(EventKind::GuardrailBlocked {
         check: block.check.to_owned(),
-        reason: super::output::scrub(state, &block.reason),
-        target: super::output::scrub(state, target),
+        reason: block.reason.clone(),
+        target: target.to_owned(),
     });
     refusal(&block)
 }
