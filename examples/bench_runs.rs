@@ -545,6 +545,7 @@ async fn driver_evaluates(count: usize, base: &str, root: &Path) -> anyhow::Resu
         settle: config.settle.clone(),
         proxy: None,
         hide_forms: false,
+        downloads: Default::default(),
     };
     let bounds = ActionBounds {
         action: Duration::from_millis(config.defaults.action_timeout_ms),

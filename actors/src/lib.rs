@@ -29,7 +29,9 @@
 //! - `guard.rs`: destination guardrails
 //! - `driver.rs`: the `Driver` trait and the script driver
 //! - `store.rs`: the run store (directory by default); `recovery.rs`: start-up recovery
-//! - `page_driver.rs` / `chromium.rs`: the browser seam and its Chromium implementation
+//! - `page_driver.rs` / `chromium.rs`: the browser seam and its Chromium implementation;
+//!   `chromium/egress.rs` keeps its packets on the run's proxy, `download.rs` +
+//!   `chromium/downloads.rs` refuse or keep the files a page downloads
 
 mod admission;
 mod agent;
@@ -38,6 +40,7 @@ mod browser;
 mod chromium;
 mod command;
 mod config;
+mod download;
 mod driver;
 mod engine;
 mod event;
@@ -66,6 +69,7 @@ pub use config::{
     API_KEY_ENV, AgentConfig, Config, ConfigError, EngineTimeouts, LimitsConfig, ObserveCaps,
     PlaybookConfig, RecordingConfig, RegistryConfig, RunDefaults, ServerConfig, SettleConfig,
 };
+pub use download::{AllowedDownloads, Download, DownloadOutcome, DownloadPolicy, DownloadSink};
 pub use engine::{Engine, StartError};
 pub use event::{ActionFailure, EventKind, RunEvent};
 pub use guard::{Severity, StuckSpec, TaskKind, is_private_ip};
@@ -82,9 +86,9 @@ pub use playbook::{
 pub use recording::{Artifact, Manifest};
 pub use recovery::RecoveryReport;
 pub use request::{
-    Action, AgentSpec, DriverSpec, EffectiveLimits, ExtractMode, FieldError, GuardrailSpec,
-    InvalidRequest, Limits, PlaybookSpec, RecordingSpec, RunRequest, ScrollDirection, Secret,
-    Viewport, WaitState,
+    Action, AgentSpec, DownloadSpec, DriverSpec, EffectiveLimits, ExtractMode, FieldError,
+    GuardrailSpec, InvalidRequest, Limits, PlaybookSpec, RecordingSpec, RunRequest,
+    ScrollDirection, Secret, Viewport, WaitState,
 };
 pub use run::{
     ErrorCode, FinalizeError, RecordingInfo, RecoveryInfo, RunError, RunId, RunOutcome, RunState,

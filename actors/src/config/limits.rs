@@ -32,6 +32,9 @@ pub struct LimitsConfig {
     /// `guardrails.allow_private_networks`. Set it to false on a server whose callers must not
     /// reach the host's network (loopback, the LAN, cloud metadata addresses).
     pub allow_private_networks: bool,
+    /// Most bytes a request's `downloads.max_bytes` may be, and the cap of an allowed download
+    /// that sets none. 0: no request may allow downloads.
+    pub max_download_bytes: u64,
 }
 
 impl Default for LimitsConfig {
@@ -46,6 +49,7 @@ impl Default for LimitsConfig {
             max_labels: 32,
             max_label_bytes: 256,
             allow_private_networks: true,
+            max_download_bytes: 100 * 1024 * 1024,
         }
     }
 }
