@@ -547,6 +547,7 @@ async fn driver_evaluates(count: usize, base: &str, root: &Path) -> anyhow::Resu
         scrubber: Default::default(),
         max_result_bytes: config.limits.max_result_bytes,
         hide_forms: false,
+        downloads: Default::default(),
     };
     let bounds = ActionBounds {
         action: Duration::from_millis(config.defaults.action_timeout_ms),

@@ -39,8 +39,9 @@
 use std::time::Duration;
 
 pub use pilothouse_actors::{
-    API_KEY_ENV, Action, ActionFailure, Artifact, CancelAck, CancelError, ChromiumLauncher,
-    Command, Config, ConfigError, DirStore, DriverSpec, EngineStats, EngineTimeouts, ErrorCode,
+    API_KEY_ENV, Action, ActionFailure, AllowedDownloads, Artifact, CancelAck, CancelError,
+    ChromiumLauncher, Command, Config, ConfigError, DirStore, Download, DownloadOutcome,
+    DownloadPolicy, DownloadSink, DownloadSpec, DriverSpec, EngineStats, EngineTimeouts, ErrorCode,
     EventKind, EventSubscription, EventsError, ExtractMode, FieldError, FinalizeError,
     GuardrailSpec, InvalidRequest, Limits, ListQuery, LogWriter, Manifest, ObserveCaps,
     OrchestratorHandle, RecordingConfig, RecordingInfo, RecordingSpec, RecoveryReport,

@@ -6,6 +6,8 @@
 //! panic, drop) kills the group. Helpers (zygote, renderers, GPU) share the group, so none leak.
 
 mod actions;
+mod downloads;
+mod egress;
 mod observe;
 pub(crate) mod orphans;
 mod screenshot;
@@ -14,8 +16,10 @@ mod settle;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use chromiumoxide::cdp::browser_protocol::browser::CloseParams;
 use chromiumoxide::handler::HandlerConfig;
 use chromiumoxide::handler::viewport::Viewport as CdpViewport;
 use chromiumoxide::{Browser, Page};
@@ -82,13 +86,20 @@ impl BrowserLauncher for ChromiumLauncher {
             Ok(Box::new(session) as Box<dyn PageDriver>)
         })
     }
+
+    fn egress(&self) -> &'static str {
+        egress::EGRESS_MECHANISM
+    }
 }
+
+pub(crate) use egress::{SERVICES_SINK_HOST, split_operator_args};
 
 /// A running Chromium, its CDP connection and the run's page.
 pub(crate) struct ChromiumSession {
     child: Child,
     pgid: Pid,
-    browser: Browser,
+    /// Shared with the download watcher, which cancels downloads past their cap.
+    browser: Arc<Browser>,
     page: Page,
     handler: JoinHandle<()>,
     profile_dir: PathBuf,
@@ -133,6 +144,10 @@ impl ChromiumSession {
                 spec.profile_dir.display()
             )
         })?;
+        let staging = downloads::staging_dir(&spec.profile_dir);
+        egress::write_preferences(&spec.profile_dir, &staging)
+            .await
+            .map_err(|e| format!("cannot write the profile's preferences: {e}"))?;
         let mut spawned = spawn_process(&spec)?;
         let work = async {
             let child = spawned
@@ -152,6 +167,7 @@ impl ChromiumSession {
             let (browser, mut handler) = Browser::connect_with_config(ws_url, config)
                 .await
                 .map_err(|e| format!("cannot connect to Chromium DevTools: {e}"))?;
+            let browser = Arc::new(browser);
             // The handler must be polled for any CDP call to complete; it ends at the first
             // connection error so it can never spin on a dead socket.
             let handler = tokio::spawn(async move {
@@ -162,16 +178,31 @@ impl ChromiumSession {
                     }
                 }
             });
+            // Downloads are denied (or routed into the run) before any page exists.
+            let downloads = match downloads::Downloads::start(
+                &browser,
+                &spec.profile_dir,
+                spec.downloads.clone(),
+            )
+            .await
+            {
+                Ok(downloads) => downloads,
+                Err(e) => {
+                    handler.abort();
+                    return Err(e);
+                }
+            };
             let page = match browser.new_page("about:blank").await {
                 Ok(page) => page,
                 Err(e) => {
+                    downloads.abort();
                     handler.abort();
                     return Err(format!("cannot open a page: {e}"));
                 }
             };
-            Ok::<_, String>((browser, handler, page))
+            Ok::<_, String>((browser, handler, page, downloads))
         };
-        let (browser, handler, page) = tokio::time::timeout(spec.launch_timeout, work)
+        let (browser, handler, page, downloads) = tokio::time::timeout(spec.launch_timeout, work)
             .await
             .map_err(|_| {
                 format!(
@@ -195,6 +226,7 @@ impl ChromiumSession {
                 settle: spec.settle.clone(),
                 scrubber: spec.scrubber.clone(),
                 max_result_bytes: spec.max_result_bytes,
+                downloads,
             },
             reaped: false,
         })
@@ -202,12 +234,18 @@ impl ChromiumSession {
 
     async fn close_inner(mut self, mode: CloseMode) -> CloseReport {
         let mut problem = None;
+        // A save in progress finishes (graceful close only); unfinished downloads are reported.
+        let grace = match mode {
+            CloseMode::Kill => Duration::ZERO,
+            CloseMode::Graceful(timeout) => timeout,
+        };
+        self.settings.downloads.close(grace).await;
         let graceful = match mode {
             CloseMode::Kill => false,
             CloseMode::Graceful(timeout) => {
                 let exited = tokio::time::timeout(timeout, async {
                     // Browser.close asks Chromium to exit; the socket usually drops first.
-                    let _ = self.browser.close().await;
+                    let _ = self.browser.execute(CloseParams::default()).await;
                     self.child.wait().await
                 })
                 .await
@@ -248,6 +286,7 @@ impl Drop for ChromiumSession {
     /// The last line of defence (actor killed, task aborted, panic): kill the process group.
     fn drop(&mut self) {
         if !self.reaped {
+            self.settings.downloads.abort();
             self.handler.abort();
             kill_group(self.pgid);
             remove_profile(&self.profile_dir);
@@ -311,15 +350,16 @@ fn spawn_process(spec: &LaunchSpec) -> Result<Spawned, String> {
             "--window-size={},{}",
             spec.viewport.width, spec.viewport.height
         ));
-    if let Some(proxy) = spec.proxy {
-        // `<-loopback>` removes Chromium's implicit bypass of loopback hosts, so requests to
-        // 127.0.0.1 and localhost are filtered like any other.
-        cmd.arg(format!("--proxy-server=http://{proxy}"))
-            .arg("--proxy-bypass-list=<-loopback>")
-            .arg("--force-webrtc-ip-handling-policy=disable_non_proxied_udp");
+    // The operator's switches first, without any that would route around the proxy; the
+    // egress switches last, so they win (see `egress.rs`).
+    let (extra, _rerouting) = egress::split_operator_args(&spec.extra_args);
+    for switch in extra {
+        cmd.arg(format!("--{switch}"));
     }
-    for extra in &spec.extra_args {
-        cmd.arg(format!("--{}", extra.trim_start_matches("--")));
+    if let Some(proxy) = spec.proxy {
+        for switch in egress::switches(proxy) {
+            cmd.arg(format!("--{switch}"));
+        }
     }
     cmd.stdin(Stdio::null())
         .stdout(Stdio::null())

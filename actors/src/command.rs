@@ -141,6 +141,10 @@ pub struct EngineStats {
     pub queue_capacity: usize,
     /// True once shutdown began: nothing more is admitted.
     pub shutting_down: bool,
+    /// How runs' traffic is held to their guardrails: `proxy+webrtc-proxied-only` for Chromium
+    /// (every connection through the run's filtering proxy; WebRTC without UDP of its own, so
+    /// only TURN over TCP through that proxy).
+    pub egress: &'static str,
 }
 
 /// How a shutdown went.

@@ -58,6 +58,13 @@ impl Engine {
     /// at once when no Chromium can be found, rather than failing every run later.
     pub async fn start(mut config: Config) -> Result<Self, StartError> {
         config.chromium_path = Some(config.resolve_chromium()?);
+        let (_, rerouting) = crate::chromium::split_operator_args(&config.chromium_args);
+        if !rerouting.is_empty() {
+            tracing::warn!(
+                ?rerouting,
+                "chromium_args that would route around the run's proxy are ignored"
+            );
+        }
         let store = Arc::new(DirStore::new(config.runs_dir.clone()));
         Self::start_with(config, store, Arc::new(ChromiumLauncher)).await
     }
@@ -119,7 +126,10 @@ impl Engine {
             counts: Counts::default(),
             max_concurrent_runs: config.max_concurrent_runs,
             queue_capacity: config.queue_capacity,
+            egress: launcher.egress(),
         });
+        // `proxy+webrtc-proxied-only` for Chromium: see `chromium/egress.rs`.
+        tracing::info!(egress = launcher.egress(), "egress policy active");
         let args = SupervisorArgs {
             config: Arc::new(config),
             launcher,

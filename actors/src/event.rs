@@ -114,6 +114,8 @@ pub enum EventKind {
         /// What was noticed, for people and models.
         message: String,
     },
+    /// A page downloaded a file: refused, saved into the recording, or stopped at its cap.
+    Download(crate::download::Download),
     /// A free-form message from the engine.
     Log {
         /// `info`, `warn` or `error`.
@@ -139,6 +141,7 @@ impl EventKind {
             Self::Navigated { .. } => "navigated",
             Self::GuardrailBlocked { .. } => "guardrail_blocked",
             Self::Stuck { .. } => "stuck",
+            Self::Download(_) => "download",
             Self::Log { .. } => "log",
             Self::Finished { .. } => "finished",
         }

@@ -61,6 +61,8 @@ pub(crate) struct Reader {
     pub(crate) counts: Counts,
     pub(crate) max_concurrent_runs: usize,
     pub(crate) queue_capacity: usize,
+    /// The launcher's egress mechanism, reported by `stats()`.
+    pub(crate) egress: &'static str,
 }
 
 impl Reader {
@@ -153,6 +155,7 @@ impl Reader {
             max_concurrent_runs: self.max_concurrent_runs,
             queue_capacity: self.queue_capacity,
             shutting_down: self.counts.shutting_down.load(Ordering::Relaxed),
+            egress: self.egress,
         }
     }
 
@@ -317,7 +320,8 @@ impl OrchestratorHandle {
             .ok_or(EventsError::NotFound(run_id))
     }
 
-    /// Counts of runs in memory, running and queued, and the admission limits.
+    /// Counts of runs in memory, running and queued, the admission limits, and the egress
+    /// mechanism that holds runs to their guardrails.
     pub async fn stats(&self) -> Result<EngineStats, Unavailable> {
         Ok(self.reader.stats())
     }

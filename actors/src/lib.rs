@@ -31,7 +31,9 @@
 //! - `caps.rs`: `[limits] max_result_bytes` / `max_data_bytes`, cut after the scrub
 //! - `scrub.rs`: the run's one credential scrubber (every encoding, identifying prefixes)
 //! - `store.rs`: the run store (directory by default); `recovery.rs`: start-up recovery
-//! - `page_driver.rs` / `chromium.rs`: the browser seam and its Chromium implementation
+//! - `page_driver.rs` / `chromium.rs`: the browser seam and its Chromium implementation;
+//!   `chromium/egress.rs` keeps its packets on the run's proxy, `download.rs` +
+//!   `chromium/downloads.rs` refuse or keep the files a page downloads
 
 mod admission;
 mod agent;
@@ -41,6 +43,7 @@ mod caps;
 mod chromium;
 mod command;
 mod config;
+mod download;
 mod driver;
 mod engine;
 mod event;
@@ -71,6 +74,7 @@ pub use config::{
     ObserveCaps, PlaybookConfig, RecordingConfig, RegistryConfig, RunDefaults, ServerConfig,
     SettleConfig,
 };
+pub use download::{AllowedDownloads, Download, DownloadOutcome, DownloadPolicy, DownloadSink};
 pub use engine::{Engine, StartError};
 pub use event::{ActionFailure, EventKind, RunEvent};
 pub use guard::{Severity, StuckSpec, TaskKind, is_private_ip};
@@ -87,9 +91,9 @@ pub use playbook::{
 pub use recording::{Artifact, Manifest};
 pub use recovery::RecoveryReport;
 pub use request::{
-    Action, AgentSpec, DriverSpec, EffectiveLimits, ExtractMode, FieldError, GuardrailSpec,
-    InvalidRequest, Limits, PlaybookSpec, RecordingSpec, RunRequest, ScrollDirection, Secret,
-    Viewport, WaitState,
+    Action, AgentSpec, DownloadSpec, DriverSpec, EffectiveLimits, ExtractMode, FieldError,
+    GuardrailSpec, InvalidRequest, Limits, PlaybookSpec, RecordingSpec, RunRequest,
+    ScrollDirection, Secret, Viewport, WaitState,
 };
 pub use run::{
     ErrorCode, FinalizeError, RecordingInfo, RecoveryInfo, RunError, RunId, RunOutcome, RunState,

@@ -45,6 +45,8 @@ pub struct LaunchSpec {
     /// `observe` leaves out form fields and every control but links (read and navigate tasks:
     /// what a model cannot use, it is not shown).
     pub hide_forms: bool,
+    /// What happens to files the page downloads (refused unless the request allows them).
+    pub downloads: crate::download::DownloadPolicy,
 }
 
 /// Time bounds of one action, all derived from the action in one place
@@ -138,6 +140,12 @@ pub struct CloseReport {
 pub trait BrowserLauncher: Send + Sync + 'static {
     /// Starts a browser and opens its page, within `spec.launch_timeout`.
     fn launch(&self, spec: LaunchSpec) -> BoxFuture<'static, Result<Box<dyn PageDriver>, String>>;
+
+    /// How this launcher keeps a run's traffic inside its guardrails, as `stats()` and the
+    /// start-up log report it (`proxy+webrtc-proxied-only` for Chromium).
+    fn egress(&self) -> &'static str {
+        "unknown (custom launcher)"
+    }
 }
 
 /// One run's live browser and page.

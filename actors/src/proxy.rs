@@ -6,7 +6,8 @@
 //! an absolute-form request for plain HTTP — and is checked with the run's `Guard` before any
 //! byte leaves the machine. The proxy also resolves names itself and connects to exactly the
 //! addresses it checked, which defeats DNS rebinding. A refused request gets a 403 and a
-//! `guardrail_blocked` event; the destination never sees it.
+//! `guardrail_blocked` event; the destination never sees it. Chromium's own background
+//! services are refused without an event, whatever the run's scope (see `proxy/services.rs`).
 //!
 //! (The router issue suggested CDP `Fetch` interception; it needs a separate attach per
 //! out-of-process frame, popup and worker and can stall `goto` (chromiumoxide #231). The proxy
@@ -30,19 +31,9 @@ use url::Host;
 
 use crate::guard::{Block, Guard, Phase};
 
-/// Hosts Chromium itself calls in the background (component updates, sign-in probes, network
-/// time) despite every switch that should stop it. Refusals of these are not run events: the
-/// page did not ask for them. They are still refused unless the run's scope allows them.
-const BROWSER_SERVICE_HOSTS: &[&str] = &[
-    "accounts.google.com",
-    "update.googleapis.com",
-    "clients2.google.com",
-    "clientservices.googleapis.com",
-    "optimizationguide-pa.googleapis.com",
-    "safebrowsing.googleapis.com",
-    "content-autofill.googleapis.com",
-    "redirector.gvt1.com",
-];
+mod services;
+#[cfg(test)]
+mod tests;
 
 /// Bound on connecting to a destination.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -227,6 +218,14 @@ async fn admit(
 ) -> Result<Vec<IpAddr>, Response<ProxyBody>> {
     let parsed = Host::parse(host)
         .map_err(|e| plain(StatusCode::BAD_REQUEST, format!("bad host {host}: {e}")))?;
+    tracing::trace!(run_id = %ctx.run_id, %host, port, "proxy request");
+    if services::is_service_only(&parsed) {
+        let block = Block {
+            check: "browser_service",
+            reason: format!("{host} serves only Chromium's own background services"),
+        };
+        return Err(refuse(ctx, &block, target));
+    }
     let span = tracing::info_span!("guard_check", run_id = %ctx.run_id, phase = "request");
     match ctx
         .guard
@@ -247,9 +246,9 @@ fn refuse(ctx: &Ctx, block: &Block, target: &str) -> Response<ProxyBody> {
     let host = url::Url::parse(target)
         .ok()
         .and_then(|u| u.host_str().map(str::to_owned));
-    if host.is_some_and(|h| BROWSER_SERVICE_HOSTS.contains(&h.as_str())) {
+    if let Some(host) = host.filter(|h| services::is_browser_service(h)) {
         metrics::counter!("pilothouse_browser_service_requests_refused_total").increment(1);
-        tracing::debug!(%target, "refused a background request of Chromium itself");
+        tracing::debug!(%host, %target, "refused a background request of Chromium itself");
     } else {
         (ctx.on_block)(block, target);
     }

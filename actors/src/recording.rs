@@ -63,7 +63,7 @@ impl ActionEntry {
 pub struct Artifact {
     /// Path relative to the recording's folder (`screenshots/0001_goto.jpg`).
     pub path: String,
-    /// `screenshot`, `actions`, `dom`, `report` or `other`.
+    /// `screenshot`, `actions`, `dom`, `report`, `download` or `other`.
     #[serde(rename = "type")]
     pub kind: String,
     /// Size in bytes.
@@ -318,6 +318,7 @@ fn kind_of(rel: &str) -> &'static str {
         ACTIONS_FILE => "actions",
         FINAL_DOM_FILE => "dom",
         REPORT_FILE => "report",
+        _ if rel.starts_with(crate::download::DOWNLOADS_DIR) => "download",
         _ if rel.ends_with(".jpg") => "screenshot",
         _ => "other",
     }

@@ -10,10 +10,12 @@ use crate::config::Config;
 use crate::guard::{StuckSpec, TaskKind};
 
 mod action;
+mod downloads;
 mod validate;
 
 pub use action::{Action, ExtractMode, ScrollDirection, Secret, WaitState};
 pub(crate) use action::{clip, map_strings};
+pub use downloads::DownloadSpec;
 
 /// A run to execute: what drives it, where it may go, and its limits.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -43,6 +45,9 @@ pub struct RunRequest {
     /// not serialized, logged, evented or recorded, and are scrubbed from anything read back.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub credentials: BTreeMap<String, Secret>,
+    /// Whether the run may keep files a page downloads (default: every download refused).
+    #[serde(default, skip_serializing_if = "DownloadSpec::is_default")]
+    pub downloads: DownloadSpec,
 }
 
 /// What decides a run's actions. Tagged by `type`: `script`, `agent` or `playbook`.
@@ -531,6 +536,7 @@ impl RunRequest {
             }
         }
         v.limits(self);
+        v.downloads(&self.downloads);
         let Viewport { width, height } = self.viewport;
         if !(100..=7680).contains(&width) {
             v.push("viewport.width", "must be between 100 and 7680");

@@ -12,6 +12,7 @@ use tracing::Instrument;
 
 use crate::browser::{BrowserActor, BrowserArgs, BrowserMsg};
 use crate::config::Config;
+use crate::download::{AllowedDownloads, DOWNLOADS_DIR, Download, DownloadPolicy};
 use crate::driver::{self, DriverContext, DriverOutcome, RouterHandle};
 use crate::event::EventKind;
 use crate::finalizer::{FinalizeJob, FinalizerMsg};
@@ -19,6 +20,7 @@ use crate::guard::{Block, Guard};
 use crate::page_driver::{BrowserLauncher, LaunchSpec};
 use crate::proxy::GuardProxy;
 use crate::record::{RunRecord, StopReason};
+use crate::recording::RECORDING_DIR;
 use crate::router::{RouterActor, RouterArgs, RouterMsg};
 use crate::run::{ErrorCode, RunError, RunOutcome, RunState};
 
@@ -184,6 +186,7 @@ async fn on_start(
             record.request.guardrails.task_kind,
             crate::guard::TaskKind::Read | crate::guard::TaskKind::Navigate
         ),
+        downloads: download_policy(&record, config),
     };
     let call_timeout = Duration::from_millis(config.timeouts.actor_call_ms);
     let (browser, _) = Actor::spawn_linked(
@@ -239,6 +242,30 @@ async fn on_start(
         .instrument(span),
     ));
     Ok(())
+}
+
+/// The run's downloads: refused unless the request allows them, then kept in its recording;
+/// every one becomes a `download` event (its page-derived text scrubbed).
+fn download_policy(record: &Arc<RunRecord>, config: &Config) -> DownloadPolicy {
+    let allowed = record
+        .request
+        .downloads
+        .max_bytes(&config.limits)
+        .map(|max_bytes| AllowedDownloads {
+            dir: record.recorder.dir().join(DOWNLOADS_DIR),
+            dir_in_run: format!("{RECORDING_DIR}/{DOWNLOADS_DIR}"),
+            max_bytes,
+        });
+    let sink = record.clone();
+    DownloadPolicy {
+        allowed,
+        on_report: Arc::new(move |mut download: Download| {
+            download.url = sink.scrubber.scrub(&download.url);
+            download.file_name = sink.scrubber.scrub(&download.file_name);
+            download.reason = download.reason.map(|r| sink.scrubber.scrub(&r));
+            sink.emit(EventKind::Download(download));
+        }),
+    }
 }
 
 /// Stops the run with `TimedOut` when its deadline passes (counted from leaving the queue).

@@ -71,6 +71,17 @@ fn raw_event_line(event: &RunEvent) -> Option<String> {
             one_line(reason)
         )),
         EventKind::Log { level, message } => Some(format!("      {level}: {}", one_line(message))),
+        EventKind::Download(download) => Some(format!(
+            "      download {} {} ({} bytes){}",
+            download.outcome.as_str(),
+            one_line(&download.file_name),
+            download.bytes,
+            download
+                .path
+                .as_deref()
+                .map(|p| format!(" -> {p}"))
+                .unwrap_or_default()
+        )),
         _ => None,
     }
 }

@@ -38,6 +38,7 @@ pub(super) struct Settings {
     pub(super) scrubber: std::sync::Arc<crate::scrub::Scrubber>,
     /// `[limits] max_result_bytes`.
     pub(super) max_result_bytes: usize,
+    pub(super) downloads: super::downloads::Downloads,
 }
 
 pub(super) fn failed(message: impl Into<String>) -> ActionFailure {
@@ -54,7 +55,7 @@ pub(super) async fn execute(
     settings: &Settings,
 ) -> Result<ActionOutput, ActionFailure> {
     match action {
-        Action::Goto { url } => goto(page, url, bounds, &settings.settle).await,
+        Action::Goto { url } => goto(page, url, bounds, settings).await,
         Action::Click { selector } => click(page, selector, bounds, &settings.settle).await,
         Action::Type {
             selector,
@@ -156,15 +157,15 @@ async fn goto(
     page: &Page,
     url: &str,
     bounds: ActionBounds,
-    settle: &SettleConfig,
+    settings: &Settings,
 ) -> Result<ActionOutput, ActionFailure> {
     // Subscribe before navigating so a fast load event cannot be missed.
     let mut settler = Settler::watch(page).await?;
-    let nav = page
-        .execute(NavigateParams::new(url))
-        .await
-        .map_err(|e| failed(format!("goto {url} failed: {e}")))?
-        .result;
+    let navigation = settings.downloads.navigate(page, url, bounds.navigation);
+    let nav = match navigation.await {
+        Ok(nav) => nav,
+        Err(download) => return download,
+    };
     if let Some(error) = nav.error_text.filter(|e| !e.is_empty()) {
         return Err(failed(format!("goto {url} failed: {error}")));
     }
@@ -179,10 +180,10 @@ async fn goto(
                     bounds.navigation.as_millis()
                 )));
             }
-            settler.after_navigation(page, settle).await;
+            settler.after_navigation(page, &settings.settle).await;
         }
         // A same-document navigation (a #fragment): nothing loads.
-        None => settler.quiet(page, settle).await,
+        None => settler.quiet(page, &settings.settle).await,
     }
     let (landed, status) = location(page).await;
     let status = status.map(|s| format!(" (status {s})")).unwrap_or_default();

@@ -37,6 +37,9 @@ pub struct LimitsConfig {
     /// Most bytes of page-derived data one run keeps in all (stored values, landing URLs,
     /// errors, refused request targets, the final DOM); past it, results are cut with a marker.
     pub max_data_bytes: usize,
+    /// Most bytes a request's `downloads.max_bytes` may be, and the cap of an allowed download
+    /// that sets none. 0: no request may allow downloads.
+    pub max_download_bytes: u64,
 }
 
 impl Default for LimitsConfig {
@@ -52,6 +55,7 @@ impl Default for LimitsConfig {
             max_label_bytes: 256,
             max_result_bytes: 1 << 20,
             max_data_bytes: 8 << 20,
+            max_download_bytes: 100 * 1024 * 1024,
         }
     }
 }

@@ -32,6 +32,11 @@ impl<'a> Validator<'a> {
         }
     }
 
+    /// The server's `[limits]`.
+    pub(super) fn ceilings(&self) -> &'a LimitsConfig {
+        self.ceilings
+    }
+
     pub(super) fn push(&mut self, field: impl Into<String>, message: impl Into<String>) {
         self.errors.push(FieldError {
             field: field.into(),
