@@ -332,6 +332,17 @@ impl<'a> Validator<'a> {
     }
 }
 
+/// Every field error `json` gets against `config` (none for a valid request); for the tests of
+/// this module and its children.
+#[cfg(test)]
+fn errors_of(json: &str, config: &crate::config::Config) -> Vec<FieldError> {
+    let request = super::RunRequest::from_json(json).unwrap();
+    request
+        .validate(config)
+        .map(|()| Vec::new())
+        .unwrap_or_else(|e| e.errors)
+}
+
 #[cfg(test)]
 mod tests {
     use crate::config::Config;

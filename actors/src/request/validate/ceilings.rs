@@ -123,13 +123,7 @@ mod tests {
     use crate::config::Config;
     use crate::request::{FieldError, RunRequest};
 
-    fn errors(json: &str, config: &Config) -> Vec<FieldError> {
-        let request = RunRequest::from_json(json).unwrap();
-        request
-            .validate(config)
-            .map(|()| Vec::new())
-            .unwrap_or_else(|e| e.errors)
-    }
+    use super::super::errors_of as errors;
 
     fn script(extra: &str) -> String {
         format!(
