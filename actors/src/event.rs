@@ -251,6 +251,36 @@ impl EventLog {
         self.publish_locked(&mut state, event);
     }
 
+    /// Seals the log after the code finalizing it panicked and returns the seq its terminal
+    /// event takes, to be published with [`EventLog::publish_terminal`] once the status is
+    /// committed. The file is not touched again (its writer may be what panicked). A log already
+    /// sealed keeps its terminal seq (the event on disk); `None` when the terminal event was
+    /// already published.
+    pub(crate) fn seal_after_panic(&self) -> Option<u64> {
+        let mut state = self.lock();
+        if state.published.last().is_some_and(RunEvent::is_terminal) {
+            return None;
+        }
+        state.file = None;
+        if !state.sealed {
+            state.sealed = true;
+            state.next_seq += 1;
+        }
+        let seq = state.next_seq - 1;
+        self.last_seq.store(seq, Ordering::Release);
+        Some(seq)
+    }
+
+    /// The terminal event for [`EventLog::seal_after_panic`]'s seq.
+    pub(crate) fn terminal_event(&self, seq: u64, kind: EventKind) -> RunEvent {
+        RunEvent {
+            run_id: self.run_id,
+            seq,
+            at: Utc::now(),
+            kind,
+        }
+    }
+
     /// The seq the next event will get, minus one: the last seq written.
     pub(crate) fn last_seq(&self) -> u64 {
         self.last_seq.load(Ordering::Acquire)

@@ -9,7 +9,9 @@
 //! 6. metrics, then tell the supervisor to free the slot.
 //!
 //! Each step records its own failure in `finalize_errors` and the later steps still run. Each job
-//! runs in its own task, so one slow browser close never delays another run's commit.
+//! runs in its own task, so one slow browser close never delays another run's commit, and each
+//! task is watched (`finalizer/supervise.rs`): a job that panics still ends its run
+//! (`INTERNAL_ERROR`) and frees its slot.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,6 +28,8 @@ use crate::request::RecordingPlan;
 use crate::run::{ErrorCode, FinalizeError, RunOutcome, RunState};
 use crate::run::{RecordingInfo, RunStatus};
 use crate::supervisor::SupervisorMsg;
+
+mod supervise;
 
 /// A run ready to be finalized.
 pub(crate) struct FinalizeJob {
@@ -84,7 +88,7 @@ impl Actor for FinalizerActor {
         match message {
             FinalizerMsg::Finalize(job) => {
                 let args = state.args.clone();
-                tokio::spawn(finalize(args, *job));
+                tokio::spawn(supervise::watch(args, *job));
             }
         }
         Ok(())

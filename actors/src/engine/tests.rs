@@ -18,6 +18,8 @@ use crate::request::{Action, RunRequest};
 use crate::run::{ErrorCode, RunId, RunState, RunStatus};
 use crate::store::DirStore;
 
+mod finalize_panic;
+
 /// Launches fake pages: `evaluate` of `"panic"` panics; a 333 px wide viewport fails the launch.
 struct FakeLauncher;
 
