@@ -97,7 +97,11 @@ async fn a_click_waits_for_the_xhr_it_started_and_what_it_renders() {
            {"action": "click", "selector": "#load"},
            {"action": "evaluate", "script": "document.getElementById('out').textContent", "store_as": "out"}]},
          "guardrails": {"allowed_domains": ["127.0.0.1"], "allow_private_networks": true}}"##;
-    let run_id = orchestrator.handle().submit(request(json, &site)).await.unwrap();
+    let run_id = orchestrator
+        .handle()
+        .submit(request(json, &site))
+        .await
+        .unwrap();
     let status = orchestrator.handle().wait(run_id).await.unwrap();
     assert_eq!(status.state, RunState::Completed, "{status:?}");
     assert_eq!(status.data["out"], "rendered: 42 rows");
@@ -128,7 +132,11 @@ async fn a_client_side_route_change_is_read_after_it_renders() {
            {"action": "click", "selector": "#to-b"},
            {"action": "extract", "selector": "#view", "store_as": "view"}]},
          "guardrails": {"allowed_domains": ["127.0.0.1"], "allow_private_networks": true}}"##;
-    let run_id = orchestrator.handle().submit(request(json, &site)).await.unwrap();
+    let run_id = orchestrator
+        .handle()
+        .submit(request(json, &site))
+        .await
+        .unwrap();
     let status = orchestrator.handle().wait(run_id).await.unwrap();
     assert_eq!(status.state, RunState::Completed, "{status:?}");
     assert_eq!(status.data["view"], "route /app/b: from the server");
@@ -165,12 +173,20 @@ async fn a_page_that_never_stops_polling_holds_no_action_past_the_cap() {
            {"action": "evaluate", "script": "document.getElementById('marked').textContent", "store_as": "marked"},
            {"action": "evaluate", "script": "Number(document.getElementById('ticks').textContent)", "store_as": "ticks"}]},
          "guardrails": {"allowed_domains": ["127.0.0.1"], "allow_private_networks": true}}"##;
-    let run_id = orchestrator.handle().submit(request(json, &site)).await.unwrap();
+    let run_id = orchestrator
+        .handle()
+        .submit(request(json, &site))
+        .await
+        .unwrap();
     let status = orchestrator.handle().wait(run_id).await.unwrap();
     assert_eq!(status.state, RunState::Completed, "{status:?}");
     assert_eq!(status.data["marked"], "marked");
     // The page really kept polling while the actions ran.
-    assert!(status.data["ticks"].as_u64().unwrap() >= 1, "{:?}", status.data);
+    assert!(
+        status.data["ticks"].as_u64().unwrap() >= 1,
+        "{:?}",
+        status.data
+    );
     let polls = site.requests().iter().filter(|p| *p == "/poll").count();
     assert!(polls >= 2, "the page polled {polls} times");
     let events = env.events_jsonl(run_id);
@@ -207,7 +223,11 @@ async fn actions_that_change_nothing_return_at_once() {
            {"action": "evaluate", "script": "document.getElementById('name').value", "store_as": "typed"},
            {"action": "goto", "url": "{base}/"}]},
          "guardrails": {"allowed_domains": ["127.0.0.1"], "allow_private_networks": true}}"##;
-    let run_id = orchestrator.handle().submit(request(json, &site)).await.unwrap();
+    let run_id = orchestrator
+        .handle()
+        .submit(request(json, &site))
+        .await
+        .unwrap();
     let status = orchestrator.handle().wait(run_id).await.unwrap();
     assert_eq!(status.state, RunState::Completed, "{status:?}");
     assert_eq!(status.data["two"], 2);
@@ -222,7 +242,10 @@ async fn actions_that_change_nothing_return_at_once() {
     // process for building the injection screen's patterns (`router/output.rs`), not settling.
     for (name, ms) in timings.iter().skip(2) {
         if matches!(name.as_str(), "evaluate" | "extract" | "type") {
-            assert!(*ms < 40, "{name} changed nothing but took {ms} ms: {timings:?}");
+            assert!(
+                *ms < 40,
+                "{name} changed nothing but took {ms} ms: {timings:?}"
+            );
         }
     }
     orchestrator.shutdown(Duration::from_secs(5)).await;

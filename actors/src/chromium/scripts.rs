@@ -67,7 +67,6 @@ pub(super) const EXTRACT: &str = r#"({selector, mode}) => {
   return {value: el.innerText !== undefined ? el.innerText : (el.textContent || '')};
 }"#;
 
-
 /// Scrolls the page or an element by `amount` steps of 200 px; returns the new position.
 pub(super) const SCROLL: &str = r#"({direction, amount, selector}) => {
   const step = 200 * amount;

@@ -95,7 +95,12 @@ pub(super) struct Settler {
     inflight: HashSet<RequestId>,
     /// Finished before their start was read (the streams are drained separately).
     early: HashSet<RequestId>,
-    /// Whether any request started since the subscription.
+    /// Whether requests starting now count as the action's: while it runs, until its page
+    /// has loaded, and during a turn of the page's task queue that follows (a request chained
+    /// on one of its own starts there). Not while merely waiting: a page that polls on a timer
+    /// would otherwise never settle.
+    tracking: bool,
+    /// Whether a tracked request started since this was last cleared.
     requests_seen: bool,
     /// Whether a document request for the main frame started: a new page is loading.
     document_requested: bool,
@@ -123,6 +128,7 @@ impl Settler {
             failed: listen(page).await?,
             inflight: HashSet::new(),
             early: HashSet::new(),
+            tracking: true,
             requests_seen: false,
             document_requested: false,
             main_frame_loading: false,
@@ -177,21 +183,25 @@ impl Settler {
         self.quiet(page, config).await;
     }
 
-    /// Until no request is in flight (bounded by `network_idle_ms`, plus `network_quiet_ms`
-    /// without one) and a turn of the page's task queue changes no DOM and starts no request
-    /// (bounded by `dom_stable_ms`); neither bound fails the action. Long-lived requests (SSE,
-    /// long polls, a page that polls forever) simply run into the bound.
+    /// Until none of the action's requests is in flight (bounded by `network_idle_ms`, plus
+    /// `network_quiet_ms` without one) and a turn of the page's task queue changes no DOM and
+    /// starts no request (bounded by `dom_stable_ms`); neither bound fails the action.
+    /// Long-lived requests (SSE, long polls) simply run into the bound; requests a page starts
+    /// on its own timers while we wait are not the action's and are not waited for.
     pub(super) async fn quiet(&mut self, page: &Page, config: &SettleConfig) {
         let start = Instant::now();
         let network_deadline = start + ms(config.network_idle_ms);
         let deadline = network_deadline.max(start + ms(config.dom_stable_ms));
+        // Everything started so far is the action's (or its page load's).
+        self.tracking = true;
+        self.drain();
         loop {
-            self.drain();
             if Instant::now() < network_deadline {
+                self.tracking = false;
                 self.network_quiet(ms(config.network_quiet_ms), network_deadline)
                     .await;
+                self.tracking = true;
             }
-            let requests_before = self.requests_seen;
             self.requests_seen = false;
             let reading = watch::read(page, Some(config.dom_sample_ms)).await;
             self.drain();
@@ -202,7 +212,6 @@ impl Settler {
                 // A navigation replaced the document mid-read: read the new one.
                 Err(_) => true,
             };
-            self.requests_seen |= requests_before;
             if (!network_busy && !dom_busy) || Instant::now() >= deadline {
                 return;
             }
@@ -229,20 +238,25 @@ impl Settler {
     }
 
     fn sent_one(&mut self, ev: &EventRequestWillBeSent) {
-        self.last_network = Instant::now();
-        self.requests_seen = true;
         if ev.r#type == Some(ResourceType::Document) && ev.frame_id.as_ref() == Some(&self.main) {
             self.document_requested = true;
         }
         // A redirect reuses its request's id: still the same request in flight.
-        if !self.early.remove(&ev.request_id) {
-            self.inflight.insert(ev.request_id.clone());
+        if self.early.remove(&ev.request_id)
+            || !self.tracking && !self.inflight.contains(&ev.request_id)
+        {
+            return;
         }
+        self.last_network = Instant::now();
+        self.requests_seen = true;
+        self.inflight.insert(ev.request_id.clone());
     }
 
     fn done(&mut self, id: &RequestId) {
-        self.last_network = Instant::now();
-        if !self.inflight.remove(id) {
+        if self.inflight.remove(id) {
+            self.last_network = Instant::now();
+        } else if self.tracking {
+            // Its start is still queued in the other stream.
             self.early.insert(id.clone());
         }
     }
