@@ -1,6 +1,8 @@
 //! Actions on a Chromium page over CDP: navigation with load tracking, clicks and key presses
 //! that settle after the navigation they trigger, typing, waits, reads and screenshots.
 
+mod page_call;
+
 use std::time::{Duration, Instant};
 
 use chromiumoxide::Page;
@@ -9,7 +11,6 @@ use chromiumoxide::cdp::browser_protocol::input::{
     InsertTextParams, MouseButton,
 };
 use chromiumoxide::cdp::browser_protocol::page::NavigateParams;
-use chromiumoxide::cdp::js_protocol::runtime::{EvaluateParams, ExecutionContextId};
 use serde_json::{Value, json};
 
 use super::settle::{Reading, Settler, location, settle_after};
@@ -19,6 +20,8 @@ use crate::event::ActionFailure;
 use crate::page_driver::{ActionBounds, ActionOutput};
 use crate::request::{Action, ExtractMode, ScrollDirection, WaitState};
 use crate::run::ErrorCode;
+
+pub(super) use page_call::{call, evaluate, is_context_loss};
 
 pub(super) fn crashed(message: &str) -> ActionFailure {
     ActionFailure {
@@ -475,69 +478,4 @@ fn settled_output(text: String, (landed, navigated): (Reading, bool)) -> ActionO
         url: Some(landed.url),
         ..ActionOutput::default()
     }
-}
-
-/// How often a call is retried when a navigation replaced the document mid-call.
-const CONTEXT_LOSS_ATTEMPTS: u32 = 3;
-/// Pause between those retries.
-const CONTEXT_LOSS_PAUSE: Duration = Duration::from_millis(50);
-
-/// Calls one of our page functions with one JSON argument in chromiumoxide's isolated utility
-/// world, which shares the DOM but not the page's globals: a page that tampers with
-/// `document.querySelector`, `Array.from` or `JSON.stringify` cannot break or steer our
-/// scripts. Retries briefly when a navigation replaced the document mid-call, then falls back
-/// to the page's own world.
-pub(super) async fn call(page: &Page, function: &str, arg: Value) -> Result<Value, ActionFailure> {
-    let expression = format!("({function})({arg})");
-    for attempt in 1..=CONTEXT_LOSS_ATTEMPTS {
-        let Some(world) = page.secondary_execution_context().await.ok().flatten() else {
-            break;
-        };
-        match evaluate(page, &expression, Some(world)).await {
-            Err(e) if is_context_loss(&e.message) => {
-                if attempt < CONTEXT_LOSS_ATTEMPTS {
-                    tokio::time::sleep(CONTEXT_LOSS_PAUSE).await;
-                }
-            }
-            other => return other,
-        }
-    }
-    evaluate(page, &expression, None).await
-}
-
-/// Evaluates an expression (awaiting promises) in `context`, or the page's main world.
-pub(super) async fn evaluate(
-    page: &Page,
-    expression: &str,
-    context: Option<ExecutionContextId>,
-) -> Result<Value, ActionFailure> {
-    let mut params = EvaluateParams::builder()
-        .expression(expression)
-        .await_promise(true)
-        .return_by_value(true)
-        .user_gesture(true);
-    if let Some(context) = context {
-        params = params.context_id(context);
-    }
-    let params = params.build().map_err(failed)?;
-    let reply = page
-        .execute(params)
-        .await
-        .map_err(|e| failed(format!("evaluate failed: {e}")))?
-        .result;
-    if let Some(ex) = reply.exception_details {
-        let detail = ex
-            .exception
-            .as_ref()
-            .and_then(|o| o.description.clone())
-            .unwrap_or(ex.text);
-        return Err(failed(format!("script threw: {detail}")));
-    }
-    Ok(reply.result.value.unwrap_or(Value::Null))
-}
-
-pub(super) fn is_context_loss(message: &str) -> bool {
-    message.contains("context was destroyed")
-        || message.contains("Cannot find context")
-        || message.contains("Inspected target navigated")
 }
