@@ -251,21 +251,24 @@ impl Default for ObserveCaps {
     }
 }
 
-/// Settling after goto, click, key presses, select and evaluate: each wait is bounded and none
-/// fails the action (the reference system waits load ≤1.5 s, network idle ≤1.5 s, then a stable
-/// DOM).
+/// Settling after goto, click, key presses, select and evaluate. An action that started no
+/// navigation, no request and no DOM change does not wait at all; one that did waits for what
+/// it started, each wait bounded, none failing the action (the reference system waits load
+/// ≤1.5 s, network idle ≤1.5 s, then a stable DOM).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SettleConfig {
     /// The load event after DOMContentLoaded.
     pub load_ms: u64,
-    /// Waiting for the network to go quiet.
+    /// Waiting for the requests in flight to finish.
     pub network_idle_ms: u64,
-    /// How long no request may be in flight to count as quiet.
+    /// An extra grace without any request in flight before the network counts as quiet (0:
+    /// none; raise it for pages that chain requests through timers).
     pub network_quiet_ms: u64,
     /// Waiting for the DOM to stop changing.
     pub dom_stable_ms: u64,
-    /// Interval between DOM size samples.
+    /// How long the page runs between two DOM checks, on top of one turn of its task queue
+    /// (0: just that turn).
     pub dom_sample_ms: u64,
 }
 
@@ -274,9 +277,9 @@ impl Default for SettleConfig {
         Self {
             load_ms: 1_500,
             network_idle_ms: 1_500,
-            network_quiet_ms: 50,
+            network_quiet_ms: 0,
             dom_stable_ms: 1_500,
-            dom_sample_ms: 40,
+            dom_sample_ms: 0,
         }
     }
 }

@@ -1,6 +1,8 @@
 //! Actions on a Chromium page over CDP: navigation with load tracking, clicks and key presses
 //! that settle after the navigation they trigger, typing, waits, reads and screenshots.
 
+mod page_call;
+
 use std::time::{Duration, Instant};
 
 use chromiumoxide::Page;
@@ -9,16 +11,17 @@ use chromiumoxide::cdp::browser_protocol::input::{
     InsertTextParams, MouseButton,
 };
 use chromiumoxide::cdp::browser_protocol::page::NavigateParams;
-use chromiumoxide::cdp::js_protocol::runtime::{EvaluateParams, ExecutionContextId};
 use serde_json::{Value, json};
 
-use super::settle::Settler;
+use super::settle::{Reading, Settler, location, settle_after};
 use super::{observe, scripts};
 use crate::config::{ObserveCaps, SettleConfig};
 use crate::event::ActionFailure;
 use crate::page_driver::{ActionBounds, ActionOutput};
 use crate::request::{Action, ExtractMode, ScrollDirection, WaitState};
 use crate::run::ErrorCode;
+
+pub(super) use page_call::{call, evaluate, is_context_loss};
 
 pub(super) fn crashed(message: &str) -> ActionFailure {
     ActionFailure {
@@ -185,7 +188,11 @@ async fn goto(
         // A same-document navigation (a #fragment): nothing loads.
         None => settler.quiet(page, &settings.settle).await,
     }
-    let (landed, status) = location(page).await;
+    let Reading {
+        url: landed,
+        status,
+        ..
+    } = location(page).await;
     let status = status.map(|s| format!(" (status {s})")).unwrap_or_default();
     Ok(ActionOutput {
         text: format!("Navigated to {landed}{status}"),
@@ -209,7 +216,7 @@ async fn click(
     let x = point["x"].as_f64().unwrap_or(0.0);
     let y = point["y"].as_f64().unwrap_or(0.0);
     let remaining = bounds.action.saturating_sub(started.elapsed());
-    let navigated = settle_after(page, bounds, settle, async {
+    let settled = settle_after(page, bounds, settle, async {
         for kind in [
             DispatchMouseEventType::MouseMoved,
             DispatchMouseEventType::MousePressed,
@@ -228,7 +235,7 @@ async fn click(
         Ok(())
     })
     .await?;
-    Ok(settled_output("Clicked".to_owned(), page, navigated).await)
+    Ok(settled_output("Clicked".to_owned(), settled))
 }
 
 async fn type_text(
@@ -282,7 +289,7 @@ async fn press_key(
     let mut up = down.clone();
     up.r#type = DispatchKeyEventType::KeyUp;
     up.text = None;
-    let navigated = settle_after(page, bounds, settle, async {
+    let settled = settle_after(page, bounds, settle, async {
         for event in [down, up] {
             tokio::time::timeout(bounds.action, page.execute(event))
                 .await
@@ -292,7 +299,7 @@ async fn press_key(
         Ok(())
     })
     .await?;
-    Ok(settled_output(format!("Pressed {key}"), page, navigated).await)
+    Ok(settled_output(format!("Pressed {key}"), settled))
 }
 
 async fn scroll(
@@ -329,7 +336,7 @@ async fn select(
     wait_for(page, selector, WaitState::Visible, bounds.action).await?;
     let mut chosen = Value::Null;
     let arg = json!({ "selector": selector, "value": value, "label": label });
-    let navigated = settle_after(page, bounds, settle, async {
+    let settled = settle_after(page, bounds, settle, async {
         chosen = call(page, scripts::SELECT, arg).await?;
         match chosen.get("error").and_then(Value::as_str) {
             Some(error) => Err(failed(format!("select {selector}: {error}"))),
@@ -342,7 +349,7 @@ async fn select(
         chosen["label"].as_str().unwrap_or_default(),
         chosen["value"].as_str().unwrap_or_default()
     );
-    let mut out = settled_output(text, page, navigated).await;
+    let mut out = settled_output(text, settled);
     out.value = Some(chosen["value"].clone());
     Ok(out)
 }
@@ -439,7 +446,7 @@ async fn evaluate_script(
     settle: &SettleConfig,
 ) -> Result<ActionOutput, ActionFailure> {
     let mut value = Value::Null;
-    let navigated = settle_after(page, bounds, settle, async {
+    let settled = settle_after(page, bounds, settle, async {
         value = tokio::time::timeout(bounds.action, evaluate(page, script, None))
             .await
             .map_err(|_| {
@@ -455,129 +462,20 @@ async fn evaluate_script(
         Value::String(s) => s.clone(),
         other => other.to_string(),
     };
-    let mut out = settled_output(text, page, navigated).await;
+    let mut out = settled_output(text, settled);
     out.value = Some(value);
     Ok(out)
 }
 
-/// Runs `act`, then settles: when it started a main-frame navigation, DOMContentLoaded
-/// (bounded by the navigation timeout) and load; always network quiet and a stable DOM. A slow
-/// page is not the action's failure: the landing URL is still checked after. Returns whether a
-/// navigation happened.
-async fn settle_after(
-    page: &Page,
-    bounds: ActionBounds,
-    settle: &SettleConfig,
-    act: impl Future<Output = Result<(), ActionFailure>>,
-) -> Result<bool, ActionFailure> {
-    let mut settler = Settler::watch(page).await?;
-    settler.take_baseline(page).await;
-    act.await?;
-    let began = settler.navigation_started().await;
-    if began {
-        settler
-            .lifecycle("DOMContentLoaded", None, bounds.navigation)
-            .await;
-        settler.after_navigation(page, settle).await;
-    } else {
-        settler.quiet(page, settle).await;
-    }
-    Ok(began)
-}
-
-async fn settled_output(text: String, page: &Page, navigated: bool) -> ActionOutput {
-    let (url, _) = location(page).await;
+fn settled_output(text: String, (landed, navigated): (Reading, bool)) -> ActionOutput {
     let text = if navigated {
-        format!("{text}; navigated to {url}")
+        format!("{text}; navigated to {}", landed.url)
     } else {
         text
     };
     ActionOutput {
         text,
-        url: Some(url),
+        url: Some(landed.url),
         ..ActionOutput::default()
     }
-}
-
-/// The main frame's URL and document status; falls back to the handler's view of the URL.
-async fn location(page: &Page) -> (String, Option<u64>) {
-    match call(page, scripts::LOCATION, Value::Null).await {
-        Ok(v) => (
-            v["url"].as_str().unwrap_or("about:blank").to_owned(),
-            v["status"].as_u64(),
-        ),
-        Err(_) => (
-            page.url()
-                .await
-                .ok()
-                .flatten()
-                .unwrap_or_else(|| "about:blank".into()),
-            None,
-        ),
-    }
-}
-
-/// How often a call is retried when a navigation replaced the document mid-call.
-const CONTEXT_LOSS_ATTEMPTS: u32 = 3;
-/// Pause between those retries.
-const CONTEXT_LOSS_PAUSE: Duration = Duration::from_millis(50);
-
-/// Calls one of our page functions with one JSON argument in chromiumoxide's isolated utility
-/// world, which shares the DOM but not the page's globals: a page that tampers with
-/// `document.querySelector`, `Array.from` or `JSON.stringify` cannot break or steer our
-/// scripts. Retries briefly when a navigation replaced the document mid-call, then falls back
-/// to the page's own world.
-pub(super) async fn call(page: &Page, function: &str, arg: Value) -> Result<Value, ActionFailure> {
-    let expression = format!("({function})({arg})");
-    for attempt in 1..=CONTEXT_LOSS_ATTEMPTS {
-        let Some(world) = page.secondary_execution_context().await.ok().flatten() else {
-            break;
-        };
-        match evaluate(page, &expression, Some(world)).await {
-            Err(e) if is_context_loss(&e.message) => {
-                if attempt < CONTEXT_LOSS_ATTEMPTS {
-                    tokio::time::sleep(CONTEXT_LOSS_PAUSE).await;
-                }
-            }
-            other => return other,
-        }
-    }
-    evaluate(page, &expression, None).await
-}
-
-/// Evaluates an expression (awaiting promises) in `context`, or the page's main world.
-pub(super) async fn evaluate(
-    page: &Page,
-    expression: &str,
-    context: Option<ExecutionContextId>,
-) -> Result<Value, ActionFailure> {
-    let mut params = EvaluateParams::builder()
-        .expression(expression)
-        .await_promise(true)
-        .return_by_value(true)
-        .user_gesture(true);
-    if let Some(context) = context {
-        params = params.context_id(context);
-    }
-    let params = params.build().map_err(failed)?;
-    let reply = page
-        .execute(params)
-        .await
-        .map_err(|e| failed(format!("evaluate failed: {e}")))?
-        .result;
-    if let Some(ex) = reply.exception_details {
-        let detail = ex
-            .exception
-            .as_ref()
-            .and_then(|o| o.description.clone())
-            .unwrap_or(ex.text);
-        return Err(failed(format!("script threw: {detail}")));
-    }
-    Ok(reply.result.value.unwrap_or(Value::Null))
-}
-
-pub(super) fn is_context_loss(message: &str) -> bool {
-    message.contains("context was destroyed")
-        || message.contains("Cannot find context")
-        || message.contains("Inspected target navigated")
 }

@@ -67,12 +67,6 @@ pub(super) const EXTRACT: &str = r#"({selector, mode}) => {
   return {value: el.innerText !== undefined ? el.innerText : (el.textContent || '')};
 }"#;
 
-/// The main frame's URL and the HTTP status of its document.
-pub(super) const LOCATION: &str = r#"() => {
-  const nav = performance.getEntriesByType('navigation')[0];
-  return {url: location.href, status: nav && nav.responseStatus ? nav.responseStatus : null};
-}"#;
-
 /// Scrolls the page or an element by `amount` steps of 200 px; returns the new position.
 pub(super) const SCROLL: &str = r#"({direction, amount, selector}) => {
   const step = 200 * amount;

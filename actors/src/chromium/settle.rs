@@ -1,34 +1,88 @@
-//! Settling after an action: DOMContentLoaded, then load (bounded), then network quiet
-//! (bounded), then a stable DOM (bounded). Every listener is subscribed before the action runs,
-//! so a fast load event or request can never be missed.
+//! Settling after an action, at the cost of what the action started: a watch in the isolated
+//! world (`settle/watch.rs`) and the page's CDP network and lifecycle events tell whether it
+//! started a navigation, requests or DOM changes. One that started none returns at once; one
+//! that did waits for the navigation (DOMContentLoaded, then load, bounded), for its requests
+//! to finish (bounded), and for the DOM to stop changing (bounded); no fixed quiet window.
+//! Every listener is subscribed before the action runs, so a fast event can never be missed.
+
+mod watch;
 
 use std::collections::HashSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chromiumoxide::Page;
 use chromiumoxide::cdp::browser_protocol::network::{
     EventLoadingFailed, EventLoadingFinished, EventRequestWillBeSent, LoaderId, RequestId,
+    ResourceType,
 };
 use chromiumoxide::cdp::browser_protocol::page::{
     EventFrameStartedLoading, EventLifecycleEvent, FrameId,
 };
 use chromiumoxide::listeners::EventStream;
-use futures::StreamExt;
-use serde_json::Value;
+use futures::{FutureExt, StreamExt};
+use tokio::time::Instant;
 
-use super::actions::{call, failed};
+use super::actions::failed;
 use crate::config::SettleConfig;
 use crate::event::ActionFailure;
+use crate::page_driver::ActionBounds;
 
-/// How long after a click or key press a navigation must start to count as caused by it.
-/// Navigations scheduled by the click handler itself start well within this.
-const NAVIGATION_START_GRACE: Duration = Duration::from_millis(60);
+pub(super) use watch::Reading;
 
-/// Samples the size of the DOM: text length and element count.
-const DOM_SIZE: &str = r#"() => [
-  document.documentElement ? document.documentElement.textContent.length : 0,
-  document.getElementsByTagName('*').length
-]"#;
+/// Runs `act`, then settles on what it started: a new document (DOMContentLoaded, bounded by
+/// the navigation timeout, then load), its requests and its DOM changes. An action that
+/// started nothing returns after one read of the page. A slow page is not the action's
+/// failure: the landing URL is still checked after. Returns where the page is and whether it
+/// navigated (a new document or a same-document URL change).
+pub(super) async fn settle_after(
+    page: &Page,
+    bounds: ActionBounds,
+    settle: &SettleConfig,
+    act: impl Future<Output = Result<(), ActionFailure>>,
+) -> Result<(Reading, bool), ActionFailure> {
+    let mut settler = Settler::watch(page).await?;
+    // Installs the watch (or resets it) and notes where the page is before acting.
+    let before = watch::read(page, None).await.ok();
+    act.await?;
+    // One read after the action: CDP delivers in order, so the events the action caused in the
+    // renderer (its requests, its navigation) are queued before this reply.
+    let after = watch::read(page, None).await;
+    settler.drain();
+    let loading = settler.document_requested
+        || matches!(&after, Ok(r) if r.cross_document)
+        // The reply came from a new document: the navigation already committed.
+        || (after.is_err() && settler.main_frame_loading);
+    if loading {
+        settler
+            .lifecycle("DOMContentLoaded", None, bounds.navigation)
+            .await;
+        settler.after_navigation(page, settle).await;
+    } else if settler.requests_seen || matches!(&after, Ok(r) if r.changed()) || after.is_err() {
+        settler.quiet(page, settle).await;
+    }
+    let landed = match after {
+        Ok(reading) if !loading && !settler.requests_seen && !reading.changed() => reading,
+        _ => location(page).await,
+    };
+    let moved = before.is_some_and(|b| b.url != landed.url);
+    Ok((landed, loading || moved))
+}
+
+/// The main frame's URL and document status; falls back to the handler's view of the URL.
+pub(super) async fn location(page: &Page) -> Reading {
+    match watch::read(page, None).await {
+        Ok(reading) => reading,
+        Err(_) => Reading {
+            url: page
+                .url()
+                .await
+                .ok()
+                .flatten()
+                .unwrap_or_else(|| "about:blank".into()),
+            ..Reading::default()
+        },
+    }
+}
 
 /// The page events of one action, subscribed before it runs.
 pub(super) struct Settler {
@@ -41,10 +95,20 @@ pub(super) struct Settler {
     inflight: HashSet<RequestId>,
     /// Finished before their start was read (the streams are drained separately).
     early: HashSet<RequestId>,
-    /// When the last network event was read: quiet is measured from here.
-    last_network: tokio::time::Instant,
-    /// The DOM's size before the action, when taken: an unchanged DOM is already stable.
-    baseline: Option<Value>,
+    /// Whether requests starting now count as the action's: while it runs, until its page
+    /// has loaded, and during a turn of the page's task queue that follows (a request chained
+    /// on one of its own starts there). Not while merely waiting: a page that polls on a timer
+    /// would otherwise never settle.
+    tracking: bool,
+    /// Whether a tracked request started since this was last cleared.
+    requests_seen: bool,
+    /// Whether a document request for the main frame started: a new page is loading.
+    document_requested: bool,
+    /// Whether the main frame started loading (also reported for some same-document changes,
+    /// so it only counts when the page can no longer be read).
+    main_frame_loading: bool,
+    /// When the last network event was read: `network_quiet_ms` is measured from here.
+    last_network: Instant,
 }
 
 impl Settler {
@@ -64,32 +128,27 @@ impl Settler {
             failed: listen(page).await?,
             inflight: HashSet::new(),
             early: HashSet::new(),
-            last_network: tokio::time::Instant::now(),
-            baseline: None,
+            tracking: true,
+            requests_seen: false,
+            document_requested: false,
+            main_frame_loading: false,
+            last_network: Instant::now(),
         })
     }
 
-    /// Notes the DOM's size before an action, so an action that changed nothing settles at once.
-    pub(super) async fn take_baseline(&mut self, page: &Page) {
-        self.baseline = call(page, DOM_SIZE, Value::Null).await.ok();
-    }
-
-    /// Whether the action started a main-frame navigation within a short grace; the network
-    /// events of that window are counted meanwhile, so the grace doubles as the quiet window.
-    pub(super) async fn navigation_started(&mut self) -> bool {
-        let grace = tokio::time::Instant::now() + NAVIGATION_START_GRACE;
-        loop {
-            tokio::select! {
-                Some(ev) = self.started.next() => {
-                    if ev.frame_id == self.main {
-                        return true;
-                    }
-                }
-                Some(ev) = self.sent.next() => self.sent_one(&ev.request_id),
-                Some(ev) = self.finished.next() => self.done(&ev.request_id),
-                Some(ev) = self.failed.next() => self.done(&ev.request_id),
-                _ = tokio::time::sleep_until(grace) => return false,
-            }
+    /// Reads every event already delivered, without waiting.
+    fn drain(&mut self) {
+        while let Some(Some(ev)) = self.started.next().now_or_never() {
+            self.main_frame_loading |= ev.frame_id == self.main;
+        }
+        while let Some(Some(ev)) = self.sent.next().now_or_never() {
+            self.sent_one(&ev);
+        }
+        while let Some(Some(ev)) = self.finished.next().now_or_never() {
+            self.done(&ev.request_id);
+        }
+        while let Some(Some(ev)) = self.failed.next().now_or_never() {
+            self.done(&ev.request_id);
         }
     }
 
@@ -118,38 +177,58 @@ impl Settler {
         .unwrap_or(false)
     }
 
-    /// After a navigation: load (bounded), then network quiet and a stable DOM.
+    /// After a navigation: load (bounded), then its requests and DOM.
     pub(super) async fn after_navigation(&mut self, page: &Page, config: &SettleConfig) {
-        // The old document's size says nothing about the new one.
-        self.baseline = None;
         self.lifecycle("load", None, ms(config.load_ms)).await;
         self.quiet(page, config).await;
     }
 
-    /// Network quiet, then a stable DOM; both bounded, neither fails the action.
+    /// Until none of the action's requests is in flight (bounded by `network_idle_ms`, plus
+    /// `network_quiet_ms` without one) and a turn of the page's task queue changes no DOM and
+    /// starts no request (bounded by `dom_stable_ms`); neither bound fails the action.
+    /// Long-lived requests (SSE, long polls) simply run into the bound; requests a page starts
+    /// on its own timers while we wait are not the action's and are not waited for.
     pub(super) async fn quiet(&mut self, page: &Page, config: &SettleConfig) {
-        self.network_quiet(ms(config.network_quiet_ms), ms(config.network_idle_ms))
-            .await;
-        let baseline = self.baseline.take();
-        dom_stable(
-            page,
-            baseline,
-            ms(config.dom_sample_ms),
-            ms(config.dom_stable_ms),
-        )
-        .await;
+        let start = Instant::now();
+        let network_deadline = start + ms(config.network_idle_ms);
+        let deadline = network_deadline.max(start + ms(config.dom_stable_ms));
+        // Everything started so far is the action's (or its page load's).
+        self.tracking = true;
+        self.drain();
+        loop {
+            if Instant::now() < network_deadline {
+                self.tracking = false;
+                self.network_quiet(ms(config.network_quiet_ms), network_deadline)
+                    .await;
+                self.tracking = true;
+            }
+            self.requests_seen = false;
+            let reading = watch::read(page, Some(config.dom_sample_ms)).await;
+            self.drain();
+            let network_busy = (self.requests_seen || !self.inflight.is_empty())
+                && Instant::now() < network_deadline;
+            let dom_busy = match &reading {
+                Ok(r) => r.changed(),
+                // A navigation replaced the document mid-read: read the new one.
+                Err(_) => true,
+            };
+            if (!network_busy && !dom_busy) || Instant::now() >= deadline {
+                return;
+            }
+        }
     }
 
-    /// No request in flight for `quiet`, within `limit`. Long-lived requests (SSE, long polls)
-    /// simply run into the limit.
-    async fn network_quiet(&mut self, quiet: Duration, limit: Duration) -> bool {
-        let deadline = tokio::time::Instant::now() + limit;
+    /// No request in flight for `quiet`, before `deadline`.
+    async fn network_quiet(&mut self, quiet: Duration, deadline: Instant) -> bool {
         loop {
             let idle = self.inflight.is_empty();
             let quiet_at = self.last_network + quiet;
+            if idle && quiet_at <= Instant::now() {
+                return true;
+            }
             tokio::select! {
                 biased;
-                Some(ev) = self.sent.next() => self.sent_one(&ev.request_id),
+                Some(ev) = self.sent.next() => self.sent_one(&ev),
                 Some(ev) = self.finished.next() => self.done(&ev.request_id),
                 Some(ev) = self.failed.next() => self.done(&ev.request_id),
                 _ = tokio::time::sleep_until(quiet_at), if idle => return true,
@@ -158,45 +237,29 @@ impl Settler {
         }
     }
 
-    fn sent_one(&mut self, id: &RequestId) {
-        self.last_network = tokio::time::Instant::now();
-        if !self.early.remove(id) {
-            self.inflight.insert(id.clone());
+    fn sent_one(&mut self, ev: &EventRequestWillBeSent) {
+        if ev.r#type == Some(ResourceType::Document) && ev.frame_id.as_ref() == Some(&self.main) {
+            self.document_requested = true;
         }
+        // A redirect reuses its request's id: still the same request in flight.
+        if self.early.remove(&ev.request_id)
+            || !self.tracking && !self.inflight.contains(&ev.request_id)
+        {
+            return;
+        }
+        self.last_network = Instant::now();
+        self.requests_seen = true;
+        self.inflight.insert(ev.request_id.clone());
     }
 
     fn done(&mut self, id: &RequestId) {
-        self.last_network = tokio::time::Instant::now();
-        if !self.inflight.remove(id) {
+        if self.inflight.remove(id) {
+            self.last_network = Instant::now();
+        } else if self.tracking {
+            // Its start is still queued in the other stream.
             self.early.insert(id.clone());
         }
     }
-}
-
-/// Samples the DOM size until two samples `sample` apart agree (or one agrees with the size
-/// before the action), within `limit`.
-async fn dom_stable(
-    page: &Page,
-    baseline: Option<Value>,
-    sample: Duration,
-    limit: Duration,
-) -> bool {
-    let deadline = Instant::now() + limit;
-    let mut last: Option<Value> = baseline;
-    while Instant::now() < deadline {
-        let Ok(size) = call(page, DOM_SIZE, Value::Null).await else {
-            // A navigation replaced the document mid-sample; sample the new one.
-            last = None;
-            tokio::time::sleep(sample).await;
-            continue;
-        };
-        if last.as_ref() == Some(&size) {
-            return true;
-        }
-        last = Some(size);
-        tokio::time::sleep(sample).await;
-    }
-    false
 }
 
 fn ms(value: u64) -> Duration {
