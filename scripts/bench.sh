@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Runs the side-by-side benchmark (examples/bench_runs): issue 11's ten-step workload through
+# bare chromiumoxide, Playwright and Pilothouse on the same Chromium, and prints the tables.
+# Installs playwright-core (the npm package only: it drives /usr/lib/chromium/chromium, no
+# browser download) into target/bench-node when it is missing, then builds in release.
+# Flags go to the benchmark: --runs N, --c8, --systems a,b,c,d,d-rec, --overhead M.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+scripts/ensure-chromium.sh
+
+node_dir=target/bench-node
+if [ ! -f "$node_dir/node_modules/playwright-core/package.json" ]; then
+    if ! command -v npm >/dev/null 2>&1; then
+        echo "error: npm not found; install Node.js 18 or newer for the Playwright row" >&2
+        exit 1
+    fi
+    mkdir -p "$node_dir"
+    PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --prefix "$node_dir" --no-audit --no-fund \
+        playwright-core
+fi
+
+cargo build --release --example bench_runs
+exec target/release/examples/bench_runs --playwright-dir "$node_dir" "$@"
