@@ -237,17 +237,23 @@ async fn actions_that_change_nothing_return_at_once() {
     let timings = durations(&events);
     eprintln!("plain page: {timings:?}");
     assert_eq!(timings.len(), 12, "{events:#?}");
-    // A generous bound for a debug build on a busy machine: settling with a fixed quiet window
-    // cost 60 ms or more per action here. The first extract is left out: it pays once per
-    // process for building the injection screen's patterns (`router/output.rs`), not settling.
-    for (name, ms) in timings.iter().skip(2) {
-        if matches!(name.as_str(), "evaluate" | "extract" | "type") {
-            assert!(
-                *ms < 40,
-                "{name} changed nothing but took {ms} ms: {timings:?}"
-            );
-        }
-    }
+    // A generous bound for a debug build on a busy machine, on the median so that one action
+    // descheduled by the machine cannot fail the test: settling with a fixed quiet window cost
+    // 60 ms or more on every one of these actions. The first extract is left out: it pays once
+    // per process for building the injection screen's patterns (`router/output.rs`).
+    let mut quiet: Vec<u64> = timings
+        .iter()
+        .skip(2)
+        .filter(|(name, _)| matches!(name.as_str(), "evaluate" | "extract" | "type"))
+        .map(|(_, ms)| *ms)
+        .collect();
+    quiet.sort_unstable();
+    assert_eq!(quiet.len(), 7, "{timings:?}");
+    let median = quiet[quiet.len() / 2];
+    assert!(
+        median < 40,
+        "actions that change nothing took {median} ms (median): {timings:?}"
+    );
     orchestrator.shutdown(Duration::from_secs(5)).await;
     env.assert_no_browsers().await;
 }
