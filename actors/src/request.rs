@@ -11,6 +11,7 @@ use crate::guard::{StuckSpec, TaskKind};
 
 mod action;
 mod downloads;
+mod driver_wire;
 mod validate;
 
 pub use action::{Action, ExtractMode, ScrollDirection, Secret, WaitState};
@@ -55,7 +56,11 @@ pub struct RunRequest {
 /// Deserialized through [`RawDriverSpec`], a plain struct: serde buffers internally tagged
 /// enums, which would hide the path of an error inside `steps` (`driver.steps[3]`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", try_from = "RawDriverSpec")]
+#[serde(
+    tag = "type",
+    rename_all = "snake_case",
+    try_from = "driver_wire::RawDriverSpec"
+)]
 #[non_exhaustive]
 pub enum DriverSpec {
     /// A fixed list of actions, run in order; the first failure fails the run.
@@ -130,119 +135,6 @@ pub struct AgentSpec {
     /// The API key; never serialized, logged or sent anywhere but the endpoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key: Option<Secret>,
-}
-
-/// The wire form of [`DriverSpec`]: every driver's fields, checked against the `type`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawDriverSpec {
-    #[serde(rename = "type")]
-    kind: DriverType,
-    #[serde(default)]
-    steps: Option<Vec<Action>>,
-    #[serde(default)]
-    directive: Option<String>,
-    #[serde(default)]
-    model: Option<String>,
-    #[serde(default)]
-    max_steps: Option<u32>,
-    #[serde(default)]
-    output_schema: Option<serde_json::Value>,
-    #[serde(default)]
-    base_url: Option<String>,
-    #[serde(default)]
-    api_key: Option<Secret>,
-    #[serde(default)]
-    playbook: Option<serde_json::Value>,
-    #[serde(default)]
-    params: Option<BTreeMap<String, serde_json::Value>>,
-    #[serde(default)]
-    agent: Option<AgentSpec>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum DriverType {
-    Script,
-    Agent,
-    Playbook,
-}
-
-impl RawDriverSpec {
-    /// The first field set that `type` does not take.
-    fn stray(&self, allowed: &[&str]) -> Option<&'static str> {
-        let set = [
-            ("steps", self.steps.is_some()),
-            ("directive", self.directive.is_some()),
-            ("model", self.model.is_some()),
-            ("max_steps", self.max_steps.is_some()),
-            ("output_schema", self.output_schema.is_some()),
-            ("base_url", self.base_url.is_some()),
-            ("api_key", self.api_key.is_some()),
-            ("playbook", self.playbook.is_some()),
-            ("params", self.params.is_some()),
-            ("agent", self.agent.is_some()),
-        ];
-        set.into_iter()
-            .find(|(name, is_set)| *is_set && !allowed.contains(name))
-            .map(|(name, _)| name)
-    }
-}
-
-impl TryFrom<RawDriverSpec> for DriverSpec {
-    type Error = String;
-
-    fn try_from(raw: RawDriverSpec) -> Result<Self, Self::Error> {
-        let (kind, allowed): (&str, &[&str]) = match raw.kind {
-            DriverType::Script => ("script", &["steps"]),
-            DriverType::Agent => (
-                "agent",
-                &[
-                    "directive",
-                    "model",
-                    "max_steps",
-                    "output_schema",
-                    "base_url",
-                    "api_key",
-                ],
-            ),
-            DriverType::Playbook => ("playbook", &["playbook", "params", "agent"]),
-        };
-        if let Some(field) = raw.stray(allowed) {
-            return Err(format!(
-                "`{field}` is not a field of {kind} drivers; they take {}",
-                allowed.join(", ")
-            ));
-        }
-        match raw.kind {
-            DriverType::Script => {
-                let steps = raw
-                    .steps
-                    .ok_or("`steps` is required for script drivers: a list of actions")?;
-                Ok(Self::Script { steps })
-            }
-            DriverType::Agent => {
-                let directive = raw
-                    .directive
-                    .ok_or("`directive` is required for agent drivers: the task, in words")?;
-                Ok(Self::Agent(AgentSpec {
-                    directive,
-                    model: raw.model,
-                    max_steps: raw.max_steps,
-                    output_schema: raw.output_schema,
-                    base_url: raw.base_url,
-                    api_key: raw.api_key,
-                }))
-            }
-            DriverType::Playbook => Ok(Self::Playbook(PlaybookSpec {
-                playbook: raw.playbook.ok_or(
-                    "`playbook` is required for playbook drivers: an id, YAML text or an object",
-                )?,
-                params: raw.params.unwrap_or_default(),
-                agent: raw.agent,
-            })),
-        }
-    }
 }
 
 impl DriverSpec {
@@ -557,137 +449,4 @@ fn strip_position(message: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const CONTRACT: &str = r##"{"start_url": "http://127.0.0.1:8080/",
-     "driver": {"type": "script", "steps": [
-       {"action": "goto", "url": "http://127.0.0.1:8080/form"},
-       {"action": "type", "selector": "#name", "text": "Ada"},
-       {"action": "click", "selector": "#submit"},
-       {"action": "press_key", "key": "Enter"},
-       {"action": "wait_for", "selector": "#out", "state": "visible", "timeout_ms": 5000},
-       {"action": "extract", "selector": "#out", "store_as": "greeting"},
-       {"action": "evaluate", "script": "document.title", "store_as": "title"},
-       {"action": "screenshot"}]},
-     "guardrails": {"allowed_domains": ["127.0.0.1"], "allow_private_networks": true},
-     "limits": {"timeout_seconds": 600, "max_steps": 50, "action_timeout_ms": 5000,
-                "navigation_timeout_ms": 7000},
-     "viewport": {"width": 1280, "height": 720},
-     "labels": {"team": "demo"}}"##;
-
-    fn errors_of(json: &str) -> Vec<FieldError> {
-        match RunRequest::from_json(json) {
-            Ok(r) => r.validate(&Config::default()).err().unwrap().errors,
-            Err(e) => e.errors,
-        }
-    }
-
-    #[test]
-    fn the_contract_example_parses_and_validates() {
-        let req = RunRequest::from_json(CONTRACT).unwrap();
-        req.validate(&Config::default()).unwrap();
-        let DriverSpec::Script { steps } = &req.driver else {
-            panic!("a script driver")
-        };
-        assert_eq!(steps.len(), 8);
-        assert_eq!(steps[4].name(), "wait_for");
-        assert_eq!(req.labels["team"], "demo");
-    }
-
-    #[test]
-    fn unknown_action_names_its_step() {
-        let errs = errors_of(
-            r#"{"driver":{"type":"script","steps":[{"action":"goto","url":"https://a.test/"},{"action":"fly"}]}}"#,
-        );
-        assert_eq!(errs[0].field, "driver.steps[1].action");
-        assert!(
-            errs[0].message.contains("unknown variant `fly`"),
-            "{errs:?}"
-        );
-    }
-
-    #[test]
-    fn unknown_field_names_its_path() {
-        let errs = errors_of(
-            r##"{"driver":{"type":"script","steps":[{"action":"click","selector":"#a","force":true}]}}"##,
-        );
-        assert_eq!(errs[0].field, "driver.steps[0]");
-        assert!(errs[0].message.contains("force"), "{errs:?}");
-        let errs = errors_of(r#"{"driver":{"type":"script","steps":[]},"colour":"red"}"#);
-        assert!(errs[0].message.contains("colour"), "{errs:?}");
-    }
-
-    #[test]
-    fn semantic_errors_name_field_and_fix() {
-        let errs = errors_of(
-            r#"{"driver":{"type":"script","steps":[
-                {"action":"goto","url":"not a url"},
-                {"action":"click","selector":"  "},
-                {"action":"goto","url":"file:///etc/passwd"},
-                {"action":"press_key","key":"Entre"}]},
-               "limits":{"timeout_seconds":0}}"#,
-        );
-        let fields: Vec<&str> = errs.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(
-            fields,
-            vec![
-                "driver.steps[0].url",
-                "driver.steps[1].selector",
-                "driver.steps[2].url",
-                "driver.steps[3].key",
-                "limits.timeout_seconds"
-            ]
-        );
-        assert!(errs[1].message.contains("must not be empty"));
-        assert!(errs[2].message.contains("scheme `file`"));
-    }
-
-    #[test]
-    fn type_needs_exactly_one_source_and_a_known_credential() {
-        let errs = errors_of(
-            r##"{"driver":{"type":"script","steps":[
-                {"action":"type","selector":"#a"},
-                {"action":"type","selector":"#a","text":"x","credential_ref":"pw"},
-                {"action":"type","selector":"#a","credential_ref":"missing"},
-                {"action":"type","selector":"#a","credential_ref":"pw"},
-                {"action":"select","selector":"#s"}]},
-               "credentials":{"pw":"secret-value"}}"##,
-        );
-        let fields: Vec<&str> = errs.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(
-            fields,
-            vec![
-                "driver.steps[0]",
-                "driver.steps[1]",
-                "driver.steps[2].credential_ref",
-                "driver.steps[4]"
-            ]
-        );
-        let req = RunRequest::from_json(
-            r#"{"driver":{"type":"script","steps":[]},"start_url":"https://a.test/","credentials":{"pw":"secret-value"}}"#,
-        )
-        .unwrap();
-        let shown = format!("{req:?} {}", serde_json::to_string(&req).unwrap());
-        assert!(!shown.contains("secret-value"), "{shown}");
-    }
-
-    #[test]
-    fn too_many_steps_for_max_steps_is_rejected() {
-        let errs = errors_of(
-            r#"{"driver":{"type":"script","steps":[{"action":"screenshot"},{"action":"screenshot"}]},
-               "limits":{"max_steps":1}}"#,
-        );
-        assert_eq!(errs[0].field, "driver.steps");
-    }
-
-    #[test]
-    fn summaries_never_contain_typed_text() {
-        let a = Action::Type {
-            selector: Some("#pw".into()),
-            text: Some("hunter2".into()),
-            credential_ref: None,
-        };
-        assert!(!a.summary().contains("hunter2"));
-    }
-}
+mod tests;

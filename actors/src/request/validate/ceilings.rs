@@ -121,7 +121,7 @@ impl Validator<'_> {
 #[cfg(test)]
 mod tests {
     use crate::config::Config;
-    use crate::request::{FieldError, RunRequest};
+    use crate::request::FieldError;
 
     use super::super::errors_of as errors;
 

@@ -51,7 +51,6 @@ impl Validator<'_> {
 #[cfg(test)]
 mod tests {
     use crate::config::Config;
-    use crate::request::{FieldError, RunRequest};
 
     use super::super::errors_of as errors;
 
