@@ -50,9 +50,9 @@ pub use pilothouse_actors::{
     StartError, StuckSpec, SubmitError, TaskKind, Unavailable, Viewport, WaitState,
 };
 pub use pilothouse_actors::{
-    AgentConfig, AgentSpec, GuardrailFloor, LimitsConfig, OnFailure, ParamType, Parameter,
-    Playbook, PlaybookConfig, PlaybookSpec, RecoveryInfo, SelectorSpec, Step, TokenUsage, Verify,
-    load_playbook, parse_playbook,
+    AgentConfig, AgentSpec, BrowserConfig, GuardrailFloor, Isolation, LimitsConfig, OnFailure,
+    ParamType, Parameter, Playbook, PlaybookConfig, PlaybookSpec, PoolStats, RecoveryInfo,
+    SelectorSpec, Step, TokenUsage, Verify, load_playbook, parse_playbook,
 };
 
 use pilothouse_actors::Engine;

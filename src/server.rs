@@ -135,6 +135,11 @@ async fn start((config, addr, api_key, cors): Prepared) -> anyhow::Result<Runnin
     let orchestrator = Orchestrator::start(config.clone())
         .await
         .context("cannot start the orchestrator")?;
+    // Runs admitted from the first request find a warm browser (bounded: /ready tells the rest).
+    let warm_within = Duration::from_millis(config.timeouts.launch_ms);
+    if !orchestrator.handle().pool_warm(warm_within).await {
+        tracing::warn!("the browser pool is not warm yet; /ready answers 503 until it is");
+    }
     let (phase, phase_rx) = watch::channel(Phase::Serving);
     let auth = api_key.is_some();
     let grace = Duration::from_secs(config.server.shutdown_grace_seconds);

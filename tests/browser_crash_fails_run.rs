@@ -1,5 +1,6 @@
 //! A browser killed from outside mid-action fails the run with BROWSER_CRASHED promptly, the
-//! orchestrator keeps serving, and no helper process of the dead browser survives.
+//! orchestrator keeps serving, and no helper process of the dead browser survives
+//! (`isolation = "process"`: the run's own Chromium).
 
 mod common;
 
@@ -10,7 +11,7 @@ use futures::StreamExt;
 use pilothouse::{ErrorCode, EventKind, RunState};
 
 fn main_browser_pid(env: &TestEnv) -> u32 {
-    env.browsers()
+    env.run_browsers()
         .into_iter()
         .find(|pid| {
             let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
@@ -23,7 +24,10 @@ fn main_browser_pid(env: &TestEnv) -> u32 {
 async fn killed_browser_fails_the_run_with_browser_crashed() {
     let site = Site::serve(vec![("/", Page::Html("<title>x</title>".into()))]).await;
     let env = TestEnv::new();
-    let orchestrator = env.start().await;
+    // A run's own Chromium; the pool's are killed in pool_isolates_runs_and_survives_crashes.rs.
+    let mut config = env.config();
+    config.browser.isolation = pilothouse::Isolation::Process;
+    let orchestrator = env.start_with(config).await;
     let handle = orchestrator.handle();
     let json = r##"{"driver": {"type": "script", "steps": [
            {"action": "goto", "url": "{base}/"},
@@ -56,7 +60,7 @@ async fn killed_browser_fails_the_run_with_browser_crashed() {
         "{:?}",
         status.error
     );
-    env.assert_no_browsers().await;
+    env.assert_no_run_browsers(&handle).await;
 
     // The orchestrator is unaffected: the next run completes.
     let ok = handle

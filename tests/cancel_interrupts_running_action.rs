@@ -1,5 +1,6 @@
-//! Cancel during a long `wait_for` ends the run `cancelled` within a second, and its browser
-//! process is gone by the time the terminal event arrives.
+//! Cancel during a long `wait_for` ends the run `cancelled` within a second, and its browser —
+//! its own process (`isolation = "process"`), or its context in the warm pool — is gone by the
+//! time the terminal event arrives.
 
 mod common;
 
@@ -7,17 +8,40 @@ use std::time::{Duration, Instant};
 
 use common::{Page, Site, TestEnv, request};
 use futures::StreamExt;
-use pilothouse::{CancelAck, ErrorCode, EventKind, RunState};
+use pilothouse::{CancelAck, ErrorCode, EventKind, Isolation, RunState};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cancel_during_wait_for_ends_run_within_a_second() {
+async fn cancel_ends_a_run_with_its_own_browser_within_a_second() {
+    cancel_during_wait_for(Isolation::Process).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_ends_a_run_in_a_pooled_context_within_a_second() {
+    cancel_during_wait_for(Isolation::Context).await;
+}
+
+/// True while the run's browser lives: its own process, or a pool page on the test's site.
+async fn run_browser_alive(env: &TestEnv, isolation: Isolation, site: &Site) -> bool {
+    match isolation {
+        Isolation::Process => !env.run_browsers().is_empty(),
+        Isolation::Context => {
+            let base = format!("http://{}/", site.addr);
+            let urls = common::devtools::pool_page_urls(env).await;
+            urls.iter().any(|u| u.starts_with(&base))
+        }
+    }
+}
+
+async fn cancel_during_wait_for(isolation: Isolation) {
     let site = Site::serve(vec![(
         "/",
         Page::Html("<title>x</title><p>waiting</p>".into()),
     )])
     .await;
     let env = TestEnv::new();
-    let orchestrator = env.start().await;
+    let mut config = env.config();
+    config.browser.isolation = isolation;
+    let orchestrator = env.start_with(config).await;
     let handle = orchestrator.handle();
     let run_id = handle
         .submit(request(
@@ -36,7 +60,10 @@ async fn cancel_during_wait_for_ends_run_within_a_second() {
             break;
         }
     }
-    assert!(!env.browsers().is_empty(), "the run's browser is running");
+    assert!(
+        run_browser_alive(&env, isolation, &site).await,
+        "the run's browser is running"
+    );
     let asked = Instant::now();
     assert_eq!(handle.cancel(run_id).await.unwrap(), CancelAck::Cancelling);
     let mut terminal = None;
@@ -52,7 +79,7 @@ async fn cancel_during_wait_for_ends_run_within_a_second() {
     assert_eq!(status.state, RunState::Cancelled);
     assert_eq!(status.error.unwrap().code, ErrorCode::Cancelled);
     assert!(
-        env.browsers().is_empty(),
+        !run_browser_alive(&env, isolation, &site).await,
         "browser still alive at the terminal event"
     );
     assert_eq!(env.status_json(run_id)["state"], "cancelled");

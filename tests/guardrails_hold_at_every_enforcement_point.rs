@@ -1,15 +1,17 @@
 //! The same outside destination is refused at every enforcement point — direct goto, HTTP
 //! redirect, meta refresh, a JS `location` change after a click, an iframe, image and script
 //! subresources, fetch from page script, a WebSocket, and a popup — and the outside server's own
-//! log proves it never received a single request.
+//! log proves it never received a single request: in a pooled context (the default), from a
+//! run's own browser, and through a remote browser (`[browser] connect`).
 
 mod common;
 
 use std::time::Duration;
 
+use common::remote::RemoteChromium;
 use common::{Page, Site, TestEnv, request};
 use futures::StreamExt;
-use pilothouse::{Config, ErrorCode, EventKind, RunEvent, RunState, RunStatus};
+use pilothouse::{Config, ErrorCode, EventKind, Isolation, RunEvent, RunState, RunStatus};
 
 struct Case {
     name: &'static str,
@@ -122,16 +124,41 @@ const CASES: &[Case] = &[
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn outside_destination_is_refused_everywhere_and_never_contacted() {
+async fn outside_destination_is_refused_everywhere_in_a_pooled_context() {
+    let env = TestEnv::new();
+    let config = env.config();
+    assert_eq!(config.browser.isolation, Isolation::Context, "the default");
+    refused_everywhere(&env, config).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outside_destination_is_refused_everywhere_from_a_runs_own_browser() {
+    let env = TestEnv::new();
+    let mut config = env.config();
+    config.browser.isolation = Isolation::Process;
+    refused_everywhere(&env, config).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outside_destination_is_refused_everywhere_through_a_remote_browser() {
+    let env = TestEnv::new();
+    let remote = RemoteChromium::launch(&env.dir.path().join("remote-profile")).await;
+    let mut config = env.config();
+    config.browser.connect = vec![remote.endpoint.clone()];
+    refused_everywhere(&env, config).await;
+    drop(remote);
+}
+
+/// Every case in its own run; the outside server must never see a request.
+async fn refused_everywhere(env: &TestEnv, config: Config) {
     let outside = Site::serve(vec![]).await;
     let out = format!("http://localhost:{}", outside.addr.port());
     let ws_out = format!("ws://localhost:{}", outside.addr.port());
     let site = Site::serve(pages(&out)).await;
-    let env = TestEnv::new();
     let orchestrator = env
         .start_with(Config {
             max_concurrent_runs: 3,
-            ..env.config()
+            ..config
         })
         .await;
     let handle = orchestrator.handle();

@@ -73,6 +73,8 @@ async fn invalid_requests_name_the_field_and_start_nothing() {
     assert!(handle.list().await.unwrap().is_empty());
     let stored = std::fs::read_dir(env.runs_dir()).unwrap().count();
     assert_eq!(stored, 0, "no run directory was created");
-    assert!(env.browsers().is_empty());
+    assert!(env.run_browsers().is_empty());
+    let pool = handle.stats().await.unwrap().pool.unwrap();
+    assert_eq!(pool.contexts_served, 0, "no pooled context was handed out");
     orchestrator.shutdown(Duration::from_secs(5)).await;
 }

@@ -266,6 +266,8 @@ async fn bad_playbooks_are_refused_at_submit_naming_step_and_field() {
         handle.list().await.unwrap().is_empty(),
         "no run was admitted"
     );
-    assert!(env.browsers().is_empty());
+    assert!(env.run_browsers().is_empty());
+    let pool = handle.stats().await.unwrap().pool.unwrap();
+    assert_eq!(pool.contexts_served, 0, "no pooled context was handed out");
     orchestrator.shutdown(Duration::from_secs(5)).await;
 }

@@ -188,7 +188,7 @@ async fn a_browser_event_source_records_every_event_of_a_live_run() {
             "{asking}: {header:?}"
         );
     }
-    env.assert_no_browsers().await;
+    server.assert_no_run_browsers(&env).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -321,7 +321,7 @@ async fn a_dropped_client_resumes_with_last_event_id_and_gets_exactly_the_rest()
         "{stdout}"
     );
     assert!(stdout.contains("state     completed"), "{stdout}");
-    env.assert_no_browsers().await;
+    server.assert_no_run_browsers(&env).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -357,5 +357,5 @@ async fn a_run_known_only_to_the_store_is_served_the_same() {
         .get_json(&format!("/runs/{run_id}/recording/manifest.json"), 200)
         .await;
     assert_eq!(manifest["run_id"], run_id.to_string());
-    env.assert_no_browsers().await;
+    server.assert_no_run_browsers(&env).await;
 }

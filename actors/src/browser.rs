@@ -54,6 +54,8 @@ pub(crate) enum BrowserMsg {
 pub(crate) struct BrowserArgs {
     pub(crate) spec: LaunchSpec,
     pub(crate) launcher: Arc<dyn BrowserLauncher>,
+    /// The warm pool, for a run with context isolation; `None`: the launcher starts a browser.
+    pub(crate) pool: Option<ActorRef<crate::pool::PoolMsg>>,
     pub(crate) token: CancellationToken,
     pub(crate) close_timeout: Duration,
     /// Scrubs and cuts every reply.
@@ -147,7 +149,11 @@ async fn on_launch(state: &mut BrowserState) -> Result<u64, String> {
         return Err("browser already launched".into());
     }
     let started = Instant::now();
-    let launch = state.args.launcher.launch(state.args.spec.clone());
+    let spec = state.args.spec.clone();
+    let launch = match &state.args.pool {
+        Some(pool) => Box::pin(crate::pool::lease(pool.clone(), spec)),
+        None => state.args.launcher.launch(spec),
+    };
     let page = tokio::select! {
         page = launch => page?,
         _ = state.args.token.cancelled() => return Err("run stopped during browser launch".into()),

@@ -1,79 +1,33 @@
-//! The real browser: launches Chromium in its own process group, connects chromiumoxide to its
-//! DevTools socket, and guarantees the whole process tree is gone on every path.
-//!
-//! We spawn Chromium ourselves instead of `Browser::launch` so that we own the child and its
-//! process group: a graceful close waits for the exit, and every other path (timeout, crash,
-//! panic, drop) kills the group. Helpers (zygote, renderers, GPU) share the group, so none leak.
+//! The real browser: a Chromium per run (`isolation = "process"`, [`ChromiumLauncher`]) or a
+//! context in one of the pool's warm Chromiums (`pool.rs`), driven over CDP by chromiumoxide.
+//! Every process is ours to end: see `process.rs`.
 
 mod actions;
 mod downloads;
 mod egress;
 mod observe;
 pub(crate) mod orphans;
+pub(crate) mod pool;
+mod process;
+mod run_page;
 mod screenshot;
 mod scripts;
 mod settle;
 
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use chromiumoxide::cdp::browser_protocol::browser::CloseParams;
-use chromiumoxide::handler::HandlerConfig;
-use chromiumoxide::handler::viewport::Viewport as CdpViewport;
-use chromiumoxide::{Browser, Page};
-use futures::StreamExt;
+use chromiumoxide::Page;
 use futures::future::BoxFuture;
-use nix::sys::signal::{Signal, killpg};
-use nix::unistd::Pid;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
-use tokio::task::JoinHandle;
 
 use crate::event::ActionFailure;
 use crate::page_driver::{
     ActionBounds, ActionOutput, BrowserLauncher, Capture, CloseMode, CloseReport, LaunchSpec,
-    PageDriver,
+    PageDriver, RunEgress,
 };
+use crate::proxy::GuardProxy;
 use crate::request::Action;
-
-/// Headless switches, after Playwright's `chromiumSwitches`: no first-run UI, no background
-/// networking (the machine has no internet, and it only adds noise), no extra startup tab.
-const BASE_SWITCHES: &[&str] = &[
-    "headless=new",
-    "disable-gpu",
-    "no-first-run",
-    "no-default-browser-check",
-    "no-startup-window",
-    "disable-background-networking",
-    "disable-background-timer-throttling",
-    "disable-backgrounding-occluded-windows",
-    "disable-renderer-backgrounding",
-    "disable-component-update",
-    "disable-default-apps",
-    "disable-extensions",
-    "disable-sync",
-    "disable-breakpad",
-    "disable-dev-shm-usage",
-    "disable-features=Translate,OptimizationHints,MediaRouter,DialMediaRouteProvider,AcceptCHFrame,AutoExpandDetailsElement,CertificateTransparencyComponentUpdater,AvoidUnnecessaryBeforeUnloadCheckSync,LensOverlay,PaintHolding,NetworkTimeServiceQuerying,OptimizationGuideModelDownloading,OptimizationHintsFetching,InterestFeedContentSuggestions,CalculateNativeWinOcclusion,MediaEngagementBypassAutoplayPolicies",
-    "no-pings",
-    "safebrowsing-disable-auto-update",
-    "disable-hang-monitor",
-    "disable-ipc-flooding-protection",
-    "disable-popup-blocking",
-    "disable-prompt-on-repost",
-    "disable-client-side-phishing-detection",
-    "disable-domain-reliability",
-    "metrics-recording-only",
-    "password-store=basic",
-    "use-mock-keychain",
-    "mute-audio",
-    "hide-scrollbars",
-    "force-color-profile=srgb",
-    "disable-quic",
-    "remote-debugging-port=0",
-];
+use process::{Process, ProcessSpec};
+use run_page::RunPage;
 
 /// Launches a Chromium per run.
 #[derive(Clone, Copy, Debug, Default)]
@@ -90,206 +44,118 @@ impl BrowserLauncher for ChromiumLauncher {
     fn egress(&self) -> &'static str {
         egress::EGRESS_MECHANISM
     }
+
+    fn pooled(&self) -> bool {
+        true
+    }
 }
 
 pub(crate) use egress::{SERVICES_SINK_HOST, split_operator_args};
 
-/// A running Chromium, its CDP connection and the run's page.
+/// A run's own Chromium, its page and its proxy.
 pub(crate) struct ChromiumSession {
-    child: Child,
-    pgid: Pid,
-    /// Shared with the download watcher, which cancels downloads past their cap.
-    browser: Arc<Browser>,
-    page: Page,
-    handler: JoinHandle<()>,
-    profile_dir: PathBuf,
-    settings: actions::Settings,
-    /// Set once the process group is known to be gone; the drop guard then does nothing.
-    reaped: bool,
+    /// Dropped first: the page's watcher stops before its browser goes.
+    run_page: RunPage,
+    /// `None` once closed; its drop guard kills the process group on every other path.
+    process: Option<Process>,
+    /// The run's filtering proxy; every request of this browser goes through it.
+    _proxy: Option<GuardProxy>,
 }
 
 impl std::fmt::Debug for ChromiumSession {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ChromiumSession")
-            .field("pgid", &self.pgid)
-            .field("profile_dir", &self.profile_dir)
-            .finish()
+            .field("process", &self.process)
+            .finish_non_exhaustive()
     }
 }
 
-/// The launched process before its CDP connection exists; killed on drop so a failed or
-/// abandoned launch never leaves Chromium behind.
-struct Spawned {
-    child: Option<Child>,
-    pgid: Pid,
-    profile_dir: PathBuf,
-}
-
-impl Drop for Spawned {
-    fn drop(&mut self) {
-        if self.child.is_some() {
-            kill_group(self.pgid);
-            remove_profile(&self.profile_dir);
-        }
+/// Starts the run's proxy, armed with its guardrails.
+pub(super) async fn start_proxy(egress: &Option<RunEgress>) -> Result<Option<GuardProxy>, String> {
+    match egress {
+        None => Ok(None),
+        Some(RunEgress(armed)) => GuardProxy::start(armed.clone())
+            .await
+            .map(Some)
+            .map_err(|e| format!("cannot start the run's proxy: {e}")),
     }
 }
 
 impl ChromiumSession {
-    /// Spawns Chromium, waits for its DevTools URL, connects, and opens the page.
+    /// Starts the run's proxy and Chromium, and opens the page.
     pub(crate) async fn launch(spec: LaunchSpec) -> Result<Self, String> {
         let started = Instant::now();
-        std::fs::create_dir_all(&spec.profile_dir).map_err(|e| {
-            format!(
-                "cannot create profile dir {}: {e}",
-                spec.profile_dir.display()
-            )
-        })?;
-        let staging = downloads::staging_dir(&spec.profile_dir);
-        egress::write_preferences(&spec.profile_dir, &staging)
-            .await
-            .map_err(|e| format!("cannot write the profile's preferences: {e}"))?;
-        let mut spawned = spawn_process(&spec)?;
-        let work = async {
-            let child = spawned
-                .child
-                .as_mut()
-                .expect("child present until handed over");
-            let ws_url = read_devtools_url(child).await?;
-            let config = HandlerConfig {
-                viewport: Some(CdpViewport {
-                    width: spec.viewport.width,
-                    height: spec.viewport.height,
-                    ..CdpViewport::default()
-                }),
-                request_timeout: spec.launch_timeout,
-                ..HandlerConfig::default()
-            };
-            let (browser, mut handler) = Browser::connect_with_config(ws_url, config)
-                .await
-                .map_err(|e| format!("cannot connect to Chromium DevTools: {e}"))?;
-            let browser = Arc::new(browser);
-            // The handler must be polled for any CDP call to complete; it ends at the first
-            // connection error so it can never spin on a dead socket.
-            let handler = tokio::spawn(async move {
-                while let Some(event) = handler.next().await {
-                    if let Err(error) = event {
-                        tracing::debug!(%error, "CDP handler stopped");
-                        break;
-                    }
-                }
-            });
-            // Downloads are denied (or routed into the run) before any page exists.
-            let downloads = match downloads::Downloads::start(
-                &browser,
-                &spec.profile_dir,
-                spec.downloads.clone(),
-            )
-            .await
-            {
-                Ok(downloads) => downloads,
-                Err(e) => {
-                    handler.abort();
-                    return Err(e);
-                }
-            };
-            let page = match browser.new_page("about:blank").await {
-                Ok(page) => page,
-                Err(e) => {
-                    downloads.abort();
-                    handler.abort();
-                    return Err(format!("cannot open a page: {e}"));
-                }
-            };
-            Ok::<_, String>((browser, handler, page, downloads))
-        };
-        let (browser, handler, page, downloads) = tokio::time::timeout(spec.launch_timeout, work)
+        let proxy = start_proxy(&spec.egress).await?;
+        let process = Process::start(ProcessSpec {
+            chromium: &spec.chromium,
+            profile_dir: &spec.profile_dir,
+            viewport: spec.viewport,
+            extra_args: &spec.extra_args,
+            proxy: proxy.as_ref().map(GuardProxy::addr),
+            launch_timeout: spec.launch_timeout,
+        })
+        .await?;
+        let left = spec.launch_timeout.saturating_sub(started.elapsed());
+        let run_page = tokio::time::timeout(left, open_page(&process, &spec))
             .await
             .map_err(|_| {
                 format!(
-                    "Chromium did not start within {} ms",
+                    "Chromium did not open a page within {} ms",
                     spec.launch_timeout.as_millis()
                 )
             })??;
-        let child = spawned.child.take().expect("child present");
         tracing::debug!(run_id = %spec.run_id, ms = started.elapsed().as_millis() as u64, "browser ready");
         Ok(Self {
-            child,
-            pgid: spawned.pgid,
-            browser,
-            page,
-            handler,
-            profile_dir: std::mem::take(&mut spawned.profile_dir),
-            settings: actions::Settings {
-                hide_forms: spec.hide_forms,
-                screenshot_quality: spec.screenshot_quality,
-                observe: spec.observe.clone(),
-                settle: spec.settle.clone(),
-                scrubber: spec.scrubber.clone(),
-                max_result_bytes: spec.max_result_bytes,
-                downloads,
-            },
-            reaped: false,
+            run_page,
+            process: Some(process),
+            _proxy: proxy,
         })
     }
 
     async fn close_inner(mut self, mode: CloseMode) -> CloseReport {
-        let mut problem = None;
         // A save in progress finishes (graceful close only); unfinished downloads are reported.
         let grace = match mode {
-            CloseMode::Kill => Duration::ZERO,
+            CloseMode::Kill => std::time::Duration::ZERO,
             CloseMode::Graceful(timeout) => timeout,
         };
-        self.settings.downloads.close(grace).await;
-        let graceful = match mode {
-            CloseMode::Kill => false,
-            CloseMode::Graceful(timeout) => {
-                let exited = tokio::time::timeout(timeout, async {
-                    // Browser.close asks Chromium to exit; the socket usually drops first.
-                    let _ = self.browser.execute(CloseParams::default()).await;
-                    self.child.wait().await
-                })
-                .await
-                .is_ok_and(|status| status.is_ok());
-                if !exited {
-                    problem = Some(format!(
-                        "browser did not exit within {} ms; killed its process group",
-                        timeout.as_millis()
-                    ));
-                }
-                exited
-            }
-        };
-        // Kill stragglers (or everything, when the close failed) and reap the main process.
-        kill_group(self.pgid);
-        let _ = tokio::time::timeout(Duration::from_secs(2), self.child.wait()).await;
-        self.handler.abort();
-        self.reaped = true;
-        // The processes are gone; removing the profile is housekeeping that can take a while
-        // on a busy disk, so it does not hold up the run's commit.
-        let dir = std::mem::take(&mut self.profile_dir);
-        tokio::task::spawn_blocking(move || {
-            if let Err(e) = remove_profile_checked(&dir) {
-                tracing::warn!("{e}");
-            }
-        });
-        CloseReport { graceful, problem }
-    }
-
-    /// True once the browser is unusable: its main process exited (a crash, a kill from
-    /// outside) or its DevTools connection broke, which ends the handler task.
-    fn is_dead(&mut self) -> bool {
-        self.handler.is_finished() || matches!(self.child.try_wait(), Ok(Some(_)))
+        self.run_page.settings.downloads.close(grace).await;
+        match self.process.take() {
+            Some(process) => process.close(mode).await,
+            None => CloseReport {
+                graceful: false,
+                problem: None,
+            },
+        }
     }
 }
 
+/// Denies (or routes) downloads before any page exists, then opens the run's page.
+async fn open_page(process: &Process, spec: &LaunchSpec) -> Result<RunPage, String> {
+    let staging = downloads::staging_dir(&spec.profile_dir);
+    let downloads =
+        downloads::Downloads::start(&process.browser, staging, spec.downloads.clone(), None)
+            .await?;
+    let page: Page = match process.browser.new_page("about:blank").await {
+        Ok(page) => page,
+        Err(e) => {
+            downloads.abort();
+            return Err(format!("cannot open a page: {e}"));
+        }
+    };
+    RunPage::new(
+        &process.browser,
+        page,
+        spec,
+        downloads,
+        process.dead().clone(),
+    )
+    .await
+}
+
 impl Drop for ChromiumSession {
-    /// The last line of defence (actor killed, task aborted, panic): kill the process group.
     fn drop(&mut self) {
-        if !self.reaped {
-            self.settings.downloads.abort();
-            self.handler.abort();
-            kill_group(self.pgid);
-            remove_profile(&self.profile_dir);
+        if self.process.is_some() {
+            self.run_page.settings.downloads.abort();
         }
     }
 }
@@ -301,16 +167,21 @@ impl PageDriver for ChromiumSession {
         bounds: ActionBounds,
     ) -> BoxFuture<'a, Result<ActionOutput, ActionFailure>> {
         Box::pin(async move {
-            let result = actions::execute(&self.page, action, bounds, &self.settings).await;
+            let result = self.run_page.execute(action, bounds).await;
             match result {
-                Err(failure) if self.is_dead() => Err(actions::crashed(&failure.message)),
+                Err(failure)
+                    if failure.code != crate::run::ErrorCode::BrowserCrashed
+                        && self.process.as_mut().is_some_and(Process::is_dead) =>
+                {
+                    Err(actions::crashed(&failure.message))
+                }
                 other => other,
             }
         })
     }
 
     fn blank(&mut self) -> BoxFuture<'_, Result<(), String>> {
-        Box::pin(async move { actions::blank(&self.page).await })
+        Box::pin(self.run_page.blank())
     }
 
     fn capture<'a>(
@@ -319,13 +190,7 @@ impl PageDriver for ChromiumSession {
         dom: bool,
         masks: &'a [String],
     ) -> BoxFuture<'a, Result<Capture, String>> {
-        Box::pin(screenshot::capture(
-            &self.page,
-            &self.settings,
-            screenshot,
-            dom,
-            masks,
-        ))
+        Box::pin(self.run_page.capture(screenshot, dom, masks))
     }
 
     fn close(self: Box<Self>, mode: CloseMode) -> BoxFuture<'static, CloseReport> {
@@ -333,135 +198,6 @@ impl PageDriver for ChromiumSession {
     }
 
     fn pid(&self) -> Option<u32> {
-        self.child.id()
+        self.process.as_ref().and_then(Process::pid)
     }
-}
-
-fn spawn_process(spec: &LaunchSpec) -> Result<Spawned, String> {
-    let mut cmd = Command::new(&spec.chromium);
-    for switch in BASE_SWITCHES {
-        cmd.arg(format!("--{switch}"));
-    }
-    if nix::unistd::geteuid().is_root() {
-        cmd.arg("--no-sandbox");
-    }
-    cmd.arg(format!("--user-data-dir={}", spec.profile_dir.display()))
-        .arg(format!(
-            "--window-size={},{}",
-            spec.viewport.width, spec.viewport.height
-        ));
-    // The operator's switches first, without any that would route around the proxy; the
-    // egress switches last, so they win (see `egress.rs`).
-    let (extra, _rerouting) = egress::split_operator_args(&spec.extra_args);
-    for switch in extra {
-        cmd.arg(format!("--{switch}"));
-    }
-    if let Some(proxy) = spec.proxy {
-        for switch in egress::switches(proxy) {
-            cmd.arg(format!("--{switch}"));
-        }
-    }
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true);
-    let child = cmd
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", spec.chromium.display()))?;
-    let pid = child
-        .id()
-        .ok_or_else(|| "Chromium exited immediately".to_owned())?;
-    Ok(Spawned {
-        child: Some(child),
-        pgid: Pid::from_raw(pid as i32),
-        profile_dir: spec.profile_dir.clone(),
-    })
-}
-
-/// Reads stderr until Chromium prints its DevTools URL, then keeps draining it in a task so a
-/// full pipe can never stall the browser.
-async fn read_devtools_url(child: &mut Child) -> Result<String, String> {
-    let stderr = child.stderr.take().ok_or("Chromium stderr not captured")?;
-    let mut lines = BufReader::new(stderr).lines();
-    let mut seen = Vec::new();
-    while let Some(line) = lines
-        .next_line()
-        .await
-        .map_err(|e| format!("reading Chromium output: {e}"))?
-    {
-        if let Some(url) = line.strip_prefix("DevTools listening on ") {
-            let url = url.trim().to_owned();
-            tokio::spawn(async move {
-                while let Ok(Some(line)) = lines.next_line().await {
-                    tracing::trace!(target: "pilothouse::chromium", "{line}");
-                }
-            });
-            return Ok(url);
-        }
-        if seen.len() < 20 {
-            seen.push(line);
-        }
-    }
-    Err(format!(
-        "Chromium exited before its DevTools endpoint was ready: {}",
-        seen.join(" | ")
-    ))
-}
-
-/// SIGKILLs a process group we created. ESRCH (already gone) is the expected case.
-fn kill_group(pgid: Pid) {
-    match killpg(pgid, Signal::SIGKILL) {
-        Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
-        Err(e) => tracing::warn!(pgid = pgid.as_raw(), error = %e, "killpg failed"),
-    }
-}
-
-/// One attempt, for drop paths that must not sleep.
-fn remove_profile(dir: &Path) {
-    if !dir.as_os_str().is_empty() {
-        remove_singleton_dir(dir);
-        let _ = std::fs::remove_dir_all(dir);
-    }
-}
-
-/// Chromium keeps its process-singleton socket in `$TMPDIR/org.chromium.Chromium.XXXXXX`,
-/// linked from the profile as `SingletonSocket`; a killed browser leaves that dir behind. The
-/// link identifies it as ours. (Pointing TMPDIR into the profile would exceed the 108-byte
-/// limit of a Unix socket path.)
-fn remove_singleton_dir(profile: &Path) {
-    let Ok(socket) = std::fs::read_link(profile.join("SingletonSocket")) else {
-        return;
-    };
-    if let Some(parent) = socket.parent() {
-        let ours = parent
-            .file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.starts_with("org.chromium.Chromium."));
-        if ours {
-            let _ = std::fs::remove_dir_all(parent);
-        }
-    }
-}
-
-fn remove_profile_checked(dir: &Path) -> Result<(), String> {
-    if dir.as_os_str().is_empty() {
-        return Ok(());
-    }
-    remove_singleton_dir(dir);
-    // Chromium's last writes can race the first attempt; retry briefly.
-    let mut last = None;
-    for attempt in 0..3 {
-        match std::fs::remove_dir_all(dir) {
-            Ok(()) => return Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => last = Some(e),
-        }
-        std::thread::sleep(Duration::from_millis(20 << attempt));
-    }
-    Err(format!(
-        "could not remove profile dir {}: {}",
-        dir.display(),
-        last.map(|e| e.to_string()).unwrap_or_default()
-    ))
 }

@@ -7,12 +7,14 @@ use serde::{Deserialize, Serialize};
 
 mod agent;
 mod agent_key;
+mod browser;
 mod env;
 mod guardrails;
 mod limits;
 mod server;
 
 pub use agent::AgentConfig;
+pub use browser::{BrowserConfig, Isolation};
 pub use guardrails::GuardrailFloor;
 pub use limits::LimitsConfig;
 pub use server::{API_KEY_ENV, ServerConfig};
@@ -58,6 +60,8 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// Floors under every run's guardrails that no request or playbook can loosen.
     pub guardrails: GuardrailFloor,
+    /// Context or process isolation, and the warm pool.
+    pub browser: BrowserConfig,
 }
 
 /// Playbook runs.
@@ -263,6 +267,7 @@ impl Default for Config {
             server: ServerConfig::default(),
             limits: LimitsConfig::default(),
             guardrails: GuardrailFloor::default(),
+            browser: BrowserConfig::default(),
         }
     }
 }
@@ -411,6 +416,7 @@ impl Config {
             }
         }
         self.guardrails.check()?;
+        self.browser.check()?;
         self.limits.check(self)
     }
 

@@ -127,6 +127,7 @@ impl Engine {
             max_concurrent_runs: config.max_concurrent_runs,
             queue_capacity: config.queue_capacity,
             egress: launcher.egress(),
+            pool: Arc::new(tokio::sync::watch::channel(None).0),
         });
         // `proxy+webrtc-proxied-only` for Chromium: see `chromium/egress.rs`.
         tracing::info!(egress = launcher.egress(), "egress policy active");

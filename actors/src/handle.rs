@@ -63,6 +63,8 @@ pub(crate) struct Reader {
     pub(crate) queue_capacity: usize,
     /// The launcher's egress mechanism, reported by `stats()`.
     pub(crate) egress: &'static str,
+    /// The warm pool's numbers, published by the pool actor.
+    pub(crate) pool: Arc<tokio::sync::watch::Sender<Option<crate::command::PoolStats>>>,
 }
 
 impl Reader {
@@ -156,6 +158,7 @@ impl Reader {
             queue_capacity: self.queue_capacity,
             shutting_down: self.counts.shutting_down.load(Ordering::Relaxed),
             egress: self.egress,
+            pool: self.pool.borrow().clone(),
         }
     }
 
@@ -324,6 +327,21 @@ impl OrchestratorHandle {
     /// mechanism that holds runs to their guardrails.
     pub async fn stats(&self) -> Result<EngineStats, Unavailable> {
         Ok(self.reader.stats())
+    }
+
+    /// Waits until the warm pool has a browser up (true), or `within` passes (false). An engine
+    /// without a pool is ready at once.
+    pub async fn pool_warm(&self, within: Duration) -> bool {
+        let mut published = self.reader.pool.subscribe();
+        if published.borrow().is_none() {
+            // No pool, or not started yet: give it the same bound to publish.
+            let first = tokio::time::timeout(within, published.changed()).await;
+            if !matches!(first, Ok(Ok(()))) {
+                return self.reader.pool.borrow().is_none();
+            }
+        }
+        let warm = published.wait_for(|p| p.as_ref().is_none_or(|p| p.ready));
+        matches!(tokio::time::timeout(within, warm).await, Ok(Ok(_)))
     }
 
     /// Asks the orchestrator to shut down: stops admitting, lets running runs finish within

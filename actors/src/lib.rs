@@ -53,6 +53,7 @@ mod handle;
 mod index;
 mod page_driver;
 mod playbook;
+mod pool;
 mod proxy;
 mod record;
 mod recording;
@@ -67,12 +68,13 @@ mod supervisor;
 
 pub use chromium::ChromiumLauncher;
 pub use command::{
-    CancelAck, CancelError, Command, EngineStats, EventSubscription, ShutdownReport, SubmitError,
+    CancelAck, CancelError, Command, EngineStats, EventSubscription, PoolStats, ShutdownReport,
+    SubmitError,
 };
 pub use config::{
-    API_KEY_ENV, AgentConfig, Config, ConfigError, EngineTimeouts, GuardrailFloor, LimitsConfig,
-    ObserveCaps, PlaybookConfig, RecordingConfig, RegistryConfig, RunDefaults, ServerConfig,
-    SettleConfig,
+    API_KEY_ENV, AgentConfig, BrowserConfig, Config, ConfigError, EngineTimeouts, GuardrailFloor,
+    Isolation, LimitsConfig, ObserveCaps, PlaybookConfig, RecordingConfig, RegistryConfig,
+    RunDefaults, ServerConfig, SettleConfig,
 };
 pub use download::{AllowedDownloads, Download, DownloadOutcome, DownloadPolicy, DownloadSink};
 pub use engine::{Engine, StartError};

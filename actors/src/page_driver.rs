@@ -33,8 +33,10 @@ pub struct LaunchSpec {
     pub observe: crate::config::ObserveCaps,
     /// Settling bounds.
     pub settle: crate::config::SettleConfig,
-    /// The run's filtering proxy; every request the browser makes goes through it.
-    pub proxy: Option<std::net::SocketAddr>,
+    /// The run's guardrails for every request its browser makes: the launcher starts the run's
+    /// filtering proxy with them (a pooled context's proxy is armed with them), and every
+    /// request goes through it. `None` only for drivers that make no request of their own.
+    pub egress: Option<RunEgress>,
     /// The run's credential scrubber: the driver applies it to page text before it cuts
     /// anything (snapshot caps, clipped URLs), and uses it to find fields that show a
     /// credential when it masks screenshots.
@@ -48,6 +50,11 @@ pub struct LaunchSpec {
     /// What happens to files the page downloads (refused unless the request allows them).
     pub downloads: crate::download::DownloadPolicy,
 }
+
+/// A run's request-level guardrails, as handed to the browser's filtering proxy. Opaque outside
+/// the engine: only the engine makes one.
+#[derive(Clone, Debug)]
+pub struct RunEgress(pub(crate) crate::proxy::Armed);
 
 /// Time bounds of one action, all derived from the action in one place
 /// ([`ActionBounds::for_action`]) so no layer cuts an action short with a bound of its own.
@@ -145,6 +152,12 @@ pub trait BrowserLauncher: Send + Sync + 'static {
     /// start-up log report it (`proxy+webrtc-proxied-only` for Chromium).
     fn egress(&self) -> &'static str {
         "unknown (custom launcher)"
+    }
+
+    /// True when runs may share this launcher's browsers through the engine's warm pool
+    /// (`isolation = "context"`); a launcher that answers false gets a `launch` per run.
+    fn pooled(&self) -> bool {
+        false
     }
 }
 

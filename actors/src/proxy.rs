@@ -15,7 +15,7 @@
 
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -48,6 +48,7 @@ pub(crate) type BlockSink = Arc<dyn Fn(&Block, &str) + Send + Sync>;
 pub(crate) struct GuardProxy {
     addr: SocketAddr,
     stop: CancellationToken,
+    armed: Arc<OnceLock<Armed>>,
 }
 
 impl Drop for GuardProxy {
@@ -56,30 +57,60 @@ impl Drop for GuardProxy {
     }
 }
 
+/// The run a proxy serves, set once: until then (a spare context waiting in the pool, or a
+/// pooled browser's own default context) it refuses everything, without a run event.
+#[derive(Clone)]
+pub(crate) struct Armed {
+    pub(crate) run_id: crate::run::RunId,
+    pub(crate) guard: Arc<Guard>,
+    pub(crate) on_block: BlockSink,
+}
+
+impl std::fmt::Debug for Armed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Armed")
+            .field("run_id", &self.run_id)
+            .finish_non_exhaustive()
+    }
+}
+
 #[derive(Clone)]
 struct Ctx {
-    run_id: crate::run::RunId,
-    guard: Arc<Guard>,
-    on_block: BlockSink,
+    armed: Arc<OnceLock<Armed>>,
+    /// When set, connections from any other address are closed unanswered (a remote browser's
+    /// proxy listens beyond loopback).
+    peers: Option<Arc<[IpAddr]>>,
 }
 
 impl GuardProxy {
-    /// Listens on an ephemeral loopback port.
-    pub(crate) async fn start(
-        run_id: crate::run::RunId,
-        guard: Arc<Guard>,
-        on_block: BlockSink,
+    /// Listens on an ephemeral loopback port, serving one run.
+    pub(crate) async fn start(armed: Armed) -> std::io::Result<Self> {
+        let proxy = Self::start_unarmed(IpAddr::from([127, 0, 0, 1]), None).await?;
+        proxy.arm(armed);
+        Ok(proxy)
+    }
+
+    /// Listens on an ephemeral port of `bind`, refusing every request until [`Self::arm`];
+    /// with `peers`, only connections from those addresses are served.
+    pub(crate) async fn start_unarmed(
+        bind: IpAddr,
+        peers: Option<Arc<[IpAddr]>>,
     ) -> std::io::Result<Self> {
-        let listener = TcpListener::bind((IpAddr::from([127, 0, 0, 1]), 0)).await?;
+        let listener = TcpListener::bind((bind, 0)).await?;
         let addr = listener.local_addr()?;
         let stop = CancellationToken::new();
+        let armed = Arc::new(OnceLock::new());
         let ctx = Ctx {
-            run_id,
-            guard,
-            on_block,
+            armed: armed.clone(),
+            peers,
         };
         tokio::spawn(accept_loop(listener, ctx, stop.clone()));
-        Ok(Self { addr, stop })
+        Ok(Self { addr, stop, armed })
+    }
+
+    /// Hands the proxy to its run; false if it already serves one (it never changes hands).
+    pub(crate) fn arm(&self, armed: Armed) -> bool {
+        self.armed.set(armed).is_ok()
     }
 
     /// Where the browser should send its requests.
@@ -92,7 +123,11 @@ async fn accept_loop(listener: TcpListener, ctx: Ctx, stop: CancellationToken) {
     loop {
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok((stream, peer)) if ctx.admits_peer(peer.ip()) => stream,
+                Ok((_, peer)) => {
+                    tracing::warn!(%peer, "proxy connection from an unexpected address closed");
+                    continue;
+                }
                 Err(error) => {
                     tracing::debug!(%error, "proxy accept failed");
                     continue;
@@ -113,6 +148,12 @@ async fn accept_loop(listener: TcpListener, ctx: Ctx, stop: CancellationToken) {
                 _ = stop.cancelled() => {}
             }
         });
+    }
+}
+
+impl Ctx {
+    fn admits_peer(&self, ip: IpAddr) -> bool {
+        self.peers.as_ref().is_none_or(|peers| peers.contains(&ip))
     }
 }
 
@@ -218,7 +259,15 @@ async fn admit(
 ) -> Result<Vec<IpAddr>, Response<ProxyBody>> {
     let parsed = Host::parse(host)
         .map_err(|e| plain(StatusCode::BAD_REQUEST, format!("bad host {host}: {e}")))?;
-    tracing::trace!(run_id = %ctx.run_id, %host, port, "proxy request");
+    let Some(armed) = ctx.armed.get() else {
+        // Nothing of a run's runs here yet: the pooled browser's own traffic, or a spare's.
+        let block = Block {
+            check: "unassigned",
+            reason: format!("{host}: this browser context serves no run"),
+        };
+        return Err(refuse(ctx, &block, target));
+    };
+    tracing::trace!(run_id = %armed.run_id, %host, port, "proxy request");
     if services::is_service_only(&parsed) {
         let block = Block {
             check: "browser_service",
@@ -226,8 +275,8 @@ async fn admit(
         };
         return Err(refuse(ctx, &block, target));
     }
-    let span = tracing::info_span!("guard_check", run_id = %ctx.run_id, phase = "request");
-    match ctx
+    let span = tracing::info_span!("guard_check", run_id = %armed.run_id, phase = "request");
+    match armed
         .guard
         .check_host(&parsed, port, Phase::Landing)
         .instrument(span)
@@ -246,11 +295,16 @@ fn refuse(ctx: &Ctx, block: &Block, target: &str) -> Response<ProxyBody> {
     let host = url::Url::parse(target)
         .ok()
         .and_then(|u| u.host_str().map(str::to_owned));
-    if let Some(host) = host.filter(|h| services::is_browser_service(h)) {
-        metrics::counter!("pilothouse_browser_service_requests_refused_total").increment(1);
-        tracing::debug!(%host, %target, "refused a background request of Chromium itself");
-    } else {
-        (ctx.on_block)(block, target);
+    match (
+        host.filter(|h| services::is_browser_service(h)),
+        ctx.armed.get(),
+    ) {
+        (Some(host), _) => {
+            metrics::counter!("pilothouse_browser_service_requests_refused_total").increment(1);
+            tracing::debug!(%host, %target, "refused a background request of Chromium itself");
+        }
+        (None, Some(armed)) => (armed.on_block)(block, target),
+        (None, None) => tracing::debug!(%target, "refused a request of an unassigned context"),
     }
     let body = format!(
         "<!doctype html><title>Blocked by Pilothouse</title><h1>Blocked by a guardrail</h1><p>{}</p>",

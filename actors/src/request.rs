@@ -49,6 +49,10 @@ pub struct RunRequest {
     /// Whether the run may keep files a page downloads (default: every download refused).
     #[serde(default, skip_serializing_if = "DownloadSpec::is_default")]
     pub downloads: DownloadSpec,
+    /// `"context"` (a fresh context in a warm, shared Chromium) or `"process"` (a Chromium of
+    /// its own); unset: the config's `[browser] isolation`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub isolation: Option<crate::config::Isolation>,
 }
 
 /// What decides a run's actions. Tagged by `type`: `script`, `agent` or `playbook`.

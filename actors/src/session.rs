@@ -17,8 +17,9 @@ use crate::driver::{self, DriverContext, DriverOutcome, RouterHandle};
 use crate::event::EventKind;
 use crate::finalizer::{FinalizeJob, FinalizerMsg};
 use crate::guard::{Block, Guard};
+use crate::page_driver::RunEgress;
 use crate::page_driver::{BrowserLauncher, LaunchSpec};
-use crate::proxy::GuardProxy;
+use crate::proxy::Armed;
 use crate::record::{RunRecord, StopReason};
 use crate::recording::RECORDING_DIR;
 use crate::router::{RouterActor, RouterArgs, RouterMsg};
@@ -39,6 +40,8 @@ pub(crate) struct SessionArgs {
     pub(crate) launcher: Arc<dyn BrowserLauncher>,
     pub(crate) finalizer: ActorRef<FinalizerMsg>,
     pub(crate) llm: crate::agent::SharedLlm,
+    /// The warm browser pool, when the engine has one.
+    pub(crate) pool: Option<ActorRef<crate::pool::PoolMsg>>,
 }
 
 /// Session state.
@@ -46,8 +49,6 @@ pub(crate) struct SessionState {
     args: SessionArgs,
     browser: Option<ActorRef<BrowserMsg>>,
     router: Option<ActorRef<RouterMsg>>,
-    /// The run's filtering proxy; dropping it closes every connection it holds.
-    proxy: Option<GuardProxy>,
     /// Aborted on stop, so no driver or deadline task outlives its session.
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -70,7 +71,6 @@ impl Actor for SessionActor {
             args,
             browser: None,
             router: None,
-            proxy: None,
             tasks: Vec::new(),
         })
     }
@@ -150,27 +150,15 @@ async fn on_start(
     record.log("info", &crate::guard::describe(&record.request.guardrails));
     let guard = Arc::new(Guard::new(&record.request.guardrails));
     let sink_record = record.clone();
-    let proxy = GuardProxy::start(
-        record.id,
-        guard.clone(),
-        Arc::new(move |block: &Block, target: &str| sink_record.note_request_block(block, target)),
-    )
-    .await;
-    let proxy = match proxy {
-        Ok(proxy) => proxy,
-        Err(e) => {
-            let error = RunError::new(
-                ErrorCode::SetupFailed,
-                format!("cannot start the run's proxy: {e}"),
-            );
-            myself.cast(SessionMsg::DriverDone(DriverOutcome::Finished(
-                RunOutcome::failed(error),
-            )))?;
-            return Ok(());
-        }
-    };
+    let egress = RunEgress(Armed {
+        run_id: record.id,
+        guard: guard.clone(),
+        on_block: Arc::new(move |block: &Block, target: &str| {
+            sink_record.note_request_block(block, target)
+        }),
+    });
     let spec = LaunchSpec {
-        proxy: Some(proxy.addr()),
+        egress: Some(egress),
         run_id: record.id,
         chromium,
         profile_dir: crate::chromium::orphans::profile_dir(&config.profile_root, record.id),
@@ -195,6 +183,7 @@ async fn on_start(
         BrowserArgs {
             spec,
             launcher: state.args.launcher.clone(),
+            pool: pool_for(&record, config, &state.args.pool),
             token: record.control.token().clone(),
             close_timeout: Duration::from_millis(config.timeouts.close_ms),
             seam: crate::browser::Seam::new(
@@ -218,7 +207,6 @@ async fn on_start(
         myself.get_cell(),
     )
     .await?;
-    state.proxy = Some(proxy);
     state.browser = Some(browser.clone());
     state.router = Some(router.clone());
     state.tasks.push(spawn_deadline(&record));
@@ -242,6 +230,17 @@ async fn on_start(
         .instrument(span),
     ));
     Ok(())
+}
+
+/// The pool, when the run gets a context (its request's `isolation`, else `[browser]`'s).
+fn pool_for(
+    record: &RunRecord,
+    config: &Config,
+    pool: &Option<ActorRef<crate::pool::PoolMsg>>,
+) -> Option<ActorRef<crate::pool::PoolMsg>> {
+    let isolation = record.request.isolation.unwrap_or(config.browser.isolation);
+    pool.clone()
+        .filter(|_| isolation == crate::config::Isolation::Context)
 }
 
 /// The run's downloads: refused unless the request allows them, then kept in its recording;

@@ -18,6 +18,7 @@ use crate::event::EventKind;
 use crate::finalizer::{FinalizeJob, FinalizerActor, FinalizerArgs, FinalizerMsg};
 use crate::handle::Reader;
 use crate::page_driver::BrowserLauncher;
+use crate::pool::{PoolActor, PoolArgs, PoolMsg};
 use crate::record::{RunRecord, StopReason};
 use crate::request::RunRequest;
 use crate::run::{ErrorCode, RunError, RunId, RunOutcome, RunState};
@@ -77,6 +78,8 @@ pub(crate) struct SupervisorState {
     finished: VecDeque<(RunId, Instant)>,
     shutdown: Option<ShutdownState>,
     evict_timer: tokio::task::JoinHandle<()>,
+    /// The warm browser pool, when the launcher's browsers can be shared.
+    pool: Option<ActorRef<PoolMsg>>,
 }
 
 /// The root of the actor tree.
@@ -105,7 +108,9 @@ impl Actor for SupervisorActor {
             }),
         })?;
         let evict_timer = myself.send_interval(EVICT_INTERVAL, || SupervisorMsg::Evict);
+        let pool = spawn_pool(&myself, &args).await?;
         Ok(SupervisorState {
+            pool,
             args,
             finalizer,
             writer,
@@ -126,6 +131,12 @@ impl Actor for SupervisorActor {
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         state.evict_timer.abort();
+        // The pool's processes end with the orchestrator, before `join` returns.
+        if let Some(pool) = state.pool.take() {
+            let _ = pool
+                .stop_and_wait(Some("shutdown".into()), Some(Duration::from_secs(15)))
+                .await;
+        }
         Ok(())
     }
 
@@ -160,6 +171,10 @@ impl Actor for SupervisorActor {
                 if cell.get_id() == state.finalizer.get_id() {
                     tracing::error!(%error, "finalizer failed; restarting it");
                     state.finalizer = spawn_finalizer(&myself, &state.args).await?;
+                } else if state.pool.as_ref().map(|p| p.get_id()) == Some(cell.get_id()) {
+                    // Its state's drop killed its processes; runs on them fail BROWSER_CRASHED.
+                    tracing::error!(%error, "browser pool failed; restarting it");
+                    state.pool = spawn_pool(&myself, &state.args).await?;
                 } else if let Some(run_id) = state.sessions.remove(&cell.get_id()) {
                     on_session_failed(state, run_id, error.to_string());
                 }
@@ -171,6 +186,22 @@ impl Actor for SupervisorActor {
         }
         Ok(())
     }
+}
+
+/// Starts the warm pool (it warms up in the background) when the launcher can be pooled.
+async fn spawn_pool(
+    myself: &ActorRef<SupervisorMsg>,
+    args: &SupervisorArgs,
+) -> Result<Option<ActorRef<PoolMsg>>, ActorProcessingErr> {
+    if !args.launcher.pooled() {
+        return Ok(None);
+    }
+    let pool_args = PoolArgs {
+        config: args.config.clone(),
+        published: args.reader.pool.clone(),
+    };
+    let (pool, _) = Actor::spawn_linked(None, PoolActor, pool_args, myself.get_cell()).await?;
+    Ok(Some(pool))
 }
 
 async fn spawn_finalizer(
@@ -304,6 +335,7 @@ async fn start_session(
         launcher: state.args.launcher.clone(),
         finalizer: state.finalizer.clone(),
         llm: state.args.llm.clone(),
+        pool: state.pool.clone(),
     };
     match Actor::spawn_linked(None, SessionActor, args, myself.get_cell()).await {
         Ok((session, _)) => {

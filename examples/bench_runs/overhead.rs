@@ -82,7 +82,7 @@ async fn driver_evaluates(count: usize, base: &str, root: &Path) -> anyhow::Resu
         screenshot_quality: config.screenshot_quality,
         observe: config.observe.clone(),
         settle: config.settle.clone(),
-        proxy: None,
+        egress: None,
         scrubber: Default::default(),
         max_result_bytes: config.limits.max_result_bytes,
         hide_forms: false,

@@ -23,9 +23,29 @@ pub(crate) async fn ready(State(state): State<AppState>) -> Response {
     let chromium = state.config.resolve_chromium().map_err(|e| e.to_string());
     let stats = state.handle.stats().await.ok();
     let shutting_down = state.shutting_down();
-    let ready = chromium.is_ok() && stats.is_some() && !shutting_down;
+    let pool = stats.as_ref().and_then(|s| s.pool.clone());
+    // With context isolation the default, a run waits for a warm browser: not ready until one
+    // is up.
+    let pool_ready = pool.as_ref().is_none_or(|p| {
+        p.ready || state.config.browser.isolation == pilothouse::Isolation::Process
+    });
+    let ready = chromium.is_ok() && stats.is_some() && !shutting_down && pool_ready;
     let (running, queued, in_memory) =
         stats.map_or((0, 0, 0), |s| (s.active, s.queued, s.runs_in_memory));
+    let pool = pool.map(|p| {
+        json!({
+            "isolation": p.isolation,
+            "processes": p.processes,
+            "starting": p.starting,
+            "spare_contexts": p.spare_contexts,
+            "leased": p.leased,
+            "contexts_served": p.contexts_served,
+            "recycled": p.recycled,
+            "crashed": p.crashed,
+            "ready": p.ready,
+            "last_error": p.last_error,
+        })
+    });
     let body = json!({
         "ready": ready,
         "shutting_down": shutting_down,
@@ -35,6 +55,7 @@ pub(crate) async fn ready(State(state): State<AppState>) -> Response {
         "capacity": state.config.max_concurrent_runs,
         "queue_capacity": state.config.queue_capacity,
         "runs_in_memory": in_memory,
+        "pool": pool,
     });
     let code = if ready {
         StatusCode::OK

@@ -2,8 +2,10 @@
 //! dirs, and a check that no Chromium launched by the test outlives it.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod devtools;
 pub mod logs;
 pub mod model;
+pub mod remote;
 pub mod secrets;
 pub mod server;
 
@@ -176,6 +178,57 @@ impl TestEnv {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// Chromium processes of runs, not of the warm pool: a run's own browser
+    /// (`isolation = "process"`) has a `run-<id>` profile, the pool's have `run-pool…`.
+    pub fn run_browsers(&self) -> Vec<u32> {
+        let pool = self.profile_root().join("run-pool");
+        let pool = pool.to_string_lossy().into_owned();
+        self.browsers()
+            .into_iter()
+            .filter(|pid| {
+                let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+                !String::from_utf8_lossy(&cmdline).contains(&pool)
+            })
+            .collect()
+    }
+
+    /// Fails unless every run's browser is gone and no pooled context is still leased
+    /// (the pool's warm processes may stay: they end at shutdown).
+    pub async fn assert_no_run_browsers(&self, handle: &pilothouse::OrchestratorHandle) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let left = self.run_browsers();
+            let leased = handle
+                .stats()
+                .await
+                .ok()
+                .and_then(|s| s.pool)
+                .map_or(0, |p| p.leased);
+            if left.is_empty() && leased == 0 {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "run browsers left: {left:?}, contexts leased: {leased}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The warm pool's main Chromium processes (not their helpers).
+    pub fn pool_main_processes(&self) -> Vec<u32> {
+        let pool = self.profile_root().join("run-pool");
+        let pool = pool.to_string_lossy().into_owned();
+        self.browsers()
+            .into_iter()
+            .filter(|pid| {
+                let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+                let cmdline = String::from_utf8_lossy(&cmdline);
+                cmdline.contains(&pool) && !cmdline.contains("--type=")
+            })
+            .collect()
     }
 
     pub fn status_json(&self, run_id: pilothouse::RunId) -> serde_json::Value {

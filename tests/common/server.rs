@@ -84,6 +84,26 @@ impl Server {
         }
     }
 
+    /// Fails unless every run's browser is gone and the server's pool has no context leased
+    /// (its warm processes stay until the server stops).
+    pub async fn assert_no_run_browsers(&self, env: &TestEnv) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let ready: Value = self.get("/ready").await.json().await.unwrap_or_default();
+            let leased = ready["pool"]["leased"].as_u64();
+            let left = env.run_browsers();
+            if left.is_empty() && leased == Some(0) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "run browsers left: {left:?}; pool: {}",
+                ready["pool"]
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use chromiumoxide::Browser;
+use chromiumoxide::cdp::browser_protocol::browser::BrowserContextId;
 use chromiumoxide::cdp::browser_protocol::browser::{
     CancelDownloadParams, DownloadProgressState, EventDownloadProgress, EventDownloadWillBegin,
     SetDownloadBehaviorBehavior, SetDownloadBehaviorParams,
@@ -51,11 +52,13 @@ impl std::fmt::Debug for Downloads {
 }
 
 impl Downloads {
-    /// Sets the browser's download behaviour and starts watching. Call before the page opens.
+    /// Sets the browser's (or, with `scope`, one context's) download behaviour and starts
+    /// watching. Call before the page opens, or before a pooled context's page is handed out.
     pub(super) async fn start(
         browser: &Arc<Browser>,
-        profile: &Path,
+        staging: PathBuf,
         policy: DownloadPolicy,
+        scope: Option<Scope>,
     ) -> Result<Self, String> {
         let listen_error = |e| format!("cannot watch downloads: {e}");
         let began = browser
@@ -66,7 +69,6 @@ impl Downloads {
             .event_listener::<EventDownloadProgress>()
             .await
             .map_err(listen_error)?;
-        let staging = staging_dir(profile);
         let mut params = SetDownloadBehaviorParams::new(match policy.allowed {
             None => SetDownloadBehaviorBehavior::Deny,
             Some(_) => SetDownloadBehaviorBehavior::AllowAndName,
@@ -75,6 +77,7 @@ impl Downloads {
         if policy.allowed.is_some() {
             params.download_path = Some(staging.display().to_string());
         }
+        params.browser_context_id = scope.as_ref().map(|s| s.context.clone());
         browser
             .execute(params)
             .await
@@ -83,6 +86,7 @@ impl Downloads {
             shared: Arc::new(Shared {
                 policy,
                 staging,
+                scope,
                 entries: Mutex::default(),
                 changed: Notify::new(),
                 stop: CancellationToken::new(),
@@ -129,7 +133,25 @@ impl Downloads {
         }
     }
 
-    fn on_began(&self, ev: &EventDownloadWillBegin) {
+    /// True when the download began in this run's page. Chromium reports downloads per
+    /// browser: a pooled context keeps those of its own page's frames. (A download started in
+    /// a popup of the run is not seen here; it is still denied or capped by the context's
+    /// behaviour, but gets no event.)
+    async fn is_ours(&self, ev: &EventDownloadWillBegin) -> bool {
+        match &self.shared.scope {
+            None => true,
+            Some(scope) => scope
+                .page
+                .frames()
+                .await
+                .is_ok_and(|frames| frames.contains(&ev.frame_id)),
+        }
+    }
+
+    async fn on_began(&self, ev: &EventDownloadWillBegin) {
+        if !self.is_ours(ev).await {
+            return;
+        }
         let mut entry = Entry {
             guid: ev.guid.clone(),
             url: ev.url.clone(),
@@ -177,7 +199,8 @@ impl Downloads {
         };
         let ended = match ev.state {
             DownloadProgressState::InProgress => {
-                let cancel = CancelDownloadParams::new(ev.guid.clone());
+                let mut cancel = CancelDownloadParams::new(ev.guid.clone());
+                cancel.browser_context_id = self.shared.scope.as_ref().map(|s| s.context.clone());
                 if let Err(error) = browser.execute(cancel).await {
                     tracing::warn!(%error, "cannot cancel a download past max_bytes");
                 }
@@ -237,7 +260,7 @@ async fn watch(
         tokio::select! {
             biased;
             _ = stop.cancelled() => return,
-            Some(ev) = began.next() => downloads.on_began(&ev),
+            Some(ev) = began.next() => downloads.on_began(&ev).await,
             Some(ev) = progress.next() => downloads.on_progress(&browser, &ev).await,
             else => return,
         }
@@ -248,9 +271,17 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// A pooled context's downloads: the context whose behaviour is set, and the page whose frames'
+/// downloads are the run's.
+pub(super) struct Scope {
+    pub(super) context: BrowserContextId,
+    pub(super) page: chromiumoxide::Page,
+}
+
 struct Shared {
     policy: DownloadPolicy,
     staging: PathBuf,
+    scope: Option<Scope>,
     /// Every download in the order it began.
     entries: Mutex<Vec<Entry>>,
     /// Woken whenever a download begins or ends.

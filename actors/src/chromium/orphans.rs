@@ -32,6 +32,15 @@ pub(crate) fn profile_dir(root: &Path, run_id: RunId) -> PathBuf {
     root.join(format!("run-{run_id}-{}", own_tag()))
 }
 
+/// The profile dir for one of the pool's warm browsers, tagged like a run's.
+pub(crate) fn pool_profile_dir(root: &Path) -> PathBuf {
+    root.join(format!(
+        "run-pool{}-{}",
+        uuid::Uuid::now_v7().simple(),
+        own_tag()
+    ))
+}
+
 fn own_tag() -> String {
     let pid = std::process::id() as i32;
     format!("p{pid}s{}", start_time(pid).unwrap_or(0))
@@ -39,7 +48,7 @@ fn own_tag() -> String {
 
 /// The fields of `/proc/<pid>/stat` after the command name (field 3, the state, comes first).
 /// The name (field 2) may contain spaces and parentheses: the split is after its last ')'.
-fn stat_fields(pid: i32) -> Option<Vec<String>> {
+pub(super) fn stat_fields(pid: i32) -> Option<Vec<String>> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let rest = &stat[stat.rfind(')')? + 1..];
     Some(rest.split_whitespace().map(str::to_owned).collect())
@@ -128,7 +137,7 @@ fn remove_stale_profiles(root: &Path) -> usize {
             continue;
         };
         if !owner_alive(owner) {
-            super::remove_profile(&entry.path());
+            super::process::remove_profile(&entry.path());
             removed += 1;
         }
     }

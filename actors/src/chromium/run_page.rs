@@ -1,0 +1,135 @@
+//! A run's page and what every action on it needs: the settings, and two alarms raced against
+//! each action — the page's renderer crashed (`Target.targetCrashed`), or the whole browser's
+//! DevTools connection ended — so a crash fails the run at once instead of at a timeout.
+//! Shared by a run's own browser and a pooled browser context.
+
+use std::sync::Arc;
+
+use chromiumoxide::cdp::browser_protocol::target::EventTargetCrashed;
+use chromiumoxide::{Browser, Page};
+use futures::StreamExt;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::actions::{self, Settings};
+use super::{downloads::Downloads, screenshot};
+use crate::event::ActionFailure;
+use crate::page_driver::{ActionBounds, ActionOutput, Capture, LaunchSpec};
+use crate::request::Action;
+use crate::run::ErrorCode;
+
+/// The run's page, its settings and its crash alarms.
+pub(super) struct RunPage {
+    pub(super) page: Page,
+    pub(super) settings: Settings,
+    /// Cancelled when the page's renderer crashes.
+    renderer_crashed: CancellationToken,
+    /// Cancelled when the browser's DevTools connection ends.
+    browser_gone: CancellationToken,
+    watch: JoinHandle<()>,
+}
+
+impl Drop for RunPage {
+    fn drop(&mut self) {
+        self.watch.abort();
+    }
+}
+
+impl RunPage {
+    /// Watches `page` for a renderer crash; `browser_gone` is the browser's own alarm.
+    pub(super) async fn new(
+        browser: &Arc<Browser>,
+        page: Page,
+        spec: &LaunchSpec,
+        downloads: Downloads,
+        browser_gone: CancellationToken,
+    ) -> Result<Self, String> {
+        let mut crashes = browser
+            .event_listener::<EventTargetCrashed>()
+            .await
+            .map_err(|e| format!("cannot watch the page for crashes: {e}"))?;
+        let renderer_crashed = CancellationToken::new();
+        let alarm = renderer_crashed.clone();
+        let target = page.target_id().clone();
+        let watch = tokio::spawn(async move {
+            while let Some(event) = crashes.next().await {
+                if event.target_id == target {
+                    alarm.cancel();
+                    return;
+                }
+            }
+        });
+        Ok(Self {
+            page,
+            settings: settings(spec, downloads),
+            renderer_crashed,
+            browser_gone,
+            watch,
+        })
+    }
+
+    /// Runs one action; a crash of the renderer or the browser ends it at once as
+    /// `BROWSER_CRASHED`.
+    pub(super) async fn execute(
+        &self,
+        action: &Action,
+        bounds: ActionBounds,
+    ) -> Result<ActionOutput, ActionFailure> {
+        tokio::select! {
+            result = actions::execute(&self.page, action, bounds, &self.settings) => {
+                match result {
+                    Err(failure) if self.browser_gone.is_cancelled() => {
+                        Err(actions::crashed(&failure.message))
+                    }
+                    Err(_) if self.renderer_crashed.is_cancelled() => Err(renderer_crashed()),
+                    other => other,
+                }
+            }
+            _ = self.renderer_crashed.cancelled() => Err(renderer_crashed()),
+            _ = self.browser_gone.cancelled() => {
+                Err(actions::crashed("the browser's DevTools connection closed"))
+            }
+        }
+    }
+
+    /// True once the page cannot serve the run any more.
+    pub(super) fn is_crashed(&self) -> bool {
+        self.renderer_crashed.is_cancelled() || self.browser_gone.is_cancelled()
+    }
+
+    pub(super) async fn blank(&self) -> Result<(), String> {
+        actions::blank(&self.page).await
+    }
+
+    pub(super) async fn capture(
+        &self,
+        screenshot: bool,
+        dom: bool,
+        masks: &[String],
+    ) -> Result<Capture, String> {
+        if self.is_crashed() {
+            return Err("the page crashed".into());
+        }
+        screenshot::capture(&self.page, &self.settings, screenshot, dom, masks).await
+    }
+}
+
+fn renderer_crashed() -> ActionFailure {
+    ActionFailure {
+        code: ErrorCode::BrowserCrashed,
+        message: "the page's renderer process crashed".into(),
+    }
+}
+
+/// The settings a run's actions need, from its launch spec.
+fn settings(spec: &LaunchSpec, downloads: Downloads) -> Settings {
+    Settings {
+        hide_forms: spec.hide_forms,
+        screenshot_quality: spec.screenshot_quality,
+        observe: spec.observe.clone(),
+        settle: spec.settle.clone(),
+        scrubber: spec.scrubber.clone(),
+        max_result_bytes: spec.max_result_bytes,
+        downloads,
+    }
+}
