@@ -115,6 +115,12 @@ impl Engine {
                 message,
             },
         )?;
+        // Remote browsers were started by someone else: their WebRTC policy is theirs to set.
+        let egress = if config.browser.connect.is_empty() || !launcher.pooled() {
+            launcher.egress()
+        } else {
+            "proxy+remote-browser-webrtc-unverified"
+        };
         let (firehose, _) = broadcast::channel(FIREHOSE_CAPACITY);
         let llm = Arc::new(crate::agent::llm::LlmClient::new(config.agent.clone()));
         let call_timeout = std::time::Duration::from_millis(config.timeouts.actor_call_ms);
@@ -126,11 +132,11 @@ impl Engine {
             counts: Counts::default(),
             max_concurrent_runs: config.max_concurrent_runs,
             queue_capacity: config.queue_capacity,
-            egress: launcher.egress(),
+            egress,
             pool: Arc::new(tokio::sync::watch::channel(None).0),
         });
         // `proxy+webrtc-proxied-only` for Chromium: see `chromium/egress.rs`.
-        tracing::info!(egress = launcher.egress(), "egress policy active");
+        tracing::info!(egress, "egress policy active");
         let args = SupervisorArgs {
             config: Arc::new(config),
             launcher,

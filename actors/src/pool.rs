@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
-use crate::chromium::pool::{Host, HostSpec, Release, Spare, group_pss_bytes};
+use crate::chromium::pool::{ArmError, Host, HostSpec, Release, Spare, group_pss_bytes};
 use crate::command::PoolStats;
 use crate::config::Config;
 use crate::page_driver::{CloseMode, LaunchSpec, PageDriver};
@@ -208,24 +208,38 @@ pub(crate) async fn lease(
     pool: ActorRef<PoolMsg>,
     spec: LaunchSpec,
 ) -> Result<Box<dyn PageDriver>, String> {
-    let call = pool.call(PoolMsg::Lease, Some(spec.launch_timeout));
-    let (host, spare) = match call.await {
-        Ok(ractor::rpc::CallResult::Success(result)) => result?,
-        Ok(ractor::rpc::CallResult::Timeout) => {
-            return Err(format!(
-                "no pooled browser context within {} ms",
-                spec.launch_timeout.as_millis()
-            ));
+    // A broken spare (its renderer died while it waited) costs one more lease, not the run.
+    let mut attempts = 2;
+    loop {
+        attempts -= 1;
+        let (host, spare) = take(&pool, &spec).await?;
+        let pool = pool.clone();
+        let release: Release = Box::new(move |crashed| {
+            let _ = pool.cast(PoolMsg::Released { host, crashed });
+        });
+        let arm = tokio::time::timeout(spec.launch_timeout, spare.arm(&spec, release));
+        match arm.await {
+            Ok(Ok(driver)) => return Ok(Box::new(driver)),
+            Ok(Err(ArmError::Run(message))) => return Err(message),
+            Ok(Err(ArmError::Spare(message))) if attempts == 0 => return Err(message),
+            Ok(Err(ArmError::Spare(message))) => {
+                tracing::warn!(host, %message, "a spare context could not be armed; taking another");
+            }
+            Err(_) => return Err("arming a pooled context timed out".into()),
         }
-        _ => return Err("the browser pool is not running".into()),
-    };
-    let release: Release = Box::new(move |crashed| {
-        let _ = pool.cast(PoolMsg::Released { host, crashed });
-    });
-    let driver = tokio::time::timeout(spec.launch_timeout, spare.arm(&spec, release))
-        .await
-        .map_err(|_| "arming a pooled context timed out".to_owned())??;
-    Ok(Box::new(driver))
+    }
+}
+
+/// One spare from the pool, within the launch bound.
+async fn take(pool: &ActorRef<PoolMsg>, spec: &LaunchSpec) -> Result<(HostId, Spare), String> {
+    match pool.call(PoolMsg::Lease, Some(spec.launch_timeout)).await {
+        Ok(ractor::rpc::CallResult::Success(result)) => result,
+        Ok(ractor::rpc::CallResult::Timeout) => Err(format!(
+            "no pooled browser context within {} ms",
+            spec.launch_timeout.as_millis()
+        )),
+        _ => Err("the browser pool is not running".into()),
+    }
 }
 
 /// Sends a lease; when the run went away meanwhile, the lease ends unused (the spare's drop

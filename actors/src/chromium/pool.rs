@@ -31,7 +31,7 @@ use crate::page_driver::{CloseMode, CloseReport};
 use crate::proxy::GuardProxy;
 use crate::request::Viewport;
 
-pub(crate) use context::Release;
+pub(crate) use context::{ArmError, Release};
 pub(crate) use memory::group_pss_bytes;
 
 /// What the pool's processes are started with.

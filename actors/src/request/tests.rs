@@ -131,3 +131,14 @@ fn summaries_never_contain_typed_text() {
     };
     assert!(!a.summary().contains("hunter2"));
 }
+
+#[test]
+fn isolation_is_context_or_process_and_names_its_field() {
+    let req =
+        RunRequest::from_json(r#"{"driver":{"type":"script","steps":[]},"isolation":"process"}"#)
+            .unwrap();
+    assert_eq!(req.isolation, Some(crate::config::Isolation::Process));
+    let errs = errors_of(r#"{"driver":{"type":"script","steps":[]},"isolation":"vm"}"#);
+    assert_eq!(errs[0].field, "isolation");
+    assert!(errs[0].message.contains("context"), "{errs:?}");
+}

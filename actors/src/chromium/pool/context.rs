@@ -23,6 +23,14 @@ use crate::request::Action;
 /// Told once when a lease ends (closed, or dropped), with whether its page had crashed.
 pub(crate) type Release = Box<dyn FnOnce(bool) + Send>;
 
+/// Why a spare could not be armed: the run asks what this context cannot give (no other
+/// spare would do better), or the spare itself is broken (another one may serve).
+#[derive(Debug)]
+pub(crate) enum ArmError {
+    Run(String),
+    Spare(String),
+}
+
 impl Spare {
     /// Hands the context to a run: its proxy takes the run's guardrails, its page the run's
     /// viewport, its downloads the run's policy.
@@ -30,10 +38,18 @@ impl Spare {
         mut self,
         spec: &LaunchSpec,
         release: Release,
-    ) -> Result<ContextDriver, String> {
+    ) -> Result<ContextDriver, ArmError> {
+        if self.remote && spec.downloads.allowed.is_some() {
+            return Err(ArmError::Run(
+                "a run on a remote browser ([browser] connect) cannot keep downloads: they \
+                 would land on the remote machine; leave `downloads` unset or use \
+                 \"isolation\": \"process\""
+                    .into(),
+            ));
+        }
         // From here on the driver owns the lease: any failure below drops it, which disposes
         // the context and tells the pool.
-        let mut driver = ContextDriver {
+        let driver = ContextDriver {
             run_page: None,
             browser: self.browser.clone(),
             context: self.context.take(),
@@ -41,6 +57,14 @@ impl Spare {
             proxy: self.proxy.take(),
             release: Some(release),
         };
+        self.arm_driver(driver, spec).await.map_err(ArmError::Spare)
+    }
+
+    async fn arm_driver(
+        &mut self,
+        mut driver: ContextDriver,
+        spec: &LaunchSpec,
+    ) -> Result<ContextDriver, String> {
         let (Some(page), Some(context), Some(proxy)) = (
             self.page.take(),
             driver.context.clone(),
@@ -48,14 +72,6 @@ impl Spare {
         ) else {
             return Err("a spare context was handed out twice".into());
         };
-        if self.remote && spec.downloads.allowed.is_some() {
-            return Err(
-                "a run on a remote browser ([browser] connect) cannot keep downloads: \
-                 they would land on the remote machine; leave `downloads` unset or use \
-                 \"isolation\": \"process\""
-                    .into(),
-            );
-        }
         if let Some(RunEgress(armed)) = &spec.egress {
             if !proxy.arm(armed.clone()) {
                 return Err("a pooled context's proxy already served a run".into());
