@@ -33,8 +33,8 @@ use tokio::task::JoinHandle;
 
 use crate::event::ActionFailure;
 use crate::page_driver::{
-    ActionBounds, ActionOutput, BrowserLauncher, Capture, CloseMode, CloseReport, LaunchSpec,
-    PageDriver,
+    ActionBounds, ActionOutput, BrowserError, BrowserLauncher, Capture, CloseMode, CloseReport,
+    LaunchSpec, PageDriver,
 };
 use crate::request::Action;
 
@@ -80,7 +80,10 @@ const BASE_SWITCHES: &[&str] = &[
 pub struct ChromiumLauncher;
 
 impl BrowserLauncher for ChromiumLauncher {
-    fn launch(&self, spec: LaunchSpec) -> BoxFuture<'static, Result<Box<dyn PageDriver>, String>> {
+    fn launch(
+        &self,
+        spec: LaunchSpec,
+    ) -> BoxFuture<'static, Result<Box<dyn PageDriver>, BrowserError>> {
         Box::pin(async move {
             let session = ChromiumSession::launch(spec).await?;
             Ok(Box::new(session) as Box<dyn PageDriver>)
@@ -136,19 +139,20 @@ impl Drop for Spawned {
 
 impl ChromiumSession {
     /// Spawns Chromium, waits for its DevTools URL, connects, and opens the page.
-    pub(crate) async fn launch(spec: LaunchSpec) -> Result<Self, String> {
+    pub(crate) async fn launch(spec: LaunchSpec) -> Result<Self, BrowserError> {
         let started = Instant::now();
+        let failed = |reason: String| BrowserError::Launch { reason };
         std::fs::create_dir_all(&spec.profile_dir).map_err(|e| {
-            format!(
+            failed(format!(
                 "cannot create profile dir {}: {e}",
                 spec.profile_dir.display()
-            )
+            ))
         })?;
         let staging = downloads::staging_dir(&spec.profile_dir);
         egress::write_preferences(&spec.profile_dir, &staging)
             .await
-            .map_err(|e| format!("cannot write the profile's preferences: {e}"))?;
-        let mut spawned = spawn_process(&spec)?;
+            .map_err(|e| failed(format!("cannot write the profile's preferences: {e}")))?;
+        let mut spawned = spawn_process(&spec).map_err(failed)?;
         let work = async {
             let child = spawned
                 .child
@@ -204,12 +208,10 @@ impl ChromiumSession {
         };
         let (browser, handler, page, downloads) = tokio::time::timeout(spec.launch_timeout, work)
             .await
-            .map_err(|_| {
-                format!(
-                    "Chromium did not start within {} ms",
-                    spec.launch_timeout.as_millis()
-                )
-            })??;
+            .map_err(|_| BrowserError::LaunchTimeout {
+                limit: spec.launch_timeout,
+            })?
+            .map_err(failed)?;
         let child = spawned.child.take().expect("child present");
         tracing::debug!(run_id = %spec.run_id, ms = started.elapsed().as_millis() as u64, "browser ready");
         Ok(Self {
@@ -251,10 +253,7 @@ impl ChromiumSession {
                 .await
                 .is_ok_and(|status| status.is_ok());
                 if !exited {
-                    problem = Some(format!(
-                        "browser did not exit within {} ms; killed its process group",
-                        timeout.as_millis()
-                    ));
+                    problem = Some(BrowserError::ExitTimeout { limit: timeout });
                 }
                 exited
             }
@@ -279,6 +278,14 @@ impl ChromiumSession {
     /// outside) or its DevTools connection broke, which ends the handler task.
     fn is_dead(&mut self) -> bool {
         self.handler.is_finished() || matches!(self.child.try_wait(), Ok(Some(_)))
+    }
+
+    /// A failed DevTools call as the seam reports it: a crash when the browser is gone.
+    fn call_error(&mut self, message: String) -> BrowserError {
+        match self.is_dead() {
+            true => BrowserError::Crashed { detail: message },
+            false => BrowserError::Cdp(message),
+        }
     }
 }
 
@@ -309,8 +316,11 @@ impl PageDriver for ChromiumSession {
         })
     }
 
-    fn blank(&mut self) -> BoxFuture<'_, Result<(), String>> {
-        Box::pin(async move { actions::blank(&self.page).await })
+    fn blank(&mut self) -> BoxFuture<'_, Result<(), BrowserError>> {
+        Box::pin(async move {
+            let result = actions::blank(&self.page).await;
+            result.map_err(|e| self.call_error(e))
+        })
     }
 
     fn capture<'a>(
@@ -318,14 +328,12 @@ impl PageDriver for ChromiumSession {
         screenshot: bool,
         dom: bool,
         masks: &'a [String],
-    ) -> BoxFuture<'a, Result<Capture, String>> {
-        Box::pin(screenshot::capture(
-            &self.page,
-            &self.settings,
-            screenshot,
-            dom,
-            masks,
-        ))
+    ) -> BoxFuture<'a, Result<Capture, BrowserError>> {
+        Box::pin(async move {
+            let result =
+                screenshot::capture(&self.page, &self.settings, screenshot, dom, masks).await;
+            result.map_err(|e| self.call_error(e))
+        })
     }
 
     fn close(self: Box<Self>, mode: CloseMode) -> BoxFuture<'static, CloseReport> {
