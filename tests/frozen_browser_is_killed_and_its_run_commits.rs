@@ -1,0 +1,96 @@
+//! A browser that stops answering (its main process frozen with SIGSTOP mid-run) holds neither
+//! its run nor its slot: the action fails at its bound, the final capture and the graceful
+//! close run out of time, the session kills the process group, the run commits with the close
+//! problem named, no process is left, and the next run gets the (only) slot.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Page, Site, TestEnv, request};
+use futures::StreamExt;
+use pilothouse::{ErrorCode, EventKind, RunState};
+
+fn main_browser_pid(env: &TestEnv) -> u32 {
+    env.browsers()
+        .into_iter()
+        .find(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            !String::from_utf8_lossy(&cmdline).contains("--type=")
+        })
+        .expect("the run's main Chromium process")
+}
+
+const ALLOW_LOCAL: &str =
+    r#""guardrails": {"allowed_domains": ["127.0.0.1"], "allow_private_networks": true}"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_browser_is_killed_and_its_run_still_commits_and_frees_its_slot() {
+    let site = Site::serve(vec![("/", Page::Html("<title>x</title><p>hi</p>".into()))]).await;
+    let env = TestEnv::new();
+    let mut config = env.config();
+    config.max_concurrent_runs = 1;
+    config.timeouts.close_ms = 1_000;
+    config.defaults.navigation_timeout_ms = 2_000;
+    let orchestrator = env.start_with(config).await;
+    let handle = orchestrator.handle();
+    let json = format!(
+        r##"{{"driver": {{"type": "script", "steps": [
+               {{"action": "goto", "url": "{{base}}/"}},
+               {{"action": "wait_for", "selector": "#never", "timeout_ms": 1000}}]}},
+             {ALLOW_LOCAL}}}"##
+    );
+    let run_id = handle.submit(request(&json, &site)).await.unwrap();
+    let mut events = handle.events(run_id, 0).await.unwrap();
+    while let Some(event) = events.next().await {
+        if matches!(event.kind, EventKind::Action { step: 1, .. }) {
+            break;
+        }
+    }
+    let pid = main_browser_pid(&env);
+    let stopped = std::process::Command::new("kill")
+        .args(["-STOP", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(stopped.success());
+    let frozen = Instant::now();
+
+    let status = handle.wait(run_id).await.unwrap();
+    let took = frozen.elapsed();
+    assert_eq!(status.state, RunState::Failed, "{status:?}");
+    assert_eq!(
+        status.error.as_ref().map(|e| e.code),
+        Some(ErrorCode::ActionFailed),
+        "{status:?}"
+    );
+    let close = status
+        .finalize_errors
+        .iter()
+        .find(|e| e.step == "close_browser")
+        .unwrap_or_else(|| panic!("no close_browser problem: {status:?}"));
+    assert!(
+        close.message.contains("did not exit within 1000 ms"),
+        "{}",
+        close.message
+    );
+    // The action's bound (3 s), a step screenshot and the final capture (1 s each at most),
+    // the graceful close (1 s) and the kill: well under the 20 s a CDP call could wait.
+    assert!(took < Duration::from_secs(12), "committed after {took:?}");
+    assert_eq!(env.status_json(run_id)["state"], "failed");
+    env.assert_no_browsers().await;
+
+    // One slot: this run can only start once the frozen run's slot was freed.
+    let next = format!(
+        r#"{{"driver": {{"type": "script", "steps": [{{"action": "goto", "url": "{{base}}/"}}]}},
+             {ALLOW_LOCAL}}}"#
+    );
+    let ok = handle.submit(request(&next, &site)).await.unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(30), handle.wait(ok))
+        .await
+        .expect("the next run never finished: the slot was not freed")
+        .unwrap();
+    assert_eq!(status.state, RunState::Completed, "{status:?}");
+    assert!(status.finalize_errors.is_empty(), "{status:?}");
+    orchestrator.shutdown(Duration::from_secs(5)).await;
+    env.assert_no_browsers().await;
+}
