@@ -4,10 +4,14 @@
 //! is committed. Then the Session stops itself, and the Supervisor frees the run's slot when it
 //! sees its child end.
 //!
-//! This runs in a task the Session owns (aborted when it stops), not in a handler: capture and
-//! close take up to seconds, and the Session's mailbox stays free for its children's
-//! supervision events meanwhile. The order is architecture §2's: capture → close → (in the
-//! Finalizer) persist → upload → terminal event → metrics → reply.
+//! This runs in a task the Session owns, not in a handler: capture and close take up to
+//! seconds, and the Session's mailbox stays free for its children's supervision events
+//! meanwhile. The task is aborted when the Session stops normally, which it does only after the
+//! reply. When the Session is killed or fails instead, ractor skips `post_stop` and the task
+//! carries on, so a run already handed over is still committed; its children died with the
+//! Session (the page driver's drop guard killed Chromium), so a capture or close then finds no
+//! browser. The order is architecture §2's: capture → close → (in the Finalizer) persist →
+//! upload → terminal event → metrics → reply → the slot is freed.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
