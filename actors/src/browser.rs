@@ -16,8 +16,8 @@ use tracing::Instrument;
 
 use crate::event::ActionFailure;
 use crate::page_driver::{
-    ActionBounds, ActionOutput, BrowserLauncher, Capture, CloseMode, CloseReport, LaunchSpec,
-    PageDriver,
+    ActionBounds, ActionOutput, BrowserError, BrowserLauncher, Capture, CloseMode, CloseReport,
+    LaunchSpec, PageDriver,
 };
 use crate::request::Action;
 use crate::run::ErrorCode;
@@ -29,7 +29,7 @@ pub(crate) use seam::Seam;
 /// Messages of the Browser actor.
 pub(crate) enum BrowserMsg {
     /// Launch the browser; replies with the launch time in ms.
-    Launch(RpcReplyPort<Result<u64, String>>),
+    Launch(RpcReplyPort<Result<u64, BrowserError>>),
     /// Run one action on the page.
     Execute {
         action: Action,
@@ -42,10 +42,10 @@ pub(crate) enum BrowserMsg {
         dom: bool,
         /// Selectors whose text is masked in the screenshot.
         masks: Vec<String>,
-        reply: RpcReplyPort<Result<Capture, String>>,
+        reply: RpcReplyPort<Result<Capture, BrowserError>>,
     },
     /// Leave the page on about:blank.
-    Blank(RpcReplyPort<Result<(), String>>),
+    Blank(RpcReplyPort<Result<(), BrowserError>>),
     /// End the browser and wait for its processes to exit.
     Close(CloseMode, RpcReplyPort<CloseReport>),
 }
@@ -93,7 +93,8 @@ impl Actor for BrowserActor {
         match message {
             BrowserMsg::Launch(reply) => {
                 let span = tracing::info_span!("browser_launch", run_id = %state.args.spec.run_id);
-                let _ = reply.send(on_launch(state).instrument(span).await);
+                let result = on_launch(state).instrument(span).await;
+                let _ = reply.send(result.map_err(|e| state.args.seam.error(e)));
             }
             BrowserMsg::Execute {
                 action,
@@ -112,18 +113,18 @@ impl Actor for BrowserActor {
                 let result = match state.page.as_mut() {
                     Some(page) => {
                         let capture = page.capture(screenshot, dom, &masks);
-                        bounded(state.args.close_timeout, capture).await
+                        bounded("capture", state.args.close_timeout, capture).await
                     }
-                    None => Err("the browser is not running".into()),
+                    None => Err(BrowserError::NotRunning),
                 };
                 let _ = reply.send(state.args.seam.capture(result));
             }
             BrowserMsg::Blank(reply) => {
                 let result = match state.page.as_mut() {
-                    Some(page) => bounded(state.args.close_timeout, page.blank()).await,
+                    Some(page) => bounded("blank", state.args.close_timeout, page.blank()).await,
                     None => Ok(()),
                 };
-                let _ = reply.send(state.args.seam.error(result));
+                let _ = reply.send(result.map_err(|e| state.args.seam.error(e)));
             }
             BrowserMsg::Close(mode, reply) => {
                 let _ = reply.send(on_close(state, mode).await);
@@ -137,16 +138,18 @@ impl Actor for BrowserActor {
         _myself: ActorRef<Self::Msg>,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
-        // Normally the finalizer closed the browser already; this covers a plain stop.
+        // Normally the session's wind-down closed the browser already; this covers a plain stop.
         let mode = CloseMode::Graceful(state.args.close_timeout);
         on_close(state, mode).await;
         Ok(())
     }
 }
 
-async fn on_launch(state: &mut BrowserState) -> Result<u64, String> {
+async fn on_launch(state: &mut BrowserState) -> Result<u64, BrowserError> {
     if state.page.is_some() {
-        return Err("browser already launched".into());
+        return Err(BrowserError::Launch {
+            reason: "the browser is already launched".into(),
+        });
     }
     let started = Instant::now();
     let spec = state.args.spec.clone();
@@ -156,7 +159,7 @@ async fn on_launch(state: &mut BrowserState) -> Result<u64, String> {
     };
     let page = tokio::select! {
         page = launch => page?,
-        _ = state.args.token.cancelled() => return Err("run stopped during browser launch".into()),
+        _ = state.args.token.cancelled() => return Err(BrowserError::Interrupted { what: "browser launch" }),
     };
     metrics::counter!("pilothouse_browser_launches_total").increment(1);
     state.page = Some(page);
@@ -169,9 +172,10 @@ async fn on_execute(
     bounds: ActionBounds,
 ) -> Result<ActionOutput, ActionFailure> {
     let Some(page) = state.page.as_mut() else {
+        let gone = BrowserError::NotRunning;
         return Err(ActionFailure {
-            code: ErrorCode::BrowserCrashed,
-            message: "the browser is not running".into(),
+            code: gone.code(),
+            message: gone.to_string(),
         });
     };
     // The outer bound: the action's effective timeout plus a navigation for actions that
@@ -204,10 +208,11 @@ async fn on_close(state: &mut BrowserState, mode: CloseMode) -> CloseReport {
 }
 
 async fn bounded<T>(
+    what: &'static str,
     limit: Duration,
-    fut: impl Future<Output = Result<T, String>>,
-) -> Result<T, String> {
+    fut: impl Future<Output = Result<T, BrowserError>>,
+) -> Result<T, BrowserError> {
     tokio::time::timeout(limit, fut)
         .await
-        .unwrap_or_else(|_| Err(format!("timed out after {} ms", limit.as_millis())))
+        .unwrap_or(Err(BrowserError::Timeout { what, limit }))
 }

@@ -21,8 +21,8 @@ use futures::future::BoxFuture;
 
 use crate::event::ActionFailure;
 use crate::page_driver::{
-    ActionBounds, ActionOutput, BrowserLauncher, Capture, CloseMode, CloseReport, LaunchSpec,
-    PageDriver, RunEgress,
+    ActionBounds, ActionOutput, BrowserError, BrowserLauncher, Capture, CloseMode, CloseReport,
+    LaunchSpec, PageDriver, RunEgress,
 };
 use crate::proxy::GuardProxy;
 use crate::request::Action;
@@ -34,7 +34,10 @@ use run_page::RunPage;
 pub struct ChromiumLauncher;
 
 impl BrowserLauncher for ChromiumLauncher {
-    fn launch(&self, spec: LaunchSpec) -> BoxFuture<'static, Result<Box<dyn PageDriver>, String>> {
+    fn launch(
+        &self,
+        spec: LaunchSpec,
+    ) -> BoxFuture<'static, Result<Box<dyn PageDriver>, BrowserError>> {
         Box::pin(async move {
             let session = ChromiumSession::launch(spec).await?;
             Ok(Box::new(session) as Box<dyn PageDriver>)
@@ -71,19 +74,21 @@ impl std::fmt::Debug for ChromiumSession {
 }
 
 /// Starts the run's proxy, armed with its guardrails.
-pub(super) async fn start_proxy(egress: &Option<RunEgress>) -> Result<Option<GuardProxy>, String> {
+async fn start_proxy(egress: &Option<RunEgress>) -> Result<Option<GuardProxy>, BrowserError> {
     match egress {
         None => Ok(None),
         Some(RunEgress(armed)) => GuardProxy::start(armed.clone())
             .await
             .map(Some)
-            .map_err(|e| format!("cannot start the run's proxy: {e}")),
+            .map_err(|e| BrowserError::Launch {
+                reason: format!("cannot start the run's proxy: {e}"),
+            }),
     }
 }
 
 impl ChromiumSession {
     /// Starts the run's proxy and Chromium, and opens the page.
-    pub(crate) async fn launch(spec: LaunchSpec) -> Result<Self, String> {
+    pub(crate) async fn launch(spec: LaunchSpec) -> Result<Self, BrowserError> {
         let started = Instant::now();
         let proxy = start_proxy(&spec.egress).await?;
         let process = Process::start(ProcessSpec {
@@ -98,12 +103,10 @@ impl ChromiumSession {
         let left = spec.launch_timeout.saturating_sub(started.elapsed());
         let run_page = tokio::time::timeout(left, open_page(&process, &spec))
             .await
-            .map_err(|_| {
-                format!(
-                    "Chromium did not open a page within {} ms",
-                    spec.launch_timeout.as_millis()
-                )
-            })??;
+            .map_err(|_| BrowserError::LaunchTimeout {
+                limit: spec.launch_timeout,
+            })?
+            .map_err(|reason| BrowserError::Launch { reason })?;
         tracing::debug!(run_id = %spec.run_id, ms = started.elapsed().as_millis() as u64, "browser ready");
         Ok(Self {
             run_page,
@@ -125,6 +128,17 @@ impl ChromiumSession {
                 graceful: false,
                 problem: None,
             },
+        }
+    }
+}
+
+impl ChromiumSession {
+    /// A failed DevTools call as the seam reports it: a crash when the browser is gone.
+    fn call_error(&mut self, message: String) -> BrowserError {
+        let dead = self.run_page.is_crashed() || self.process.as_mut().is_none_or(Process::is_dead);
+        match dead {
+            true => BrowserError::Crashed { detail: message },
+            false => BrowserError::Cdp(message),
         }
     }
 }
@@ -180,8 +194,11 @@ impl PageDriver for ChromiumSession {
         })
     }
 
-    fn blank(&mut self) -> BoxFuture<'_, Result<(), String>> {
-        Box::pin(self.run_page.blank())
+    fn blank(&mut self) -> BoxFuture<'_, Result<(), BrowserError>> {
+        Box::pin(async move {
+            let result = self.run_page.blank().await;
+            result.map_err(|e| self.call_error(e))
+        })
     }
 
     fn capture<'a>(
@@ -189,8 +206,11 @@ impl PageDriver for ChromiumSession {
         screenshot: bool,
         dom: bool,
         masks: &'a [String],
-    ) -> BoxFuture<'a, Result<Capture, String>> {
-        Box::pin(self.run_page.capture(screenshot, dom, masks))
+    ) -> BoxFuture<'a, Result<Capture, BrowserError>> {
+        Box::pin(async move {
+            let result = self.run_page.capture(screenshot, dom, masks).await;
+            result.map_err(|e| self.call_error(e))
+        })
     }
 
     fn close(self: Box<Self>, mode: CloseMode) -> BoxFuture<'static, CloseReport> {

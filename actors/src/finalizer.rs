@@ -1,59 +1,57 @@
 //! The Finalizer actor: one per orchestrator. Turns a run's outcome into its committed final
-//! state, in the order of architecture §2:
+//! state, in the order of architecture §2. The first two steps happen in the run's own
+//! subtree, which owns the browser (`session/wind_down.rs`); the Finalizer receives only their
+//! artifacts, never an actor of that subtree:
 //!
-//! 1. capture what the recording still needs (final screenshot and DOM);
-//! 2. close the run's browser and wait for its processes;
-//! 3. seal the recording (report, manifest) and upload it, retried with backoff;
+//! 1. (session) capture what the recording still needs (final screenshot and DOM);
+//! 2. (session) close the run's browser and wait for its processes;
+//! 3. keep the captured page in the recording, seal it (report, manifest) and upload it,
+//!    retried with backoff;
 //! 4. append the terminal event, then write `status.json` atomically — the commit point;
 //! 5. broadcast the terminal event (a subscriber that sees it can read the final status);
-//! 6. metrics, then tell the supervisor to free the slot.
+//! 6. metrics, then the reply to whoever handed over the run: the session, which then stops,
+//!    and the supervisor frees the slot when it sees the session end.
 //!
 //! Each step records its own failure in `finalize_errors` and the later steps still run. Each job
-//! runs in its own task, so one slow browser close never delays another run's commit, and each
-//! task is watched (`finalizer/supervise.rs`): a job that panics still ends its run
-//! (`INTERNAL_ERROR`) and frees its slot.
+//! runs in its own task, so one slow upload never delays another run's commit, and each task is
+//! watched (`finalizer/supervise.rs`): a job that panics still ends its run (`INTERNAL_ERROR`)
+//! and is still answered, so its slot is freed.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use ractor::{Actor, ActorProcessingErr, ActorRef};
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use tracing::Instrument;
 
-use crate::browser::BrowserMsg;
 use crate::event::EventKind;
-use crate::page_driver::CloseMode;
 use crate::record::RunRecord;
 use crate::recording::upload::Uploader;
-use crate::request::RecordingPlan;
-use crate::run::{ErrorCode, FinalizeError, RunOutcome, RunState};
-use crate::run::{RecordingInfo, RunStatus};
-use crate::supervisor::SupervisorMsg;
+use crate::run::FinalizeError;
+use crate::run::{RecordingInfo, RunOutcome, RunStatus};
 
+mod artifacts;
 mod supervise;
 
-/// A run ready to be finalized.
+pub(crate) use artifacts::FinalArtifacts;
+
+/// A run ready to be finalized: its record, its outcome, and what its session took from the
+/// browser before closing it. Data only: the browser is closed before the job exists.
 pub(crate) struct FinalizeJob {
     pub(crate) record: Arc<RunRecord>,
     pub(crate) outcome: RunOutcome,
-    /// The run's browser, when it had one.
-    pub(crate) browser: Option<ActorRef<BrowserMsg>>,
+    pub(crate) artifacts: FinalArtifacts,
 }
 
 /// Messages of the Finalizer.
 pub(crate) enum FinalizerMsg {
-    /// Finalize one run.
-    Finalize(Box<FinalizeJob>),
+    /// Finalize one run; the reply comes once its terminal state is committed and broadcast
+    /// (or, when the job panicked, once its failed state is).
+    Finalize(Box<FinalizeJob>, RpcReplyPort<()>),
 }
 
 /// Startup arguments of the Finalizer.
 pub(crate) struct FinalizerArgs {
     /// Where recordings are uploaded.
     pub(crate) uploader: Arc<Uploader>,
-    pub(crate) supervisor: ActorRef<SupervisorMsg>,
-    /// Bound on a graceful browser close.
-    pub(crate) close_timeout: Duration,
-    /// Bound on the browser close call (the browser's own close bound plus a margin).
-    pub(crate) close_call_timeout: Duration,
 }
 
 /// Finalizer state: its arguments.
@@ -86,9 +84,9 @@ impl Actor for FinalizerActor {
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         match message {
-            FinalizerMsg::Finalize(job) => {
+            FinalizerMsg::Finalize(job, reply) => {
                 let args = state.args.clone();
-                tokio::spawn(supervise::watch(args, *job));
+                tokio::spawn(supervise::watch(args, *job, reply));
             }
         }
         Ok(())
@@ -100,32 +98,17 @@ async fn finalize(args: Arc<FinalizerArgs>, job: FinalizeJob) {
     commit(args, job).instrument(span).await;
 }
 
-/// Bound on capturing the final page.
-const FINAL_CAPTURE_TIMEOUT: Duration = Duration::from_secs(3);
-
 async fn commit(args: Arc<FinalizerArgs>, job: FinalizeJob) {
     let FinalizeJob {
         record,
         outcome,
-        browser,
+        artifacts,
     } = job;
     let run_id = record.id;
     let mut errors = Vec::new();
 
-    // 1. capture the final page while the browser still lives
-    if let Some(browser) = &browser {
-        capture_final(&record, browser, &outcome)
-            .instrument(tracing::info_span!("finalize_step", %run_id, step = "capture"))
-            .await;
-    }
-
-    // 2. close the browser and wait for its processes to exit. When the actor is already gone
-    // (killed with its session), its drop guard has killed the browser's process group.
-    if let Some(browser) = browser {
-        close_browser(&args, &browser, &outcome, &mut errors)
-            .instrument(tracing::info_span!("finalize_step", %run_id, step = "close_browser"))
-            .await;
-    }
+    // 1.–2. happened in the session: its capture and its close report are all that is left
+    artifacts.keep(&record, &mut errors).await;
 
     let mut final_status = record.status().clone();
     final_status.finish(outcome);
@@ -186,7 +169,7 @@ async fn commit(args: Arc<FinalizerArgs>, job: FinalizeJob) {
     // 5. broadcast: the status on disk already says what the event says
     record.log.publish_terminal(terminal);
 
-    // 6. metrics, then free the slot
+    // 6. metrics; the caller's reply follows (`supervise.rs`)
     metrics::counter!("pilothouse_runs_total", "state" => status.state.as_str()).increment(1);
     if let Some(ms) = status.duration_ms {
         metrics::histogram!("pilothouse_run_duration_seconds").record(ms as f64 / 1000.0);
@@ -196,87 +179,6 @@ async fn commit(args: Arc<FinalizerArgs>, job: FinalizeJob) {
             .increment(1);
     }
     tracing::info!(state = %status.state, actions = status.action_count, "run finalized");
-    let _ = args.supervisor.cast(SupervisorMsg::RunFinalized(record.id));
-}
-
-async fn close_browser(
-    args: &FinalizerArgs,
-    browser: &ActorRef<BrowserMsg>,
-    outcome: &RunOutcome,
-    errors: &mut Vec<FinalizeError>,
-) {
-    // A run that was stopped, timed out or lost its browser ends it at once; a run that
-    // finished on its own lets Chromium exit cleanly.
-    let mode = match (outcome.state, outcome.error.as_ref().map(|e| e.code)) {
-        (RunState::Cancelled | RunState::TimedOut, _)
-        | (_, Some(ErrorCode::BrowserCrashed | ErrorCode::InternalError)) => CloseMode::Kill,
-        _ => CloseMode::Graceful(args.close_timeout),
-    };
-    let closed = browser
-        .call(
-            |reply| BrowserMsg::Close(mode, reply),
-            Some(args.close_call_timeout),
-        )
-        .await;
-    if let Ok(ractor::rpc::CallResult::Success(report)) = closed {
-        if let Some(problem) = report.problem {
-            errors.push(FinalizeError::new("close_browser", problem));
-        }
-    }
-    browser.stop(None);
-}
-
-/// The final screenshot and DOM, when the run reached its page and the browser still answers.
-async fn capture_final(record: &RunRecord, browser: &ActorRef<BrowserMsg>, outcome: &RunOutcome) {
-    let RecordingPlan {
-        screenshots,
-        final_dom,
-        ..
-    } = record.recorder.plan;
-    let crashed = outcome
-        .error
-        .as_ref()
-        .is_some_and(|e| e.code == ErrorCode::BrowserCrashed);
-    let reached_a_page = record.status().action_count > 0;
-    if crashed || !reached_a_page || !(screenshots || final_dom) {
-        return;
-    }
-    let masks = record.recorder.masks();
-    let reply = browser
-        .call(
-            |reply| BrowserMsg::Capture {
-                screenshot: screenshots,
-                dom: final_dom,
-                masks,
-                reply,
-            },
-            Some(FINAL_CAPTURE_TIMEOUT),
-        )
-        .await;
-    match reply {
-        Ok(ractor::rpc::CallResult::Success(Ok(capture))) => {
-            if let Some(jpeg) = capture.jpeg {
-                record.recorder.save_screenshot("final", &jpeg).await;
-            }
-            if let Some(reason) = capture.withheld {
-                record.log("warn", &format!("final screenshot withheld: {reason}"));
-            }
-            if let Some(dom) = capture.dom {
-                // Scrubbed and cut at the browser seam; kept, so charged to max_data_bytes.
-                record
-                    .recorder
-                    .save_final_dom(&record.budget.take_text(dom));
-            }
-        }
-        Ok(ractor::rpc::CallResult::Success(Err(e))) => {
-            record
-                .recorder
-                .problem(format!("final capture failed: {e}"));
-        }
-        _ => record
-            .recorder
-            .problem("final capture: the browser did not answer in time".into()),
-    }
 }
 
 /// Report and manifest, then the upload. A failed upload leaves the local copy and says why.

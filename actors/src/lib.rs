@@ -83,8 +83,8 @@ pub use guard::{Severity, StuckSpec, TaskKind, is_private_ip};
 pub use handle::{EventsError, OrchestratorHandle, Unavailable};
 pub use index::{ListQuery, RunPage};
 pub use page_driver::{
-    ActionBounds, ActionOutput, BrowserLauncher, Capture, CloseMode, CloseReport, LaunchSpec,
-    PageDriver,
+    ActionBounds, ActionOutput, BrowserError, BrowserLauncher, Capture, CloseMode, CloseReport,
+    LaunchSpec, PageDriver,
 };
 pub use playbook::{
     OnFailure, ParamType, Parameter, Playbook, SelectorSpec, Step, Verify, load as load_playbook,

@@ -12,6 +12,10 @@ use crate::event::ActionFailure;
 use crate::request::{Action, Viewport};
 use crate::run::RunId;
 
+mod error;
+
+pub use error::BrowserError;
+
 /// Everything needed to launch one run's browser.
 #[derive(Clone, Debug)]
 pub struct LaunchSpec {
@@ -139,14 +143,17 @@ pub enum CloseMode {
 pub struct CloseReport {
     /// The browser exited on its own after `Browser.close`.
     pub graceful: bool,
-    /// A problem worth recording (the process had to be killed, the profile dir stayed...).
-    pub problem: Option<String>,
+    /// A problem worth recording (the process had to be killed...).
+    pub problem: Option<BrowserError>,
 }
 
 /// Launches browsers.
 pub trait BrowserLauncher: Send + Sync + 'static {
     /// Starts a browser and opens its page, within `spec.launch_timeout`.
-    fn launch(&self, spec: LaunchSpec) -> BoxFuture<'static, Result<Box<dyn PageDriver>, String>>;
+    fn launch(
+        &self,
+        spec: LaunchSpec,
+    ) -> BoxFuture<'static, Result<Box<dyn PageDriver>, BrowserError>>;
 
     /// How this launcher keeps a run's traffic inside its guardrails, as `stats()` and the
     /// start-up log report it (`proxy+webrtc-proxied-only` for Chromium).
@@ -177,13 +184,13 @@ pub trait PageDriver: Send + 'static {
         screenshot: bool,
         dom: bool,
         masks: &'a [String],
-    ) -> BoxFuture<'a, Result<Capture, String>> {
+    ) -> BoxFuture<'a, Result<Capture, BrowserError>> {
         let _ = (screenshot, dom, masks);
         Box::pin(async { Ok(Capture::default()) })
     }
 
     /// Leaves the page on `about:blank` (after a guardrail refused where it landed).
-    fn blank(&mut self) -> BoxFuture<'_, Result<(), String>>;
+    fn blank(&mut self) -> BoxFuture<'_, Result<(), BrowserError>>;
 
     /// Ends the browser as `mode` says, waits for its processes to exit and removes its profile;
     /// a graceful close that does not finish in time kills the process tree.

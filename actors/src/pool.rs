@@ -18,14 +18,22 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use crate::chromium::pool::{ArmError, Host, HostSpec, Release, Spare, group_pss_bytes};
 use crate::command::PoolStats;
 use crate::config::Config;
-use crate::page_driver::{CloseMode, LaunchSpec, PageDriver};
+use crate::page_driver::{BrowserError, CloseMode, LaunchSpec, PageDriver};
 
 mod book;
 
 use book::{Book, HostId};
 
-/// How often the pool measures its processes' memory.
+/// How often the pool measures its processes' memory and checks that they answer.
 const MEASURE_INTERVAL: Duration = Duration::from_secs(5);
+
+/// How long a pooled browser has to answer a health probe after one of its runs ended badly
+/// before it is replaced.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The same for the periodic probe: long, so a browser that is only busy on a loaded machine
+/// is not mistaken for a hung one.
+const IDLE_PROBE_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// What a lease waits for: a spare context, or why there is none.
 pub(crate) type LeaseReply = RpcReplyPort<Result<(HostId, Spare), String>>;
@@ -40,7 +48,8 @@ pub(crate) enum PoolMsg {
     Started(HostId, Result<Box<Host>, String>),
     /// A spare context was made (or could not be).
     Made(HostId, Result<Spare, String>),
-    /// A process's DevTools connection ended without the pool asking.
+    /// A process's DevTools connection ended without the pool asking, or it stopped
+    /// answering (hung or frozen): either way it is replaced.
     Died(HostId),
     /// Time to measure memory.
     Measure,
@@ -102,14 +111,24 @@ impl Actor for PoolActor {
             PoolMsg::Released { host, crashed } => {
                 tracing::debug!(host, crashed, "lease ended");
                 state.book.released(host);
+                if crashed {
+                    // A run's page or close went wrong: make sure its browser still answers.
+                    probe(&myself, state, host, PROBE_TIMEOUT);
+                }
             }
             PoolMsg::Started(id, result) => on_started(&myself, state, id, result),
             PoolMsg::Made(id, result) => on_made(state, id, result),
             PoolMsg::Died(id) => {
-                tracing::warn!(host = id, "a pooled browser died; replacing it");
+                tracing::warn!(host = id, "a pooled browser is gone; replacing it");
                 state.book.died(id);
             }
-            PoolMsg::Measure => measure(&myself, state),
+            PoolMsg::Measure => {
+                measure(&myself, state);
+                let ids: Vec<HostId> = state.book.hosts().map(|(id, _)| id).collect();
+                for id in ids {
+                    probe(&myself, state, id, IDLE_PROBE_TIMEOUT);
+                }
+            }
             PoolMsg::Measured(sizes) => state.book.measured(&sizes),
         }
         for host in state.book.take_closable() {
@@ -207,12 +226,13 @@ fn on_made(state: &mut PoolState, id: HostId, result: Result<Spare, String>) {
 pub(crate) async fn lease(
     pool: ActorRef<PoolMsg>,
     spec: LaunchSpec,
-) -> Result<Box<dyn PageDriver>, String> {
+) -> Result<Box<dyn PageDriver>, BrowserError> {
+    let failed = |reason: String| BrowserError::Launch { reason };
     // A broken spare (its renderer died while it waited) costs one more lease, not the run.
     let mut attempts = 2;
     loop {
         attempts -= 1;
-        let (host, spare) = take(&pool, &spec).await?;
+        let (host, spare) = take(&pool, &spec).await.map_err(failed)?;
         let pool = pool.clone();
         let release: Release = Box::new(move |crashed| {
             let _ = pool.cast(PoolMsg::Released { host, crashed });
@@ -220,12 +240,16 @@ pub(crate) async fn lease(
         let arm = tokio::time::timeout(spec.launch_timeout, spare.arm(&spec, release));
         match arm.await {
             Ok(Ok(driver)) => return Ok(Box::new(driver)),
-            Ok(Err(ArmError::Run(message))) => return Err(message),
-            Ok(Err(ArmError::Spare(message))) if attempts == 0 => return Err(message),
+            Ok(Err(ArmError::Run(message))) => return Err(failed(message)),
+            Ok(Err(ArmError::Spare(message))) if attempts == 0 => return Err(failed(message)),
             Ok(Err(ArmError::Spare(message))) => {
                 tracing::warn!(host, %message, "a spare context could not be armed; taking another");
             }
-            Err(_) => return Err("arming a pooled context timed out".into()),
+            Err(_) => {
+                return Err(BrowserError::LaunchTimeout {
+                    limit: spec.launch_timeout,
+                });
+            }
         }
     }
 }
@@ -307,6 +331,24 @@ fn next_endpoint(state: &mut PoolState, id: HostId) -> Option<String> {
         .clone();
     state.endpoints.insert(id, free.clone());
     Some(free)
+}
+
+/// Replaces the host when it does not answer a version query within `bound`.
+fn probe(myself: &ActorRef<PoolMsg>, state: &PoolState, id: HostId, bound: Duration) {
+    let Some((_, host)) = state.book.hosts().find(|(h, _)| *h == id) else {
+        return;
+    };
+    let answers = host.probe(bound);
+    let pool = myself.clone();
+    tokio::spawn(async move {
+        if !answers.await {
+            tracing::warn!(
+                host = id,
+                "a pooled browser stopped answering; replacing it"
+            );
+            let _ = pool.cast(PoolMsg::Died(id));
+        }
+    });
 }
 
 fn measure(myself: &ActorRef<PoolMsg>, state: &PoolState) {

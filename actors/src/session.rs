@@ -1,8 +1,10 @@
 //! The Session actor: one per run. Spawns the run's Browser and Router, launches the browser,
-//! runs the driver as a task, enforces the deadline, and hands the outcome to the Finalizer.
+//! runs the driver as a task, enforces the deadline, and at the end captures the final page and
+//! closes its browser itself (`session/wind_down.rs`) before it hands the Finalizer the
+//! artifacts. It stops itself once the Finalizer replies that the run is committed.
 //!
-//! No handler here awaits for long: the driver runs in its own task and reports back with
-//! `DriverDone`, and stops arrive through the run's cancellation token, never the mailbox.
+//! No handler here awaits for long: the driver and the wind-down run in tasks of their own and
+//! report back, and stops arrive through the run's cancellation token, never the mailbox.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,7 +17,7 @@ use crate::config::Config;
 use crate::download::{AllowedDownloads, DOWNLOADS_DIR, Download, DownloadPolicy};
 use crate::driver::{self, DriverContext, DriverOutcome, RouterHandle};
 use crate::event::EventKind;
-use crate::finalizer::{FinalizeJob, FinalizerMsg};
+use crate::finalizer::FinalizerMsg;
 use crate::guard::{Block, Guard};
 use crate::page_driver::RunEgress;
 use crate::page_driver::{BrowserLauncher, LaunchSpec};
@@ -24,6 +26,8 @@ use crate::record::{RunRecord, StopReason};
 use crate::recording::RECORDING_DIR;
 use crate::router::{RouterActor, RouterArgs, RouterMsg};
 use crate::run::{ErrorCode, RunError, RunOutcome, RunState};
+
+mod wind_down;
 
 /// Messages of the Session actor.
 pub(crate) enum SessionMsg {
@@ -49,7 +53,7 @@ pub(crate) struct SessionState {
     args: SessionArgs,
     browser: Option<ActorRef<BrowserMsg>>,
     router: Option<ActorRef<RouterMsg>>,
-    /// Aborted on stop, so no driver or deadline task outlives its session.
+    /// Aborted on stop, so no driver, deadline or wind-down task outlives its session.
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -87,7 +91,7 @@ impl Actor for SessionActor {
                 on_start(myself, state).instrument(span).await
             }
             SessionMsg::DriverDone(outcome) => {
-                on_driver_done(state, outcome);
+                on_driver_done(myself, state, outcome);
                 Ok(())
             }
         }
@@ -293,11 +297,8 @@ async fn launch_and_drive(browser: ActorRef<BrowserMsg>, ctx: DriverContext) -> 
         Ok(ractor::rpc::CallResult::Success(Ok(launch_ms))) => {
             record.emit(EventKind::BrowserReady { launch_ms });
         }
-        Ok(ractor::rpc::CallResult::Success(Err(message))) if !token.is_cancelled() => {
-            let error = RunError::new(
-                ErrorCode::SetupFailed,
-                format!("browser launch failed: {message}"),
-            );
+        Ok(ractor::rpc::CallResult::Success(Err(error))) if !token.is_cancelled() => {
+            let error = RunError::new(error.code(), error.to_string());
             return DriverOutcome::Finished(RunOutcome::failed(error));
         }
         _ if token.is_cancelled() => return DriverOutcome::Interrupted,
@@ -313,7 +314,8 @@ async fn launch_and_drive(browser: ActorRef<BrowserMsg>, ctx: DriverContext) -> 
     driver::for_request(&record.request).run(ctx).await
 }
 
-fn on_driver_done(state: &mut SessionState, outcome: DriverOutcome) {
+/// Decides the run's outcome and starts the wind-down: capture, close, then the Finalizer.
+fn on_driver_done(myself: ActorRef<SessionMsg>, state: &mut SessionState, outcome: DriverOutcome) {
     let record = &state.args.record;
     let outcome = match outcome {
         // A failed actor makes every later result suspect: report the internal error.
@@ -329,18 +331,21 @@ fn on_driver_done(state: &mut SessionState, outcome: DriverOutcome) {
     };
     // Stop the deadline timer and anything still waiting on the token.
     record.control.stop(StopReason::Cancelled);
-    if record.claim_finalization() {
-        let job = FinalizeJob {
-            record: record.clone(),
-            outcome,
-            browser: state.browser.clone(),
-        };
-        if let Err(e) = state
-            .args
-            .finalizer
-            .cast(FinalizerMsg::Finalize(Box::new(job)))
-        {
-            tracing::error!(run_id = %record.id, error = %e, "finalizer unreachable");
-        }
+    if !record.claim_finalization() {
+        // Someone else finalizes this run; ending the session ends its browser (drop guard).
+        myself.stop(Some("finalized elsewhere".into()));
+        return;
     }
+    let timeouts = &state.args.config.timeouts;
+    let wind_down = wind_down::WindDown {
+        record: record.clone(),
+        outcome,
+        browser: state.browser.clone(),
+        finalizer: state.args.finalizer.clone(),
+        bounds: wind_down::CloseBounds {
+            graceful: Duration::from_millis(timeouts.close_ms),
+            call: Duration::from_millis(timeouts.close_ms + timeouts.actor_call_ms),
+        },
+    };
+    state.tasks.push(wind_down.spawn(myself));
 }

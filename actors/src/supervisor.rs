@@ -3,6 +3,10 @@
 //!
 //! Admission is explicit backpressure: at most `max_concurrent_runs` sessions run, at most
 //! `queue_capacity` runs wait (FIFO), and past that `submit` answers `QueueFull` at once.
+//!
+//! A run's slot is freed exactly once: when its Session ends (it stops itself once the
+//! Finalizer has committed the run), or, for a run finalized without a session (cancelled while
+//! queued, or whose session failed first), when the Finalizer's reply arrives.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -15,7 +19,7 @@ use crate::admission::{AdmissionWriter, SubmitReply, WriterArgs};
 use crate::command::{CancelAck, CancelError, Command, SubmitError};
 use crate::config::Config;
 use crate::event::EventKind;
-use crate::finalizer::{FinalizeJob, FinalizerActor, FinalizerArgs, FinalizerMsg};
+use crate::finalizer::{FinalArtifacts, FinalizeJob, FinalizerActor, FinalizerArgs, FinalizerMsg};
 use crate::handle::Reader;
 use crate::page_driver::BrowserLauncher;
 use crate::pool::{PoolActor, PoolArgs, PoolMsg};
@@ -39,7 +43,8 @@ pub(crate) enum SupervisorMsg {
         /// The host's reply port.
         reply: SubmitReply,
     },
-    /// A run's terminal state is committed; its slot is free.
+    /// A run finalized without a session is committed (the Finalizer's reply, relayed by the
+    /// task that waited for it), or a run's session ended: its slot is free.
     RunFinalized(RunId),
     /// The shutdown grace period is over.
     GraceExpired,
@@ -63,6 +68,8 @@ pub(crate) struct SupervisorArgs {
 /// Supervisor state.
 pub(crate) struct SupervisorState {
     args: SupervisorArgs,
+    /// This actor, for the tasks that relay the Finalizer's replies to it.
+    myself: ActorRef<SupervisorMsg>,
     finalizer: ActorRef<FinalizerMsg>,
     /// Validates and stores submitted runs off this actor.
     writer: AdmissionWriter,
@@ -112,6 +119,7 @@ impl Actor for SupervisorActor {
         Ok(SupervisorState {
             pool,
             args,
+            myself: myself.clone(),
             finalizer,
             writer,
             admitting: 0,
@@ -176,11 +184,19 @@ impl Actor for SupervisorActor {
                     tracing::error!(%error, "browser pool failed; restarting it");
                     state.pool = spawn_pool(&myself, &state.args).await?;
                 } else if let Some(run_id) = state.sessions.remove(&cell.get_id()) {
-                    on_session_failed(state, run_id, error.to_string());
+                    if !on_session_failed(state, run_id, error.to_string()) {
+                        // The session had handed its run to the finalizer already (its
+                        // wind-down task outlives it and commits the run): nothing else
+                        // holds the slot.
+                        on_run_finalized(&myself, state, run_id).await;
+                    }
                 }
             }
             SupervisionEvent::ActorTerminated(cell, _, _) => {
-                state.sessions.remove(&cell.get_id());
+                // A session stops itself once its run is committed: its slot is free.
+                if let Some(run_id) = state.sessions.remove(&cell.get_id()) {
+                    on_run_finalized(&myself, state, run_id).await;
+                }
             }
             _ => {}
         }
@@ -213,11 +229,6 @@ async fn spawn_finalizer(
         FinalizerActor,
         FinalizerArgs {
             uploader: args.uploader.clone(),
-            supervisor: myself.clone(),
-            close_timeout: Duration::from_millis(args.config.timeouts.close_ms),
-            close_call_timeout: Duration::from_millis(
-                args.config.timeouts.close_ms + args.config.timeouts.actor_call_ms,
-            ),
         },
         myself.get_cell(),
     )
@@ -315,9 +326,11 @@ fn cancel_unstarted(
     reason: StopReason,
     why: &str,
 ) {
-    state.finalizing_unstarted.insert(record.id);
+    let run_id = record.id;
     record.control.stop(reason);
-    finalize_without_session(state, record, RunOutcome::cancelled(why));
+    if finalize_without_session(state, record, RunOutcome::cancelled(why)) {
+        state.finalizing_unstarted.insert(run_id);
+    }
 }
 
 async fn start_session(
@@ -342,47 +355,73 @@ async fn start_session(
             state.sessions.insert(session.get_id(), run_id);
             state.active.insert(run_id, Some(session));
         }
-        Err(e) => on_session_failed(state, run_id, format!("session did not start: {e}")),
+        Err(e) => {
+            if !on_session_failed(state, run_id, format!("session did not start: {e}")) {
+                state.active.remove(&run_id);
+            }
+        }
     }
 }
 
 /// A session died (a bug): its children died with it, and their drop guards killed the
-/// browser. The run is finalized as an internal error.
-fn on_session_failed(state: &mut SupervisorState, run_id: RunId, error: String) {
+/// browser. The run is finalized as an internal error, unless its session had handed it to
+/// the finalizer already. Returns whether it is being finalized from here (its slot is then
+/// freed when the finalizer replies).
+fn on_session_failed(state: &mut SupervisorState, run_id: RunId, error: String) -> bool {
     tracing::error!(%run_id, %error, "session failed");
     let Some(record) = state.args.reader.registry.get(&run_id).map(|r| r.clone()) else {
-        return;
+        return false;
     };
     record.control.stop(StopReason::Internal(error.clone()));
     let outcome = RunOutcome::failed(RunError::new(
         ErrorCode::InternalError,
         format!("internal error: {error}"),
     ));
-    finalize_without_session(state, record, outcome);
+    finalize_without_session(state, record, outcome)
 }
 
-fn finalize_without_session(state: &SupervisorState, record: Arc<RunRecord>, outcome: RunOutcome) {
-    if record.claim_finalization() {
-        let job = FinalizeJob {
-            record,
-            outcome,
-            browser: None,
-        };
-        let _ = state.finalizer.cast(FinalizerMsg::Finalize(Box::new(job)));
+/// Hands a run that has no session to the finalizer. A task waits for the finalizer's reply
+/// (the run is committed, or the finalizer is gone) and relays it as `RunFinalized`, which
+/// frees the run's slot; it only awaits and casts, so it needs no supervision of its own.
+/// Returns false when the run was already being finalized.
+fn finalize_without_session(
+    state: &SupervisorState,
+    record: Arc<RunRecord>,
+    outcome: RunOutcome,
+) -> bool {
+    if !record.claim_finalization() {
+        return false;
     }
+    let run_id = record.id;
+    let job = FinalizeJob {
+        record,
+        outcome,
+        artifacts: FinalArtifacts::none(),
+    };
+    let finalizer = state.finalizer.clone();
+    let myself = state.myself.clone();
+    tokio::spawn(async move {
+        let _ = finalizer
+            .call(|reply| FinalizerMsg::Finalize(Box::new(job), reply), None)
+            .await;
+        let _ = myself.cast(SupervisorMsg::RunFinalized(run_id));
+    });
+    true
 }
 
+/// Frees a run's slot, once: later calls for the same run do nothing.
 async fn on_run_finalized(
     myself: &ActorRef<SupervisorMsg>,
     state: &mut SupervisorState,
     run_id: RunId,
 ) {
     let never_started = state.finalizing_unstarted.remove(&run_id);
+    let held_slot = state.active.remove(&run_id).is_some();
+    if !never_started && !held_slot {
+        return;
+    }
     state.finished.push_back((run_id, Instant::now()));
     evict_finished(state);
-    if let Some(session) = state.active.remove(&run_id).flatten() {
-        session.stop(None);
-    }
     if let Some(shutdown) = state.shutdown.as_mut() {
         // Queued runs cancelled by the shutdown are already counted as cancelled.
         if !shutdown.grace_over && !never_started {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::caps::{RESULT_KEY, cap_text, cap_value};
 use crate::event::ActionFailure;
-use crate::page_driver::{ActionOutput, Capture};
+use crate::page_driver::{ActionOutput, BrowserError, Capture};
 use crate::scrub::Scrubber;
 
 /// The run's scrubber and per-result cap.
@@ -60,18 +60,22 @@ impl Seam {
     }
 
     /// A capture's DOM, or its error.
-    pub(crate) fn capture(&self, capture: Result<Capture, String>) -> Result<Capture, String> {
+    pub(crate) fn capture(
+        &self,
+        capture: Result<Capture, BrowserError>,
+    ) -> Result<Capture, BrowserError> {
         capture
             .map(|c| Capture {
                 dom: c.dom.map(|d| self.text(d)),
                 ..c
             })
-            .map_err(|e| self.text(e))
+            .map_err(|e| self.error(e))
     }
 
-    /// Any other error text the browser hands back.
-    pub(crate) fn error(&self, result: Result<(), String>) -> Result<(), String> {
-        result.map_err(|e| self.text(e))
+    /// Any other error the browser hands back: the text it carries (a DevTools message that
+    /// may quote the page, Chromium's output) is scrubbed and cut.
+    pub(crate) fn error(&self, error: BrowserError) -> BrowserError {
+        error.map_text(|text| self.text(text))
     }
 }
 
@@ -114,5 +118,18 @@ mod tests {
             dom.unwrap().dom.as_deref(),
             Some("<input value=\"[credential:pw]\">")
         );
+        let quoted = seam.capture(Err(BrowserError::Cdp(
+            "Uncaught: 'hunter2-Secret' is not a function".into(),
+        )));
+        assert_eq!(
+            quoted.unwrap_err().to_string(),
+            "Uncaught: '[credential:pw]' is not a function"
+        );
+        let dead = seam.error(BrowserError::Crashed {
+            detail: format!("{}hunter2-Secret", "y".repeat(1100)),
+        });
+        let dead = dead.to_string();
+        assert!(!dead.contains("hunter"), "{dead}");
+        assert!(dead.contains("[truncated"), "{dead}");
     }
 }

@@ -95,7 +95,8 @@ impl Host {
             proxy: Some(proxy.addr()),
             launch_timeout: spec.launch_timeout,
         })
-        .await?;
+        .await
+        .map_err(|e| e.to_string())?;
         Ok(Self {
             kind: Kind::Local {
                 process: Box::new(process),
@@ -118,6 +119,21 @@ impl Host {
             proxy_bind: self.spec.proxy_bind,
             peers,
             viewport: self.spec.viewport,
+        }
+    }
+
+    /// Asks the browser for its version within `bound`: false when it does not answer (hung,
+    /// frozen, or its connection is gone).
+    pub(crate) fn probe(&self, bound: Duration) -> impl Future<Output = bool> + Send + 'static {
+        let browser = match &self.kind {
+            Kind::Local { process, .. } => process.browser.clone(),
+            Kind::Remote(remote) => remote.browser.clone(),
+        };
+        async move {
+            matches!(
+                tokio::time::timeout(bound, browser.version()).await,
+                Ok(Ok(_))
+            )
         }
     }
 

@@ -26,7 +26,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::{downloads, egress};
-use crate::page_driver::{CloseMode, CloseReport};
+use crate::page_driver::{BrowserError, CloseMode, CloseReport};
 use crate::request::Viewport;
 
 /// Headless switches, after Playwright's `chromiumSwitches`: no first-run UI, no background
@@ -123,18 +123,19 @@ impl Drop for Spawned {
 impl Process {
     /// Writes the profile's preferences, spawns Chromium, waits for its DevTools URL and
     /// connects, within `spec.launch_timeout`.
-    pub(super) async fn start(spec: ProcessSpec<'_>) -> Result<Self, String> {
+    pub(super) async fn start(spec: ProcessSpec<'_>) -> Result<Self, BrowserError> {
+        let failed = |reason: String| BrowserError::Launch { reason };
         std::fs::create_dir_all(spec.profile_dir).map_err(|e| {
-            format!(
+            failed(format!(
                 "cannot create profile dir {}: {e}",
                 spec.profile_dir.display()
-            )
+            ))
         })?;
         let staging = downloads::staging_dir(spec.profile_dir);
         egress::write_preferences(spec.profile_dir, &staging)
             .await
-            .map_err(|e| format!("cannot write the profile's preferences: {e}"))?;
-        let mut spawned = spawn_process(&spec)?;
+            .map_err(|e| failed(format!("cannot write the profile's preferences: {e}")))?;
+        let mut spawned = spawn_process(&spec).map_err(failed)?;
         let work = async {
             let child = spawned
                 .child
@@ -156,12 +157,10 @@ impl Process {
         };
         let (browser, mut handler) = tokio::time::timeout(spec.launch_timeout, work)
             .await
-            .map_err(|_| {
-                format!(
-                    "Chromium did not start within {} ms",
-                    spec.launch_timeout.as_millis()
-                )
-            })??;
+            .map_err(|_| BrowserError::LaunchTimeout {
+                limit: spec.launch_timeout,
+            })?
+            .map_err(failed)?;
         let dead = CancellationToken::new();
         let gone = dead.clone();
         // The handler must be polled for any CDP call to complete; it ends at the first
@@ -223,10 +222,7 @@ impl Process {
                 .await
                 .is_ok_and(|status| status.is_ok());
                 if !exited {
-                    problem = Some(format!(
-                        "browser did not exit within {} ms; killed its process group",
-                        timeout.as_millis()
-                    ));
+                    problem = Some(BrowserError::ExitTimeout { limit: timeout });
                 }
                 exited
             }

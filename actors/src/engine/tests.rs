@@ -12,13 +12,15 @@ use crate::command::Command;
 use crate::config::Config;
 use crate::event::ActionFailure;
 use crate::page_driver::{
-    ActionBounds, ActionOutput, BrowserLauncher, CloseMode, CloseReport, LaunchSpec, PageDriver,
+    ActionBounds, ActionOutput, BrowserError, BrowserLauncher, CloseMode, CloseReport, LaunchSpec,
+    PageDriver,
 };
 use crate::request::{Action, RunRequest};
 use crate::run::{ErrorCode, RunId, RunState, RunStatus};
 use crate::store::DirStore;
 
 mod finalize_panic;
+mod wind_down;
 
 /// Launches fake pages: `evaluate` of `"panic"` panics; a 333 px wide viewport fails the launch.
 struct FakeLauncher;
@@ -26,10 +28,15 @@ struct FakeLauncher;
 struct FakePage;
 
 impl BrowserLauncher for FakeLauncher {
-    fn launch(&self, spec: LaunchSpec) -> BoxFuture<'static, Result<Box<dyn PageDriver>, String>> {
+    fn launch(
+        &self,
+        spec: LaunchSpec,
+    ) -> BoxFuture<'static, Result<Box<dyn PageDriver>, BrowserError>> {
         Box::pin(async move {
             if spec.viewport.width == 333 {
-                return Err("no display for a 333 px viewport".into());
+                return Err(BrowserError::Launch {
+                    reason: "no display for a 333 px viewport".into(),
+                });
             }
             Ok(Box::new(FakePage) as Box<dyn PageDriver>)
         })
@@ -55,7 +62,7 @@ impl PageDriver for FakePage {
         })
     }
 
-    fn blank(&mut self) -> BoxFuture<'_, Result<(), String>> {
+    fn blank(&mut self) -> BoxFuture<'_, Result<(), BrowserError>> {
         Box::pin(async { Ok(()) })
     }
 

@@ -1,29 +1,30 @@
-//! Supervision of finalize jobs. Each job runs in a task of its own; a watcher awaits it and,
-//! when it panicked, ends the run anyway: the run fails with `INTERNAL_ERROR`, its subscribers
-//! get a terminal event, `status.json` is written when the store still answers, and the
-//! supervisor frees the slot — so one bug in finalization never holds a slot or a shutdown.
+//! Supervision of finalize jobs. Each job runs in a task of its own; a watcher awaits it,
+//! answers the job's caller once the run is committed and, when the job panicked, ends the run
+//! anyway first: the run fails with `INTERNAL_ERROR`, its subscribers get a terminal event,
+//! `status.json` is written when the store still answers, and the caller is answered all the
+//! same (the session then stops and its slot is freed) — so one bug in finalization never
+//! holds a slot or a shutdown.
 
 use std::sync::Arc;
+
+use ractor::RpcReplyPort;
 
 use super::{FinalizeJob, FinalizerArgs, finalize};
 use crate::event::EventKind;
 use crate::record::RunRecord;
 use crate::run::{ErrorCode, FinalizeError, RunError, RunOutcome};
-use crate::supervisor::SupervisorMsg;
 
-/// Runs `job` and answers for it if it panics.
-pub(super) async fn watch(args: Arc<FinalizerArgs>, job: FinalizeJob) {
+/// Runs `job`, answers for it if it panics, then replies to its caller.
+pub(super) async fn watch(args: Arc<FinalizerArgs>, job: FinalizeJob, reply: RpcReplyPort<()>) {
     let record = job.record.clone();
-    let supervisor = args.supervisor.clone();
-    let Err(error) = tokio::spawn(finalize(args, job)).await else {
-        return;
-    };
-    let message = panic_message(error);
-    tracing::error!(run_id = %record.id, %message, "finalize job panicked");
-    metrics::counter!("pilothouse_finalize_panics_total").increment(1);
-    end_after_panic(&record, &message).await;
-    // The job's last act is this cast; a job that panicked never sent it.
-    let _ = supervisor.cast(SupervisorMsg::RunFinalized(record.id));
+    if let Err(error) = tokio::spawn(finalize(args, job)).await {
+        let message = panic_message(error);
+        tracing::error!(run_id = %record.id, %message, "finalize job panicked");
+        metrics::counter!("pilothouse_finalize_panics_total").increment(1);
+        end_after_panic(&record, &message).await;
+    }
+    // A caller that stopped waiting (its session was killed) needs no answer.
+    let _ = reply.send(());
 }
 
 /// Commits a failed final status and then publishes its terminal event, in the order of a

@@ -15,7 +15,8 @@ use crate::chromium::downloads::{Downloads, Scope};
 use crate::chromium::run_page::RunPage;
 use crate::event::ActionFailure;
 use crate::page_driver::{
-    ActionBounds, ActionOutput, Capture, CloseMode, CloseReport, LaunchSpec, PageDriver, RunEgress,
+    ActionBounds, ActionOutput, BrowserError, Capture, CloseMode, CloseReport, LaunchSpec,
+    PageDriver, RunEgress,
 };
 use crate::proxy::GuardProxy;
 use crate::request::Action;
@@ -120,6 +121,14 @@ impl ContextDriver {
         self.run_page.as_ref().expect("armed context has its page")
     }
 
+    /// A failed DevTools call as the seam reports it: a crash when the page or browser is gone.
+    fn call_error(&self, message: String) -> BrowserError {
+        match self.run_page.as_ref().is_some_and(RunPage::is_crashed) {
+            true => BrowserError::Crashed { detail: message },
+            false => BrowserError::Cdp(message),
+        }
+    }
+
     async fn close_inner(mut self, mode: CloseMode) -> CloseReport {
         let grace = match mode {
             CloseMode::Kill => Duration::ZERO,
@@ -136,8 +145,16 @@ impl ContextDriver {
             match tokio::time::timeout(bound, dispose).await {
                 Ok(Ok(())) => {}
                 Ok(Err(_)) if crashed => {}
-                Ok(Err(e)) => problem = Some(format!("disposing the browser context failed: {e}")),
-                Err(_) => problem = Some("disposing the browser context timed out".into()),
+                Ok(Err(e)) => {
+                    let message = format!("disposing the browser context failed: {e}");
+                    problem = Some(BrowserError::Cdp(message));
+                }
+                Err(_) => {
+                    problem = Some(BrowserError::Timeout {
+                        what: "close",
+                        limit: bound,
+                    });
+                }
             }
         }
         let _ = tokio::fs::remove_dir_all(&self.staging).await;
@@ -175,8 +192,11 @@ impl PageDriver for ContextDriver {
         Box::pin(self.page().execute(action, bounds))
     }
 
-    fn blank(&mut self) -> BoxFuture<'_, Result<(), String>> {
-        Box::pin(self.page().blank())
+    fn blank(&mut self) -> BoxFuture<'_, Result<(), BrowserError>> {
+        Box::pin(async move {
+            let result = self.page().blank().await;
+            result.map_err(|e| self.call_error(e))
+        })
     }
 
     fn capture<'a>(
@@ -184,8 +204,11 @@ impl PageDriver for ContextDriver {
         screenshot: bool,
         dom: bool,
         masks: &'a [String],
-    ) -> BoxFuture<'a, Result<Capture, String>> {
-        Box::pin(self.page().capture(screenshot, dom, masks))
+    ) -> BoxFuture<'a, Result<Capture, BrowserError>> {
+        Box::pin(async move {
+            let result = self.page().capture(screenshot, dom, masks).await;
+            result.map_err(|e| self.call_error(e))
+        })
     }
 
     fn close(self: Box<Self>, mode: CloseMode) -> BoxFuture<'static, CloseReport> {
