@@ -183,13 +183,19 @@ impl TestEnv {
     /// Chromium processes of runs, not of the warm pool: a run's own browser
     /// (`isolation = "process"`) has a `run-<id>` profile, the pool's have `run-pool…`.
     pub fn run_browsers(&self) -> Vec<u32> {
+        self.browsers_where(|cmdline, pool| !cmdline.contains(pool))
+    }
+
+    /// Browsers under this test's profile root whose command line passes `keep(cmdline, pool)`,
+    /// `pool` being the prefix of the pool's profile dirs.
+    fn browsers_where(&self, keep: impl Fn(&str, &str) -> bool) -> Vec<u32> {
         let pool = self.profile_root().join("run-pool");
         let pool = pool.to_string_lossy().into_owned();
         self.browsers()
             .into_iter()
             .filter(|pid| {
                 let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-                !String::from_utf8_lossy(&cmdline).contains(&pool)
+                keep(&String::from_utf8_lossy(&cmdline), &pool)
             })
             .collect()
     }
@@ -219,16 +225,7 @@ impl TestEnv {
 
     /// The warm pool's main Chromium processes (not their helpers).
     pub fn pool_main_processes(&self) -> Vec<u32> {
-        let pool = self.profile_root().join("run-pool");
-        let pool = pool.to_string_lossy().into_owned();
-        self.browsers()
-            .into_iter()
-            .filter(|pid| {
-                let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-                let cmdline = String::from_utf8_lossy(&cmdline);
-                cmdline.contains(&pool) && !cmdline.contains("--type=")
-            })
-            .collect()
+        self.browsers_where(|cmdline, pool| cmdline.contains(pool) && !cmdline.contains("--type="))
     }
 
     pub fn status_json(&self, run_id: pilothouse::RunId) -> serde_json::Value {
