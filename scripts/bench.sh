@@ -5,7 +5,7 @@
 # instant driver, and prints the tables and issue 11's goals.
 # Installs playwright-core (the npm package only: it drives /usr/lib/chromium/chromium, no
 # browser download) into target/bench-node when it is missing, then builds in release.
-# Flags go to the benchmark: --runs N (c=1, default 6), --runs-c4 N (12), --runs-c8 N (16),
+# Flags go to the benchmark: --runs N (c=1, default 10), --runs-c4 N (20), --runs-c8 N (24),
 # --levels 1,4,8, --systems a,b,c,d,d-rec,d-proc,d-cold, --instant-runs N (10000),
 # --overhead M.
 set -euo pipefail

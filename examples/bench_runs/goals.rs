@@ -41,16 +41,18 @@ pub(crate) fn print(levels: &[Level], memory: Option<&MemoryReport>) {
                 rate(levels, a, c)
             ),
             met: ratio >= target,
-            obstacle: run_time_gap(levels, c),
+            obstacle: format!(
+                "{}; without spare contexts (d-cold) {:.2}×",
+                run_time_gap(levels, c),
+                rate(levels, System::PilothouseCold, c) / rate(levels, a, c)
+            ),
         });
     }
 
+    let step_ms = |s, step: usize| metric(levels, s, 1, 50.0, |r| r.steps.get(step).copied());
     let slow: Vec<(usize, f64, f64)> = NON_NAVIGATING_STEPS
         .iter()
-        .map(|&step| {
-            let step_ms = |s| metric(levels, s, 1, 50.0, |r| r.steps.get(step).copied());
-            (step, step_ms(d), step_ms(a))
-        })
+        .map(|&step| (step, step_ms(d, step), step_ms(a, step)))
         .collect();
     let worst = slow
         .iter()
@@ -61,9 +63,10 @@ pub(crate) fn print(levels: &[Level], memory: Option<&MemoryReport>) {
         .filter(|&&(_, ms, bare)| ms > bare * ACTION_RATIO)
         .map(|&(step, ms, bare)| {
             format!(
-                "{} {ms:.1} ms vs {bare:.1} ({:.2}×)",
+                "{} {ms:.1} ms vs {bare:.1} ({:.2}×; d-cold {:.1})",
                 STEP_NAMES[step],
-                ms / bare
+                ms / bare,
+                step_ms(System::PilothouseCold, step)
             )
         })
         .collect();
@@ -102,10 +105,13 @@ pub(crate) fn print(levels: &[Level], memory: Option<&MemoryReport>) {
         measured: format!("{:.0} MB ((a): {:.0} MB)", pss / 1e6, bare_pss / 1e6),
         met: pss <= PSS_PER_RUN_BYTES,
         obstacle: format!(
-            "bare Chromium with a context per run already needs {:.0} MB/run by the same \
-             method; the pool's second process and spare contexts add {:.0} MB/run",
+            "bare Chromium with a context per run needs {:.0} MB/run by the same method; \
+             Pilothouse without spare contexts (d-cold) {:.0} MB/run; idle, the warm pool holds \
+             {:.0} MB, {:.0} MB more than without spares",
             bare_pss / 1e6,
-            (pss - bare_pss) / 1e6
+            pss_per_run(levels, System::PilothouseCold) / 1e6,
+            idle_pss(levels, d) / 1e6,
+            (idle_pss(levels, d) - idle_pss(levels, System::PilothouseCold)) / 1e6
         ),
     });
 
@@ -122,7 +128,7 @@ pub(crate) fn print(levels: &[Level], memory: Option<&MemoryReport>) {
             cost_c4 * 100.0
         ),
         met: cost_c1 <= RECORDING_COST && cost_c4 <= RECORDING_COST,
-        obstacle: recording_gap(levels),
+        obstacle: recording_gap(levels, if cost_c4 > cost_c1 { 4 } else { 1 }),
     });
 
     if let Some(memory) = memory {
@@ -188,12 +194,12 @@ fn run_time_gap(levels: &[Level], c: usize) -> String {
     )
 }
 
-/// What recording adds per run at concurrency 1: over the actions (the three steps it slows
+/// What recording adds per run at concurrency `c`: over the actions (the three steps it slows
 /// most) and at the end (finalize: final DOM, report, writes).
-fn recording_gap(levels: &[Level]) -> String {
+fn recording_gap(levels: &[Level], c: usize) -> String {
     let (on, off) = (System::PilothouseRecording, System::Pilothouse);
     let delta = |value: &dyn Fn(&crate::RunSample) -> Option<f64>| {
-        metric(levels, on, 1, 50.0, value) - metric(levels, off, 1, 50.0, value)
+        metric(levels, on, c, 50.0, value) - metric(levels, off, c, 50.0, value)
     };
     let mut steps: Vec<(usize, f64)> = (0..STEP_NAMES.len())
         .map(|step| (step, delta(&|s| s.steps.get(step).copied())))
@@ -205,13 +211,22 @@ fn recording_gap(levels: &[Level]) -> String {
         .map(|&(step, ms)| format!("{} {ms:+.0}", STEP_NAMES[step]))
         .collect();
     format!(
-        "recording adds {:+.0} ms per run p50 at c=1: {:+.0} ms over the ten actions (a \
+        "recording adds {:+.0} ms per run p50 at c={c}: {:+.0} ms over the ten actions (a \
          screenshot after each; most: {}), {:+.0} ms at the end (final DOM, report, writes)",
         delta(&|s| Some(s.wall_ms)),
         delta(&|s| Some(s.steps.iter().sum())),
         top.join(", "),
         delta(&|s| Some(end_ms(s)))
     )
+}
+
+/// The idle PSS reading of `system` at `PSS_CONCURRENCY`, in bytes; NaN when not taken.
+fn idle_pss(levels: &[Level], system: System) -> f64 {
+    levels
+        .iter()
+        .find(|l| l.system == system && l.concurrency == PSS_CONCURRENCY)
+        .and_then(|l| l.idle_pss)
+        .map_or(f64::NAN, |b| b as f64)
 }
 
 /// One goal's row.

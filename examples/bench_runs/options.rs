@@ -15,9 +15,9 @@ const USAGE: &str = "usage: bench_runs [--runs N] [--runs-c4 N] [--runs-c8 N] [-
 /// Reads the options from the process's arguments; unknown ones are an error naming the flag.
 pub(crate) fn parse() -> anyhow::Result<Options> {
     let mut options = Options {
-        runs_c1: 6,
-        runs_c4: 12,
-        runs_c8: 16,
+        runs_c1: 10,
+        runs_c4: 20,
+        runs_c8: 24,
         levels: vec![1, 4, 8],
         systems: System::ALL.to_vec(),
         instant_runs: 10_000,
