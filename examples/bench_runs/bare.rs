@@ -121,6 +121,8 @@ pub(crate) async fn run_in_context(browser: &BareBrowser, base: &str) -> anyhow:
         wall_ms: ms_since(started),
         first_action_ms,
         steps: steps?,
+        lease_ms: None,
+        admit_ms: None,
     })
 }
 
@@ -143,6 +145,8 @@ pub(crate) async fn run_in_process(profile: PathBuf, base: &str) -> anyhow::Resu
         wall_ms: ms_since(started),
         first_action_ms,
         steps,
+        lease_ms: None,
+        admit_ms: None,
     })
 }
 

@@ -1,11 +1,13 @@
-//! Benchmark: issue 11's ten-step workload through bare chromiumoxide, Playwright and Pilothouse,
-//! side by side in one invocation, on the same Chromium and pages served on 127.0.0.1.
+//! Benchmark: issue 11's ten-step workload through bare chromiumoxide, Playwright and Pilothouse
+//! (warm pool or a process per run, cold or warm, recording off or on), side by side in one
+//! invocation, on the same Chromium and pages served on 127.0.0.1.
 //!
 //! Run it with `scripts/bench.sh [FLAGS]` (installs `playwright-core` into `target/bench-node`
 //! if missing, builds in release, runs this), or directly:
 //!
 //! ```text
-//! cargo run --release --example bench_runs -- [--runs N] [--c8] [--systems a,b,c,d,d-rec]
+//! cargo run --release --example bench_runs -- [--runs N] [--runs-c4 N] [--runs-c8 N]
+//!     [--levels 1,4,8] [--systems a,b,c,d,d-rec,d-proc,d-cold] [--instant-runs N]
 //!     [--playwright-dir DIR] [--overhead M]
 //! ```
 //!
@@ -16,17 +18,21 @@
 //! - (b) bare chromiumoxide, a browser process per run (`bare.rs`);
 //! - (c) Playwright (Node, `playwright-core`), one browser, a fresh context per run
 //!   (`playwright.rs` + `playwright.mjs`), on the same Chromium binary;
-//! - (d) Pilothouse today through its public handle, recording off, and (d-rec) recording on
-//!   (`pilothouse.rs`).
+//! - (d) Pilothouse through its public handle, `isolation = "context"` from a warm pool, and the
+//!   same with recording on (d-rec), with `isolation = "process"` (d-proc), and with a cold pool
+//!   (`spare_contexts = 0`: each run's context is made on lease, d-cold) (`pilothouse.rs`).
 //!
 //! Every system runs the same closed loop: `c` clients, each starting its next run when the
-//! previous one ends, after one uncounted warm-up run; N runs at concurrency 1, 2N at 4 (and 8
-//! with `--c8`). A run's time is everything the host waits for: context or process creation,
-//! the ten steps, and the close. The tables (`report.rs`) give runs/min, run p50/p95, time to
-//! the first action, and per-action p50 against (a), as ratios; `--overhead M` instead runs the
-//! per-action `evaluate` overhead breakdown (`overhead.rs`). It never asserts a timing: figures
-//! depend on the machine and its load. At the end it checks that no Chromium it launched is
-//! left (every profile lives under one `pilothouse-bench-*` temp dir).
+//! previous one ends, after one uncounted warm-up run. A run's time is everything the host
+//! waits for: context or process creation, the ten steps, and the close. While the
+//! concurrency-4 runs are in flight, the PSS of the system's Chromium processes is sampled
+//! (`pss.rs`). Then the orchestrator's memory per finished run is measured with an instant
+//! driver in a child process (`memory.rs`). The tables (`report.rs`) give runs/min, run
+//! p50/p95, submit → first action, per-action p50 against (a), PSS per concurrent run and
+//! memory per run, and `goals.rs` holds them against issue 11's goals. `--overhead M` instead
+//! runs the per-action `evaluate` overhead breakdown (`overhead.rs`). It never asserts a timing:
+//! figures depend on the machine and its load. At the end it checks that no Chromium it
+//! launched is left (every profile lives under one `pilothouse-bench-*` temp dir).
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -36,13 +42,19 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 
 mod bare;
+mod goals;
 mod machine;
+mod memory;
+mod options;
 mod overhead;
 mod pilothouse;
 mod playwright;
 mod procs;
+mod pss;
 mod report;
 mod site;
+
+use options::Options;
 
 /// Debian's Chromium binary, without the shell wrapper; every system drives this one.
 pub(crate) const CHROMIUM: &str = "/usr/lib/chromium/chromium";
@@ -50,51 +62,15 @@ pub(crate) const CHROMIUM: &str = "/usr/lib/chromium/chromium";
 /// How long to wait for the last Chromium processes to be reaped before counting leftovers.
 const LEAK_CHECK_WINDOW: Duration = Duration::from_secs(5);
 
-const USAGE: &str = "usage: bench_runs [--runs N] [--c8] [--systems a,b,c,d,d-rec] \
-                     [--playwright-dir DIR] [--overhead M]";
-
-fn parse_options() -> anyhow::Result<Options> {
-    let mut options = Options {
-        runs: 6,
-        c8: false,
-        systems: System::ALL.to_vec(),
-        playwright_dir: playwright::default_dir(),
-        overhead: None,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let mut value = |name: &str| args.next().with_context(|| format!("{name} needs a value"));
-        let number = |name: &str, value: String| -> anyhow::Result<usize> {
-            let n: usize = value
-                .parse()
-                .with_context(|| format!("{name}: `{value}` is not a number"))?;
-            anyhow::ensure!(n >= 2, "{name}: must be at least 2");
-            Ok(n)
-        };
-        match arg.as_str() {
-            "--runs" => options.runs = number("--runs", value("--runs")?)?,
-            "--overhead" => options.overhead = Some(number("--overhead", value("--overhead")?)?),
-            "--c8" => options.c8 = true,
-            "--playwright-dir" => options.playwright_dir = value("--playwright-dir")?.into(),
-            "--systems" => {
-                options.systems = value("--systems")?
-                    .split(',')
-                    .map(System::parse)
-                    .collect::<anyhow::Result<_>>()?
-            }
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                std::process::exit(0);
-            }
-            other => bail!("unknown argument `{other}` ({USAGE})"),
-        }
-    }
-    Ok(options)
-}
+/// The concurrency at which browser memory is sampled.
+const PSS_CONCURRENCY: usize = 4;
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> anyhow::Result<()> {
-    let options = parse_options()?;
+    let options = options::parse()?;
+    if let Some(runs) = options.memory_child {
+        return memory::child(runs).await;
+    }
     anyhow::ensure!(
         Path::new(CHROMIUM).is_file(),
         "Chromium not found at {CHROMIUM}"
@@ -103,18 +79,21 @@ async fn main() -> anyhow::Result<()> {
         .prefix("pilothouse-bench-")
         .tempdir()
         .context("cannot create the benchmark's temp dir")?;
+    // One spelling of the root: Pilothouse canonicalizes its profile root, and the PSS
+    // sampler and leak check match processes by it.
+    let root_path = root.path().canonicalize()?;
     let addr = site::serve_site().await?;
     let base = format!("http://{addr}");
 
     let result = match options.overhead {
-        Some(evals) => overhead::run(evals, &base, root.path()).await,
-        None => compare(&options, &base, root.path()).await,
+        Some(evals) => overhead::run(evals, &base, &root_path).await,
+        None => compare(&options, &base, &root_path).await,
     };
-    let left = procs::wait_for_no_browsers(root.path(), LEAK_CHECK_WINDOW).await;
+    let left = procs::wait_for_no_browsers(&root_path, LEAK_CHECK_WINDOW).await;
     println!();
     println!(
         "Leftover Chromium processes with a profile under {}: {} (expected 0)",
-        root.path().display(),
+        root_path.display(),
         left.len()
     );
     if !left.is_empty() {
@@ -123,7 +102,8 @@ async fn main() -> anyhow::Result<()> {
     result
 }
 
-/// Measures every selected system at every level, interleaved per level, and prints the tables.
+/// Measures every selected system at every level, interleaved per level, then the memory per
+/// run, and prints the tables and the goals.
 async fn compare(options: &Options, base: &str, root: &Path) -> anyhow::Result<()> {
     let mut systems = options.systems.clone();
     let playwright_version = if systems.contains(&System::Playwright) {
@@ -140,19 +120,19 @@ async fn compare(options: &Options, base: &str, root: &Path) -> anyhow::Result<(
     };
     let machine = machine::Machine::probe(root, playwright_version).await;
     machine.print(base);
+    println!("counts: {}", options.describe_counts());
+    let started = Instant::now();
 
-    let mut levels = vec![(1, options.runs), (4, options.runs * 2)];
-    if options.c8 {
-        levels.push((8, options.runs * 2));
-    }
     let mut results = Vec::new();
-    for (concurrency, runs) in levels {
+    for &concurrency in &options.levels {
+        let runs = options.runs_at(concurrency);
         for &system in &systems {
             eprintln!(
                 "measuring {} at concurrency {concurrency}: {runs} runs (+1 warm-up) ...",
                 system.label()
             );
-            let measured = measure(system, concurrency, runs, options, base, root)
+            let sample_pss = concurrency == PSS_CONCURRENCY;
+            let measured = measure(system, concurrency, runs, sample_pss, options, base, root)
                 .await
                 .with_context(|| format!("{} at concurrency {concurrency}", system.label()))?;
             results.push(Level {
@@ -160,18 +140,43 @@ async fn compare(options: &Options, base: &str, root: &Path) -> anyhow::Result<(
                 concurrency,
                 wall: measured.wall,
                 samples: measured.samples,
+                pss: measured.pss,
+                idle_pss: measured.idle_pss,
             });
         }
     }
-    report::print(&results, &systems);
-    println!("\nload average after: {}", machine::load_average());
+    let memory = if options.instant_runs > 0 {
+        eprintln!(
+            "measuring the orchestrator's memory: {} instant-driver runs in a child process ...",
+            options.instant_runs
+        );
+        match memory::measure(options.instant_runs, root).await {
+            Ok(report) => Some(report),
+            Err(e) => {
+                println!("memory per run not measured: {e:#}");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    report::print(&results, &systems, memory.as_ref());
+    goals::print(&results, memory.as_ref());
+    println!(
+        "\nload average after: {} (the whole invocation took {:.1} min)",
+        machine::load_average(),
+        started.elapsed().as_secs_f64() / 60.0
+    );
     Ok(())
 }
 
+/// One level of one system. With `sample_pss`, the browsers' memory is sampled while the measured
+/// runs are in flight (after the warm-up).
 async fn measure(
     system: System,
     concurrency: usize,
     runs: usize,
+    sample_pss: bool,
     options: &Options,
     base: &str,
     root: &Path,
@@ -180,13 +185,23 @@ async fn measure(
         System::BareContext => {
             let profile = root.join(format!("bare-context-c{concurrency}"));
             let browser = bare::BareBrowser::launch(&profile).await?;
+            let idle_pss = match sample_pss {
+                true => pss::idle(&profile).await,
+                false => None,
+            };
             let measured = async {
                 bare::run_in_context(&browser, base)
                     .await
                     .context("warm-up run")?;
-                anyhow::Ok(
-                    closed_loop(concurrency, runs, || bare::run_in_context(&browser, base)).await,
-                )
+                let sample = sample_pss.then(|| profile.clone());
+                let measured = closed_loop(concurrency, runs, sample, || {
+                    bare::run_in_context(&browser, base)
+                })
+                .await;
+                anyhow::Ok(Measured {
+                    idle_pss,
+                    ..measured
+                })
             }
             .await;
             browser.close().await;
@@ -194,32 +209,50 @@ async fn measure(
         }
         System::BareProcess => {
             let next = AtomicUsize::new(0);
-            let profile = |n: usize| root.join(format!("bare-process-c{concurrency}-{n}"));
+            let prefix = format!("bare-process-c{concurrency}-");
+            let profile = |n: usize| root.join(format!("{prefix}{n}"));
             bare::run_in_process(profile(usize::MAX), base)
                 .await
                 .context("warm-up run")?;
-            Ok(closed_loop(concurrency, runs, || {
+            // Every run's profile starts with the prefix: the sampler matches it as a substring.
+            let sample = sample_pss.then(|| root.join(&prefix));
+            Ok(closed_loop(concurrency, runs, sample, || {
                 bare::run_in_process(profile(next.fetch_add(1, Ordering::Relaxed)), base)
             })
             .await)
         }
         System::Playwright => {
-            playwright::measure(&options.playwright_dir, root, base, concurrency, runs).await
+            playwright::measure(
+                &options.playwright_dir,
+                root,
+                base,
+                concurrency,
+                runs,
+                sample_pss,
+            )
+            .await
         }
-        System::Pilothouse => pilothouse::measure(root, base, concurrency, runs, false).await,
-        System::PilothouseRecording => {
-            pilothouse::measure(root, base, concurrency, runs, true).await
+        pilothouse => {
+            let variant = pilothouse.variant().context("not a Pilothouse system")?;
+            pilothouse::measure(root, base, concurrency, runs, variant, sample_pss).await
         }
     }
 }
 
 /// `concurrency` clients run `run` back to back until `runs` have started; returns the wall
-/// time and every run's outcome.
-pub(crate) async fn closed_loop<F, Fut>(concurrency: usize, runs: usize, run: F) -> Measured
+/// time and every run's outcome, and with `pss`, the PSS samples of the Chromium processes
+/// whose arguments name that path, taken while the runs were in flight.
+pub(crate) async fn closed_loop<F, Fut>(
+    concurrency: usize,
+    runs: usize,
+    pss: Option<PathBuf>,
+    run: F,
+) -> Measured
 where
     F: Fn() -> Fut,
     Fut: Future<Output = anyhow::Result<RunSample>>,
 {
+    let sampler = pss.map(pss::PssSampler::start);
     let started_runs = AtomicUsize::new(0);
     let started = Instant::now();
     let clients = (0..concurrency).map(|_| async {
@@ -234,9 +267,16 @@ where
         .into_iter()
         .flatten()
         .collect();
+    let wall = started.elapsed();
+    let pss = match sampler {
+        Some(sampler) => sampler.finish().await,
+        None => Vec::new(),
+    };
     Measured {
-        wall: started.elapsed(),
+        wall,
         samples,
+        pss,
+        idle_pss: None,
     }
 }
 
@@ -248,19 +288,6 @@ pub(crate) fn ms_since(start: Instant) -> f64 {
 // ---------------------------------------------------------------------------------------------
 // Data
 
-struct Options {
-    /// Runs at concurrency 1; concurrency 4 (and 8) get twice as many.
-    runs: usize,
-    /// Also measure concurrency 8.
-    c8: bool,
-    /// Which systems to measure, in table order.
-    systems: Vec<System>,
-    /// Where `playwright-core` is installed (`node_modules` inside).
-    playwright_dir: PathBuf,
-    /// Run the per-action `evaluate` overhead breakdown with this many calls instead.
-    overhead: Option<usize>,
-}
-
 /// One way of running the workload.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum System {
@@ -269,25 +296,33 @@ pub(crate) enum System {
     Playwright,
     Pilothouse,
     PilothouseRecording,
+    PilothouseProcess,
+    PilothouseCold,
 }
 
 impl System {
-    const ALL: [System; 5] = [
+    pub(crate) const ALL: [System; 7] = [
         System::BareContext,
         System::Playwright,
         System::BareProcess,
         System::Pilothouse,
         System::PilothouseRecording,
+        System::PilothouseProcess,
+        System::PilothouseCold,
     ];
 
-    fn parse(name: &str) -> anyhow::Result<Self> {
+    pub(crate) fn parse(name: &str) -> anyhow::Result<Self> {
         Ok(match name.trim() {
             "a" => System::BareContext,
             "b" => System::BareProcess,
             "c" => System::Playwright,
             "d" => System::Pilothouse,
             "d-rec" => System::PilothouseRecording,
-            other => bail!("--systems: unknown system `{other}`; use a, b, c, d or d-rec"),
+            "d-proc" => System::PilothouseProcess,
+            "d-cold" => System::PilothouseCold,
+            other => bail!(
+                "--systems: unknown system `{other}`; use a, b, c, d, d-rec, d-proc or d-cold"
+            ),
         })
     }
 
@@ -296,9 +331,59 @@ impl System {
             System::BareContext => "(a) bare chromiumoxide, one browser, a context per run",
             System::BareProcess => "(b) bare chromiumoxide, a browser process per run",
             System::Playwright => "(c) Playwright (Node), one browser, a context per run",
-            System::Pilothouse => "(d) Pilothouse today, recording off",
-            System::PilothouseRecording => "(d-rec) Pilothouse today, recording on",
+            System::Pilothouse => "(d) Pilothouse, isolation = context, warm pool",
+            System::PilothouseRecording => {
+                "(d-rec) Pilothouse, isolation = context, warm pool, recording on"
+            }
+            System::PilothouseProcess => "(d-proc) Pilothouse, isolation = process",
+            System::PilothouseCold => {
+                "(d-cold) Pilothouse, isolation = context, spare_contexts = 0"
+            }
         }
+    }
+
+    /// The short name of table columns.
+    pub(crate) fn short(self) -> &'static str {
+        match self {
+            System::BareContext => "(a) bare ctx",
+            System::BareProcess => "(b) bare proc",
+            System::Playwright => "(c) Playwright",
+            System::Pilothouse => "(d) ctx warm",
+            System::PilothouseRecording => "(d-rec) ctx rec",
+            System::PilothouseProcess => "(d-proc) process",
+            System::PilothouseCold => "(d-cold) ctx cold",
+        }
+    }
+
+    /// How a Pilothouse system is configured; `None` for the others.
+    pub(crate) fn variant(self) -> Option<pilothouse::Variant> {
+        use ::pilothouse::Isolation;
+        use pilothouse::Variant;
+        let warm = Variant {
+            name: "ctx-warm",
+            isolation: Isolation::Context,
+            record: false,
+            spare_contexts: None,
+        };
+        Some(match self {
+            System::Pilothouse => warm,
+            System::PilothouseRecording => Variant {
+                name: "ctx-rec",
+                record: true,
+                ..warm
+            },
+            System::PilothouseProcess => Variant {
+                name: "process",
+                isolation: Isolation::Process,
+                ..warm
+            },
+            System::PilothouseCold => Variant {
+                name: "ctx-cold",
+                spare_contexts: Some(0),
+                ..warm
+            },
+            _ => return None,
+        })
     }
 }
 
@@ -310,12 +395,20 @@ pub(crate) struct RunSample {
     pub(crate) first_action_ms: f64,
     /// Each step's duration, in workload order.
     pub(crate) steps: Vec<f64>,
+    /// Pilothouse only: the browser lease (`browser_ready`'s `launch_ms`).
+    pub(crate) lease_ms: Option<f64>,
+    /// Pilothouse only: submit → the `queued` event (admission: the run durably stored).
+    pub(crate) admit_ms: Option<f64>,
 }
 
 /// The outcome of one measured level of one system.
 pub(crate) struct Measured {
     pub(crate) wall: Duration,
     pub(crate) samples: Vec<anyhow::Result<RunSample>>,
+    /// PSS samples (bytes) of the system's Chromium processes, when asked for.
+    pub(crate) pss: Vec<u64>,
+    /// Their PSS before the first run, when asked for and the system keeps browsers idle.
+    pub(crate) idle_pss: Option<u64>,
 }
 
 /// One system at one concurrency.
@@ -324,4 +417,6 @@ pub(crate) struct Level {
     pub(crate) concurrency: usize,
     pub(crate) wall: Duration,
     pub(crate) samples: Vec<anyhow::Result<RunSample>>,
+    pub(crate) pss: Vec<u64>,
+    pub(crate) idle_pss: Option<u64>,
 }

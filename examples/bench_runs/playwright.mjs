@@ -1,6 +1,7 @@
 // The benchmark's Playwright system (c): the ten-step workload through playwright-core, one
 // shared browser (the same Chromium binary as every other system, never a download) and a
-// fresh context per run. Spawned by bench_runs; prints one JSON line per run and one at the end.
+// fresh context per run. Spawned by bench_runs; prints one JSON line per run, one when the
+// measured loop starts (after the warm-up) and one at the end.
 //
 // usage: node playwright.mjs PLAYWRIGHT_DIR CHROMIUM BASE_URL CONCURRENCY RUNS
 import { createRequire } from 'node:module';
@@ -58,6 +59,7 @@ try {
   if (!warmup.ok) {
     emit({ kind: 'run', warmup: true, ...warmup });
   }
+  emit({ kind: 'loop' });
   let next = 0;
   const started = performance.now();
   const worker = async () => {

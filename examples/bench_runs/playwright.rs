@@ -35,13 +35,16 @@ pub(crate) fn installed_version(dir: &Path) -> anyhow::Result<String> {
 }
 
 /// Runs one warm-up and `runs` measured runs at `concurrency` in one Node process. Chromium's
-/// temp profile lands under `root` (through `TMPDIR`), where the leak check looks.
+/// temp profile lands under `root` (through `TMPDIR`), where the leak check looks. With
+/// `sample_pss`, that Chromium's PSS is sampled from the script's `loop` line (the warm-up
+/// done) to its `done` line.
 pub(crate) async fn measure(
     dir: &Path,
     root: &Path,
     base: &str,
     concurrency: usize,
     runs: usize,
+    sample_pss: bool,
 ) -> anyhow::Result<Measured> {
     // Node's createRequire needs an absolute path.
     let dir = dir
@@ -68,6 +71,8 @@ pub(crate) async fn measure(
     let mut lines = BufReader::new(stdout).lines();
     let mut samples = Vec::with_capacity(runs);
     let mut wall = None;
+    let mut sampler = None;
+    let mut pss = Vec::new();
     while let Some(line) = lines.next_line().await? {
         let Ok(message) = serde_json::from_str::<Value>(&line) else {
             eprintln!("playwright.mjs: {line}");
@@ -78,17 +83,28 @@ pub(crate) async fn measure(
                 bail!("Playwright warm-up run failed: {}", message["error"])
             }
             Some("run") => samples.push(sample(&message)),
+            Some("loop") if sample_pss => {
+                sampler = Some(crate::pss::PssSampler::start(tmp.clone()));
+            }
             Some("done") => {
                 wall = message["wall_ms"]
                     .as_f64()
-                    .map(|ms| Duration::from_secs_f64(ms / 1000.0))
+                    .map(|ms| Duration::from_secs_f64(ms / 1000.0));
+                if let Some(sampler) = sampler.take() {
+                    pss = sampler.finish().await;
+                }
             }
             _ => {}
         }
     }
     let status = child.wait().await?;
     let wall = wall.with_context(|| format!("playwright.mjs ended ({status}) before `done`"))?;
-    Ok(Measured { wall, samples })
+    Ok(Measured {
+        wall,
+        samples,
+        pss,
+        idle_pss: None,
+    })
 }
 
 fn sample(message: &Value) -> anyhow::Result<RunSample> {
@@ -105,5 +121,7 @@ fn sample(message: &Value) -> anyhow::Result<RunSample> {
         wall_ms: message["wall_ms"].as_f64().unwrap_or(f64::NAN),
         first_action_ms: message["first_action_ms"].as_f64().unwrap_or(f64::NAN),
         steps,
+        lease_ms: None,
+        admit_ms: None,
     })
 }
