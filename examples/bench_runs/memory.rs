@@ -18,8 +18,8 @@ use futures::future::BoxFuture;
 use pilothouse::{Action, Config, RunState};
 // The engine's browser seam, below the facade: the instant driver plugs in there.
 use pilothouse_actors::{
-    ActionBounds, ActionFailure, ActionOutput, BrowserLauncher, CloseMode, CloseReport, DirStore,
-    Engine, LaunchSpec, PageDriver,
+    ActionBounds, ActionFailure, ActionOutput, BrowserError, BrowserLauncher, CloseMode,
+    CloseReport, DirStore, Engine, LaunchSpec, PageDriver,
 };
 use serde_json::{Value, json};
 
@@ -138,7 +138,10 @@ fn rss_bytes() -> anyhow::Result<u64> {
 }
 
 impl BrowserLauncher for InstantLauncher {
-    fn launch(&self, _spec: LaunchSpec) -> BoxFuture<'static, Result<Box<dyn PageDriver>, String>> {
+    fn launch(
+        &self,
+        _spec: LaunchSpec,
+    ) -> BoxFuture<'static, Result<Box<dyn PageDriver>, BrowserError>> {
         Box::pin(async { Ok(Box::new(InstantPage) as Box<dyn PageDriver>) })
     }
 
@@ -178,7 +181,7 @@ impl PageDriver for InstantPage {
         Box::pin(async move { Ok(output) })
     }
 
-    fn blank(&mut self) -> BoxFuture<'_, Result<(), String>> {
+    fn blank(&mut self) -> BoxFuture<'_, Result<(), BrowserError>> {
         Box::pin(async { Ok(()) })
     }
 
