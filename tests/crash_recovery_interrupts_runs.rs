@@ -95,6 +95,7 @@ async fn sigkilled_host_leaves_interrupted_runs_and_no_browsers() {
     let browsers = env.browsers();
     assert!(!browsers.is_empty(), "the runs' browsers should be alive");
 
+    let host_pid = host.id().unwrap();
     host.kill().await.unwrap(); // SIGKILL, by the pid we started
     host.wait().await.unwrap();
     let dies_with_host = std::path::Path::new("/usr/bin/setpriv").is_file();
@@ -132,7 +133,17 @@ async fn sigkilled_host_leaves_interrupted_runs_and_no_browsers() {
         "{recovery:?}"
     );
     assert!(recovery.profiles_removed >= 2, "{recovery:?}");
-    let left = env.browsers();
+    // The killed host's browsers carry its pid in their profile dir's owner tag; the new
+    // orchestrator's warm pool is its own.
+    let owner_tag = format!("-p{host_pid}s");
+    let left: Vec<u32> = env
+        .browsers()
+        .into_iter()
+        .filter(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            String::from_utf8_lossy(&cmdline).contains(&owner_tag)
+        })
+        .collect();
     assert!(
         left.is_empty(),
         "browsers of the killed host still alive: {left:?}"
