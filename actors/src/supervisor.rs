@@ -19,16 +19,19 @@ use crate::admission::{AdmissionWriter, SubmitReply, WriterArgs};
 use crate::command::{CancelAck, CancelError, Command, SubmitError};
 use crate::config::Config;
 use crate::event::EventKind;
-use crate::finalizer::{FinalArtifacts, FinalizeJob, FinalizerActor, FinalizerArgs, FinalizerMsg};
+use crate::finalizer::{FinalArtifacts, FinalizeJob, FinalizerMsg};
 use crate::handle::Reader;
 use crate::page_driver::BrowserLauncher;
-use crate::pool::{PoolActor, PoolArgs, PoolMsg};
+use crate::pool::PoolMsg;
 use crate::record::{RunRecord, StopReason};
 use crate::request::RunRequest;
 use crate::run::{ErrorCode, RunError, RunId, RunOutcome, RunState};
 use crate::session::{SessionActor, SessionArgs, SessionMsg};
 
+mod children;
 mod shutdown;
+
+use children::{spawn_finalizer, spawn_pool};
 
 use shutdown::{ShutdownState, finish_shutdown_if_idle, on_grace_expired, on_shutdown};
 
@@ -202,38 +205,6 @@ impl Actor for SupervisorActor {
         }
         Ok(())
     }
-}
-
-/// Starts the warm pool (it warms up in the background) when the launcher can be pooled.
-async fn spawn_pool(
-    myself: &ActorRef<SupervisorMsg>,
-    args: &SupervisorArgs,
-) -> Result<Option<ActorRef<PoolMsg>>, ActorProcessingErr> {
-    if !args.launcher.pooled() {
-        return Ok(None);
-    }
-    let pool_args = PoolArgs {
-        config: args.config.clone(),
-        published: args.reader.pool.clone(),
-    };
-    let (pool, _) = Actor::spawn_linked(None, PoolActor, pool_args, myself.get_cell()).await?;
-    Ok(Some(pool))
-}
-
-async fn spawn_finalizer(
-    myself: &ActorRef<SupervisorMsg>,
-    args: &SupervisorArgs,
-) -> Result<ActorRef<FinalizerMsg>, ActorProcessingErr> {
-    let (finalizer, _) = Actor::spawn_linked(
-        None,
-        FinalizerActor,
-        FinalizerArgs {
-            uploader: args.uploader.clone(),
-        },
-        myself.get_cell(),
-    )
-    .await?;
-    Ok(finalizer)
 }
 
 fn on_command(myself: &ActorRef<SupervisorMsg>, state: &mut SupervisorState, command: Command) {
