@@ -68,6 +68,17 @@ fn actions(events: &[Value]) -> Vec<&Value> {
     events.iter().filter(|e| e["type"] == "action").collect()
 }
 
+/// `(action, what its settling waited for)` for every action that settles.
+fn settles(events: &[Value]) -> Vec<(String, String)> {
+    actions(events)
+        .iter()
+        .filter_map(|e| {
+            let waited = e["settle"]["waited"].as_str()?;
+            Some((e["action"].as_str()?.to_owned(), waited.to_owned()))
+        })
+        .collect()
+}
+
 fn durations(events: &[Value]) -> Vec<(String, u64)> {
     actions(events)
         .iter()
@@ -111,6 +122,11 @@ async fn a_click_waits_for_the_xhr_it_started_and_what_it_renders() {
     // The click waited for its 300 ms request, but not for a whole settle cap after it.
     let click = timings[1].1;
     assert!((300..1_400).contains(&click), "click took {click} ms");
+    assert_eq!(
+        actions(&events)[1]["settle"]["waited"],
+        "changes",
+        "{events:#?}"
+    );
     orchestrator.shutdown(Duration::from_secs(5)).await;
     env.assert_no_browsers().await;
 }
@@ -237,23 +253,26 @@ async fn actions_that_change_nothing_return_at_once() {
     let timings = durations(&events);
     eprintln!("plain page: {timings:?}");
     assert_eq!(timings.len(), 12, "{events:#?}");
-    // A generous bound for a debug build on a busy machine, on the median so that one action
-    // descheduled by the machine cannot fail the test: settling with a fixed quiet window cost
-    // 60 ms or more on every one of these actions. The first extract is left out: it pays once
-    // per process for building the injection screen's patterns (`router/output.rs`).
-    let mut quiet: Vec<u64> = timings
+    // What each settling action waited for, as its event reports it. Settling with a fixed quiet
+    // window cost 60 ms or more on every one of these actions; now an action that starts
+    // nothing returns after one read of the page. Wall time depends on the machine's load and is
+    // the benchmark's to measure (`scripts/bench.sh`, evaluate latency), not this test's.
+    let waited: Vec<(String, String)> = settles(&events);
+    eprintln!("settled: {waited:?}");
+    let expected = [
+        ("goto", "navigation"),
+        ("evaluate", "nothing"),
+        ("evaluate", "nothing"),
+        ("select", "nothing"),
+        ("click", "nothing"),
+        ("evaluate", "nothing"),
+        ("goto", "navigation"),
+    ];
+    let expected: Vec<(String, String)> = expected
         .iter()
-        .skip(2)
-        .filter(|(name, _)| matches!(name.as_str(), "evaluate" | "extract" | "type"))
-        .map(|(_, ms)| *ms)
+        .map(|(a, w)| (a.to_string(), w.to_string()))
         .collect();
-    quiet.sort_unstable();
-    assert_eq!(quiet.len(), 7, "{timings:?}");
-    let median = quiet[quiet.len() / 2];
-    assert!(
-        median < 40,
-        "actions that change nothing took {median} ms (median): {timings:?}"
-    );
+    assert_eq!(waited, expected, "{events:#?}");
     orchestrator.shutdown(Duration::from_secs(5)).await;
     env.assert_no_browsers().await;
 }

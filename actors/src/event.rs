@@ -40,6 +40,29 @@ impl RunEvent {
     }
 }
 
+/// What settling after an action waited for, and for how long (from the end of the action's
+/// input to its return). Settling costs what the action started: `nothing` means one read of
+/// the page and no wait.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettleReport {
+    /// What the action started, and so what was waited for.
+    pub waited: SettleWait,
+    /// Milliseconds spent settling.
+    pub ms: u64,
+}
+
+/// What an action started in the page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SettleWait {
+    /// No navigation, request or DOM change: the action returned after one read.
+    Nothing,
+    /// Requests or DOM changes, waited for until quiet (bounded).
+    Changes,
+    /// A new document, waited for until loaded and quiet (bounded).
+    Navigation,
+}
+
 /// An action's failure, as events and drivers see it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ActionFailure {
@@ -90,6 +113,9 @@ pub enum EventKind {
         /// Path of a screenshot, relative to the run's directory.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         screenshot: Option<String>,
+        /// What settling after the action waited for, for the actions that settle.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        settle: Option<SettleReport>,
     },
     /// The main frame landed on a new URL.
     Navigated {

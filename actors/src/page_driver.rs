@@ -8,7 +8,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use serde_json::Value;
 
-use crate::event::ActionFailure;
+use crate::event::{ActionFailure, SettleReport};
 use crate::request::{Action, Viewport};
 use crate::run::RunId;
 
@@ -115,6 +115,8 @@ pub struct ActionOutput {
     pub screenshot: Option<Vec<u8>>,
     /// The main frame's URL after the action, when it may have navigated.
     pub url: Option<String>,
+    /// What settling after the action waited for, for the actions that settle.
+    pub settle: Option<SettleReport>,
 }
 
 /// What the recorder takes from the page: a viewport JPEG and the DOM, as asked.

@@ -289,5 +289,6 @@ fn finish_step(
             .map(|o| crate::request::clip(&o.text, EVENT_RESULT_MAX_CHARS)),
         error: output.as_ref().err().cloned(),
         screenshot,
+        settle: output.as_ref().ok().and_then(|o| o.settle),
     });
 }

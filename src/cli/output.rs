@@ -38,6 +38,7 @@ fn raw_event_line(event: &RunEvent) -> Option<String> {
             result,
             error,
             screenshot,
+            ..
         } => {
             let mut line = format!("{step:>3} {action} {}", one_line(input));
             if *success {

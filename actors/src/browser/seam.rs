@@ -51,6 +51,7 @@ impl Seam {
                 }),
                 url: out.url.map(|u| self.text(u)),
                 screenshot: out.screenshot,
+                settle: out.settle,
             }),
             Err(failure) => Err(ActionFailure {
                 code: failure.code,
@@ -98,7 +99,7 @@ mod tests {
             text: long.clone(),
             value: Some(json!({"a": long, "b": "hunter2%2DSecret"})),
             url: Some("http://h/?p=hunter2-Secret".into()),
-            screenshot: None,
+            ..ActionOutput::default()
         };
         let out = seam.result(Ok(out)).unwrap();
         let all = format!("{} {:?} {:?}", out.text, out.value, out.url);

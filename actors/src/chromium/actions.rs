@@ -13,10 +13,10 @@ use chromiumoxide::cdp::browser_protocol::input::{
 use chromiumoxide::cdp::browser_protocol::page::NavigateParams;
 use serde_json::{Value, json};
 
-use super::settle::{Reading, Settler, location, settle_after};
+use super::settle::{Reading, Settled, Settler, location, report, settle_after};
 use super::{observe, scripts};
 use crate::config::{ObserveCaps, SettleConfig};
-use crate::event::ActionFailure;
+use crate::event::{ActionFailure, SettleWait};
 use crate::page_driver::{ActionBounds, ActionOutput};
 use crate::request::{Action, ExtractMode, ScrollDirection, WaitState};
 use crate::run::ErrorCode;
@@ -172,7 +172,8 @@ async fn goto(
     if let Some(error) = nav.error_text.filter(|e| !e.is_empty()) {
         return Err(failed(format!("goto {url} failed: {error}")));
     }
-    match nav.loader_id {
+    let committed = tokio::time::Instant::now();
+    let waited = match nav.loader_id {
         Some(loader) => {
             let loaded = settler
                 .lifecycle("DOMContentLoaded", Some(&loader), bounds.navigation)
@@ -184,10 +185,14 @@ async fn goto(
                 )));
             }
             settler.after_navigation(page, &settings.settle).await;
+            SettleWait::Navigation
         }
         // A same-document navigation (a #fragment): nothing loads.
-        None => settler.quiet(page, &settings.settle).await,
-    }
+        None => {
+            settler.quiet(page, &settings.settle).await;
+            SettleWait::Changes
+        }
+    };
     let Reading {
         url: landed,
         status,
@@ -197,6 +202,7 @@ async fn goto(
     Ok(ActionOutput {
         text: format!("Navigated to {landed}{status}"),
         url: Some(landed),
+        settle: Some(report(waited, committed)),
         ..ActionOutput::default()
     })
 }
@@ -467,7 +473,12 @@ async fn evaluate_script(
     Ok(out)
 }
 
-fn settled_output(text: String, (landed, navigated): (Reading, bool)) -> ActionOutput {
+fn settled_output(text: String, settled: Settled) -> ActionOutput {
+    let Settled {
+        landed,
+        navigated,
+        report,
+    } = settled;
     let text = if navigated {
         format!("{text}; navigated to {}", landed.url)
     } else {
@@ -476,6 +487,7 @@ fn settled_output(text: String, (landed, navigated): (Reading, bool)) -> ActionO
     ActionOutput {
         text,
         url: Some(landed.url),
+        settle: Some(report),
         ..ActionOutput::default()
     }
 }

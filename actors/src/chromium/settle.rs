@@ -24,26 +24,35 @@ use tokio::time::Instant;
 
 use super::actions::failed;
 use crate::config::SettleConfig;
-use crate::event::ActionFailure;
+use crate::event::{ActionFailure, SettleReport, SettleWait};
 use crate::page_driver::ActionBounds;
 
 pub(super) use watch::Reading;
 
+/// Where an action left the page, and what settling waited for.
+pub(super) struct Settled {
+    /// Where the page is.
+    pub(super) landed: Reading,
+    /// Whether it navigated (a new document or a same-document URL change).
+    pub(super) navigated: bool,
+    pub(super) report: SettleReport,
+}
+
 /// Runs `act`, then settles on what it started: a new document (DOMContentLoaded, bounded by
 /// the navigation timeout, then load), its requests and its DOM changes. An action that
 /// started nothing returns after one read of the page. A slow page is not the action's
-/// failure: the landing URL is still checked after. Returns where the page is and whether it
-/// navigated (a new document or a same-document URL change).
+/// failure: the landing URL is still checked after.
 pub(super) async fn settle_after(
     page: &Page,
     bounds: ActionBounds,
     settle: &SettleConfig,
     act: impl Future<Output = Result<(), ActionFailure>>,
-) -> Result<(Reading, bool), ActionFailure> {
+) -> Result<Settled, ActionFailure> {
     let mut settler = Settler::watch(page).await?;
     // Installs the watch (or resets it) and notes where the page is before acting.
     let before = watch::read(page, None).await.ok();
     act.await?;
+    let acted = Instant::now();
     // One read after the action: CDP delivers in order, so the events the action caused in the
     // renderer (its requests, its navigation) are queued before this reply.
     let after = watch::read(page, None).await;
@@ -52,20 +61,36 @@ pub(super) async fn settle_after(
         || matches!(&after, Ok(r) if r.cross_document)
         // The reply came from a new document: the navigation already committed.
         || (after.is_err() && settler.main_frame_loading);
-    if loading {
+    let waited = if loading {
         settler
             .lifecycle("DOMContentLoaded", None, bounds.navigation)
             .await;
         settler.after_navigation(page, settle).await;
+        SettleWait::Navigation
     } else if settler.requests_seen || matches!(&after, Ok(r) if r.changed()) || after.is_err() {
         settler.quiet(page, settle).await;
-    }
+        SettleWait::Changes
+    } else {
+        SettleWait::Nothing
+    };
     let landed = match after {
-        Ok(reading) if !loading && !settler.requests_seen && !reading.changed() => reading,
+        Ok(reading) if waited == SettleWait::Nothing => reading,
         _ => location(page).await,
     };
     let moved = before.is_some_and(|b| b.url != landed.url);
-    Ok((landed, loading || moved))
+    Ok(Settled {
+        landed,
+        navigated: loading || moved,
+        report: report(waited, acted),
+    })
+}
+
+/// What was waited for, timed from `since`.
+pub(super) fn report(waited: SettleWait, since: Instant) -> SettleReport {
+    SettleReport {
+        waited,
+        ms: since.elapsed().as_millis() as u64,
+    }
 }
 
 /// The main frame's URL and document status; falls back to the handler's view of the URL.

@@ -212,9 +212,8 @@ fn json_values_are_scrubbed_keys_included() {
 fn non_ascii_values_are_found_percent_and_json_encoded() {
     let s = scrubber(&[("pw", "pässwörd→✓")]);
     for (name, encoded) in encodings("pässwörd→✓") {
-        assert_eq!(
+        assert!(
             s.scrub(&encoded).contains("[credential:pw]"),
-            true,
             "{name}: {encoded}"
         );
     }
