@@ -15,9 +15,10 @@ use pilothouse::{
 };
 
 use super::demo_site::{DemoSite, EXAMPLES_PORT};
-use super::{
-    EXIT_CANCELLED, EXIT_COMPLETED, EXIT_FAILED, EXIT_INVALID, SHUTDOWN_GRACE, interrupts,
-    load_config, output,
+use super::output;
+use crate::host::{
+    EXIT_CANCELLED, EXIT_COMPLETED, EXIT_FAILED, EXIT_INVALID, Interrupts, SHUTDOWN_GRACE,
+    interrupts, load_config,
 };
 
 /// The example requests, by name. They target `http://127.0.0.1:8080`; the demo rewrites that to
@@ -176,7 +177,7 @@ pub(crate) async fn demo(args: DemoArgs) -> anyhow::Result<u8> {
 }
 
 /// Serves until Ctrl-C.
-async fn serve_only(site: &DemoSite, sigint: &mut crate::cli::Interrupts) -> anyhow::Result<u8> {
+async fn serve_only(site: &DemoSite, sigint: &mut Interrupts) -> anyhow::Result<u8> {
     say!(
         "serving the demo site on {}/ (Ctrl-C stops it)",
         site.base_url()
@@ -201,7 +202,7 @@ async fn drive(
     orchestrator: &Orchestrator,
     runs: &mut [DemoRun],
     requests: Vec<RunRequest>,
-    sigint: &mut crate::cli::Interrupts,
+    sigint: &mut Interrupts,
 ) -> anyhow::Result<bool> {
     let handle = orchestrator.handle();
     // Labels are `[name]`, padded so that the event lines align.

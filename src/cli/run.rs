@@ -6,7 +6,6 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
 
-use crate::cli::Interrupts;
 use anyhow::Context as _;
 use futures::StreamExt as _;
 use pilothouse::{
@@ -14,7 +13,10 @@ use pilothouse::{
     RunRequest, RunState, RunStatus, SubmitError,
 };
 
-use super::{EXIT_INVALID, SHUTDOWN_GRACE, exit_code_for, interrupts, load_config, output};
+use super::output;
+use crate::host::{
+    EXIT_INVALID, Interrupts, SHUTDOWN_GRACE, exit_code_for, interrupts, load_config,
+};
 
 /// Arguments of `pilothouse run`.
 #[derive(Debug, clap::Args)]
