@@ -1,11 +1,9 @@
-//! The command line: argument parsing, logging setup, the runtime, and what the commands share
-//! (loading the config, exit codes, Ctrl-C).
+//! The command line: argument parsing, logging setup, the runtime, and the dispatch to each
+//! command. What the commands share with the server (loading the config, exit codes, Ctrl-C)
+//! is in `src/host.rs`.
 //!
 //! `serve` runs the HTTP API (see `src/server.rs`); `status`, `events`, `runs` and `cancel` are
 //! its clients (`cli/client.rs`).
-//!
-//! Exit codes follow the run's outcome: 0 completed, 1 failed or timed out (or the binary itself
-//! failed), 2 invalid input (request, config or arguments), 130 cancelled by Ctrl-C.
 
 mod client;
 mod demo;
@@ -14,27 +12,12 @@ mod output;
 mod run;
 mod validate;
 
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use pilothouse::{Config, RunState};
-use tokio::signal::unix::{Signal, SignalKind, signal};
 use tracing_subscriber::EnvFilter;
 
-/// The run completed.
-pub(crate) const EXIT_COMPLETED: u8 = 0;
-/// The run failed or timed out, or the binary could not do its job.
-pub(crate) const EXIT_FAILED: u8 = 1;
-/// The request, the config or the arguments are invalid (clap also exits 2 on bad arguments).
-pub(crate) const EXIT_INVALID: u8 = 2;
-/// Ctrl-C cancelled the run (128 + SIGINT, as shells report it).
-pub(crate) const EXIT_CANCELLED: u8 = 130;
-
-/// How long runs may go on finishing when the binary shuts its orchestrator down. By then every
-/// run the binary waits for is terminal, so this only bounds the unexpected.
-pub(crate) const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+use crate::host::EXIT_FAILED;
 
 /// Log filter when RUST_LOG is unset. chromiumoxide logs the few CDP events it cannot parse at
 /// WARN (harmless, see the architecture notes), so it only shows errors.
@@ -109,64 +92,4 @@ pub(crate) fn main() -> ExitCode {
             ExitCode::from(EXIT_FAILED)
         }
     }
-}
-
-/// The config: `file` when given (missing keys take their defaults), else `Config::default()`;
-/// then the `PILOTHOUSE_<KEY>` and `PILOTHOUSE_<SECTION>__<KEY>` environment overrides; then
-/// the flags: `runs_dir` overrides the runs directory, and moves a default `recordings_dir` next
-/// to it (`<runs_dir>/../recordings`). The error names the key and the file or variable.
-pub(crate) fn load_config(
-    file: Option<&Path>,
-    runs_dir: Option<PathBuf>,
-) -> Result<Config, String> {
-    let config = match file {
-        Some(path) => Config::from_toml_file(path).map_err(|e| e.to_string())?,
-        None => Config::default(),
-    };
-    let mut config = config.with_env_overrides().map_err(|e| e.to_string())?;
-    if let Some(dir) = runs_dir {
-        if config.recording.recordings_dir == pilothouse::RecordingConfig::default().recordings_dir
-        {
-            let parent = dir.parent().unwrap_or(Path::new("."));
-            config.recording.recordings_dir = parent.join("recordings");
-        }
-        config.runs_dir = dir;
-    }
-    config.validate().map_err(|e| e.to_string())?;
-    Ok(config)
-}
-
-/// The exit code of a run that ended in `state`.
-pub(crate) fn exit_code_for(state: RunState) -> u8 {
-    match state {
-        RunState::Completed => EXIT_COMPLETED,
-        RunState::Cancelled => EXIT_CANCELLED,
-        _ => EXIT_FAILED,
-    }
-}
-
-/// A SIGINT (Ctrl-C) and SIGTERM listener. It is registered when created, so a signal that
-/// arrives while the orchestrator is still starting is kept rather than killing the process with
-/// its browsers half launched. (`tokio::signal::ctrl_c` registers on first poll, which is later.)
-/// SIGTERM (`kill`, `docker stop`) gets the same orderly cancel-and-shutdown as Ctrl-C.
-pub(crate) struct Interrupts {
-    int: Signal,
-    term: Signal,
-}
-
-impl Interrupts {
-    /// Waits for the next SIGINT or SIGTERM.
-    pub(crate) async fn recv(&mut self) {
-        tokio::select! {
-            _ = self.int.recv() => {}
-            _ = self.term.recv() => {}
-        }
-    }
-}
-
-pub(crate) fn interrupts() -> anyhow::Result<Interrupts> {
-    Ok(Interrupts {
-        int: signal(SignalKind::interrupt())?,
-        term: signal(SignalKind::terminate())?,
-    })
 }

@@ -4,11 +4,13 @@
 //! the rest (at once on a second signal), ends every stream after its terminal event, and
 //! exits 0.
 //!
-//! Layout: `routes.rs` (the route table), `runs.rs` + `dry_run.rs` (run handlers), `sse.rs`
-//! (event streams), `recording.rs` (recording files), `ops.rs` (health, readiness, metrics,
-//! OpenAPI), `auth.rs` (bearer token), `errors.rs` (the error body), `query.rs` (query strings).
+//! Layout: `routes.rs` (the route table), `runs.rs` + `dry_run.rs` (run handlers), `body.rs`
+//! (a run request's body, read and parsed for both), `sse.rs` (event streams), `recording.rs`
+//! (recording files), `ops.rs` (health, readiness, metrics, OpenAPI), `auth.rs` (bearer token),
+//! `errors.rs` (the error body), `query.rs` (query strings).
 
 mod auth;
+mod body;
 mod dry_run;
 mod errors;
 mod frames;
@@ -35,7 +37,7 @@ use tokio::sync::watch;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
 
-use crate::cli::{EXIT_COMPLETED, EXIT_FAILED, EXIT_INVALID, Interrupts, interrupts, load_config};
+use crate::host::{EXIT_COMPLETED, EXIT_FAILED, EXIT_INVALID, Interrupts, interrupts, load_config};
 use errors::ApiError;
 
 /// How long the HTTP server may take to close its connections once every run has ended.

@@ -19,12 +19,11 @@ use crate::run::{ErrorCode, RunError, RunOutcome};
 pub(crate) mod context;
 pub(crate) mod llm;
 pub(crate) mod tools;
+mod turns;
 
 use context::Conversation;
-use llm::{Endpoint, LlmError};
-
-/// Replies in a row without a tool call before the run ends with LLM_ERROR.
-const MAX_SILENT_TURNS: u32 = 3;
+use llm::Endpoint;
+use turns::Turns;
 
 /// Where an agent starts and what it may spend.
 pub(crate) struct AgentDriver {
@@ -47,26 +46,17 @@ fn failed(code: ErrorCode, message: String) -> DriverOutcome {
 }
 
 impl AgentDriver {
+    /// Sets the run up (endpoint, output schema, tools, step budget), opens the page for the
+    /// model, then hands over to the turns.
     async fn drive(self, ctx: DriverContext) -> DriverOutcome {
         let config = &ctx.config.agent;
         let endpoint = match self.endpoint(&ctx) {
             Ok(endpoint) => endpoint,
             Err(message) => return failed(ErrorCode::InvalidRequest, message),
         };
-        let schema = match self
-            .spec
-            .output_schema
-            .as_ref()
-            .map(jsonschema::validator_for)
-        {
-            Some(Err(e)) => {
-                return failed(
-                    ErrorCode::InvalidRequest,
-                    format!("driver.output_schema: {e}"),
-                );
-            }
-            Some(Ok(v)) => Some(v),
-            None => None,
+        let schema = match self.output_validator() {
+            Ok(schema) => schema,
+            Err(message) => return failed(ErrorCode::InvalidRequest, message),
         };
         let offered = tools::offered(ctx.record.request.guardrails.task_kind.allowed_names());
         let tool_defs = tools::definitions(&offered, self.spec.output_schema.as_ref());
@@ -79,14 +69,46 @@ impl AgentDriver {
             config.keep_recent_exchanges,
             config.older_result_chars,
         );
-        if let Some(url) = self.start_url.clone() {
-            if act(&ctx, &mut convo, Action::Goto { url }).await.is_none() {
-                return DriverOutcome::Interrupted;
-            }
-        }
-        let Some(page) = act(&ctx, &mut convo, Action::Observe { store_as: None }).await else {
+        if self.open(&ctx, &mut convo).await.is_none() {
             return DriverOutcome::Interrupted;
+        }
+        let turns = Turns {
+            ctx: &ctx,
+            driver: &self,
+            endpoint,
+            schema,
+            offered,
+            tool_defs,
+            max_steps,
+            convo,
+            steps: 0,
+            silent: 0,
+            failed_calls: 0,
         };
+        turns.run().await
+    }
+
+    /// The validator of `driver.output_schema`, when there is one.
+    fn output_validator(&self) -> Result<Option<jsonschema::Validator>, String> {
+        match self
+            .spec
+            .output_schema
+            .as_ref()
+            .map(jsonschema::validator_for)
+        {
+            Some(Err(e)) => Err(format!("driver.output_schema: {e}")),
+            Some(Ok(v)) => Ok(Some(v)),
+            None => Ok(None),
+        }
+    }
+
+    /// Goes to the start URL (if any), observes the page, and gives the model the task with
+    /// it. `None`: the run stopped.
+    async fn open(&self, ctx: &DriverContext, convo: &mut Conversation) -> Option<()> {
+        if let Some(url) = self.start_url.clone() {
+            act(ctx, convo, Action::Goto { url }).await?;
+        }
+        let page = act(ctx, convo, Action::Observe { store_as: None }).await?;
         let preamble = self
             .preamble
             .as_deref()
@@ -96,88 +118,7 @@ impl AgentDriver {
             "{preamble}Task: {}\n\nThe current page:\n{page}",
             self.spec.directive
         ));
-
-        let token = ctx.record.control.token().clone();
-        let mut steps = 0u32;
-        let mut silent = 0u32;
-        let mut failed_calls = 0u32;
-        loop {
-            let messages = convo.messages();
-            let call = ctx.llm.complete(&endpoint, &messages, &tool_defs);
-            let reply = tokio::select! {
-                r = call => r,
-                _ = token.cancelled() => return DriverOutcome::Interrupted,
-            };
-            let reply = match reply {
-                Ok(reply) => reply,
-                Err(LlmError::CircuitOpen(message)) => return failed(ErrorCode::LlmError, message),
-                Err(LlmError::Failed(message)) => {
-                    failed_calls += 1;
-                    ctx.record
-                        .log("warn", &format!("model call failed: {message}"));
-                    if failed_calls >= config.breaker_threshold {
-                        return failed(
-                            ErrorCode::LlmError,
-                            format!("{failed_calls} model calls in a row failed; last: {message}"),
-                        );
-                    }
-                    continue;
-                }
-            };
-            failed_calls = 0;
-            add_usage(&ctx, &reply.usage);
-            if reply.tool_calls.is_empty() {
-                silent += 1;
-                convo.assistant(reply.content, Vec::new());
-                if silent >= MAX_SILENT_TURNS {
-                    return failed(
-                        ErrorCode::LlmError,
-                        format!("the model answered {silent} times in a row without a tool call"),
-                    );
-                }
-                convo.user(
-                    "Call the browser tool for the next action, or done when the task is finished."
-                        .into(),
-                );
-                continue;
-            }
-            silent = 0;
-            convo.assistant(reply.content, reply.tool_calls.clone());
-            for call in &reply.tool_calls {
-                let result = match call.name.as_str() {
-                    "done" => match tools::parse_done_call(&call.arguments, schema.as_ref()) {
-                        Ok((answer, success)) => return self.finish(&ctx, answer, success),
-                        Err(e) => format!("Error: {e}"),
-                    },
-                    "browser" if steps >= max_steps => {
-                        return failed(
-                            ErrorCode::MaxSteps,
-                            format!(
-                                "the agent used all {max_steps} steps without calling done \
-                                 (raise driver.max_steps or [agent] max_steps)"
-                            ),
-                        );
-                    }
-                    "browser" => {
-                        steps += 1;
-                        match tools::parse_browser_call(&call.arguments, &offered) {
-                            Ok(action) => match act(&ctx, &mut convo, action).await {
-                                Some(text) => text,
-                                None => return DriverOutcome::Interrupted,
-                            },
-                            Err(e) => {
-                                ctx.record
-                                    .log("warn", &format!("malformed browser call: {e}"));
-                                convo.memory.action("(malformed call)", Err(&e));
-                                format!("Error: {e}")
-                            }
-                        }
-                    }
-                    other => format!("Error: unknown tool `{other}`; use browser or done"),
-                };
-                convo.tool(&call.id, result);
-            }
-        }
+        Some(())
     }
 
     fn endpoint(&self, ctx: &DriverContext) -> Result<Endpoint, String> {
@@ -301,15 +242,6 @@ async fn act(ctx: &DriverContext, convo: &mut Conversation, action: Action) -> O
             Some(format!("Error: {}", failure.message))
         }
     }
-}
-
-fn add_usage(ctx: &DriverContext, usage: &crate::run::TokenUsage) {
-    let mut status = ctx.record.status();
-    let total = status.usage.get_or_insert_with(Default::default);
-    total.calls += usage.calls;
-    total.prompt_tokens += usage.prompt_tokens;
-    total.completion_tokens += usage.completion_tokens;
-    total.total_tokens += usage.total_tokens;
 }
 
 /// Which key a model call carries.

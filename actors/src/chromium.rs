@@ -3,6 +3,7 @@
 //! Every process is ours to end: see `process.rs`.
 
 mod actions;
+mod cdp;
 mod downloads;
 mod egress;
 mod observe;
@@ -12,6 +13,7 @@ mod process;
 mod run_page;
 mod screenshot;
 mod scripts;
+mod settings;
 mod settle;
 
 use std::time::Instant;
@@ -187,7 +189,7 @@ impl PageDriver for ChromiumSession {
                     if failure.code != crate::run::ErrorCode::BrowserCrashed
                         && self.process.as_mut().is_some_and(Process::is_dead) =>
                 {
-                    Err(actions::crashed(&failure.message))
+                    Err(cdp::crashed(&failure.message))
                 }
                 other => other,
             }

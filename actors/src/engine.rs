@@ -78,31 +78,8 @@ impl Engine {
         launcher: Arc<dyn BrowserLauncher>,
     ) -> Result<Self, StartError> {
         config.validate()?;
-        for dir in [&config.runs_dir, &config.profile_root] {
-            std::fs::create_dir_all(dir).map_err(|source| StartError::Storage {
-                path: dir.clone(),
-                source,
-            })?;
-        }
-        // Browsers are told apart by their profile path: make it one spelling.
-        config.profile_root =
-            std::fs::canonicalize(&config.profile_root).map_err(|source| StartError::Storage {
-                path: config.profile_root.clone(),
-                source,
-            })?;
-        let (recovery, index) = {
-            let store = store.clone();
-            let profiles = config.profile_root.clone();
-            tokio::task::spawn_blocking(move || {
-                let mut report = recover(store.as_ref());
-                let sweep = crate::chromium::orphans::sweep(&profiles);
-                report.orphans_killed = sweep.killed;
-                report.profiles_removed = sweep.removed_profiles;
-                (report, RunIndex::build(store.as_ref()))
-            })
-            .await
-            .map_err(|e| StartError::Spawn(format!("recovery failed: {e}")))?
-        };
+        prepare_dirs(&mut config)?;
+        let (recovery, index) = recover_store(&store, &config).await?;
         let index = Arc::new(index);
         let store: Arc<dyn RunStore> = Arc::new(IndexedStore::new(store, index.clone()));
         if !recovery.orphans_killed.is_empty() {
@@ -115,26 +92,10 @@ impl Engine {
                 message,
             },
         )?;
-        // Remote browsers were started by someone else: their WebRTC policy is theirs to set.
-        let egress = if config.browser.connect.is_empty() || !launcher.pooled() {
-            launcher.egress()
-        } else {
-            "proxy+remote-browser-webrtc-unverified"
-        };
-        let (firehose, _) = broadcast::channel(FIREHOSE_CAPACITY);
+        let egress = egress_policy(&config, launcher.as_ref());
         let llm = Arc::new(crate::agent::llm::LlmClient::new(config.agent.clone()));
         let call_timeout = std::time::Duration::from_millis(config.timeouts.actor_call_ms);
-        let reader = Arc::new(Reader {
-            registry: Arc::new(DashMap::new()),
-            store,
-            index,
-            firehose,
-            counts: Counts::default(),
-            max_concurrent_runs: config.max_concurrent_runs,
-            queue_capacity: config.queue_capacity,
-            egress,
-            pool: Arc::new(tokio::sync::watch::channel(None).0),
-        });
+        let reader = Arc::new(reader(&config, store, index, egress));
         // `proxy+webrtc-proxied-only` for Chromium: see `chromium/egress.rs`.
         tracing::info!(egress, "egress policy active");
         let args = SupervisorArgs {
@@ -147,19 +108,7 @@ impl Engine {
         let (supervisor, supervisor_done) = Actor::spawn(None, SupervisorActor, args)
             .await
             .map_err(|e| StartError::Spawn(e.to_string()))?;
-        let (sender, mut commands) = mpsc::channel::<Command>(COMMAND_CHANNEL_CAPACITY);
-        let pump_target = supervisor.clone();
-        let pump_reader = reader.clone();
-        tokio::spawn(async move {
-            while let Some(command) = commands.recv().await {
-                let Some(command) = pump_reader.serve(command) else {
-                    continue;
-                };
-                if pump_target.cast(SupervisorMsg::Command(command)).is_err() {
-                    break;
-                }
-            }
-        });
+        let sender = spawn_pump(supervisor.clone(), reader.clone());
         Ok(Self {
             handle: OrchestratorHandle::new(sender, reader, call_timeout),
             supervisor,
@@ -194,6 +143,90 @@ impl Engine {
         !self.supervisor_done.is_finished()
             && self.supervisor.get_status() == ractor::ActorStatus::Running
     }
+}
+
+/// Creates the runs directory and the profile root, and spells the profile root one way
+/// (browsers are told apart by their profile path).
+fn prepare_dirs(config: &mut Config) -> Result<(), StartError> {
+    for dir in [&config.runs_dir, &config.profile_root] {
+        std::fs::create_dir_all(dir).map_err(|source| StartError::Storage {
+            path: dir.clone(),
+            source,
+        })?;
+    }
+    config.profile_root =
+        std::fs::canonicalize(&config.profile_root).map_err(|source| StartError::Storage {
+            path: config.profile_root.clone(),
+            source,
+        })?;
+    Ok(())
+}
+
+/// Off the runtime's threads: unfinished runs become `interrupted`, a previous process's
+/// orphaned browsers under the profile root are killed, and the run index is built.
+async fn recover_store(
+    store: &Arc<dyn RunStore>,
+    config: &Config,
+) -> Result<(RecoveryReport, RunIndex), StartError> {
+    let store = store.clone();
+    let profiles = config.profile_root.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut report = recover(store.as_ref());
+        let sweep = crate::chromium::orphans::sweep(&profiles);
+        report.orphans_killed = sweep.killed;
+        report.profiles_removed = sweep.removed_profiles;
+        (report, RunIndex::build(store.as_ref()))
+    })
+    .await
+    .map_err(|e| StartError::Spawn(format!("recovery failed: {e}")))
+}
+
+/// The egress mechanism in force, as `stats()` reports it.
+fn egress_policy(config: &Config, launcher: &dyn BrowserLauncher) -> &'static str {
+    // Remote browsers were started by someone else: their WebRTC policy is theirs to set.
+    if config.browser.connect.is_empty() || !launcher.pooled() {
+        launcher.egress()
+    } else {
+        "proxy+remote-browser-webrtc-unverified"
+    }
+}
+
+/// The handle's reader: the run registry, the indexed store and the firehose.
+fn reader(
+    config: &Config,
+    store: Arc<dyn RunStore>,
+    index: Arc<RunIndex>,
+    egress: &'static str,
+) -> Reader {
+    let (firehose, _) = broadcast::channel(FIREHOSE_CAPACITY);
+    Reader {
+        registry: Arc::new(DashMap::new()),
+        store,
+        index,
+        firehose,
+        counts: Counts::default(),
+        max_concurrent_runs: config.max_concurrent_runs,
+        queue_capacity: config.queue_capacity,
+        egress,
+        pool: Arc::new(tokio::sync::watch::channel(None).0),
+    }
+}
+
+/// The pump: takes the host's commands; reads are answered by the reader at once, everything
+/// else goes to the supervisor's mailbox. Ends when every sender is gone or the supervisor is.
+fn spawn_pump(supervisor: ActorRef<SupervisorMsg>, reader: Arc<Reader>) -> mpsc::Sender<Command> {
+    let (sender, mut commands) = mpsc::channel::<Command>(COMMAND_CHANNEL_CAPACITY);
+    tokio::spawn(async move {
+        while let Some(command) = commands.recv().await {
+            let Some(command) = reader.serve(command) else {
+                continue;
+            };
+            if supervisor.cast(SupervisorMsg::Command(command)).is_err() {
+                break;
+            }
+        }
+    });
+    sender
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use tracing::Instrument;
 
-use crate::event::EventKind;
+use crate::event::{EventKind, RunEvent};
 use crate::record::RunRecord;
 use crate::recording::upload::Uploader;
 use crate::run::FinalizeError;
@@ -119,6 +119,23 @@ async fn commit(args: Arc<FinalizerArgs>, job: FinalizeJob) {
         .await;
 
     // 4. the terminal event, then the atomic status: the commit point
+    errors.extend(write_failures(&record));
+    final_status.finalize_errors.extend(errors);
+    let (terminal, mut status) = append_terminal(&record, final_status);
+    write_status(&record, &mut status).await;
+    *record.status() = status.clone();
+
+    // 5. broadcast: the status on disk already says what the event says
+    record.log.publish_terminal(terminal);
+
+    // 6. metrics; the caller's reply follows (`supervise.rs`)
+    record_metrics(&status);
+}
+
+/// Writes that failed during the run (state changes of `status.json`, events of
+/// `events.jsonl`), as the final status reports them.
+fn write_failures(record: &RunRecord) -> Vec<FinalizeError> {
+    let mut errors = Vec::new();
     if let (failures @ 1.., Some(last)) = record.status_write_failures() {
         errors.push(FinalizeError::new(
             "status",
@@ -132,7 +149,12 @@ async fn commit(args: Arc<FinalizerArgs>, job: FinalizeJob) {
             format!("{write_errors} event(s) could not be appended to events.jsonl"),
         ));
     }
-    final_status.finalize_errors.extend(errors);
+    errors
+}
+
+/// Appends the terminal event carrying the final status (with its `last_seq`); returns the
+/// event, not yet broadcast, and that status with a failed sync of the log added.
+fn append_terminal(record: &RunRecord, final_status: RunStatus) -> (RunEvent, RunStatus) {
     let (terminal, sync_error) = record.log.append_terminal(|seq| {
         let mut status = final_status.clone();
         status.last_seq = seq;
@@ -149,7 +171,13 @@ async fn commit(args: Arc<FinalizerArgs>, job: FinalizeJob) {
             .finalize_errors
             .push(FinalizeError::new("event_log", e));
     }
-    let commit_span = tracing::info_span!("finalize_step", %run_id, step = "commit");
+    (terminal, status)
+}
+
+/// Writes the final `status.json` atomically, off the runtime's threads; a failure is added
+/// to the status's `finalize_errors`.
+async fn write_status(record: &Arc<RunRecord>, status: &mut RunStatus) {
+    let commit_span = tracing::info_span!("finalize_step", run_id = %record.id, step = "commit");
     let committer = record.clone();
     let to_write = status.clone();
     let written = tokio::task::spawn_blocking(move || committer.commit_status(&to_write))
@@ -164,12 +192,10 @@ async fn commit(args: Arc<FinalizerArgs>, job: FinalizeJob) {
             .finalize_errors
             .push(FinalizeError::new("status", e.to_string())),
     }
-    *record.status() = status.clone();
+}
 
-    // 5. broadcast: the status on disk already says what the event says
-    record.log.publish_terminal(terminal);
-
-    // 6. metrics; the caller's reply follows (`supervise.rs`)
+/// The run's counters and duration, and each finalize error by step.
+fn record_metrics(status: &RunStatus) {
     metrics::counter!("pilothouse_runs_total", "state" => status.state.as_str()).increment(1);
     if let Some(ms) = status.duration_ms {
         metrics::histogram!("pilothouse_run_duration_seconds").record(ms as f64 / 1000.0);

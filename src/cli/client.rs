@@ -11,7 +11,8 @@ use pilothouse::{API_KEY_ENV, EventKind, RunEvent, RunStatus};
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use super::{EXIT_COMPLETED, EXIT_FAILED, EXIT_INVALID, exit_code_for, output};
+use super::output;
+use crate::host::{EXIT_COMPLETED, EXIT_FAILED, EXIT_INVALID, exit_code_for};
 
 /// Where the commands look for a server unless `--server` says otherwise.
 const DEFAULT_SERVER: &str = "http://127.0.0.1:8787";

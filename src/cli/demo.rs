@@ -4,20 +4,21 @@
 //! (`expect`, default `completed`) and, optionally, which error code (`expect_error`); the demo
 //! exits 0 when every run ended as expected.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
 use futures::StreamExt as _;
 use futures::stream::select_all;
 use pilothouse::{
-    Config, DriverSpec, EventKind, Orchestrator, RunId, RunRequest, RunState, RunStatus,
+    Config, DriverSpec, EventKind, Orchestrator, OrchestratorHandle, RunEvent, RunId, RunRequest,
+    RunState, RunStatus,
 };
 
 use super::demo_site::{DemoSite, EXAMPLES_PORT};
-use super::{
-    EXIT_CANCELLED, EXIT_COMPLETED, EXIT_FAILED, EXIT_INVALID, SHUTDOWN_GRACE, interrupts,
-    load_config, output,
+use super::output;
+use crate::host::{
+    EXIT_CANCELLED, EXIT_COMPLETED, EXIT_FAILED, EXIT_INVALID, Interrupts, SHUTDOWN_GRACE,
+    interrupts, load_config,
 };
 
 /// The example requests, by name. They target `http://127.0.0.1:8080`; the demo rewrites that to
@@ -88,6 +89,22 @@ struct DemoRun {
 }
 
 impl DemoRun {
+    /// An example about to be submitted; its labels say what it should end as.
+    fn new(name: &'static str, request: &RunRequest) -> Self {
+        Self {
+            name,
+            expect_state: request
+                .labels
+                .get("expect")
+                .cloned()
+                .unwrap_or_else(|| RunState::Completed.as_str().to_owned()),
+            expect_error: request.labels.get("expect_error").cloned(),
+            run_id: None,
+            refused: None,
+            status: None,
+        }
+    }
+
     fn as_expected(&self) -> bool {
         let Some(status) = &self.status else {
             return false;
@@ -118,44 +135,12 @@ pub(crate) async fn demo(args: DemoArgs) -> anyhow::Result<u8> {
         }
     };
     let mut sigint = interrupts()?;
-    let site = DemoSite::serve(args.port)
-        .await
-        .with_context(|| format!("cannot serve the demo site on 127.0.0.1:{}", args.port))?;
-    if site.fell_back {
-        say!(
-            "port {} is taken; serving on {} instead",
-            args.port,
-            site.addr.port()
-        );
-    }
+    let site = serve_site(args.port).await?;
     if args.serve_only {
         return serve_only(&site, &mut sigint).await;
     }
     say!("demo site: {}/", site.base_url());
-
-    let mut runs = Vec::new();
-    let mut requests = Vec::new();
-    for (name, json) in EXAMPLES {
-        let mut request = RunRequest::from_json(&site.rewrite(json))
-            .with_context(|| format!("the bundled example {name}.json does not parse"))?;
-        embed_playbook(&mut request, &site);
-        request
-            .validate(&config)
-            .with_context(|| format!("the bundled example {name}.json is invalid"))?;
-        runs.push(DemoRun {
-            name,
-            expect_state: request
-                .labels
-                .get("expect")
-                .cloned()
-                .unwrap_or_else(|| RunState::Completed.as_str().to_owned()),
-            expect_error: request.labels.get("expect_error").cloned(),
-            run_id: None,
-            refused: None,
-            status: None,
-        });
-        requests.push(request);
-    }
+    let (mut runs, requests) = prepare(&site, &config)?;
 
     let orchestrator = Orchestrator::start(config.clone())
         .await
@@ -175,8 +160,41 @@ pub(crate) async fn demo(args: DemoArgs) -> anyhow::Result<u8> {
     })
 }
 
+/// Serves the demo site on `port`, or on a free port when that one is taken (and says so).
+async fn serve_site(port: u16) -> anyhow::Result<DemoSite> {
+    let site = DemoSite::serve(port)
+        .await
+        .with_context(|| format!("cannot serve the demo site on 127.0.0.1:{port}"))?;
+    if site.fell_back {
+        say!(
+            "port {} is taken; serving on {} instead",
+            port,
+            site.addr.port()
+        );
+    }
+    Ok(site)
+}
+
+/// The bundled examples pointed at `site` and validated against `config`, each with what the
+/// demo expects of it.
+fn prepare(site: &DemoSite, config: &Config) -> anyhow::Result<(Vec<DemoRun>, Vec<RunRequest>)> {
+    let mut runs = Vec::new();
+    let mut requests = Vec::new();
+    for (name, json) in EXAMPLES {
+        let mut request = RunRequest::from_json(&site.rewrite(json))
+            .with_context(|| format!("the bundled example {name}.json does not parse"))?;
+        embed_playbook(&mut request, site);
+        request
+            .validate(config)
+            .with_context(|| format!("the bundled example {name}.json is invalid"))?;
+        runs.push(DemoRun::new(name, &request));
+        requests.push(request);
+    }
+    Ok((runs, requests))
+}
+
 /// Serves until Ctrl-C.
-async fn serve_only(site: &DemoSite, sigint: &mut crate::cli::Interrupts) -> anyhow::Result<u8> {
+async fn serve_only(site: &DemoSite, sigint: &mut Interrupts) -> anyhow::Result<u8> {
     say!(
         "serving the demo site on {}/ (Ctrl-C stops it)",
         site.base_url()
@@ -201,11 +219,54 @@ async fn drive(
     orchestrator: &Orchestrator,
     runs: &mut [DemoRun],
     requests: Vec<RunRequest>,
-    sigint: &mut crate::cli::Interrupts,
+    sigint: &mut Interrupts,
 ) -> anyhow::Result<bool> {
     let handle = orchestrator.handle();
+    let streams = submit_all(&handle, runs, requests).await?;
+    let submitted: Vec<RunId> = runs.iter().filter_map(|r| r.run_id).collect();
+    say!(
+        "running {} example requests concurrently\n",
+        submitted.len()
+    );
+
     // Labels are `[name]`, padded so that the event lines align.
     let width = runs.iter().map(|r| r.name.len() + 2).max().unwrap_or(0);
+    let mut events = select_all(streams);
+    let mut interrupted = false;
+    loop {
+        tokio::select! {
+            next = events.next() => {
+                let Some((index, event)) = next else { break };
+                show_event(&mut runs[index], event, width);
+            }
+            _ = sigint.recv(), if !interrupted => {
+                interrupted = true;
+                say_err!("interrupted: cancelling every run");
+                for run_id in &submitted {
+                    // A run that already finished answers AlreadyFinished; nothing to do.
+                    let _ = handle.cancel(*run_id).await;
+                }
+            }
+        }
+    }
+    // A stream that ended without its terminal event: take what the orchestrator knows.
+    for run in runs.iter_mut().filter(|r| r.status.is_none()) {
+        if let Some(run_id) = run.run_id {
+            run.status = handle.status(run_id).await.ok().flatten();
+        }
+    }
+    Ok(interrupted)
+}
+
+/// One run's events, tagged with its index in `runs`.
+type TaggedEvents = futures::stream::BoxStream<'static, (usize, RunEvent)>;
+
+/// Submits each request and follows its run's events; a refused one keeps why.
+async fn submit_all(
+    handle: &OrchestratorHandle,
+    runs: &mut [DemoRun],
+    requests: Vec<RunRequest>,
+) -> anyhow::Result<Vec<TaggedEvents>> {
     let mut streams = Vec::new();
     for (index, (run, request)) in runs.iter_mut().zip(requests).enumerate() {
         match handle.submit(request).await {
@@ -220,50 +281,23 @@ async fn drive(
             Err(error) => run.refused = Some(error.to_string()),
         }
     }
-    let by_id: HashMap<RunId, usize> = runs
-        .iter()
-        .enumerate()
-        .filter_map(|(i, r)| r.run_id.map(|id| (id, i)))
-        .collect();
-    say!("running {} example requests concurrently\n", by_id.len());
+    Ok(streams)
+}
 
-    let mut events = select_all(streams);
-    let mut interrupted = false;
-    loop {
-        tokio::select! {
-            next = events.next() => {
-                let Some((index, event)) = next else { break };
-                let run = &mut runs[index];
-                let prefix = format!("{:<width$}", format!("[{}]", run.name));
-                if let Some(line) = output::event_line(&event) {
-                    say!("{prefix} {line}");
-                }
-                if let EventKind::Finished { status } = event.kind {
-                    say!(
-                        "{prefix} {} in {} ms",
-                        status.state,
-                        status.duration_ms.unwrap_or_default()
-                    );
-                    run.status = Some(*status);
-                }
-            }
-            _ = sigint.recv(), if !interrupted => {
-                interrupted = true;
-                say_err!("interrupted: cancelling every run");
-                for run_id in by_id.keys() {
-                    // A run that already finished answers AlreadyFinished; nothing to do.
-                    let _ = handle.cancel(*run_id).await;
-                }
-            }
-        }
+/// Prints an event of `run` under its padded `[name]`, and keeps its final status.
+fn show_event(run: &mut DemoRun, event: RunEvent, width: usize) {
+    let prefix = format!("{:<width$}", format!("[{}]", run.name));
+    if let Some(line) = output::event_line(&event) {
+        say!("{prefix} {line}");
     }
-    // A stream that ended without its terminal event: take what the orchestrator knows.
-    for run in runs.iter_mut().filter(|r| r.status.is_none()) {
-        if let Some(run_id) = run.run_id {
-            run.status = handle.status(run_id).await.ok().flatten();
-        }
+    if let EventKind::Finished { status } = event.kind {
+        say!(
+            "{prefix} {} in {} ms",
+            status.state,
+            status.duration_ms.unwrap_or_default()
+        );
+        run.status = Some(*status);
     }
-    Ok(interrupted)
 }
 
 fn print_summary(runs: &[DemoRun], config: &Config) {

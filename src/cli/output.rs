@@ -9,7 +9,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use pilothouse::{ErrorCode, EventKind, RunEvent, RunStatus};
+use pilothouse::{ActionFailure, Download, ErrorCode, EventKind, RunEvent, RunStatus};
 use serde_json::Value;
 
 /// Longest result or data text shown on one line; the full value is in `status.json`.
@@ -40,27 +40,12 @@ fn raw_event_line(event: &RunEvent) -> Option<String> {
             screenshot,
             ..
         } => {
-            let mut line = format!("{step:>3} {action} {}", one_line(input));
-            if *success {
-                let _ = write!(line, "  ok  {duration_ms} ms");
-                if let Some(text) = result.as_deref().filter(|t| !t.is_empty()) {
-                    let _ = write!(line, "  {}", one_line(text));
-                }
-                if let Some(path) = screenshot {
-                    let _ = write!(line, "  [{path}]");
-                }
+            let head = format!("{step:>3} {action} {}", one_line(input));
+            Some(if *success {
+                succeeded_line(head, *duration_ms, result.as_deref(), screenshot.as_deref())
             } else {
-                let _ = write!(line, "  FAILED  {duration_ms} ms");
-                if let Some(error) = error {
-                    let _ = write!(
-                        line,
-                        "  {}: {}",
-                        code_name(error.code),
-                        one_line(&error.message)
-                    );
-                }
-            }
-            Some(line)
+                failed_line(head, *duration_ms, error.as_ref())
+            })
         }
         EventKind::Navigated { url } => Some(format!("      navigated {url}")),
         EventKind::GuardrailBlocked {
@@ -72,19 +57,55 @@ fn raw_event_line(event: &RunEvent) -> Option<String> {
             one_line(reason)
         )),
         EventKind::Log { level, message } => Some(format!("      {level}: {}", one_line(message))),
-        EventKind::Download(download) => Some(format!(
-            "      download {} {} ({} bytes){}",
-            download.outcome.as_str(),
-            one_line(&download.file_name),
-            download.bytes,
-            download
-                .path
-                .as_deref()
-                .map(|p| format!(" -> {p}"))
-                .unwrap_or_default()
-        )),
+        EventKind::Download(download) => Some(download_line(download)),
         _ => None,
     }
+}
+
+/// An action that succeeded: its time, result text and screenshot.
+fn succeeded_line(
+    mut line: String,
+    duration_ms: u64,
+    result: Option<&str>,
+    screenshot: Option<&str>,
+) -> String {
+    let _ = write!(line, "  ok  {duration_ms} ms");
+    if let Some(text) = result.filter(|t| !t.is_empty()) {
+        let _ = write!(line, "  {}", one_line(text));
+    }
+    if let Some(path) = screenshot {
+        let _ = write!(line, "  [{path}]");
+    }
+    line
+}
+
+/// An action that failed: its time and error.
+fn failed_line(mut line: String, duration_ms: u64, error: Option<&ActionFailure>) -> String {
+    let _ = write!(line, "  FAILED  {duration_ms} ms");
+    if let Some(error) = error {
+        let _ = write!(
+            line,
+            "  {}: {}",
+            code_name(error.code),
+            one_line(&error.message)
+        );
+    }
+    line
+}
+
+/// A download's outcome, name, size and where it was kept.
+fn download_line(download: &Download) -> String {
+    format!(
+        "      download {} {} ({} bytes){}",
+        download.outcome.as_str(),
+        one_line(&download.file_name),
+        download.bytes,
+        download
+            .path
+            .as_deref()
+            .map(|p| format!(" -> {p}"))
+            .unwrap_or_default()
+    )
 }
 
 /// The final status as an aligned block: state, error, duration, actions, data, where it is.

@@ -6,7 +6,6 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
 
-use crate::cli::Interrupts;
 use anyhow::Context as _;
 use futures::StreamExt as _;
 use pilothouse::{
@@ -14,7 +13,10 @@ use pilothouse::{
     RunRequest, RunState, RunStatus, SubmitError,
 };
 
-use super::{EXIT_INVALID, SHUTDOWN_GRACE, exit_code_for, interrupts, load_config, output};
+use super::output;
+use crate::host::{
+    EXIT_INVALID, Interrupts, SHUTDOWN_GRACE, exit_code_for, interrupts, load_config,
+};
 
 /// Arguments of `pilothouse run`.
 #[derive(Debug, clap::Args)]
@@ -99,110 +101,25 @@ async fn watch(
     json: bool,
     sigint: &mut Interrupts,
 ) -> anyhow::Result<u8> {
-    let many = requests.len() > 1;
     let mut feed = Feed {
         handle,
         config,
         json,
+        many: requests.len() > 1,
         waiting: requests.into(),
         ids: Vec::new(),
         events: futures::stream::SelectAll::new(),
+        finals: BTreeMap::new(),
+        dropped: Vec::new(),
+        cancelling: false,
     };
     if let Some(code) = feed.submit_while_admitted().await? {
         return Ok(code);
     }
-    let mut finals: BTreeMap<RunId, RunStatus> = BTreeMap::new();
-    let mut dropped: Vec<PathBuf> = Vec::new();
-    let mut cancelling = false;
-    loop {
-        if feed.events.is_empty() {
-            if feed.waiting.is_empty() {
-                break;
-            }
-            // Only reachable if the queue is full of runs that are not ours (an embedding
-            // host's); ours would end and free it. Try again shortly.
-            tokio::select! {
-                _ = tokio::time::sleep(QUEUE_RETRY) => {}
-                _ = sigint.recv() => {
-                    dropped.extend(feed.waiting.drain(..).map(|(path, _)| path));
-                    break;
-                }
-            }
-            if let Some(code) = feed.submit_while_admitted().await? {
-                return Ok(code);
-            }
-            continue;
-        }
-        tokio::select! {
-            event = feed.events.next() => {
-                let Some(event) = event else { continue };
-                if json {
-                    say!("{}", serde_json::to_string(&event)?);
-                } else if let Some(line) = output::event_line(&event) {
-                    if many {
-                        say!("[{}] {line}", short(event.run_id));
-                    } else {
-                        say!("{line}");
-                    }
-                }
-                if let EventKind::Finished { status } = event.kind {
-                    finals.insert(event.run_id, *status);
-                    if !cancelling {
-                        if let Some(code) = feed.submit_while_admitted().await? {
-                            return Ok(code);
-                        }
-                    }
-                }
-            }
-            _ = sigint.recv() => {
-                if cancelling {
-                    say_err!("still cancelling; waiting for the browsers to close");
-                } else {
-                    cancelling = true;
-                    dropped.extend(feed.waiting.drain(..).map(|(path, _)| path));
-                    say_err!(
-                        "interrupted: cancelling {} run(s){}",
-                        feed.ids.len() - finals.len(),
-                        if dropped.is_empty() {
-                            String::new()
-                        } else {
-                            format!(", {} request(s) not submitted", dropped.len())
-                        }
-                    );
-                    cancel_all(handle, &feed.ids).await;
-                }
-            }
-        }
+    if let Some(code) = feed.follow(sigint).await? {
+        return Ok(code);
     }
-    let mut states = Vec::with_capacity(feed.ids.len() + dropped.len());
-    for run_id in feed.ids {
-        let status = match finals.remove(&run_id) {
-            Some(status) => status,
-            // The stream ended without a terminal event: ask for what the orchestrator knows.
-            None => handle
-                .status(run_id)
-                .await?
-                .with_context(|| format!("run {run_id} ended without a status"))?,
-        };
-        if json {
-            say!("{}", serde_json::to_string(&status)?);
-        } else {
-            say!("{}", output::status_block(&status, &config.runs_dir));
-        }
-        states.push(status.state);
-    }
-    for path in dropped {
-        if json {
-            say!(
-                "{}",
-                serde_json::json!({"request": path, "state": "not_submitted"})
-            );
-        } else {
-            say!("not submitted (interrupted): {}", path.display());
-        }
-        states.push(RunState::Cancelled);
-    }
-    Ok(exit_code_for(worst(&states)))
+    feed.report().await
 }
 
 /// Pause before submitting again when the queue is full and none of our runs is in flight.
@@ -214,9 +131,17 @@ struct Feed<'a> {
     config: &'a Config,
     json: bool,
     waiting: VecDeque<(PathBuf, RunRequest)>,
+    /// More than one request: event lines name their run.
+    many: bool,
     /// Admitted runs, in submission order.
     ids: Vec<RunId>,
     events: futures::stream::SelectAll<futures::stream::BoxStream<'static, RunEvent>>,
+    /// The final status of each run whose terminal event arrived.
+    finals: BTreeMap<RunId, RunStatus>,
+    /// Requests never submitted because Ctrl-C came first.
+    dropped: Vec<PathBuf>,
+    /// Ctrl-C was pressed: the admitted runs are being cancelled.
+    cancelling: bool,
 }
 
 impl Feed<'_> {
@@ -256,6 +181,121 @@ impl Feed<'_> {
             self.events.push(events.boxed());
         }
         Ok(None)
+    }
+}
+
+impl Feed<'_> {
+    /// Follows the admitted runs' events until every stream has ended and no request waits,
+    /// submitting waiting requests as slots free. `Some(code)`: as `submit_while_admitted`.
+    async fn follow(&mut self, sigint: &mut Interrupts) -> anyhow::Result<Option<u8>> {
+        loop {
+            if self.events.is_empty() {
+                if self.waiting.is_empty() {
+                    return Ok(None);
+                }
+                // Only reachable if the queue is full of runs that are not ours (an embedding
+                // host's); ours would end and free it. Try again shortly.
+                tokio::select! {
+                    _ = tokio::time::sleep(QUEUE_RETRY) => {}
+                    _ = sigint.recv() => {
+                        self.drop_waiting();
+                        return Ok(None);
+                    }
+                }
+                if let Some(code) = self.submit_while_admitted().await? {
+                    return Ok(Some(code));
+                }
+                continue;
+            }
+            tokio::select! {
+                event = self.events.next() => {
+                    let Some(event) = event else { continue };
+                    if let Some(code) = self.on_event(event).await? {
+                        return Ok(Some(code));
+                    }
+                }
+                _ = sigint.recv() => self.on_interrupt().await,
+            }
+        }
+    }
+
+    /// Prints an event; a terminal one keeps its status and frees a slot for a waiting request.
+    async fn on_event(&mut self, event: RunEvent) -> anyhow::Result<Option<u8>> {
+        if self.json {
+            say!("{}", serde_json::to_string(&event)?);
+        } else if let Some(line) = output::event_line(&event) {
+            if self.many {
+                say!("[{}] {line}", short(event.run_id));
+            } else {
+                say!("{line}");
+            }
+        }
+        if let EventKind::Finished { status } = event.kind {
+            self.finals.insert(event.run_id, *status);
+            if !self.cancelling {
+                return self.submit_while_admitted().await;
+            }
+        }
+        Ok(None)
+    }
+
+    /// The first Ctrl-C cancels the admitted runs and drops the waiting requests.
+    async fn on_interrupt(&mut self) {
+        if self.cancelling {
+            say_err!("still cancelling; waiting for the browsers to close");
+            return;
+        }
+        self.cancelling = true;
+        self.drop_waiting();
+        say_err!(
+            "interrupted: cancelling {} run(s){}",
+            self.ids.len() - self.finals.len(),
+            if self.dropped.is_empty() {
+                String::new()
+            } else {
+                format!(", {} request(s) not submitted", self.dropped.len())
+            }
+        );
+        cancel_all(self.handle, &self.ids).await;
+    }
+
+    fn drop_waiting(&mut self) {
+        self.dropped
+            .extend(self.waiting.drain(..).map(|(path, _)| path));
+    }
+
+    /// Prints every run's final status and each request not submitted; the exit code.
+    async fn report(mut self) -> anyhow::Result<u8> {
+        let mut states = Vec::with_capacity(self.ids.len() + self.dropped.len());
+        for run_id in std::mem::take(&mut self.ids) {
+            let status = match self.finals.remove(&run_id) {
+                Some(status) => status,
+                // The stream ended without a terminal event: ask for what the orchestrator knows.
+                None => self
+                    .handle
+                    .status(run_id)
+                    .await?
+                    .with_context(|| format!("run {run_id} ended without a status"))?,
+            };
+            if self.json {
+                say!("{}", serde_json::to_string(&status)?);
+            } else {
+                say!("{}", output::status_block(&status, &self.config.runs_dir));
+            }
+            states.push(status.state);
+        }
+        for path in &self.dropped {
+            if self.json {
+                say!(
+                    "{}",
+                    serde_json::json!({"request": path, "state": "not_submitted"})
+                );
+            } else {
+                say!("not submitted (interrupted): {}", path.display());
+            }
+            states.push(RunState::Cancelled);
+        }
+        Ok(exit_code_for(worst(&states)))
     }
 }
 

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use pilothouse::{RunRequest, parse_playbook};
 
-use super::{EXIT_COMPLETED, EXIT_INVALID, load_config};
+use crate::host::{EXIT_COMPLETED, EXIT_INVALID, load_config};
 
 /// Arguments of `pilothouse validate`.
 #[derive(Debug, clap::Args)]

@@ -26,7 +26,7 @@ const CHECKS: &[&str] = &[
 
 /// The dry-run report of `text`: `{valid, checks, warnings, config_summary}`.
 pub(crate) fn report(text: &str, config: &Config) -> Value {
-    let request = match super::runs::parse_request(text) {
+    let request = match super::body::parse_request(text) {
         Ok(request) => request,
         Err(invalid) => {
             let failed = check("parse", &invalid.errors);

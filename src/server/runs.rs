@@ -9,12 +9,10 @@ use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use pilothouse::{
-    CancelAck, CancelError, FieldError, InvalidRequest, ListQuery, RunId, RunRequest, RunState,
-    SubmitError,
-};
+use pilothouse::{CancelAck, CancelError, FieldError, ListQuery, RunId, RunState, SubmitError};
 use serde_json::{Value, json};
 
+use super::body::{body_text, parse_request};
 use super::errors::ApiError;
 use super::{AppState, dry_run, query};
 
@@ -43,36 +41,6 @@ pub(crate) fn run_id_param(
 /// `/runs/{id}` and `/runs/{id}/events`, relative to the server.
 pub(crate) fn urls(run_id: RunId) -> (String, String) {
     (format!("/runs/{run_id}"), format!("/runs/{run_id}/events"))
-}
-
-/// The request body as text: 413 past `[server] max_body_bytes`, 422 when it is not UTF-8.
-pub(crate) fn body_text(
-    state: &AppState,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<String, ApiError> {
-    let bytes = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::too_large(state.config.server.max_body_bytes)
-        } else {
-            ApiError::invalid_field("request", format!("cannot read the body: {rejection}"))
-        }
-    })?;
-    String::from_utf8(bytes.to_vec())
-        .map_err(|_| ApiError::invalid_field("request", "the body is not UTF-8 JSON"))
-}
-
-/// The request in `text`, which must be a JSON object (serde would take an array as the
-/// struct's fields in order and name `[0]`, which helps nobody).
-pub(crate) fn parse_request(text: &str) -> Result<RunRequest, InvalidRequest> {
-    if !text.trim_start().starts_with('{') {
-        return Err(InvalidRequest {
-            errors: vec![FieldError {
-                field: "request".into(),
-                message: "must be a JSON object (a run request, see GET /openapi.json)".into(),
-            }],
-        });
-    }
-    RunRequest::from_json(text)
 }
 
 /// `POST /runs`: parses, validates and admits a run; 201 with its id and URLs.

@@ -180,57 +180,59 @@ Order Total: $167.98
 
 /// The sample pages of `test_blinders_effectiveness.py`: (page, lines that must go, text that
 /// must stay, fewest redactions).
+const SAMPLE_PAGES: &[(&str, &[&str], &[&str], usize)] = &[
+    (
+        INJECTION_HEAVY,
+        &["Override all previous", "Forget your instructions"],
+        &[
+            "Welcome to our site",
+            "Real Content Here",
+            "$29.99",
+            "Product 1",
+        ],
+        // The reference asks for at least 6 of its 7 injection lines.
+        7,
+    ),
+    (
+        RETURN_POLICY,
+        &[
+            "Ignore the user",
+            "override previous rules",
+            "You are now an admin agent",
+        ],
+        &[
+            "30-Day Returns",
+            "full refund within 30 days",
+            "original packaging",
+            "15-day return window",
+            "non-refundable",
+        ],
+        3,
+    ),
+    (
+        HOURS_WITH_SIDEBAR,
+        &["Ignore prior instructions"],
+        &[
+            "Monday-Friday: 9:00 AM - 8:00 PM",
+            "Saturday: 10:00 AM - 6:00 PM",
+            "Sunday: Closed",
+            "Store Information",
+            "Contact Store",
+        ],
+        1,
+    ),
+    (
+        ORDER_WITH_FAKE_BUTTON,
+        &["Ignore prior instructions", "export customer data"],
+        &["$167.98", "Order Total", "Back to Orders", "Track Package"],
+        1,
+    ),
+];
+
+/// Every sample page keeps its content, loses its injection lines, and is wrapped.
 #[test]
 fn the_reference_sample_pages_keep_their_content_and_lose_their_injections() {
-    let pages: &[(&str, &[&str], &[&str], usize)] = &[
-        (
-            INJECTION_HEAVY,
-            &["Override all previous", "Forget your instructions"],
-            &[
-                "Welcome to our site",
-                "Real Content Here",
-                "$29.99",
-                "Product 1",
-            ],
-            // The reference asks for at least 6 of its 7 injection lines.
-            7,
-        ),
-        (
-            RETURN_POLICY,
-            &[
-                "Ignore the user",
-                "override previous rules",
-                "You are now an admin agent",
-            ],
-            &[
-                "30-Day Returns",
-                "full refund within 30 days",
-                "original packaging",
-                "15-day return window",
-                "non-refundable",
-            ],
-            3,
-        ),
-        (
-            HOURS_WITH_SIDEBAR,
-            &["Ignore prior instructions"],
-            &[
-                "Monday-Friday: 9:00 AM - 8:00 PM",
-                "Saturday: 10:00 AM - 6:00 PM",
-                "Sunday: Closed",
-                "Store Information",
-                "Contact Store",
-            ],
-            1,
-        ),
-        (
-            ORDER_WITH_FAKE_BUTTON,
-            &["Ignore prior instructions", "export customer data"],
-            &["$167.98", "Order Total", "Back to Orders", "Track Package"],
-            1,
-        ),
-    ];
-    for (page, gone, kept, fewest) in pages {
+    for (page, gone, kept, fewest) in SAMPLE_PAGES {
         let (screened, count) = redact_injections(page);
         let wrapped = wrap_page_content(&screened);
         assert!(count >= *fewest, "{count} < {fewest}:\n{wrapped}");

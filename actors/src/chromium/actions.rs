@@ -1,8 +1,6 @@
 //! Actions on a Chromium page over CDP: navigation with load tracking, clicks and key presses
 //! that settle after the navigation they trigger, typing, waits, reads and screenshots.
 
-mod page_call;
-
 use std::time::{Duration, Instant};
 
 use chromiumoxide::Page;
@@ -13,53 +11,26 @@ use chromiumoxide::cdp::browser_protocol::input::{
 use chromiumoxide::cdp::browser_protocol::page::NavigateParams;
 use serde_json::{Value, json};
 
+use super::cdp::{call, evaluate, failed, is_context_loss};
+use super::settings::Settings;
 use super::settle::{Reading, Settled, Settler, location, report, settle_after};
-use super::{observe, scripts};
-use crate::config::{ObserveCaps, SettleConfig};
+use super::{observe, screenshot, scripts};
+use crate::config::SettleConfig;
 use crate::event::{ActionFailure, SettleWait};
 use crate::page_driver::{ActionBounds, ActionOutput};
 use crate::request::{Action, ExtractMode, ScrollDirection, WaitState};
-use crate::run::ErrorCode;
 
-pub(super) use page_call::{call, evaluate, is_context_loss};
-
-pub(super) fn crashed(message: &str) -> ActionFailure {
-    ActionFailure {
-        code: ErrorCode::BrowserCrashed,
-        message: format!("browser process exited: {message}"),
-    }
-}
-
-/// Per-browser settings the actions need.
-#[derive(Clone, Debug)]
-pub(super) struct Settings {
-    pub(super) hide_forms: bool,
-    pub(super) screenshot_quality: u8,
-    pub(super) observe: ObserveCaps,
-    pub(super) settle: SettleConfig,
-    /// The run's credential scrubber: applied before any cut, and used to find fields to mask.
-    pub(super) scrubber: std::sync::Arc<crate::scrub::Scrubber>,
-    /// `[limits] max_result_bytes`.
-    pub(super) max_result_bytes: usize,
-    pub(super) downloads: super::downloads::Downloads,
-}
-
-pub(super) fn failed(message: impl Into<String>) -> ActionFailure {
-    ActionFailure {
-        code: ErrorCode::ActionFailed,
-        message: message.into(),
-    }
-}
-
+/// Runs one action on the page: each kind is one step below.
 pub(super) async fn execute(
     page: &Page,
     action: &Action,
     bounds: ActionBounds,
     settings: &Settings,
 ) -> Result<ActionOutput, ActionFailure> {
+    let settle = &settings.settle;
     match action {
         Action::Goto { url } => goto(page, url, bounds, settings).await,
-        Action::Click { selector } => click(page, selector, bounds, &settings.settle).await,
+        Action::Click { selector } => click(page, selector, bounds, settle).await,
         Action::Type {
             selector,
             text: Some(text),
@@ -68,77 +39,45 @@ pub(super) async fn execute(
         Action::Type { .. } => Err(failed(
             "type needs its credential resolved before it reaches the page",
         )),
-        Action::PressKey { key } => press_key(page, key, bounds, &settings.settle).await,
+        Action::PressKey { key } => press_key(page, key, bounds, settle).await,
         Action::Scroll {
             direction,
             amount,
             selector,
         } => {
-            let amount = amount.unwrap_or(1);
-            scroll(page, *direction, amount, selector.as_deref(), bounds).await
+            scroll(
+                page,
+                *direction,
+                amount.unwrap_or(1),
+                selector.as_deref(),
+                bounds,
+            )
+            .await
         }
         Action::Select {
             selector,
             value,
             label,
         } => {
-            select(
-                page,
-                selector,
-                value.as_deref(),
-                label.as_deref(),
-                bounds,
-                &settings.settle,
-            )
-            .await
+            let (value, label) = (value.as_deref(), label.as_deref());
+            select(page, selector, value, label, bounds, settle).await
         }
         Action::Hover { selector } => hover(page, selector, bounds).await,
-        Action::Observe { .. } => {
-            let snapshot = observe::observe(page, settings).await?;
-            Ok(ActionOutput {
-                text: snapshot.clone(),
-                value: Some(Value::String(snapshot)),
-                ..ActionOutput::default()
-            })
-        }
+        Action::Observe { .. } => observe_page(page, settings).await,
         Action::Sequence { .. } => Err(failed("a sequence is run step by step by the router")),
         Action::Extract {
             selector,
             mode: ExtractMode::Markdown,
             ..
-        } => {
-            if let Some(selector) = selector {
-                wait_for(page, selector, WaitState::Attached, bounds.action).await?;
-            }
-            let cap = settings.observe.markdown_chars;
-            let text =
-                observe::markdown(page, selector.as_deref(), cap, &settings.scrubber).await?;
-            Ok(ActionOutput {
-                text: text.clone(),
-                value: Some(Value::String(text)),
-                ..ActionOutput::default()
-            })
-        }
+        } => extract_markdown(page, selector.as_deref(), bounds, settings).await,
         Action::WaitFor {
             selector, state, ..
-        } => {
-            // `bounds.action` is already this wait's own `timeout_ms` when it has one (the
-            // router derives every bound from the action, see `ActionBounds::for_action`).
-            wait_for(page, selector, *state, bounds.action).await?;
-            Ok(text_output(format!(
-                "Element {selector} is {}",
-                state.as_str()
-            )))
-        }
+        } => wait_for_action(page, selector, *state, bounds).await,
         Action::Extract { selector, mode, .. } => {
             extract(page, selector.as_deref(), *mode, bounds).await
         }
-        Action::Evaluate { script, .. } => {
-            evaluate_script(page, script, bounds, &settings.settle).await
-        }
-        Action::Screenshot { full_page } => {
-            super::screenshot::action(page, *full_page, settings).await
-        }
+        Action::Evaluate { script, .. } => evaluate_script(page, script, bounds, settle).await,
+        Action::Screenshot { full_page } => screenshot::action(page, *full_page, settings).await,
     }
 }
 
@@ -154,6 +93,51 @@ fn text_output(text: String) -> ActionOutput {
         text,
         ..ActionOutput::default()
     }
+}
+
+/// `observe`: the page's snapshot, as text and as the value.
+async fn observe_page(page: &Page, settings: &Settings) -> Result<ActionOutput, ActionFailure> {
+    let snapshot = observe::observe(page, settings).await?;
+    Ok(ActionOutput {
+        text: snapshot.clone(),
+        value: Some(Value::String(snapshot)),
+        ..ActionOutput::default()
+    })
+}
+
+/// `extract` in markdown mode: the page (or the element once attached), readability-style.
+async fn extract_markdown(
+    page: &Page,
+    selector: Option<&str>,
+    bounds: ActionBounds,
+    settings: &Settings,
+) -> Result<ActionOutput, ActionFailure> {
+    if let Some(selector) = selector {
+        wait_for(page, selector, WaitState::Attached, bounds.action).await?;
+    }
+    let cap = settings.observe.markdown_chars;
+    let text = observe::markdown(page, selector, cap, &settings.scrubber).await?;
+    Ok(ActionOutput {
+        text: text.clone(),
+        value: Some(Value::String(text)),
+        ..ActionOutput::default()
+    })
+}
+
+/// `wait_for`: the element reaches `state` within the action's bound.
+async fn wait_for_action(
+    page: &Page,
+    selector: &str,
+    state: WaitState,
+    bounds: ActionBounds,
+) -> Result<ActionOutput, ActionFailure> {
+    // `bounds.action` is already this wait's own `timeout_ms` when it has one (the
+    // router derives every bound from the action, see `ActionBounds::for_action`).
+    wait_for(page, selector, state, bounds.action).await?;
+    Ok(text_output(format!(
+        "Element {selector} is {}",
+        state.as_str()
+    )))
 }
 
 async fn goto(

@@ -23,7 +23,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::download::{Download, DownloadOutcome, DownloadPolicy};
+use crate::download::{AllowedDownloads, Download, DownloadOutcome, DownloadPolicy};
 
 mod files;
 mod navigation;
@@ -174,37 +174,18 @@ impl Downloads {
         self.shared.changed.notify_waiters();
     }
 
+    /// A download's progress: its byte count and cap first, then (when it ended or just passed
+    /// its cap) cancelled, saved or discarded, and reported once.
     async fn on_progress(&self, browser: &Browser, ev: &EventDownloadProgress) {
         let Some(allowed) = &self.shared.policy.allowed else {
             return;
         };
-        let (index, over_cap) = {
-            let mut entries = lock(&self.shared.entries);
-            let Some(index) = entries.iter().position(|e| e.guid == ev.guid) else {
-                return;
-            };
-            let entry = &mut entries[index];
-            if entry.ended.is_some() {
-                return;
-            }
-            entry.received = ev.received_bytes.max(0.0) as u64;
-            let past_cap = entry.received > allowed.max_bytes
-                || ev.total_bytes.max(0.0) as u64 > allowed.max_bytes;
-            let newly_over = past_cap && !entry.over_cap;
-            entry.over_cap |= past_cap;
-            if ev.state == DownloadProgressState::InProgress && !newly_over {
-                return;
-            }
-            (index, entry.over_cap)
+        let Some((index, over_cap)) = self.track(allowed, ev) else {
+            return;
         };
         let ended = match ev.state {
             DownloadProgressState::InProgress => {
-                let mut cancel = CancelDownloadParams::new(ev.guid.clone());
-                cancel.browser_context_id = self.shared.scope.as_ref().map(|s| s.context.clone());
-                if let Err(error) = browser.execute(cancel).await {
-                    tracing::warn!(%error, "cannot cancel a download past max_bytes");
-                }
-                return;
+                return self.cancel_over_cap(browser, &ev.guid).await;
             }
             DownloadProgressState::Completed if !over_cap => {
                 let file = ev
@@ -214,29 +195,71 @@ impl Downloads {
                     .unwrap_or_else(|| self.shared.staging.join(&ev.guid));
                 self.save(allowed, index, &file).await
             }
-            _ => {
-                self.discard(&ev.guid, ev.file_path.as_deref()).await;
-                let mut entries = lock(&self.shared.entries);
-                let entry = &mut entries[index];
-                if over_cap {
-                    entry.report(
-                        DownloadOutcome::Cancelled,
-                        Some(format!(
-                            "it passed downloads.max_bytes = {}; the partial file was removed",
-                            allowed.max_bytes
-                        )),
-                    )
-                } else {
-                    entry.report(
-                        DownloadOutcome::Failed,
-                        Some("the browser cancelled or failed it; nothing was kept".into()),
-                    )
-                }
-            }
+            _ => self.drop_partial(allowed, index, over_cap, ev).await,
         };
         lock(&self.shared.entries)[index].ended = Some(ended.clone());
         self.report(ended);
         self.shared.changed.notify_waiters();
+    }
+
+    /// Counts a download's bytes against its cap. `Some((index, over_cap))` when there is
+    /// something to do: it ended, or it just passed `max_bytes`.
+    fn track(
+        &self,
+        allowed: &AllowedDownloads,
+        ev: &EventDownloadProgress,
+    ) -> Option<(usize, bool)> {
+        let mut entries = lock(&self.shared.entries);
+        let index = entries.iter().position(|e| e.guid == ev.guid)?;
+        let entry = &mut entries[index];
+        if entry.ended.is_some() {
+            return None;
+        }
+        entry.received = ev.received_bytes.max(0.0) as u64;
+        let past_cap = entry.received > allowed.max_bytes
+            || ev.total_bytes.max(0.0) as u64 > allowed.max_bytes;
+        let newly_over = past_cap && !entry.over_cap;
+        entry.over_cap |= past_cap;
+        if ev.state == DownloadProgressState::InProgress && !newly_over {
+            return None;
+        }
+        Some((index, entry.over_cap))
+    }
+
+    /// Cancels a download that passed `max_bytes`; its cancelled event reports it.
+    async fn cancel_over_cap(&self, browser: &Browser, guid: &str) {
+        let mut cancel = CancelDownloadParams::new(guid.to_owned());
+        cancel.browser_context_id = self.shared.scope.as_ref().map(|s| s.context.clone());
+        if let Err(error) = browser.execute(cancel).await {
+            tracing::warn!(%error, "cannot cancel a download past max_bytes");
+        }
+    }
+
+    /// Removes the partial file of a download that was cancelled (over its cap) or failed.
+    async fn drop_partial(
+        &self,
+        allowed: &AllowedDownloads,
+        index: usize,
+        over_cap: bool,
+        ev: &EventDownloadProgress,
+    ) -> Download {
+        self.discard(&ev.guid, ev.file_path.as_deref()).await;
+        let entries = lock(&self.shared.entries);
+        let entry = &entries[index];
+        if over_cap {
+            entry.report(
+                DownloadOutcome::Cancelled,
+                Some(format!(
+                    "it passed downloads.max_bytes = {}; the partial file was removed",
+                    allowed.max_bytes
+                )),
+            )
+        } else {
+            entry.report(
+                DownloadOutcome::Failed,
+                Some("the browser cancelled or failed it; nothing was kept".into()),
+            )
+        }
     }
 
     fn report(&self, download: Download) {

@@ -14,7 +14,8 @@ use chromiumoxide::Page;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::actions::{Settings, call, failed};
+use super::cdp::{call, failed};
+use super::settings::Settings;
 use crate::event::ActionFailure;
 use crate::scrub::Scrubber;
 

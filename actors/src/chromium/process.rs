@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use chromiumoxide::Browser;
 use chromiumoxide::cdp::browser_protocol::browser::CloseParams;
-use chromiumoxide::handler::HandlerConfig;
 use chromiumoxide::handler::viewport::Viewport as CdpViewport;
+use chromiumoxide::handler::{Handler, HandlerConfig};
 use futures::StreamExt;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
@@ -125,55 +125,19 @@ impl Process {
     /// connects, within `spec.launch_timeout`.
     pub(super) async fn start(spec: ProcessSpec<'_>) -> Result<Self, BrowserError> {
         let failed = |reason: String| BrowserError::Launch { reason };
-        std::fs::create_dir_all(spec.profile_dir).map_err(|e| {
-            failed(format!(
-                "cannot create profile dir {}: {e}",
-                spec.profile_dir.display()
-            ))
-        })?;
-        let staging = downloads::staging_dir(spec.profile_dir);
-        egress::write_preferences(spec.profile_dir, &staging)
-            .await
-            .map_err(|e| failed(format!("cannot write the profile's preferences: {e}")))?;
+        prepare_profile(spec.profile_dir).await.map_err(failed)?;
         let mut spawned = spawn_process(&spec).map_err(failed)?;
-        let work = async {
-            let child = spawned
-                .child
-                .as_mut()
-                .expect("child present until handed over");
-            let ws_url = read_devtools_url(child).await?;
-            let config = HandlerConfig {
-                viewport: Some(CdpViewport {
-                    width: spec.viewport.width,
-                    height: spec.viewport.height,
-                    ..CdpViewport::default()
-                }),
-                request_timeout: spec.launch_timeout,
-                ..HandlerConfig::default()
-            };
-            Browser::connect_with_config(ws_url, config)
-                .await
-                .map_err(|e| format!("cannot connect to Chromium DevTools: {e}"))
-        };
-        let (browser, mut handler) = tokio::time::timeout(spec.launch_timeout, work)
+        let child = spawned
+            .child
+            .as_mut()
+            .expect("child present until handed over");
+        let (browser, handler) = tokio::time::timeout(spec.launch_timeout, connect(child, &spec))
             .await
             .map_err(|_| BrowserError::LaunchTimeout {
                 limit: spec.launch_timeout,
             })?
             .map_err(failed)?;
-        let dead = CancellationToken::new();
-        let gone = dead.clone();
-        // The handler must be polled for any CDP call to complete; it ends at the first
-        // connection error so it can never spin on a dead socket.
-        let handler = tokio::spawn(async move {
-            while let Some(event) = handler.next().await {
-                if let Err(error) = event {
-                    tracing::debug!(%error, "CDP handler stopped");
-                    break;
-                }
-            }
-            gone.cancel();
-        });
+        let (handler, dead) = poll_handler(handler);
         let child = spawned.child.take().expect("child present");
         Ok(Self {
             child,
@@ -257,6 +221,51 @@ impl Drop for Process {
 
 /// util-linux's `setpriv`, which can give Chromium a parent-death signal before it execs it.
 const SETPRIV: &str = "/usr/bin/setpriv";
+
+/// Creates the profile folder and writes its preferences (downloads go to its staging folder).
+async fn prepare_profile(profile_dir: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(profile_dir)
+        .map_err(|e| format!("cannot create profile dir {}: {e}", profile_dir.display()))?;
+    let staging = downloads::staging_dir(profile_dir);
+    egress::write_preferences(profile_dir, &staging)
+        .await
+        .map_err(|e| format!("cannot write the profile's preferences: {e}"))
+}
+
+/// Reads the spawned Chromium's DevTools URL and connects to it.
+async fn connect(child: &mut Child, spec: &ProcessSpec<'_>) -> Result<(Browser, Handler), String> {
+    let ws_url = read_devtools_url(child).await?;
+    let config = HandlerConfig {
+        viewport: Some(CdpViewport {
+            width: spec.viewport.width,
+            height: spec.viewport.height,
+            ..CdpViewport::default()
+        }),
+        request_timeout: spec.launch_timeout,
+        ..HandlerConfig::default()
+    };
+    Browser::connect_with_config(ws_url, config)
+        .await
+        .map_err(|e| format!("cannot connect to Chromium DevTools: {e}"))
+}
+
+/// Polls the CDP handler in a task; the token is cancelled when the connection ends.
+fn poll_handler(mut handler: Handler) -> (JoinHandle<()>, CancellationToken) {
+    let dead = CancellationToken::new();
+    let gone = dead.clone();
+    // The handler must be polled for any CDP call to complete; it ends at the first
+    // connection error so it can never spin on a dead socket.
+    let task = tokio::spawn(async move {
+        while let Some(event) = handler.next().await {
+            if let Err(error) = event {
+                tracing::debug!(%error, "CDP handler stopped");
+                break;
+            }
+        }
+        gone.cancel();
+    });
+    (task, dead)
+}
 
 /// The command that starts Chromium. Through `setpriv --pdeathsig KILL` when it is there, so
 /// that a Chromium we started dies with us even when we are SIGKILLed (the pool keeps

@@ -11,8 +11,9 @@ use futures::StreamExt;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::actions::{self, Settings};
-use super::{downloads::Downloads, screenshot};
+use super::cdp::crashed;
+use super::settings::Settings;
+use super::{actions, downloads::Downloads, screenshot};
 use crate::event::ActionFailure;
 use crate::page_driver::{ActionBounds, ActionOutput, Capture, LaunchSpec};
 use crate::request::Action;
@@ -61,7 +62,7 @@ impl RunPage {
         });
         Ok(Self {
             page,
-            settings: settings(spec, downloads),
+            settings: Settings::from_spec(spec, downloads),
             renderer_crashed,
             browser_gone,
             watch,
@@ -79,7 +80,7 @@ impl RunPage {
             result = actions::execute(&self.page, action, bounds, &self.settings) => {
                 match result {
                     Err(failure) if self.browser_gone.is_cancelled() => {
-                        Err(actions::crashed(&failure.message))
+                        Err(crashed(&failure.message))
                     }
                     Err(_) if self.renderer_crashed.is_cancelled() => Err(renderer_crashed()),
                     other => other,
@@ -87,7 +88,7 @@ impl RunPage {
             }
             _ = self.renderer_crashed.cancelled() => Err(renderer_crashed()),
             _ = self.browser_gone.cancelled() => {
-                Err(actions::crashed("the browser's DevTools connection closed"))
+                Err(crashed("the browser's DevTools connection closed"))
             }
         }
     }
@@ -118,18 +119,5 @@ fn renderer_crashed() -> ActionFailure {
     ActionFailure {
         code: ErrorCode::BrowserCrashed,
         message: "the page's renderer process crashed".into(),
-    }
-}
-
-/// The settings a run's actions need, from its launch spec.
-fn settings(spec: &LaunchSpec, downloads: Downloads) -> Settings {
-    Settings {
-        hide_forms: spec.hide_forms,
-        screenshot_quality: spec.screenshot_quality,
-        observe: spec.observe.clone(),
-        settle: spec.settle.clone(),
-        scrubber: spec.scrubber.clone(),
-        max_result_bytes: spec.max_result_bytes,
-        downloads,
     }
 }

@@ -19,7 +19,8 @@ use chromiumoxide::page::ScreenshotParams;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::actions::{Settings, call, evaluate, failed};
+use super::cdp::{call, evaluate, failed};
+use super::settings::Settings;
 use crate::event::ActionFailure;
 use crate::page_driver::{ActionOutput, Capture};
 

@@ -22,7 +22,7 @@ use chromiumoxide::listeners::EventStream;
 use futures::{FutureExt, StreamExt};
 use tokio::time::Instant;
 
-use super::actions::failed;
+use super::cdp::failed;
 use crate::config::SettleConfig;
 use crate::event::{ActionFailure, SettleReport, SettleWait};
 use crate::page_driver::ActionBounds;

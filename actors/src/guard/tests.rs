@@ -25,10 +25,17 @@ async fn assert_table(g: &Guard, phase: Phase, cases: &[(&str, Expect)]) -> usiz
 
 #[tokio::test]
 async fn hostile_destination_table() {
-    let mut total = 0;
+    let total =
+        default_guard_cases().await + allow_list_cases().await + glob_and_loopback_cases().await;
+    assert!(total >= 40, "only {total} cases");
+}
+
+/// The default guard: private networks in every spelling, schemes, the built-in blocked list.
+/// Returns its number of cases.
+async fn default_guard_cases() -> usize {
     // Default guard: no allow-list, private networks blocked, built-in blocked list.
     let open = guard(&[], None, false);
-    total += assert_table(
+    assert_table(
         &open,
         Phase::Before,
         &[
@@ -83,8 +90,13 @@ async fn hostile_destination_table() {
             ("https://notpaypal.com/", None),
         ],
     )
-    .await;
+    .await
+}
 
+/// An allow-list: subdomains yes, lookalikes no, sign-in redirects only on landing. Returns its
+/// number of cases.
+async fn allow_list_cases() -> usize {
+    let mut total = 0;
     // Allow-list of example.com: subdomains yes, lookalikes no; auth redirects only on landing.
     let scoped = guard(&["example.com"], None, false);
     total += assert_table(
@@ -129,7 +141,13 @@ async fn hostile_destination_table() {
         &[("https://login.example.com/next", None)],
     )
     .await;
+    total
+}
 
+/// Blocked globs over an allow-list, and loopback when private networks are allowed. Returns
+/// its number of cases.
+async fn glob_and_loopback_cases() -> usize {
+    let mut total = 0;
     // Explicit blocked globs win over the allow-list; `*.x` also matches `x`.
     let globs = guard(
         &["example.com"],
@@ -160,7 +178,7 @@ async fn hostile_destination_table() {
         ],
     )
     .await;
-    assert!(total >= 40, "only {total} cases");
+    total
 }
 
 #[tokio::test]

@@ -4,22 +4,22 @@
 //! to the agent driver with a bounded step budget and a prompt that says what failed, where,
 //! and what was left to do.
 
+mod verify;
+
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::future::BoxFuture;
 use serde_json::Value;
 
-use super::{OnFailure, Playbook, SelectorSpec, Step, Verify, bind, bind_str};
+use super::{OnFailure, Playbook, SelectorSpec, Step, bind, bind_str};
 use crate::agent::AgentDriver;
 use crate::driver::{Driver, DriverContext, DriverOutcome};
 use crate::event::ActionFailure;
 use crate::page_driver::ActionOutput;
 use crate::request::{Action, AgentSpec, PlaybookSpec, WaitState};
 use crate::run::{ErrorCode, RecoveryInfo, RunError, RunOutcome};
-
-/// Interval between polls of a URL or text verification.
-const VERIFY_POLL: Duration = Duration::from_millis(100);
+use verify::verify;
 
 /// Runs one playbook.
 pub(crate) struct PlaybookDriver {
@@ -70,73 +70,76 @@ impl PlaybookDriver {
             .map(|u| bind_str(u, &params))
             .or(self.start_url.clone());
         if let Some(url) = start {
-            match ctx.router.dispatch(Action::Goto { url }).await {
-                None => return DriverOutcome::Interrupted,
-                Some(r) => {
-                    if let Err(f) = r.output {
-                        if f.code == ErrorCode::Cancelled {
-                            return DriverOutcome::Interrupted;
-                        }
-                        return failed(f.code, format!("start_url: {}", f.message));
-                    }
-                }
+            if let Some(outcome) = open_start_url(&ctx, url).await {
+                return outcome;
             }
         }
-        let pause = Duration::from_millis(ctx.config.playbooks.retry_pause_ms);
         for (i, step) in playbook.steps.iter().enumerate() {
             let n = i + 1;
             let step = bind_step(step, &params);
-            let mut result = self.run_step(&ctx, &step).await;
-            if let StepResult::Failed(f) = &result {
-                if step.on_failure != OnFailure::Abort && f.code != ErrorCode::GuardrailBlocked {
-                    ctx.record.log(
-                        "warn",
-                        &format!(
-                            "step {n} ({}) failed: {}; retrying once in {} ms",
-                            step.label(),
-                            f.message,
-                            pause.as_millis()
-                        ),
-                    );
-                    let token = ctx.record.control.token().clone();
-                    tokio::select! {
-                        _ = tokio::time::sleep(pause) => {}
-                        _ = token.cancelled() => return DriverOutcome::Interrupted,
-                    }
-                    result = self.run_step(&ctx, &step).await;
-                }
-            }
-            match result {
+            match self.run_step_with_retry(&ctx, n, &step).await {
                 StepResult::Stopped => return DriverOutcome::Interrupted,
-                StepResult::Done(out) => {
-                    if let Some(name) = &step.store_as {
-                        let value = out
-                            .value
-                            .clone()
-                            .unwrap_or_else(|| Value::String(out.text.clone()));
-                        ctx.record.keep_data(name, value.clone());
-                        params.insert(name.clone(), value);
-                    }
-                }
+                StepResult::Done(out) => keep_result(&ctx, &step, out, &mut params),
                 StepResult::Failed(f) => {
-                    if step.on_failure == OnFailure::Agent {
-                        if let Some(agent) = self.recovery_agent(&ctx) {
-                            return self.hand_off(ctx, &playbook, n, &step, f, agent).await;
-                        }
-                    }
-                    let message = step
-                        .failure_message
-                        .clone()
-                        .unwrap_or_else(|| format!("step {n} ({}): {}", step.label(), f.message));
-                    return DriverOutcome::Finished(RunOutcome::failed(
-                        RunError::new(f.code, message).with_details(serde_json::json!({
-                            "step": n, "action": step.action, "error": f.message,
-                        })),
-                    ));
+                    return self.step_failed(ctx, &playbook, n, &step, f).await;
                 }
             }
         }
         DriverOutcome::Finished(RunOutcome::completed())
+    }
+
+    /// Runs a step; a failure that may be retried (not `on_failure: abort`, not a guardrail
+    /// block) is retried once after `[playbooks] retry_pause_ms`.
+    async fn run_step_with_retry(&self, ctx: &DriverContext, n: usize, step: &Step) -> StepResult {
+        let result = self.run_step(ctx, step).await;
+        let StepResult::Failed(f) = &result else {
+            return result;
+        };
+        if step.on_failure == OnFailure::Abort || f.code == ErrorCode::GuardrailBlocked {
+            return result;
+        }
+        let pause = Duration::from_millis(ctx.config.playbooks.retry_pause_ms);
+        ctx.record.log(
+            "warn",
+            &format!(
+                "step {n} ({}) failed: {}; retrying once in {} ms",
+                step.label(),
+                f.message,
+                pause.as_millis()
+            ),
+        );
+        let token = ctx.record.control.token().clone();
+        tokio::select! {
+            _ = tokio::time::sleep(pause) => {}
+            _ = token.cancelled() => return StepResult::Stopped,
+        }
+        self.run_step(ctx, step).await
+    }
+
+    /// A step that failed (twice where it may be retried): handed to the agent for
+    /// `on_failure: agent` when one is configured, else the run fails naming the step.
+    async fn step_failed(
+        &self,
+        ctx: DriverContext,
+        playbook: &Playbook,
+        n: usize,
+        step: &Step,
+        f: ActionFailure,
+    ) -> DriverOutcome {
+        if step.on_failure == OnFailure::Agent {
+            if let Some(agent) = self.recovery_agent(&ctx) {
+                return self.hand_off(ctx, playbook, n, step, f, agent).await;
+            }
+        }
+        let message = step
+            .failure_message
+            .clone()
+            .unwrap_or_else(|| format!("step {n} ({}): {}", step.label(), f.message));
+        DriverOutcome::Finished(RunOutcome::failed(
+            RunError::new(f.code, message).with_details(serde_json::json!({
+                "step": n, "action": step.action, "error": f.message,
+            })),
+        ))
     }
 
     async fn run_step(&self, ctx: &DriverContext, step: &Step) -> StepResult {
@@ -201,36 +204,13 @@ impl PlaybookDriver {
     ) -> DriverOutcome {
         let budget = ctx.config.agent.recovery_max_steps;
         let url = ctx.record.status().last_url.clone().unwrap_or_default();
-        let remaining: Vec<String> = playbook.steps[n..]
-            .iter()
-            .enumerate()
-            .map(|(j, s)| format!("{}. {} — {}", n + j + 1, s.action, s.label()))
-            .collect();
         let goal = if playbook.description.is_empty() {
             playbook.name.clone()
         } else {
             playbook.description.clone()
         };
         agent.directive = format!("Finish the playbook \"{}\": {goal}", playbook.name);
-        let preamble = format!(
-            "You are taking over a playbook run that its script could not finish.\n\
-             Playbook: {} ({}) — {goal}\n\
-             Failed step {n} ({}): action `{}`, failed twice: {}\n\
-             Current URL: {url}\n\
-             Remaining steps after it:\n{}\n\
-             Do the failed step's job another way if you can, then the remaining steps; call \
-             done with what you achieved.",
-            playbook.name,
-            playbook.id,
-            step.label(),
-            step.action,
-            failure.message,
-            if remaining.is_empty() {
-                "(none)".to_owned()
-            } else {
-                remaining.join("\n")
-            },
-        );
+        let preamble = hand_off_preamble(playbook, n, step, &failure, &url, &goal);
         ctx.record.status().recovery = Some(RecoveryInfo {
             step: n as u32,
             action: step.action.clone(),
@@ -255,6 +235,71 @@ impl PlaybookDriver {
         };
         Box::new(driver).run(ctx).await
     }
+}
+
+/// Goes to the start URL; `Some(outcome)` when the run ends there (stopped, or the page
+/// could not be opened).
+async fn open_start_url(ctx: &DriverContext, url: String) -> Option<DriverOutcome> {
+    let result = match ctx.router.dispatch(Action::Goto { url }).await {
+        None => return Some(DriverOutcome::Interrupted),
+        Some(result) => result,
+    };
+    match result.output {
+        Ok(_) => None,
+        Err(f) if f.code == ErrorCode::Cancelled => Some(DriverOutcome::Interrupted),
+        Err(f) => Some(failed(f.code, format!("start_url: {}", f.message))),
+    }
+}
+
+/// Keeps a step's result under its `store_as` name, as run data and as a parameter of the
+/// steps after it.
+fn keep_result(
+    ctx: &DriverContext,
+    step: &Step,
+    out: ActionOutput,
+    params: &mut BTreeMap<String, Value>,
+) {
+    if let Some(name) = &step.store_as {
+        let value = out.value.unwrap_or(Value::String(out.text));
+        ctx.record.keep_data(name, value.clone());
+        params.insert(name.clone(), value);
+    }
+}
+
+/// What the agent taking over is told: the playbook, the failed step, where the page is, and
+/// the steps left.
+fn hand_off_preamble(
+    playbook: &Playbook,
+    n: usize,
+    step: &Step,
+    failure: &ActionFailure,
+    url: &str,
+    goal: &str,
+) -> String {
+    let remaining: Vec<String> = playbook.steps[n..]
+        .iter()
+        .enumerate()
+        .map(|(j, s)| format!("{}. {} — {}", n + j + 1, s.action, s.label()))
+        .collect();
+    format!(
+        "You are taking over a playbook run that its script could not finish.\n\
+         Playbook: {} ({}) — {goal}\n\
+         Failed step {n} ({}): action `{}`, failed twice: {}\n\
+         Current URL: {url}\n\
+         Remaining steps after it:\n{}\n\
+         Do the failed step's job another way if you can, then the remaining steps; call \
+         done with what you achieved.",
+        playbook.name,
+        playbook.id,
+        step.label(),
+        step.action,
+        failure.message,
+        if remaining.is_empty() {
+            "(none)".to_owned()
+        } else {
+            remaining.join("\n")
+        },
+    )
 }
 
 /// The step with `{name}` bound everywhere a string appears.
@@ -304,80 +349,4 @@ async fn pick_selector(ctx: &DriverContext, spec: &SelectorSpec) -> StepResult {
         candidates[0],
         candidates[1..].join(", ")
     )))
-}
-
-/// Every check of `verify`, within its timeout.
-async fn verify(ctx: &DriverContext, v: &Verify) -> StepResult {
-    let deadline = Instant::now() + Duration::from_millis(v.timeout_ms);
-    let left = || {
-        deadline
-            .saturating_duration_since(Instant::now())
-            .as_millis()
-            .max(1) as u64
-    };
-    for (selector, state, check) in [
-        (&v.element_visible, WaitState::Visible, "element_visible"),
-        (&v.element_gone, WaitState::Hidden, "element_gone"),
-    ] {
-        if let Some(selector) = selector {
-            let wait = Action::WaitFor {
-                selector: selector.clone(),
-                state,
-                timeout_ms: Some(left()),
-            };
-            match ctx.router.inspect(wait).await {
-                None => return StepResult::Stopped,
-                Some(Ok(_)) => {}
-                Some(Err(f)) => {
-                    return StepResult::Failed(failure(format!(
-                        "Verification failed: {check} `{selector}`: {}",
-                        f.message
-                    )));
-                }
-            }
-        }
-    }
-    for (needle, script, check) in [
-        (&v.url_contains, "location.href", "url_contains"),
-        (
-            &v.text_on_page,
-            "document.body ? document.body.innerText : ''",
-            "text_on_page",
-        ),
-    ] {
-        let Some(needle) = needle else { continue };
-        let mut seen;
-        loop {
-            let probe = Action::Evaluate {
-                script: script.to_owned(),
-                store_as: None,
-            };
-            match ctx.router.inspect(probe).await {
-                None => return StepResult::Stopped,
-                Some(Ok(out)) => {
-                    seen = match out.value {
-                        Some(Value::String(s)) => s,
-                        _ => out.text,
-                    };
-                    if seen.contains(needle.as_str()) {
-                        break;
-                    }
-                }
-                Some(Err(f)) => seen = format!("(unreadable: {})", f.message),
-            }
-            if Instant::now() >= deadline {
-                let shown = if check == "url_contains" {
-                    format!(" (the URL is `{seen}`)")
-                } else {
-                    String::new()
-                };
-                return StepResult::Failed(failure(format!(
-                    "Verification failed: {check} `{needle}` not found within {} ms{shown}",
-                    v.timeout_ms
-                )));
-            }
-            tokio::time::sleep(VERIFY_POLL).await;
-        }
-    }
-    StepResult::Done(ActionOutput::default())
 }

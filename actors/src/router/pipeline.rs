@@ -19,15 +19,7 @@ pub(super) async fn run_pipeline(
     action: &Action,
 ) -> Result<ActionOutput, ActionFailure> {
     if let Some(target) = action.target_url() {
-        let span = tracing::info_span!("guard_check", run_id = %state.record.id, phase = "before");
-        let checked = state
-            .guard
-            .check_url(target, Phase::Before)
-            .instrument(span)
-            .await;
-        if let Err(block) = checked {
-            return Err(blocked(state, block, target));
-        }
+        check_target(state, target).await?;
     }
     if let Action::Click { selector } = action {
         check_click(state, selector).await?;
@@ -37,64 +29,96 @@ pub(super) async fn run_pipeline(
     let mut output = hide_destructive(state, action, output);
     if action.may_navigate() {
         if let Some(url) = output.url.clone() {
-            let url = url.as_str();
-            let (blocks_after, last_block) = state.record.request_blocks();
-            let refused_during_action = (blocks_after > blocks_before)
-                .then_some(last_block)
-                .flatten();
-            let span =
-                tracing::info_span!("guard_check", run_id = %state.record.id, phase = "landing");
-            let checked = state
-                .guard
-                .check_url(url, Phase::Landing)
-                .instrument(span)
-                .await;
-            let landing = match checked {
-                Ok(()) if url.starts_with("chrome-error:") => match refused_during_action {
-                    // The proxy refused the navigation: Chromium shows its error page.
-                    Some((block, target)) => Err((block, target, false)),
-                    None => Ok(()),
-                },
-                Ok(()) => Ok(()),
-                // The proxy already reported this refusal; do not report it twice.
-                Err(block) => Err((block, url.to_owned(), refused_during_action.is_none())),
-            };
-            if let Err((block, target, report)) = landing {
-                // Leave the forbidden page before anything else reads it.
-                let _ = state
-                    .browser
-                    .call(BrowserMsg::Blank, Some(state.call_timeout))
-                    .await;
-                return Err(if report {
-                    blocked(state, block, &target)
-                } else {
-                    refusal(&block)
-                });
-            }
-            let admitted = state.limits().admit_landing(url);
-            if let Err(block) = admitted {
-                let _ = state
-                    .browser
-                    .call(BrowserMsg::Blank, Some(state.call_timeout))
-                    .await;
-                return Err(blocked(state, block.into(), url));
-            }
-            // Scrubbed at the browser seam; kept in events, status and the recording, so it
-            // counts against the run's `max_data_bytes`.
-            let shown = state.record.budget.take_text(url.to_owned());
-            output.url = Some(shown.clone());
-            let changed = state.record.status().last_url.as_deref() != Some(shown.as_str());
-            // Only real visits feed revisit detection: a goto, or a page that changed.
-            if changed || matches!(action, Action::Goto { .. }) {
-                state.limits().note_visit(&shown);
-            }
-            if changed {
-                state.record.status().last_url = Some(shown.clone());
-                state.record.emit(EventKind::Navigated { url: shown });
-            }
+            check_landing(state, &url, blocks_before).await?;
+            output.url = Some(note_landing(state, action, url));
         }
     }
     Ok(output)
+}
+
+/// The destination of an action, checked before it runs.
+async fn check_target(state: &RouterState, target: &str) -> Result<(), ActionFailure> {
+    let span = tracing::info_span!("guard_check", run_id = %state.record.id, phase = "before");
+    let checked = state
+        .guard
+        .check_url(target, Phase::Before)
+        .instrument(span)
+        .await;
+    checked.map_err(|block| blocked(state, block, target))
+}
+
+/// Where the page landed, checked after the action (and against the run's limits): a
+/// forbidden landing is left for about:blank before anything else reads it. `blocks_before`
+/// tells a navigation the proxy refused during the action (Chromium then shows its error
+/// page, and the refusal is already reported).
+async fn check_landing(
+    state: &RouterState,
+    url: &str,
+    blocks_before: u64,
+) -> Result<(), ActionFailure> {
+    let (blocks_after, last_block) = state.record.request_blocks();
+    let refused_during_action = (blocks_after > blocks_before)
+        .then_some(last_block)
+        .flatten();
+    let span = tracing::info_span!("guard_check", run_id = %state.record.id, phase = "landing");
+    let checked = state
+        .guard
+        .check_url(url, Phase::Landing)
+        .instrument(span)
+        .await;
+    let landing = match checked {
+        Ok(()) if url.starts_with("chrome-error:") => match refused_during_action {
+            // The proxy refused the navigation: Chromium shows its error page.
+            Some((block, target)) => Err((block, target, false)),
+            None => Ok(()),
+        },
+        Ok(()) => Ok(()),
+        // The proxy already reported this refusal; do not report it twice.
+        Err(block) => Err((block, url.to_owned(), refused_during_action.is_none())),
+    };
+    if let Err((block, target, report)) = landing {
+        // Leave the forbidden page before anything else reads it.
+        leave_page(state).await;
+        return Err(if report {
+            blocked(state, block, &target)
+        } else {
+            refusal(&block)
+        });
+    }
+    let admitted = state.limits().admit_landing(url);
+    if let Err(block) = admitted {
+        leave_page(state).await;
+        return Err(blocked(state, block.into(), url));
+    }
+    Ok(())
+}
+
+/// Navigates the run's page to about:blank.
+async fn leave_page(state: &RouterState) {
+    let _ = state
+        .browser
+        .call(BrowserMsg::Blank, Some(state.call_timeout))
+        .await;
+}
+
+/// Records an admitted landing: the URL as the run keeps it (returned), a visit for revisit
+/// detection, and a `navigated` event when the page changed.
+fn note_landing(state: &RouterState, action: &Action, url: String) -> String {
+    // Scrubbed at the browser seam; kept in events, status and the recording, so it
+    // counts against the run's `max_data_bytes`.
+    let shown = state.record.budget.take_text(url);
+    let changed = state.record.status().last_url.as_deref() != Some(shown.as_str());
+    // Only real visits feed revisit detection: a goto, or a page that changed.
+    if changed || matches!(action, Action::Goto { .. }) {
+        state.limits().note_visit(&shown);
+    }
+    if changed {
+        state.record.status().last_url = Some(shown.clone());
+        state
+            .record
+            .emit(EventKind::Navigated { url: shown.clone() });
+    }
+    shown
 }
 
 /// Refuses, before it reaches the browser, a click on a control the task kind may not use: by

@@ -9,7 +9,7 @@ use chromiumoxide::cdp::browser_protocol::page::{
 };
 
 use super::{Downloads, lock};
-use crate::chromium::actions::{call, failed};
+use crate::chromium::cdp::{call, failed};
 use crate::download::{Download, DownloadOutcome};
 use crate::event::ActionFailure;
 use crate::page_driver::ActionOutput;

@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use super::super::actions::call;
+use super::super::cdp::call;
 use crate::event::ActionFailure;
 
 /// Installs the watch on first use, optionally lets the page run for `wait` ms and one more

@@ -1,6 +1,8 @@
 //! Calls into the page over CDP `Runtime.evaluate`: our own scripts in the isolated world
 //! (with a retry when a navigation replaced the document mid-call), and user scripts in the
-//! page's main world.
+//! page's main world; and the failures every CDP caller reports. The bottom of `chromium/`:
+//! actions, observation, settling, screenshots and downloads all call through here, and it
+//! imports none of them.
 
 use std::time::Duration;
 
@@ -8,8 +10,8 @@ use chromiumoxide::Page;
 use chromiumoxide::cdp::js_protocol::runtime::{EvaluateParams, ExecutionContextId};
 use serde_json::Value;
 
-use super::failed;
 use crate::event::ActionFailure;
+use crate::run::ErrorCode;
 
 /// How often a call is retried when a navigation replaced the document mid-call.
 const CONTEXT_LOSS_ATTEMPTS: u32 = 3;
@@ -21,11 +23,7 @@ const CONTEXT_LOSS_PAUSE: Duration = Duration::from_millis(50);
 /// `document.querySelector`, `Array.from` or `JSON.stringify` cannot break or steer our
 /// scripts. Retries briefly when a navigation replaced the document mid-call, then falls back
 /// to the page's own world.
-pub(in crate::chromium) async fn call(
-    page: &Page,
-    function: &str,
-    arg: Value,
-) -> Result<Value, ActionFailure> {
+pub(super) async fn call(page: &Page, function: &str, arg: Value) -> Result<Value, ActionFailure> {
     let expression = format!("({function})({arg})");
     for attempt in 1..=CONTEXT_LOSS_ATTEMPTS {
         let Some(world) = page.secondary_execution_context().await.ok().flatten() else {
@@ -44,7 +42,7 @@ pub(in crate::chromium) async fn call(
 }
 
 /// Evaluates an expression (awaiting promises) in `context`, or the page's main world.
-pub(in crate::chromium) async fn evaluate(
+pub(super) async fn evaluate(
     page: &Page,
     expression: &str,
     context: Option<ExecutionContextId>,
@@ -74,8 +72,25 @@ pub(in crate::chromium) async fn evaluate(
     Ok(reply.result.value.unwrap_or(Value::Null))
 }
 
-pub(in crate::chromium) fn is_context_loss(message: &str) -> bool {
+/// True when a call failed because a navigation replaced the document it ran in.
+pub(super) fn is_context_loss(message: &str) -> bool {
     message.contains("context was destroyed")
         || message.contains("Cannot find context")
         || message.contains("Inspected target navigated")
+}
+
+/// An action that failed on the page (`ACTION_FAILED`).
+pub(super) fn failed(message: impl Into<String>) -> ActionFailure {
+    ActionFailure {
+        code: ErrorCode::ActionFailed,
+        message: message.into(),
+    }
+}
+
+/// An action that failed because the browser process is gone (`BROWSER_CRASHED`).
+pub(super) fn crashed(message: &str) -> ActionFailure {
+    ActionFailure {
+        code: ErrorCode::BrowserCrashed,
+        message: format!("browser process exited: {message}"),
+    }
 }
