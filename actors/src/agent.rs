@@ -7,8 +7,6 @@
 //! A guardrail block, a failed action or a malformed tool call is an error *result* the model
 //! reads; the run goes on within its limits. The model sees credential names, never values.
 
-use std::sync::Arc;
-
 use futures::future::BoxFuture;
 use serde_json::Value;
 
@@ -17,11 +15,12 @@ use crate::request::{Action, AgentSpec};
 use crate::run::{ErrorCode, RunError, RunOutcome};
 
 pub(crate) mod context;
-pub(crate) mod llm;
 pub(crate) mod tools;
 
 use context::Conversation;
-use llm::{Endpoint, LlmError};
+/// The model client, re-exported where the engine has always found it (`crate::agent::llm`).
+pub(crate) use crate::llm;
+use crate::llm::{Endpoint, LlmError};
 
 /// Replies in a row without a tool call before the run ends with LLM_ERROR.
 const MAX_SILENT_TURNS: u32 = 3;
@@ -343,9 +342,6 @@ fn api_key_for(
         Some(key) => ApiKey::Host(key),
     }
 }
-
-/// Shared by every agent run of an orchestrator (one breaker per endpoint).
-pub(crate) type SharedLlm = Arc<llm::LlmClient>;
 
 #[cfg(test)]
 mod tests {

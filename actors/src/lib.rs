@@ -36,6 +36,7 @@
 //!   `chromium/downloads.rs` refuse or keep the files a page downloads
 
 mod admission;
+mod admit;
 mod agent;
 mod blinders;
 mod browser;
@@ -47,10 +48,12 @@ mod download;
 mod driver;
 mod engine;
 mod event;
+mod event_log;
 mod finalizer;
 mod guard;
 mod handle;
 mod index;
+mod llm;
 mod page_driver;
 mod playbook;
 mod pool;
@@ -68,34 +71,32 @@ mod supervisor;
 
 pub use chromium::ChromiumLauncher;
 pub use command::{
-    CancelAck, CancelError, Command, EngineStats, EventSubscription, PoolStats, ShutdownReport,
-    SubmitError,
+    CancelAck, CancelError, Command, EngineStats, EventSubscription, ShutdownReport, SubmitError,
 };
 pub use config::{
     API_KEY_ENV, AgentConfig, BrowserConfig, Config, ConfigError, EngineTimeouts, GuardrailFloor,
-    Isolation, LimitsConfig, ObserveCaps, PlaybookConfig, RecordingConfig, RegistryConfig,
-    RunDefaults, ServerConfig, SettleConfig,
+    LimitsConfig, ObserveCaps, PlaybookConfig, RecordingConfig, RegistryConfig, RunDefaults,
+    ServerConfig, SettleConfig,
 };
 pub use download::{AllowedDownloads, Download, DownloadOutcome, DownloadPolicy, DownloadSink};
 pub use engine::{Engine, StartError};
-pub use event::{ActionFailure, EventKind, RunEvent};
-pub use guard::{Severity, StuckSpec, TaskKind, is_private_ip};
+pub use event::{ActionFailure, EventKind, RunEvent, Severity};
+pub use guard::is_private_ip;
 pub use handle::{EventsError, OrchestratorHandle, Unavailable};
 pub use index::{ListQuery, RunPage};
 pub use page_driver::{
     ActionBounds, ActionOutput, BrowserError, BrowserLauncher, Capture, CloseMode, CloseReport,
     LaunchSpec, PageDriver,
 };
-pub use playbook::{
-    OnFailure, ParamType, Parameter, Playbook, SelectorSpec, Step, Verify, load as load_playbook,
-    parse_yaml as parse_playbook,
-};
+pub use playbook::{load as load_playbook, parse_yaml as parse_playbook};
+pub use pool::PoolStats;
 pub use recording::{Artifact, Manifest};
 pub use recovery::RecoveryReport;
 pub use request::{
-    Action, AgentSpec, DownloadSpec, DriverSpec, EffectiveLimits, ExtractMode, FieldError,
-    GuardrailSpec, InvalidRequest, Limits, PlaybookSpec, RecordingSpec, RunRequest,
-    ScrollDirection, Secret, Viewport, WaitState,
+    Action, ActionKind, AgentSpec, DownloadSpec, DriverSpec, EffectiveLimits, ExtractMode,
+    FieldError, GuardrailSpec, InvalidRequest, Isolation, Limits, OnFailure, ParamType, Parameter,
+    Playbook, PlaybookSpec, RecordingSpec, RunRequest, ScrollDirection, Secret, SelectorSpec, Step,
+    StuckSpec, TaskKind, Verify, Viewport, WaitState,
 };
 pub use run::{
     ErrorCode, FinalizeError, RecordingInfo, RecoveryInfo, RunError, RunId, RunOutcome, RunState,

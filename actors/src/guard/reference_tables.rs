@@ -6,7 +6,8 @@
 //! README.md, "Differences from the reference's guardrails".
 
 use super::*;
-use crate::request::RunRequest;
+use crate::event::Severity;
+use crate::request::{Action, RunRequest, StuckSpec, TaskKind};
 
 fn guard(allowed: &[&str], private: bool) -> Guard {
     Guard::new(&GuardrailSpec {

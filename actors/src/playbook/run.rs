@@ -10,12 +10,14 @@ use std::time::{Duration, Instant};
 use futures::future::BoxFuture;
 use serde_json::Value;
 
-use super::{OnFailure, Playbook, SelectorSpec, Step, Verify, bind, bind_str};
+use super::{bind, bind_str};
 use crate::agent::AgentDriver;
 use crate::driver::{Driver, DriverContext, DriverOutcome};
 use crate::event::ActionFailure;
 use crate::page_driver::ActionOutput;
-use crate::request::{Action, AgentSpec, PlaybookSpec, WaitState};
+use crate::request::{
+    Action, AgentSpec, OnFailure, Playbook, PlaybookSpec, SelectorSpec, Step, Verify, WaitState,
+};
 use crate::run::{ErrorCode, RecoveryInfo, RunError, RunOutcome};
 
 /// Interval between polls of a URL or text verification.

@@ -1,5 +1,6 @@
-//! Unit tests of request.rs.
-use super::*;
+//! Unit tests of admit.rs: requests parsed, then validated against the config.
+use crate::config::Config;
+use crate::request::{Action, DriverSpec, FieldError, Isolation, RunRequest};
 
 const CONTRACT: &str = r##"{"start_url": "http://127.0.0.1:8080/",
      "driver": {"type": "script", "steps": [
@@ -137,7 +138,7 @@ fn isolation_is_context_or_process_and_names_its_field() {
     let req =
         RunRequest::from_json(r#"{"driver":{"type":"script","steps":[]},"isolation":"process"}"#)
             .unwrap();
-    assert_eq!(req.isolation, Some(crate::config::Isolation::Process));
+    assert_eq!(req.isolation, Some(Isolation::Process));
     let errs = errors_of(r#"{"driver":{"type":"script","steps":[]},"isolation":"vm"}"#);
     assert_eq!(errs[0].field, "isolation");
     assert!(errs[0].message.contains("context"), "{errs:?}");
