@@ -17,10 +17,10 @@ use crate::run::{ErrorCode, RunError, RunOutcome};
 pub(crate) mod context;
 pub(crate) mod tools;
 
-use context::Conversation;
 /// The model client, re-exported where the engine has always found it (`crate::agent::llm`).
 pub(crate) use crate::llm;
 use crate::llm::{Endpoint, LlmError};
+use context::Conversation;
 
 /// Replies in a row without a tool call before the run ends with LLM_ERROR.
 const MAX_SILENT_TURNS: u32 = 3;

@@ -303,4 +303,3 @@ fn strip_position(message: &str) -> String {
         None => message.to_owned(),
     }
 }
-

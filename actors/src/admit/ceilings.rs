@@ -25,13 +25,7 @@ impl Validator<'_> {
     }
 
     /// A value that must be at least 1 and at most the ceiling `[limits] <ceiling>`.
-    pub(super) fn bounded(
-        &mut self,
-        field: &str,
-        value: Option<u64>,
-        ceiling: &str,
-        max: u64,
-    ) {
+    pub(super) fn bounded(&mut self, field: &str, value: Option<u64>, ceiling: &str, max: u64) {
         match value {
             Some(0) => self.push(field, "must be at least 1, got 0"),
             Some(v) if v > max => self.push(field, exceeds(v, ceiling, max)),

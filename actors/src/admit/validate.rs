@@ -390,7 +390,9 @@ impl<'a> Validator<'a> {
         if chromiumoxide::keys::get_key_definition(key).is_none() {
             self.push(
                 format!("{at}.key"),
-                format!("unknown key `{key}`; use a KeyboardEvent.key name such as Enter, Tab or a"),
+                format!(
+                    "unknown key `{key}`; use a KeyboardEvent.key name such as Enter, Tab or a"
+                ),
             );
         }
     }

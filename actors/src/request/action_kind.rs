@@ -149,13 +149,19 @@ mod tests {
             .split("expected one of ")
             .nth(1)
             .unwrap_or_else(|| panic!("no variant list in: {error}"));
-        list.split('`').skip(1).step_by(2).map(str::to_owned)
+        list.split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_owned)
             .collect()
     }
 
     #[test]
     fn all_lists_every_action_once_under_its_tag() {
-        let names: Vec<String> = ActionKind::ALL.iter().map(|k| k.name().to_owned()).collect();
+        let names: Vec<String> = ActionKind::ALL
+            .iter()
+            .map(|k| k.name().to_owned())
+            .collect();
         // `Action`'s own tags (derived by serde from its variants) are exactly `ALL`'s names, in
         // order: an action added to `Action` but not to `ActionKind::ALL` fails here.
         assert_eq!(serde_variants::<Action>(r#"{"action": "nope"}"#), names);

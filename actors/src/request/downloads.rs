@@ -4,7 +4,6 @@
 
 use serde::{Deserialize, Serialize};
 
-
 /// A request's `downloads`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -233,7 +233,15 @@ mod tests {
         );
         assert_eq!(
             TaskKind::Navigate.allowed_names(),
-            ["goto", "click", "scroll", "hover", "observe", "screenshot", "sequence"]
+            [
+                "goto",
+                "click",
+                "scroll",
+                "hover",
+                "observe",
+                "screenshot",
+                "sequence"
+            ]
         );
         let every: Vec<&str> = ActionKind::ALL.iter().map(|k| k.name()).collect();
         assert_eq!(TaskKind::Interact.allowed_names(), every);

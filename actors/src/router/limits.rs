@@ -8,9 +8,7 @@ use crate::event::Severity;
 use crate::guard::{StuckDetector, Verdict};
 use crate::page_driver::ActionOutput;
 use crate::record::RunRecord;
-use crate::request::{
-    Action, DEFAULT_MAX_CONSECUTIVE_ERRORS, DEFAULT_MAX_URLS_VISITED, TaskKind,
-};
+use crate::request::{Action, DEFAULT_MAX_CONSECUTIVE_ERRORS, DEFAULT_MAX_URLS_VISITED, TaskKind};
 
 /// A refusal by a limit: the check's name and why.
 #[derive(Debug)]

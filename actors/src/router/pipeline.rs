@@ -15,7 +15,7 @@ use crate::run::ErrorCode;
 
 /// Guard → execute → post-navigation guard.
 pub(super) async fn run_pipeline(
-    state: &RouterState,
+    state: &mut RouterState,
     action: &Action,
 ) -> Result<ActionOutput, ActionFailure> {
     if let Some(target) = action.target_url() {
@@ -153,7 +153,7 @@ fn hide_destructive(state: &RouterState, action: &Action, mut out: ActionOutput)
 /// Checks a `sequence` whole before its first step runs: each step's task kind and page
 /// limit, each goto's destination, each click's selector. A refusal names the step.
 pub(super) async fn check_sequence(
-    state: &RouterState,
+    state: &mut RouterState,
     steps: &[Action],
 ) -> Result<(), ActionFailure> {
     let kind = state.record.request.guardrails.task_kind;
