@@ -18,22 +18,6 @@ use crate::store::LogWriter;
 /// resynchronizes from the log instead of losing events.
 const LIVE_CHANNEL_CAPACITY: usize = 256;
 
-/// A consistent cut of a run's events: what was published after a seq, plus a receiver for
-/// everything published later.
-pub(crate) struct Subscription {
-    pub(crate) backlog: Vec<RunEvent>,
-    pub(crate) live: broadcast::Receiver<RunEvent>,
-}
-
-struct LogState {
-    next_seq: u64,
-    file: Option<Box<dyn LogWriter>>,
-    published: Vec<RunEvent>,
-    /// Set once the terminal event is written: nothing may follow it.
-    sealed: bool,
-    write_errors: u32,
-}
-
 /// The append-then-broadcast log of one run.
 pub(crate) struct EventLog {
     run_id: RunId,
@@ -207,6 +191,22 @@ impl EventLog {
         let _ = self.live.send(event.clone());
         let _ = self.firehose.send(event);
     }
+}
+
+/// A consistent cut of a run's events: what was published after a seq, plus a receiver for
+/// everything published later.
+pub(crate) struct Subscription {
+    pub(crate) backlog: Vec<RunEvent>,
+    pub(crate) live: broadcast::Receiver<RunEvent>,
+}
+
+struct LogState {
+    next_seq: u64,
+    file: Option<Box<dyn LogWriter>>,
+    published: Vec<RunEvent>,
+    /// Set once the terminal event is written: nothing may follow it.
+    sealed: bool,
+    write_errors: u32,
 }
 
 #[cfg(test)]

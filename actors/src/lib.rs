@@ -22,12 +22,16 @@
 //! - `config.rs`: `Config` (mirrored by `config/default.toml`); `config/`: the `[limits]`
 //!   ceilings, `PILOTHOUSE_*` environment overrides, where the host's model key may go,
 //!   the `[server]` section
-//! - `request.rs`: the run request contract, parsing with field paths, validation
+//! - `request.rs`: the run request contract, data only (actions and `ActionKind`, guardrails and
+//!   task kinds, the playbook format), parsed with field paths
+//! - `admit.rs`: a request checked against the config and admitted as a run (its playbook
+//!   loaded once, its guardrails narrowed, its limits resolved)
 //! - `run.rs`: run ids, states, outcomes and `RunStatus`
-//! - `event.rs`: run events and the append-then-broadcast event log
+//! - `event.rs`: run events (data); `event_log.rs`: the append-then-broadcast event log
 //! - `record.rs`: the per-run record shared by a run's actors
 //! - `guard.rs`: destination guardrails
-//! - `driver.rs`: the `Driver` trait and the script driver
+//! - `driver.rs`: the `Driver` trait and the script driver; `session/start.rs` chooses a run's
+//!   driver; `agent.rs` (with `llm.rs`, the model client) and `playbook.rs` are the others
 //! - `caps.rs`: `[limits] max_result_bytes` / `max_data_bytes`, cut after the scrub
 //! - `scrub.rs`: the run's one credential scrubber (every encoding, identifying prefixes)
 //! - `store.rs`: the run store (directory by default); `recovery.rs`: start-up recovery

@@ -13,7 +13,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::config::Config;
-use crate::request::{Action, FieldError, Playbook, PlaybookSpec, Step};
+use crate::request::{Action, ActionKind, FieldError, Playbook, PlaybookSpec, Step};
 
 mod binding;
 mod checks;
@@ -100,7 +100,7 @@ impl Step {
             map.insert("selector".into(), Value::String(sel.to_owned()));
         }
         if let Some(name) = &self.store_as {
-            if matches!(self.action.as_str(), "extract" | "evaluate" | "observe") {
+            if ActionKind::from_name(&self.action).is_some_and(ActionKind::keeps_result) {
                 map.insert("store_as".into(), Value::String(name.clone()));
             }
         }

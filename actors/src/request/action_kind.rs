@@ -69,6 +69,23 @@ impl ActionKind {
         }
     }
 
+    /// True for the kinds whose result a `store_as` keeps in the run's `data`.
+    pub const fn keeps_result(self) -> bool {
+        match self {
+            Self::Extract | Self::Evaluate | Self::Observe => true,
+            Self::Goto
+            | Self::Click
+            | Self::Type
+            | Self::PressKey
+            | Self::Scroll
+            | Self::Select
+            | Self::Hover
+            | Self::WaitFor
+            | Self::Screenshot
+            | Self::Sequence => false,
+        }
+    }
+
     /// The names of the single actions (every kind but `sequence`), in [`ActionKind::ALL`]'s
     /// order.
     pub fn single_names() -> Vec<&'static str> {
