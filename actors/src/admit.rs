@@ -9,7 +9,7 @@
 //!
 //! The checks themselves: `admit/validate.rs` (drivers, actions, URLs, selectors),
 //! `admit/ceilings.rs` (the server's `[limits]`), `admit/narrowing.rs` (allow-lists that must
-//! meet), `admit/downloads.rs`.
+//! meet), `admit/playbook.rs`, `admit/downloads.rs`.
 
 use crate::config::{Config, LimitsConfig, RecordingConfig};
 use crate::guard::{narrow, within_floor};
@@ -21,6 +21,7 @@ use crate::request::{
 mod ceilings;
 mod downloads;
 mod narrowing;
+mod playbook;
 mod validate;
 
 use validate::Validator;

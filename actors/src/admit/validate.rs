@@ -1,20 +1,21 @@
 //! Request validation: everything serde cannot check, each problem naming its field and fix.
 //! The `Validator` collects every problem of one request; its checks against the server's
-//! `[limits]` are in `ceilings.rs`, of allow-lists in `narrowing.rs`, of downloads in
-//! `downloads.rs`.
+//! `[limits]` are in `ceilings.rs`, of allow-lists in `narrowing.rs`, of a playbook driver in
+//! `playbook.rs`, of downloads in `downloads.rs`.
 
 use std::collections::BTreeMap;
 
-use crate::config::{AgentConfig, Config, GuardrailFloor, LimitsConfig};
+use crate::config::{AgentConfig, GuardrailFloor, LimitsConfig};
 use crate::request::{
-    Action, AgentSpec, FieldError, GuardrailSpec, InvalidRequest, Playbook, PlaybookSpec,
-    RunRequest, Secret, Viewport, check_domain_pattern,
+    Action, AgentSpec, FieldError, GuardrailSpec, InvalidRequest, RunRequest, Secret, Viewport,
+    check_domain_pattern,
 };
 
 /// Collects the problems of one request.
 pub(super) struct Validator<'a> {
-    errors: Vec<FieldError>,
-    credentials: &'a BTreeMap<String, Secret>,
+    pub(super) errors: Vec<FieldError>,
+    /// The request's `credentials`, by name.
+    pub(super) credentials: &'a BTreeMap<String, Secret>,
     /// The server's `[limits]` (checked in `ceilings.rs`).
     pub(super) ceilings: &'a LimitsConfig,
     /// The server's `[guardrails]` floors (checked in `ceilings.rs` and `narrowing.rs`).
@@ -124,7 +125,7 @@ impl<'a> Validator<'a> {
 
     /// A request that names its own model endpoint brings its own key, unless the server
     /// trusts that endpoint with its key (`[agent] base_url` or `allowed_base_urls`).
-    fn host_key(&mut self, field: &str, agent: &AgentSpec, config: &AgentConfig) {
+    pub(super) fn host_key(&mut self, field: &str, agent: &AgentSpec, config: &AgentConfig) {
         let Some(url) = agent.base_url.as_deref() else {
             return;
         };
@@ -140,76 +141,7 @@ impl<'a> Validator<'a> {
         }
     }
 
-    /// A playbook driver: the playbook loads and is valid, the parameters satisfy it, its
-    /// credentials exist, a hand-off endpoint of its own brings its own key, and its own
-    /// guardrails meet the `request`'s (they only narrow them).
-    pub(super) fn playbook(
-        &mut self,
-        spec: &PlaybookSpec,
-        config: &Config,
-        request: &GuardrailSpec,
-    ) -> Option<Playbook> {
-        if let Some(agent) = &spec.agent {
-            self.url_if_set("driver.agent.base_url", agent.base_url.as_deref());
-            self.host_key("driver.agent.base_url", agent, &config.agent);
-        }
-        let playbook = match spec.load(config) {
-            Ok(playbook) => playbook,
-            Err(e) => {
-                self.errors.push(e);
-                return None;
-            }
-        };
-        let prefix = match &spec.playbook {
-            serde_json::Value::String(id) if !id.contains('\n') => format!("playbook {id}: "),
-            _ => "driver.playbook.".to_owned(),
-        };
-        for problem in playbook.problems() {
-            self.push(format!("{prefix}{}", problem.field), problem.message);
-        }
-        // A playbook's guardrails only narrow the request's, and answer to the same floors.
-        if let Some(guardrails) = &playbook.guardrails {
-            self.private_networks(
-                &format!("{prefix}guardrails.allow_private_networks"),
-                guardrails.allow_private_networks,
-            );
-            self.playbook_scope(&prefix, guardrails, request);
-        }
-        if let Err(errors) = playbook.resolve_params(&spec.params) {
-            self.errors.extend(errors);
-        }
-        self.playbook_steps(&prefix, &playbook);
-        Some(playbook)
-    }
-
-    /// A playbook's steps: their own waits within the ceiling, their credentials present.
-    fn playbook_steps(&mut self, prefix: &str, playbook: &Playbook) {
-        for (i, step) in playbook.steps.iter().enumerate() {
-            let own_timeout = step.params.get("timeout_ms").and_then(|v| v.as_u64());
-            let max = self.ceilings.max_action_timeout_ms;
-            if let Some(ms) = own_timeout.filter(|ms| *ms > max) {
-                self.bounded(
-                    &format!("{prefix}steps[{i}].timeout_ms"),
-                    Some(ms),
-                    "max_action_timeout_ms",
-                    max,
-                );
-            }
-            let credential = step.params.get("credential_ref").and_then(|v| v.as_str());
-            if let Some(name) = credential {
-                if !self.credentials.contains_key(name) {
-                    self.push(
-                        format!("{prefix}steps[{i}].credential_ref"),
-                        format!(
-                            "no credential named `{name}`; add it to the request's `credentials`"
-                        ),
-                    );
-                }
-            }
-        }
-    }
-
-    fn url_if_set(&mut self, field: &str, value: Option<&str>) {
+    pub(super) fn url_if_set(&mut self, field: &str, value: Option<&str>) {
         if let Some(url) = value {
             self.url(field, url);
         }

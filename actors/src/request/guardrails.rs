@@ -57,7 +57,10 @@ const fn names_allowed_by<const N: usize>(task: TaskKind) -> [&'static str; N] {
 const READ_NAMES: [&str; allowed_count(TaskKind::Read)] = names_allowed_by(TaskKind::Read);
 const NAVIGATE_NAMES: [&str; allowed_count(TaskKind::Navigate)] =
     names_allowed_by(TaskKind::Navigate);
-const ALL_NAMES: [&str; allowed_count(TaskKind::Interact)] = names_allowed_by(TaskKind::Interact);
+const INTERACT_NAMES: [&str; allowed_count(TaskKind::Interact)] =
+    names_allowed_by(TaskKind::Interact);
+const FILL_FORM_NAMES: [&str; allowed_count(TaskKind::FillForm)] =
+    names_allowed_by(TaskKind::FillForm);
 
 impl TaskKind {
     /// The lower-case name.
@@ -102,7 +105,8 @@ impl TaskKind {
         match self {
             Self::Read => &READ_NAMES,
             Self::Navigate => &NAVIGATE_NAMES,
-            Self::Interact | Self::FillForm => &ALL_NAMES,
+            Self::Interact => &INTERACT_NAMES,
+            Self::FillForm => &FILL_FORM_NAMES,
         }
     }
 }
