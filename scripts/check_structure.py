@@ -29,7 +29,7 @@ ALLOWED = {
 PATH = re.compile(r"\b(crate|super(?:::super)*|self)((?:::[A-Za-z_][A-Za-z0-9_]*)+)")
 USE_GROUP = re.compile(r"\buse\s+(crate|super(?:::super)*|self)::\{([^;]*)\};", re.S)
 LINE_COMMENT = re.compile(r"//.*")
-STRING = re.compile(r'"(?:\\.|[^"\\])*"')
+STRING = re.compile(r'"(?:\\[\s\S]|[^"\\])*"')
 
 
 def modules(src):

@@ -1,4 +1,4 @@
-//! The admission writer: validates each submitted request and makes its run durable — its
+//! The admission writer: admits each submitted request (`admit.rs`) and makes its run durable — its
 //! directory, its event log and its `queued` status, fsynced — on a thread of its own, so the
 //! supervisor's handler never waits on the disk.
 //!
@@ -15,7 +15,8 @@ use tokio::sync::{broadcast, oneshot};
 
 use crate::command::SubmitError;
 use crate::config::Config;
-use crate::event::{EventLog, RunEvent};
+use crate::event::RunEvent;
+use crate::event_log::EventLog;
 use crate::record::RunRecord;
 use crate::request::RunRequest;
 use crate::run::{RunId, RunStatus};
@@ -82,33 +83,20 @@ impl AdmissionWriter {
     }
 }
 
-/// Validates the request, fixes its playbook and its effective guardrails, and writes the run's
-/// queued status. Blocking.
-fn prepare(args: &WriterArgs, mut request: RunRequest) -> Result<Arc<RunRecord>, SubmitError> {
-    request.validate(&args.config)?;
-    // The playbook's guardrails narrow the request's; the operator's floors narrow both.
-    request.inline_playbook(&args.config);
-    request.guardrails = crate::guard::within_floor(&request.guardrails, &args.config.guardrails);
+/// Admits the request (validated, its playbook loaded once, its guardrails and limits resolved:
+/// `admit.rs`) and writes the run's queued status. Blocking.
+fn prepare(args: &WriterArgs, request: RunRequest) -> Result<Arc<RunRecord>, SubmitError> {
+    let admitted = request.admit(&args.config)?;
     let run_id = RunId::new();
     let store = &args.store;
     let storage = |e: std::io::Error| SubmitError::Storage(e.to_string());
     let dir = store.create_run(run_id).map_err(storage)?;
     let file = store.open_log(run_id).map_err(storage)?;
     let log = EventLog::new(run_id, file, Vec::new(), args.firehose.clone());
+    let request = &admitted.request;
     let status = RunStatus::new_queued(run_id, request.driver.type_name(), request.labels.clone());
-    let limits = request.limits.effective(&args.config);
-    let plan = request.recording.plan(&args.config.recording);
     let max_data_bytes = args.config.limits.max_data_bytes;
-    let record = RunRecord::new(
-        request,
-        limits,
-        dir,
-        log,
-        status,
-        store.clone(),
-        plan,
-        max_data_bytes,
-    );
+    let record = RunRecord::new(admitted, dir, log, status, store.clone(), max_data_bytes);
     record.persist_now().map_err(storage)?;
     Ok(record)
 }

@@ -7,8 +7,6 @@
 //! A guardrail block, a failed action or a malformed tool call is an error *result* the model
 //! reads; the run goes on within its limits. The model sees credential names, never values.
 
-use std::sync::Arc;
-
 use futures::future::BoxFuture;
 use serde_json::Value;
 
@@ -17,12 +15,11 @@ use crate::request::{Action, AgentSpec};
 use crate::run::{ErrorCode, RunError, RunOutcome};
 
 pub(crate) mod context;
-pub(crate) mod llm;
 pub(crate) mod tools;
 mod turns;
 
+use crate::llm::Endpoint;
 use context::Conversation;
-use llm::Endpoint;
 use turns::Turns;
 
 /// Where an agent starts and what it may spend.
@@ -275,9 +272,6 @@ fn api_key_for(
         Some(key) => ApiKey::Host(key),
     }
 }
-
-/// Shared by every agent run of an orchestrator (one breaker per endpoint).
-pub(crate) type SharedLlm = Arc<llm::LlmClient>;
 
 #[cfg(test)]
 mod tests {

@@ -55,7 +55,7 @@ impl BrowserLauncher for ChromiumLauncher {
     }
 }
 
-pub(crate) use egress::{SERVICES_SINK_HOST, split_operator_args};
+pub(crate) use egress::split_operator_args;
 
 /// A run's own Chromium, its page and its proxy.
 pub(crate) struct ChromiumSession {

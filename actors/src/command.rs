@@ -9,6 +9,7 @@ use futures::Stream;
 use tokio::sync::{broadcast, oneshot};
 
 use crate::event::RunEvent;
+use crate::pool::PoolStats;
 use crate::record::RunRecord;
 use crate::request::{InvalidRequest, RunRequest};
 use crate::run::{RunId, RunStatus};
@@ -149,32 +150,6 @@ pub struct EngineStats {
     pub pool: Option<PoolStats>,
 }
 
-/// The warm browser pool (`[browser]`), as `stats()` and the server's readiness report it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct PoolStats {
-    /// `[browser] isolation`: what a run that does not choose gets.
-    pub isolation: &'static str,
-    /// Warm Chromium processes serving contexts.
-    pub processes: usize,
-    /// Processes being started (at warm-up, or replacing one that was recycled or died).
-    pub starting: usize,
-    /// Contexts waiting, each with a blank page, for the next runs.
-    pub spare_contexts: usize,
-    /// Contexts held by runs now.
-    pub leased: usize,
-    /// Contexts handed to runs since start.
-    pub contexts_served: u64,
-    /// Processes replaced after `recycle_after_contexts` or above `max_process_mb`.
-    pub recycled: u64,
-    /// Processes that died under the pool (their runs failed `BROWSER_CRASHED`) and were replaced.
-    pub crashed: u64,
-    /// At least one warm process is up: a context run starts without launching Chromium.
-    pub ready: bool,
-    /// The last failure to start a process, when the pool has none up.
-    pub last_error: Option<String>,
-}
-
 /// How a shutdown went.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ShutdownReport {
@@ -283,7 +258,8 @@ mod tests {
 
     use super::*;
     use crate::config::Config;
-    use crate::event::{EventKind, EventLog};
+    use crate::event::EventKind;
+    use crate::event_log::EventLog;
     use crate::store::{DirStore, RunStore};
 
     #[tokio::test]
@@ -304,13 +280,11 @@ mod tests {
             firehose,
         );
         let record = RunRecord::new(
-            request.clone(),
-            request.limits.effective(&config),
+            request.admit(&config).unwrap(),
             store.create_run(run_id).unwrap(),
             log,
             RunStatus::new_queued(run_id, "script", Default::default()),
             store.clone(),
-            request.recording.plan(&config.recording),
             config.limits.max_data_bytes,
         );
         let stream = EventSubscription::live(record.clone(), 0).into_stream();

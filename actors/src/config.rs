@@ -14,10 +14,30 @@ mod limits;
 mod server;
 
 pub use agent::AgentConfig;
-pub use browser::{BrowserConfig, Isolation};
+pub use browser::BrowserConfig;
 pub use guardrails::GuardrailFloor;
 pub use limits::LimitsConfig;
 pub use server::{API_KEY_ENV, ServerConfig};
+
+/// Checks `[recording] upload_url`'s scheme and shape (at config validation, and again when
+/// the uploader is built).
+pub(crate) fn check_upload_url(url: &str) -> Result<(), String> {
+    let parsed = url::Url::parse(url).map_err(|e| {
+        format!("`{url}` is not a URL ({e}); use s3://bucket/prefix, gs://, az:// or file:///path")
+    })?;
+    match parsed.scheme() {
+        "s3" | "s3a" | "gs" | "az" | "azure" | "abfs" | "abfss" => {
+            if parsed.host_str().is_none_or(str::is_empty) {
+                return Err(format!("`{url}` names no bucket or container"));
+            }
+            Ok(())
+        }
+        "file" => Ok(()),
+        other => Err(format!(
+            "unsupported scheme `{other}`; use s3://, gs://, az:// or file:///"
+        )),
+    }
+}
 
 /// Everything an orchestrator needs to know before its first run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -411,7 +431,7 @@ impl Config {
             return invalid(field, message);
         }
         if let Some(url) = &self.recording.upload_url {
-            if let Err(message) = crate::recording::upload::check_url(url) {
+            if let Err(message) = check_upload_url(url) {
                 return invalid("recording.upload_url", &message);
             }
         }

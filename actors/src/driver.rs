@@ -1,8 +1,9 @@
 //! Drivers decide a run's actions. Each runs as a task owned by its session, dispatches actions
 //! through the run's Router, and reports how the run ended.
 //!
-//! The script driver lives here; the agent driver (`agent.rs`) and the playbook driver implement
-//! the same trait.
+//! The script driver lives here; the agent driver (`agent.rs`) and the playbook driver
+//! (`playbook/run.rs`) implement the same trait. The session chooses a run's driver
+//! (`session/start.rs`).
 
 use std::sync::Arc;
 
@@ -12,7 +13,7 @@ use serde_json::json;
 
 use crate::event::ActionFailure;
 use crate::record::RunRecord;
-use crate::request::{Action, DriverSpec, RunRequest};
+use crate::request::Action;
 use crate::router::{ActionResult, RouterMsg};
 use crate::run::{ErrorCode, RunError, RunOutcome};
 
@@ -31,33 +32,13 @@ pub(crate) struct DriverContext {
     pub(crate) router: RouterHandle,
     pub(crate) record: Arc<RunRecord>,
     pub(crate) config: Arc<crate::config::Config>,
-    pub(crate) llm: crate::agent::SharedLlm,
+    pub(crate) llm: crate::llm::SharedLlm,
 }
 
 /// Decides and dispatches a run's actions until it reaches an outcome.
 pub(crate) trait Driver: Send + 'static {
     /// Runs to completion; must return promptly once the run's token is cancelled.
     fn run(self: Box<Self>, ctx: DriverContext) -> BoxFuture<'static, DriverOutcome>;
-}
-
-/// Builds the driver a request asks for.
-pub(crate) fn for_request(request: &RunRequest) -> Box<dyn Driver> {
-    match &request.driver {
-        DriverSpec::Script { steps } => Box::new(ScriptDriver {
-            start_url: request.start_url.clone(),
-            steps: steps.clone(),
-        }),
-        DriverSpec::Playbook(spec) => Box::new(crate::playbook::run::PlaybookDriver {
-            spec: spec.clone(),
-            start_url: request.start_url.clone(),
-        }),
-        DriverSpec::Agent(spec) => Box::new(crate::agent::AgentDriver {
-            spec: spec.clone(),
-            start_url: request.start_url.clone(),
-            preamble: None,
-            max_steps: None,
-        }),
-    }
 }
 
 /// Dispatches actions to a run's Router, raced against the run's cancellation.
@@ -121,9 +102,10 @@ impl RouterHandle {
 }
 
 /// Runs a fixed list of actions in order; the first failure fails the run.
-struct ScriptDriver {
-    start_url: Option<String>,
-    steps: Vec<Action>,
+pub(crate) struct ScriptDriver {
+    /// Opened first, as a `goto`.
+    pub(crate) start_url: Option<String>,
+    pub(crate) steps: Vec<Action>,
 }
 
 impl Driver for ScriptDriver {

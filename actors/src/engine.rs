@@ -93,7 +93,7 @@ impl Engine {
             },
         )?;
         let egress = egress_policy(&config, launcher.as_ref());
-        let llm = Arc::new(crate::agent::llm::LlmClient::new(config.agent.clone()));
+        let llm = Arc::new(crate::llm::LlmClient::new(config.agent.clone()));
         let call_timeout = std::time::Duration::from_millis(config.timeouts.actor_call_ms);
         let reader = Arc::new(reader(&config, store, index, egress));
         // `proxy+webrtc-proxied-only` for Chromium: see `chromium/egress.rs`.

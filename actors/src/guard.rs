@@ -17,93 +17,11 @@ use std::sync::Mutex;
 
 use url::{Host, Url};
 
-use crate::request::{Action, GuardrailSpec};
+use crate::request::GuardrailSpec;
 pub(crate) use destructive::{Destructive, find_destructive, hide_controls, label_from_html};
 use network::Resolver;
 pub(crate) use precedence::{describe, intersect_allowed, narrow, within_floor};
-pub use stuck::{Severity, StuckSpec};
 pub(crate) use stuck::{StuckDetector, Verdict};
-
-/// What a run is for; narrows the actions it may take (the reference system's goal table).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TaskKind {
-    /// Reading pages: goto, click, scroll, hover, wait_for, extract, observe, screenshot.
-    Read,
-    /// Moving around: goto, click, scroll, hover, observe, screenshot.
-    Navigate,
-    /// Anything (the default).
-    #[default]
-    Interact,
-    /// Anything, forms included.
-    FillForm,
-}
-
-impl TaskKind {
-    /// The lower-case name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Read => "read",
-            Self::Navigate => "navigate",
-            Self::Interact => "interact",
-            Self::FillForm => "fill_form",
-        }
-    }
-
-    /// Whether this kind of run may take `action` (a sequence: every step).
-    pub fn allows(self, action: &Action) -> bool {
-        match action {
-            Action::Sequence { steps } => {
-                self.allowed_names().contains(&"sequence") && steps.iter().all(|s| self.allows(s))
-            }
-            other => self.allowed_names().contains(&other.name()),
-        }
-    }
-
-    /// The actions this kind of run may take, by name.
-    pub fn allowed_names(self) -> &'static [&'static str] {
-        const READ: &[&str] = &[
-            "goto",
-            "click",
-            "scroll",
-            "hover",
-            "wait_for",
-            "extract",
-            "observe",
-            "screenshot",
-            "sequence",
-        ];
-        const NAVIGATE: &[&str] = &[
-            "goto",
-            "click",
-            "scroll",
-            "hover",
-            "observe",
-            "screenshot",
-            "sequence",
-        ];
-        const ALL: &[&str] = &[
-            "goto",
-            "click",
-            "type",
-            "press_key",
-            "scroll",
-            "select",
-            "hover",
-            "wait_for",
-            "extract",
-            "evaluate",
-            "observe",
-            "screenshot",
-            "sequence",
-        ];
-        match self {
-            Self::Read => READ,
-            Self::Navigate => NAVIGATE,
-            Self::Interact | Self::FillForm => ALL,
-        }
-    }
-}
 
 /// Why a destination was refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -274,20 +192,6 @@ fn private(name: &str, what: &str) -> Block {
         "private_network",
         format!("{name} is {what}; set guardrails.allow_private_networks to reach it"),
     )
-}
-
-/// Validates one `allowed_domains` or `blocked_domains` entry.
-pub(crate) fn check_domain_pattern(pattern: &str) -> Result<(), String> {
-    let p = scope::normalize(pattern);
-    if p.is_empty() {
-        return Err("must not be empty".into());
-    }
-    if p.contains('/') || (p.contains(':') && !p.starts_with('[')) || p.contains(' ') {
-        return Err(format!(
-            "`{pattern}` is not a host name; write `example.com`, not a URL"
-        ));
-    }
-    Ok(())
 }
 
 fn host_text(host: &Host<String>) -> String {

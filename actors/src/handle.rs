@@ -64,7 +64,7 @@ pub(crate) struct Reader {
     /// The launcher's egress mechanism, reported by `stats()`.
     pub(crate) egress: &'static str,
     /// The warm pool's numbers, published by the pool actor.
-    pub(crate) pool: Arc<tokio::sync::watch::Sender<Option<crate::command::PoolStats>>>,
+    pub(crate) pool: Arc<tokio::sync::watch::Sender<Option<crate::pool::PoolStats>>>,
 }
 
 impl Reader {

@@ -15,27 +15,14 @@
 //!
 //! # Layout
 //!
-//! - `handle.rs`: `OrchestratorHandle`, and the reader that answers reads without the supervisor
-//! - `command.rs`: the host's commands, their errors, and event subscriptions
-//! - `admission.rs`: the writer thread that validates and stores submitted runs
-//! - `index.rs`: the in-memory index of stored runs behind `list_page`
-//! - `config.rs`: `Config` (mirrored by `config/default.toml`); `config/`: the `[limits]`
-//!   ceilings, `PILOTHOUSE_*` environment overrides, where the host's model key may go,
-//!   the `[server]` section
-//! - `request.rs`: the run request contract, parsing with field paths, validation
-//! - `run.rs`: run ids, states, outcomes and `RunStatus`
-//! - `event.rs`: run events and the append-then-broadcast event log
-//! - `record.rs`: the per-run record shared by a run's actors
-//! - `guard.rs`: destination guardrails
-//! - `driver.rs`: the `Driver` trait and the script driver
-//! - `caps.rs`: `[limits] max_result_bytes` / `max_data_bytes`, cut after the scrub
-//! - `scrub.rs`: the run's one credential scrubber (every encoding, identifying prefixes)
-//! - `store.rs`: the run store (directory by default); `recovery.rs`: start-up recovery
-//! - `page_driver.rs` / `chromium.rs`: the browser seam and its Chromium implementation;
-//!   `chromium/egress.rs` keeps its packets on the run's proxy, `download.rs` +
-//!   `chromium/downloads.rs` refuse or keep the files a page downloads
+//! The map from each concept to its file is the "Concept → file" table in the repository's
+//! README.md; `scripts/check_structure.py` (run by CI) fails when a module file is missing
+//! from it, when sibling modules import each other in a cycle, or when a file or function
+//! outgrows its limit. Modules are layered, data at the bottom: `run`, `event`, `request`
+//! (the contract) and `config` import no behaviour; actors sit at the top.
 
 mod admission;
+mod admit;
 mod agent;
 mod blinders;
 mod browser;
@@ -47,10 +34,12 @@ mod download;
 mod driver;
 mod engine;
 mod event;
+mod event_log;
 mod finalizer;
 mod guard;
 mod handle;
 mod index;
+mod llm;
 mod page_driver;
 mod playbook;
 mod pool;
@@ -68,34 +57,32 @@ mod supervisor;
 
 pub use chromium::ChromiumLauncher;
 pub use command::{
-    CancelAck, CancelError, Command, EngineStats, EventSubscription, PoolStats, ShutdownReport,
-    SubmitError,
+    CancelAck, CancelError, Command, EngineStats, EventSubscription, ShutdownReport, SubmitError,
 };
 pub use config::{
     API_KEY_ENV, AgentConfig, BrowserConfig, Config, ConfigError, EngineTimeouts, GuardrailFloor,
-    Isolation, LimitsConfig, ObserveCaps, PlaybookConfig, RecordingConfig, RegistryConfig,
-    RunDefaults, ServerConfig, SettleConfig,
+    LimitsConfig, ObserveCaps, PlaybookConfig, RecordingConfig, RegistryConfig, RunDefaults,
+    ServerConfig, SettleConfig,
 };
 pub use download::{AllowedDownloads, Download, DownloadOutcome, DownloadPolicy, DownloadSink};
 pub use engine::{Engine, StartError};
-pub use event::{ActionFailure, EventKind, RunEvent};
-pub use guard::{Severity, StuckSpec, TaskKind, is_private_ip};
+pub use event::{ActionFailure, EventKind, RunEvent, Severity};
+pub use guard::is_private_ip;
 pub use handle::{EventsError, OrchestratorHandle, Unavailable};
 pub use index::{ListQuery, RunPage};
 pub use page_driver::{
     ActionBounds, ActionOutput, BrowserError, BrowserLauncher, Capture, CloseMode, CloseReport,
     LaunchSpec, PageDriver,
 };
-pub use playbook::{
-    OnFailure, ParamType, Parameter, Playbook, SelectorSpec, Step, Verify, load as load_playbook,
-    parse_yaml as parse_playbook,
-};
+pub use playbook::{load as load_playbook, parse_yaml as parse_playbook};
+pub use pool::PoolStats;
 pub use recording::{Artifact, Manifest};
 pub use recovery::RecoveryReport;
 pub use request::{
-    Action, AgentSpec, DownloadSpec, DriverSpec, EffectiveLimits, ExtractMode, FieldError,
-    GuardrailSpec, InvalidRequest, Limits, PlaybookSpec, RecordingSpec, RunRequest,
-    ScrollDirection, Secret, Viewport, WaitState,
+    Action, ActionKind, AgentSpec, DownloadSpec, DriverSpec, EffectiveLimits, ExtractMode,
+    FieldError, GuardrailSpec, InvalidRequest, Isolation, Limits, OnFailure, ParamType, Parameter,
+    Playbook, PlaybookSpec, RecordingSpec, RunRequest, ScrollDirection, Secret, SelectorSpec, Step,
+    StuckSpec, TaskKind, Verify, Viewport, WaitState,
 };
 pub use run::{
     ErrorCode, FinalizeError, RecordingInfo, RecoveryInfo, RunError, RunId, RunOutcome, RunState,

@@ -16,7 +16,6 @@ use std::time::Duration;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
 use crate::chromium::pool::{ArmError, Host, HostSpec, Release, Spare, group_pss_bytes};
-use crate::command::PoolStats;
 use crate::config::Config;
 use crate::page_driver::{BrowserError, CloseMode, LaunchSpec, PageDriver};
 
@@ -374,4 +373,30 @@ fn publish(state: &PoolState) {
     let mut stats = state.book.stats();
     stats.isolation = state.args.config.browser.isolation.as_str();
     state.args.published.send_replace(Some(stats));
+}
+
+/// The warm browser pool (`[browser]`), as `stats()` and the server's readiness report it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PoolStats {
+    /// `[browser] isolation`: what a run that does not choose gets.
+    pub isolation: &'static str,
+    /// Warm Chromium processes serving contexts.
+    pub processes: usize,
+    /// Processes being started (at warm-up, or replacing one that was recycled or died).
+    pub starting: usize,
+    /// Contexts waiting, each with a blank page, for the next runs.
+    pub spare_contexts: usize,
+    /// Contexts held by runs now.
+    pub leased: usize,
+    /// Contexts handed to runs since start.
+    pub contexts_served: u64,
+    /// Processes replaced after `recycle_after_contexts` or above `max_process_mb`.
+    pub recycled: u64,
+    /// Processes that died under the pool (their runs failed `BROWSER_CRASHED`) and were replaced.
+    pub crashed: u64,
+    /// At least one warm process is up: a context run starts without launching Chromium.
+    pub ready: bool,
+    /// The last failure to start a process, when the pool has none up.
+    pub last_error: Option<String>,
 }

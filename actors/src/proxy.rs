@@ -32,6 +32,8 @@ use url::Host;
 use crate::guard::{Block, Guard, Phase};
 
 mod services;
+
+pub(crate) use services::SERVICES_SINK_HOST;
 #[cfg(test)]
 mod tests;
 

@@ -9,9 +9,10 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::event::{EventKind, EventLog, RunEvent};
+use crate::event::{EventKind, RunEvent};
+use crate::event_log::EventLog;
 use crate::guard::Block;
-use crate::request::{EffectiveLimits, RunRequest};
+use crate::request::{AdmittedRun, EffectiveLimits, RunRequest};
 use crate::run::{RunId, RunOutcome, RunState, RunStatus};
 use crate::scrub::Scrubber;
 use crate::store::RunStore;
@@ -32,6 +33,9 @@ pub(crate) enum StopReason {
     Internal(String),
     /// Stuck detection or the consecutive-error limit stopped the run.
     Stuck(String),
+    /// The driver reached its own outcome (success or failure); the stop only ends the run's
+    /// deadline timer and whatever still waits on the token.
+    DriverDone,
 }
 
 /// A run's cancellation token plus the first reason it was stopped for.
@@ -116,19 +120,20 @@ const REFUSED_TARGET_MAX_CHARS: usize = 2048;
 const COMMIT_VERSION: u64 = u64::MAX;
 
 impl RunRecord {
-    // The record's parts, each from a different source at admission; a struct to carry them
-    // would only repeat this list.
-    #[allow(clippy::too_many_arguments)]
+    /// The record of an admitted run, stored under `dir` with its log, queued `status` and store.
     pub(crate) fn new(
-        request: RunRequest,
-        limits: EffectiveLimits,
+        admitted: AdmittedRun,
         dir: PathBuf,
         log: EventLog,
         status: RunStatus,
         store: Arc<dyn RunStore>,
-        recording: crate::request::RecordingPlan,
         max_data_bytes: usize,
     ) -> Arc<Self> {
+        let AdmittedRun {
+            request,
+            limits,
+            recording,
+        } = admitted;
         Arc::new(Self {
             recorder: crate::recording::Recorder::new(recording, dir.clone()),
             scrubber: Arc::new(Scrubber::new(&request.credentials)),
@@ -313,6 +318,11 @@ impl RunRecord {
                 message.clone(),
             )),
             Some(StopReason::Cancelled) | None => RunOutcome::cancelled("cancelled by the host"),
+            // Set only once the driver's outcome is known, so no interrupted driver sees it.
+            Some(StopReason::DriverDone) => RunOutcome::failed(crate::run::RunError::new(
+                crate::run::ErrorCode::InternalError,
+                "the run was ended before its driver reported an outcome",
+            )),
         }
     }
 }

@@ -6,7 +6,8 @@
 
 use tokio::sync::broadcast;
 
-use crate::event::{EventKind, EventLog, RunEvent};
+use crate::event::{EventKind, RunEvent};
+use crate::event_log::EventLog;
 use crate::run::{ErrorCode, FinalizeError, RunError, RunId, RunOutcome, RunState, RunStatus};
 use crate::store::RunStore;
 

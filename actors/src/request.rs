@@ -1,22 +1,33 @@
-//! The run request: the JSON contract a host submits, its parsing with field paths, and its
-//! validation with errors that name the field and the fix.
+//! The run request: the JSON contract a host submits and its parsing with field paths. The
+//! contract is data and imports no behaviour: its actions and their kinds (`request/action.rs`,
+//! `request/action_kind.rs`), guardrails and task kinds (`request/guardrails.rs`), the playbook
+//! format (`request/playbook.rs`). Checking a request against the config and admitting it as a
+//! run is `admit.rs`.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::Config;
-use crate::guard::{StuckSpec, TaskKind};
-
 mod action;
+mod action_kind;
 mod downloads;
 mod driver_wire;
-mod validate;
+mod guardrails;
+mod isolation;
+mod playbook;
 
 pub use action::{Action, ExtractMode, ScrollDirection, Secret, WaitState};
 pub(crate) use action::{clip, map_strings};
+pub use action_kind::ActionKind;
 pub use downloads::DownloadSpec;
+pub(crate) use guardrails::{
+    DEFAULT_MAX_CONSECUTIVE_ERRORS, DEFAULT_MAX_URLS_VISITED, check_domain_pattern,
+    normalize_domain,
+};
+pub use guardrails::{GuardrailSpec, StuckSpec, TaskKind};
+pub use isolation::Isolation;
+pub use playbook::{OnFailure, ParamType, Parameter, Playbook, SelectorSpec, Step, Verify};
 
 /// A run to execute: what drives it, where it may go, and its limits.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -52,7 +63,7 @@ pub struct RunRequest {
     /// `"context"` (a fresh context in a warm, shared Chromium) or `"process"` (a Chromium of
     /// its own); unset: the config's `[browser] isolation`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub isolation: Option<crate::config::Isolation>,
+    pub isolation: Option<Isolation>,
 }
 
 /// What decides a run's actions. Tagged by `type`: `script`, `agent` or `playbook`.
@@ -91,31 +102,6 @@ pub struct PlaybookSpec {
     /// The model endpoint for `on_failure: agent` hand-offs (unset fields: `[agent]`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<AgentSpec>,
-}
-
-impl PlaybookSpec {
-    /// The playbook this spec names: parsed and loaded, not yet validated.
-    pub fn load(&self, config: &Config) -> Result<crate::playbook::Playbook, FieldError> {
-        let inline = |e: FieldError| FieldError {
-            field: format!("driver.playbook.{}", e.field),
-            message: e.message,
-        };
-        match &self.playbook {
-            serde_json::Value::String(text) if text.contains('\n') => {
-                crate::playbook::parse_yaml(text).map_err(inline)
-            }
-            serde_json::Value::String(id) => crate::playbook::load(&config.playbooks.dir, id),
-            value @ serde_json::Value::Object(_) => serde_path_to_error::deserialize(value.clone())
-                .map_err(|e| FieldError {
-                    field: format!("driver.playbook.{}", e.path()),
-                    message: e.into_inner().to_string(),
-                }),
-            other => Err(FieldError {
-                field: "driver.playbook".into(),
-                message: format!("must be a playbook id, YAML text or an object, got {other}"),
-            }),
-        }
-    }
 }
 
 /// An agent run: the task in words, and optionally the model, its endpoint and the answer's
@@ -181,6 +167,16 @@ pub struct RecordingSpec {
     pub upload: Option<bool>,
 }
 
+/// A request the engine admitted (`admit.rs`, the only maker): checked against the config, its
+/// playbook loaded once and inlined, its guardrails narrowed by the playbook and the operator's
+/// floors, its limits and recording switches resolved.
+#[derive(Clone, Debug)]
+pub(crate) struct AdmittedRun {
+    pub(crate) request: RunRequest,
+    pub(crate) limits: EffectiveLimits,
+    pub(crate) recording: RecordingPlan,
+}
+
 /// The recording switches of one run, defaults applied.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct RecordingPlan {
@@ -190,52 +186,6 @@ pub(crate) struct RecordingPlan {
     pub(crate) report: bool,
     pub(crate) upload: bool,
 }
-
-impl RecordingSpec {
-    pub(crate) fn plan(&self, config: &crate::config::RecordingConfig) -> RecordingPlan {
-        RecordingPlan {
-            screenshots: self.screenshots.unwrap_or(config.screenshots),
-            actions: self.actions.unwrap_or(config.actions),
-            final_dom: self.final_dom.unwrap_or(config.final_dom),
-            report: self.report.unwrap_or(config.report),
-            upload: self.upload.unwrap_or(config.upload),
-        }
-    }
-}
-
-/// Where a run may go. Private networks are blocked unless explicitly allowed.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GuardrailSpec {
-    /// Hosts the run may visit; `d` covers `d` and `*.d`. Empty: any public host.
-    #[serde(default)]
-    pub allowed_domains: Vec<String>,
-    /// Hosts the run may never visit, as globs (`*.x` also matches `x`); they win over
-    /// `allowed_domains`. Unset: a built-in list (government, banking, payment, webmail and
-    /// social sites) that applies only when `allowed_domains` is empty.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub blocked_domains: Option<Vec<String>>,
-    /// Allow loopback, private, link-local and similar addresses (default: blocked).
-    #[serde(default)]
-    pub allow_private_networks: bool,
-    /// Distinct pages the run may land on (default 50).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_urls_visited: Option<u32>,
-    /// Failed actions in a row before the run stops with STUCK (default 5).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_consecutive_errors: Option<u32>,
-    /// What the run is for; read-only kinds cannot type, select or evaluate (default interact).
-    #[serde(default)]
-    pub task_kind: TaskKind,
-    /// Stuck detection thresholds.
-    #[serde(default)]
-    pub stuck: StuckSpec,
-}
-
-/// Default of `guardrails.max_urls_visited`.
-pub(crate) const DEFAULT_MAX_URLS_VISITED: u32 = 50;
-/// Default of `guardrails.max_consecutive_errors`.
-pub(crate) const DEFAULT_MAX_CONSECUTIVE_ERRORS: u32 = 5;
 
 /// Per-run limits; `None` takes the config's default.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -266,21 +216,6 @@ pub struct EffectiveLimits {
     pub action_timeout_ms: u64,
     /// Bound on each navigation's load.
     pub navigation_timeout_ms: u64,
-}
-
-impl Limits {
-    /// Fills unset limits from the config.
-    pub fn effective(&self, config: &Config) -> EffectiveLimits {
-        let d = &config.defaults;
-        EffectiveLimits {
-            timeout_seconds: self.timeout_seconds.unwrap_or(d.run_timeout_seconds),
-            max_steps: self.max_steps.unwrap_or(d.max_steps),
-            action_timeout_ms: self.action_timeout_ms.unwrap_or(d.action_timeout_ms),
-            navigation_timeout_ms: self
-                .navigation_timeout_ms
-                .unwrap_or(d.navigation_timeout_ms),
-        }
-    }
 }
 
 /// The page's size in CSS pixels.
@@ -334,7 +269,8 @@ fn display_list(errors: &[FieldError]) -> String {
 }
 
 impl InvalidRequest {
-    fn single(field: impl Into<String>, message: impl Into<String>) -> Self {
+    /// One problem.
+    pub(crate) fn single(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
             errors: vec![FieldError {
                 field: field.into(),
@@ -358,90 +294,6 @@ impl RunRequest {
             InvalidRequest::single(field, strip_position(&e.into_inner().to_string()))
         })
     }
-
-    /// Fixes a playbook driver's playbook at admission (call after [`RunRequest::validate`]):
-    /// the playbook is loaded once and inlined, so the run executes exactly what was validated
-    /// without reading the file again; its `guardrails`, when it has them, narrow the
-    /// request's (never widen them: see `guard/precedence.rs`).
-    pub fn inline_playbook(&mut self, config: &Config) {
-        let Self {
-            driver, guardrails, ..
-        } = self;
-        let DriverSpec::Playbook(spec) = driver else {
-            return;
-        };
-        let Ok(playbook) = spec.load(config) else {
-            return;
-        };
-        if let Some(own) = &playbook.guardrails {
-            *guardrails = crate::guard::narrow(guardrails, own);
-        }
-        if let Ok(inline) = serde_json::to_value(&playbook) {
-            spec.playbook = inline;
-        }
-    }
-
-    /// Checks everything serde cannot: URLs, selectors, names and limits.
-    pub fn validate(&self, config: &Config) -> Result<(), InvalidRequest> {
-        let mut v = validate::Validator::new(&self.credentials, &config.limits, &config.guardrails);
-        if let Some(url) = &self.start_url {
-            v.url("start_url", url);
-        }
-        match &self.driver {
-            DriverSpec::Script { steps } => {
-                if steps.is_empty() && self.start_url.is_none() {
-                    v.push("driver.steps", "must list at least one action");
-                }
-                let max = self.limits.effective(config).max_steps as usize;
-                if steps.len() + usize::from(self.start_url.is_some()) > max {
-                    v.push(
-                        "driver.steps",
-                        format!(
-                            "has {} actions (plus start_url) but limits.max_steps is {max}; \
-                             raise limits.max_steps or shorten the script",
-                            steps.len()
-                        ),
-                    );
-                }
-                for (i, step) in steps.iter().enumerate() {
-                    v.action(&format!("driver.steps[{i}]"), step, false);
-                    let kind = self.guardrails.task_kind;
-                    if !kind.allows(step) {
-                        v.push(
-                            format!("driver.steps[{i}].action"),
-                            format!(
-                                "`{}` is not allowed for {} tasks; set guardrails.task_kind to interact",
-                                step.name(),
-                                kind.as_str()
-                            ),
-                        );
-                    }
-                }
-            }
-            DriverSpec::Agent(agent) => v.agent(agent, &config.agent),
-            DriverSpec::Playbook(spec) => v.playbook(spec, config, &self.guardrails),
-        }
-        for (i, domain) in self.guardrails.allowed_domains.iter().enumerate() {
-            if let Err(msg) = crate::guard::check_domain_pattern(domain) {
-                v.push(format!("guardrails.allowed_domains[{i}]"), msg);
-            }
-        }
-        for (i, glob) in self.guardrails.blocked_domains.iter().flatten().enumerate() {
-            if let Err(msg) = crate::guard::check_domain_pattern(glob) {
-                v.push(format!("guardrails.blocked_domains[{i}]"), msg);
-            }
-        }
-        v.limits(self);
-        v.downloads(&self.downloads);
-        let Viewport { width, height } = self.viewport;
-        if !(100..=7680).contains(&width) {
-            v.push("viewport.width", "must be between 100 and 7680");
-        }
-        if !(100..=4320).contains(&height) {
-            v.push("viewport.height", "must be between 100 and 4320");
-        }
-        v.finish()
-    }
 }
 
 /// serde_json appends " at line L column C"; the path already says where.
@@ -451,6 +303,3 @@ fn strip_position(message: &str) -> String {
         None => message.to_owned(),
     }
 }
-
-#[cfg(test)]
-mod tests;

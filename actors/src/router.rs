@@ -61,16 +61,18 @@ pub(crate) struct RouterState {
     record: Arc<RunRecord>,
     browser: ActorRef<BrowserMsg>,
     guard: Arc<Guard>,
-    /// Locked only between awaits, never across one.
-    limits: std::sync::Mutex<limits::RunLimits>,
+    /// Plain state: the router handles one message at a time, and the pipeline holds the
+    /// state mutably for the action it runs.
+    limits: limits::RunLimits,
     call_timeout: Duration,
     max_action_timeout_ms: u64,
     steps: u32,
 }
 
 impl RouterState {
-    fn limits(&self) -> std::sync::MutexGuard<'_, limits::RunLimits> {
-        self.limits.lock().unwrap_or_else(|p| p.into_inner())
+    /// The run's limits: task kind, pages visited, errors in a row, stuck detection.
+    fn limits(&mut self) -> &mut limits::RunLimits {
+        &mut self.limits
     }
 }
 
@@ -89,7 +91,7 @@ impl Actor for RouterActor {
     ) -> Result<Self::State, ActorProcessingErr> {
         Ok(RouterState {
             guard: args.guard,
-            limits: std::sync::Mutex::new(limits::RunLimits::new(&args.record)),
+            limits: limits::RunLimits::new(&args.record),
             record: args.record,
             browser: args.browser,
             call_timeout: args.call_timeout,
@@ -175,7 +177,7 @@ async fn on_dispatch(state: &mut RouterState, action: Action) -> ActionResult {
 /// Stuck detection and the consecutive-error limit: a nudge is prepended to the result the
 /// driver sees; a stop ends the run with STUCK.
 fn apply_judgement(
-    state: &RouterState,
+    state: &mut RouterState,
     action: &Action,
     output: Result<ActionOutput, ActionFailure>,
 ) -> Result<ActionOutput, ActionFailure> {
@@ -213,7 +215,7 @@ fn apply_judgement(
 
 /// One action: credentials resolved, guards, browser, screening, results kept.
 async fn run_one(
-    state: &RouterState,
+    state: &mut RouterState,
     file_stem: &str,
     action: &Action,
 ) -> Result<ActionOutput, ActionFailure> {
@@ -227,7 +229,7 @@ async fn run_one(
 /// The steps of a `sequence`, each guarded and timed on its own; stops at the first failure,
 /// reporting "step i (action): error" after the partial results.
 async fn run_sequence(
-    state: &RouterState,
+    state: &mut RouterState,
     step: u32,
     steps: &[Action],
 ) -> Result<ActionOutput, ActionFailure> {

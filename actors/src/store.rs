@@ -9,7 +9,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use crate::event::{RunEvent, read_log};
+use crate::event::RunEvent;
 use crate::run::{RunId, RunStatus};
 
 /// Durable storage of runs.
@@ -145,6 +145,15 @@ fn cut_torn_tail(file: &mut File) -> std::io::Result<()> {
     );
     file.set_len(keep as u64)?;
     file.sync_all()
+}
+
+/// Reads a run's `events.jsonl`. A torn last line (a crash mid-write) is skipped.
+fn read_log(path: &Path) -> std::io::Result<Vec<RunEvent>> {
+    let text = std::fs::read_to_string(path)?;
+    Ok(text
+        .lines()
+        .filter_map(|line| serde_json::from_str::<RunEvent>(line).ok())
+        .collect())
 }
 
 /// Temp file in the same directory, fsync, rename over the target, fsync the directory: a crash

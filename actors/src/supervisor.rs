@@ -65,7 +65,7 @@ pub(crate) struct SupervisorArgs {
     /// The registry, store, firehose and published counts, shared with the hosts' handles.
     pub(crate) reader: Arc<Reader>,
     pub(crate) uploader: Arc<crate::recording::upload::Uploader>,
-    pub(crate) llm: crate::agent::SharedLlm,
+    pub(crate) llm: crate::llm::SharedLlm,
 }
 
 /// Supervisor state.

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use super::llm::ToolCall;
+use crate::llm::ToolCall;
 
 /// Marker that starts every page snapshot (from `observe`).
 const SNAPSHOT_MARK: &str = "[web-content-start]";

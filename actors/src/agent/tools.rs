@@ -5,17 +5,15 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::request::Action;
+use crate::request::{Action, ActionKind};
 
-/// Actions the model is not offered: it calls one action per tool call.
-const NOT_FOR_MODELS: &[&str] = &["sequence"];
-
-/// The actions a model may call, given what the guardrails allow.
+/// The actions a model may call, given what the guardrails allow (by name): the single ones,
+/// since a model calls one action per tool call, in [`ActionKind::ALL`]'s order.
 pub(crate) fn offered(allowed: &[&'static str]) -> Vec<&'static str> {
-    allowed
-        .iter()
-        .copied()
-        .filter(|a| !NOT_FOR_MODELS.contains(a))
+    ActionKind::ALL
+        .into_iter()
+        .filter(|kind| kind.is_single() && allowed.contains(&kind.name()))
+        .map(ActionKind::name)
         .collect()
 }
 
@@ -132,7 +130,7 @@ mod tests {
 
     #[test]
     fn the_browser_tool_offers_exactly_the_allowed_actions() {
-        let offered = offered(crate::guard::TaskKind::Read.allowed_names());
+        let offered = offered(crate::request::TaskKind::Read.allowed_names());
         assert!(!offered.contains(&"type") && !offered.contains(&"sequence"));
         let tools = definitions(&offered, None);
         let listed = &tools[0]["function"]["parameters"]["properties"]["action"]["enum"];

@@ -7,9 +7,9 @@ use std::ops::ControlFlow;
 use serde_json::Value;
 
 use super::context::Conversation;
-use super::llm::{Endpoint, LlmError, ToolCall};
 use super::{AgentDriver, act, failed, tools};
 use crate::driver::{DriverContext, DriverOutcome};
+use crate::llm::{Endpoint, LlmError, ToolCall};
 use crate::run::{ErrorCode, TokenUsage};
 
 /// Replies in a row without a tool call before the run ends with LLM_ERROR.

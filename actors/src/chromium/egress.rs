@@ -21,6 +21,8 @@ use std::path::Path;
 
 use serde_json::json;
 
+use crate::proxy::SERVICES_SINK_HOST;
+
 /// What `stats()` and the start-up log report as the active egress mechanism: every connection
 /// through the run's filtering proxy; WebRTC only where proxied (no UDP of its own, TURN over TCP
 /// through the proxy and its guard).
@@ -41,9 +43,6 @@ const EGRESS_SWITCH_NAMES: &[&str] = &[
     "google-apis-url",
     "lso-url",
 ];
-
-/// Where Chromium's own Google sign-in and API calls are sent instead (see `proxy/services.rs`).
-pub(crate) const SERVICES_SINK_HOST: &str = "browser-services.pilothouse.invalid";
 
 /// The WebRTC policy: no UDP that does not go through a proxy. An HTTP proxy carries no UDP,
 /// so WebRTC can only reach a TURN server over TCP, through the proxy.

@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::ConfigError;
+use crate::request::check_domain_pattern;
 
 /// Floors no request or playbook can loosen.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,7 +45,7 @@ impl GuardrailFloor {
         ];
         for (field, list) in lists {
             for pattern in list {
-                if let Err(message) = crate::guard::check_domain_pattern(pattern) {
+                if let Err(message) = check_domain_pattern(pattern) {
                     return Err(ConfigError::Invalid {
                         field,
                         message: format!("entry `{pattern}`: {message}"),

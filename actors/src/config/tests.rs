@@ -31,3 +31,16 @@ fn zero_concurrency_is_rejected() {
     let err = Config::from_toml_str("max_concurrent_runs = 0").unwrap_err();
     assert!(err.to_string().contains("max_concurrent_runs"), "{err}");
 }
+
+#[test]
+fn urls_are_checked_with_a_fix_in_the_message() {
+    assert!(check_upload_url("s3://bucket/prefix").is_ok());
+    assert!(check_upload_url("file:///tmp/x").is_ok());
+    let err = check_upload_url("ftp://x/y").unwrap_err();
+    assert!(err.contains("unsupported scheme `ftp`"), "{err}");
+    assert!(
+        check_upload_url("not a url")
+            .unwrap_err()
+            .contains("s3://bucket/prefix")
+    );
+}

@@ -18,7 +18,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::TaskKind;
+use crate::request::TaskKind;
 
 /// One tier of destructive phrases.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

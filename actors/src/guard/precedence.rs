@@ -15,9 +15,9 @@
 //! - `stuck`: detection on if either side turns it on; the outer side's thresholds unless it
 //!   left them at their defaults.
 
-use super::{TaskKind, scope};
+use super::scope;
 use crate::config::GuardrailFloor;
-use crate::request::GuardrailSpec;
+use crate::request::{GuardrailSpec, StuckSpec, TaskKind};
 
 /// The glob a run gets when its allow-lists do not meet: it matches every host.
 const NOWHERE: &str = "*";
@@ -57,7 +57,7 @@ pub(crate) fn narrow(outer: &GuardrailSpec, inner: &GuardrailSpec) -> GuardrailS
         max_urls_visited: smaller(outer.max_urls_visited, inner.max_urls_visited),
         max_consecutive_errors: smaller(outer.max_consecutive_errors, inner.max_consecutive_errors),
         task_kind: stricter(outer.task_kind, inner.task_kind),
-        stuck: crate::guard::StuckSpec {
+        stuck: StuckSpec {
             enabled: match (outer.stuck.enabled, inner.stuck.enabled) {
                 (Some(a), Some(b)) => Some(a || b),
                 (a, b) => a.or(b),

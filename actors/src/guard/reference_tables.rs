@@ -7,7 +7,8 @@
 //! guardrails".
 
 use super::*;
-use crate::request::RunRequest;
+use crate::event::Severity;
+use crate::request::{Action, RunRequest, StuckSpec, TaskKind};
 
 mod stuck;
 

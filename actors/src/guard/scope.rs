@@ -48,11 +48,7 @@ const AUTH_LABELS: &[&str] = &[
     "account", "accounts", "auth", "id", "login", "oauth", "okta", "signin", "signon", "sso",
 ];
 
-/// Lower-cases and strips a trailing dot and a leading `*.`.
-pub(crate) fn normalize(pattern: &str) -> String {
-    let p = pattern.trim().trim_end_matches('.').to_ascii_lowercase();
-    p.strip_prefix("*.").map(str::to_owned).unwrap_or(p)
-}
+pub(crate) use crate::request::normalize_domain as normalize;
 
 /// `allowed` covers itself and its subdomains; never a lookalike such as `evilexample.com`.
 pub(crate) fn covers(allowed: &str, host: &str) -> bool {

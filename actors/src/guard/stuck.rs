@@ -11,74 +11,8 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use serde::{Deserialize, Serialize};
-
-/// Thresholds of stuck detection; every field has the reference's default.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct StuckSpec {
-    /// On or off; unset: on for model-driven runs, off for scripts (which repeat on purpose).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub enabled: Option<bool>,
-    /// Recent actions considered.
-    pub window_size: usize,
-    /// The same action this many times in a row: a hint.
-    pub repeat_hint: usize,
-    /// … a warning.
-    pub repeat_warning: usize,
-    /// … the run stops.
-    pub repeat_stop: usize,
-    /// Longest cycle looked for (cycles of 2..=this actions).
-    pub cycle_max_length: usize,
-    /// Times a cycle must repeat to count.
-    pub cycle_repeats: usize,
-    /// A URL seen again after at least this many actions is a revisit.
-    pub revisit_gap: usize,
-    /// Recent actions looked at for failures.
-    pub failure_window: usize,
-    /// Failures among them that make a cluster.
-    pub failure_threshold: usize,
-}
-
-impl Default for StuckSpec {
-    fn default() -> Self {
-        Self {
-            enabled: None,
-            window_size: 12,
-            repeat_hint: 3,
-            repeat_warning: 5,
-            repeat_stop: 7,
-            cycle_max_length: 3,
-            cycle_repeats: 3,
-            revisit_gap: 5,
-            failure_window: 5,
-            failure_threshold: 3,
-        }
-    }
-}
-
-impl StuckSpec {
-    /// Whether every threshold is the default (`enabled` aside).
-    pub(crate) fn thresholds_are_default(&self) -> bool {
-        *self
-            == Self {
-                enabled: self.enabled,
-                ..Self::default()
-            }
-    }
-}
-
-/// How serious a detection is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    /// A nudge for the driver.
-    Hint,
-    /// A strong nudge.
-    Warning,
-    /// The run ends with STUCK.
-    Stop,
-}
+use crate::event::Severity;
+use crate::request::StuckSpec;
 
 /// One detection.
 #[derive(Clone, Debug, PartialEq, Eq)]

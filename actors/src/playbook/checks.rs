@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::{ParamType, Parameter};
+use crate::request::{ParamType, Parameter};
 
 pub(super) fn check_param(p: &Parameter, value: &Value) -> Result<Value, String> {
     let text = match value {

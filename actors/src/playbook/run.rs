@@ -12,12 +12,14 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use serde_json::Value;
 
-use super::{OnFailure, Playbook, SelectorSpec, Step, bind, bind_str};
+use super::{bind, bind_str};
 use crate::agent::AgentDriver;
 use crate::driver::{Driver, DriverContext, DriverOutcome};
 use crate::event::ActionFailure;
 use crate::page_driver::ActionOutput;
-use crate::request::{Action, AgentSpec, PlaybookSpec, WaitState};
+use crate::request::{
+    Action, AgentSpec, OnFailure, Playbook, PlaybookSpec, SelectorSpec, Step, WaitState,
+};
 use crate::run::{ErrorCode, RecoveryInfo, RunError, RunOutcome};
 use verify::verify;
 

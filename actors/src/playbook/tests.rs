@@ -1,4 +1,6 @@
-//! Unit tests of playbook.rs.
+//! Unit tests of playbook.rs and playbook/validate.rs.
+use std::collections::BTreeMap;
+
 use super::*;
 
 const GOOD: &str = r##"

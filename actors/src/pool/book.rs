@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 
-use crate::command::PoolStats;
+use super::PoolStats;
 use crate::config::BrowserConfig;
 
 /// A process of the pool, numbered from 1 in start order.

@@ -11,6 +11,10 @@
 
 use url::Host;
 
+/// Where Chromium's own Google sign-in and API calls are sent instead: the launch switches
+/// (`chromium/egress.rs`) point `--gaia-url` and friends here, and it is refused below.
+pub(crate) const SERVICES_SINK_HOST: &str = "browser-services.pilothouse.invalid";
+
 /// Hosts only Chromium's background services call.
 const SERVICE_ONLY_HOSTS: &[&str] = &[
     // Password leak detection: a hash derived from a credential just used on a page.
@@ -37,7 +41,7 @@ const SERVICE_ONLY_HOSTS: &[&str] = &[
     "android.clients.google.com",
     "mtalk.google.com",
     // Where the launch switches send Chromium's own sign-in and Google API calls.
-    crate::chromium::SERVICES_SINK_HOST,
+    SERVICES_SINK_HOST,
 ];
 
 /// Hosts Chromium calls in the background that pages may call too (sign-in).

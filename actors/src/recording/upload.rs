@@ -12,32 +12,13 @@ use object_store::path::Path as ObjectPath;
 use object_store::{ClientOptions, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig};
 
 use super::{MANIFEST_FILE, Manifest};
-use crate::config::RecordingConfig;
+use crate::config::{RecordingConfig, check_upload_url};
 use crate::run::RunId;
 
 /// Bound on connecting to a remote store, per attempt.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// Bound on one request to a remote store, per attempt.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
-
-/// Checks an upload URL's scheme and shape (used by config validation).
-pub(crate) fn check_url(url: &str) -> Result<(), String> {
-    let parsed = url::Url::parse(url).map_err(|e| {
-        format!("`{url}` is not a URL ({e}); use s3://bucket/prefix, gs://, az:// or file:///path")
-    })?;
-    match parsed.scheme() {
-        "s3" | "s3a" | "gs" | "az" | "azure" | "abfs" | "abfss" => {
-            if parsed.host_str().is_none_or(str::is_empty) {
-                return Err(format!("`{url}` names no bucket or container"));
-            }
-            Ok(())
-        }
-        "file" => Ok(()),
-        other => Err(format!(
-            "unsupported scheme `{other}`; use s3://, gs://, az:// or file:///"
-        )),
-    }
-}
 
 /// Where recordings go.
 #[derive(Clone, Debug)]
@@ -162,7 +143,7 @@ fn local(dir: &std::path::Path) -> Result<Built, String> {
 }
 
 fn remote(url: &str, config: &RecordingConfig) -> Result<Built, String> {
-    check_url(url)?;
+    check_upload_url(url)?;
     let parsed = url::Url::parse(url).map_err(|e| e.to_string())?;
     if parsed.scheme() == "file" {
         return local(std::path::Path::new(parsed.path()));
@@ -210,19 +191,6 @@ fn remote(url: &str, config: &RecordingConfig) -> Result<Built, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn urls_are_checked_with_a_fix_in_the_message() {
-        assert!(check_url("s3://bucket/prefix").is_ok());
-        assert!(check_url("file:///tmp/x").is_ok());
-        let err = check_url("ftp://x/y").unwrap_err();
-        assert!(err.contains("unsupported scheme `ftp`"), "{err}");
-        assert!(
-            check_url("not a url")
-                .unwrap_err()
-                .contains("s3://bucket/prefix")
-        );
-    }
 
     #[tokio::test]
     async fn local_uploads_copy_every_artifact_and_the_manifest() {

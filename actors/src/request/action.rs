@@ -118,25 +118,6 @@ pub enum Action {
 }
 
 impl Action {
-    /// The `action` tag.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Self::Goto { .. } => "goto",
-            Self::Click { .. } => "click",
-            Self::Type { .. } => "type",
-            Self::PressKey { .. } => "press_key",
-            Self::Scroll { .. } => "scroll",
-            Self::Select { .. } => "select",
-            Self::Hover { .. } => "hover",
-            Self::WaitFor { .. } => "wait_for",
-            Self::Extract { .. } => "extract",
-            Self::Evaluate { .. } => "evaluate",
-            Self::Observe { .. } => "observe",
-            Self::Screenshot { .. } => "screenshot",
-            Self::Sequence { .. } => "sequence",
-        }
-    }
-
     /// A short, secret-free summary of the input for events and logs.
     pub fn summary(&self) -> String {
         match self {

@@ -4,10 +4,11 @@
 use std::collections::HashSet;
 
 use crate::event::ActionFailure;
-use crate::guard::{Severity, StuckDetector, TaskKind, Verdict};
+use crate::event::Severity;
+use crate::guard::{StuckDetector, Verdict};
 use crate::page_driver::ActionOutput;
 use crate::record::RunRecord;
-use crate::request::{Action, DEFAULT_MAX_CONSECUTIVE_ERRORS, DEFAULT_MAX_URLS_VISITED};
+use crate::request::{Action, DEFAULT_MAX_CONSECUTIVE_ERRORS, DEFAULT_MAX_URLS_VISITED, TaskKind};
 
 /// A refusal by a limit: the check's name and why.
 #[derive(Debug)]
@@ -239,7 +240,7 @@ mod tests {
     #[test]
     fn only_noted_visits_count_as_revisits() {
         let mut l = limits(100, 100);
-        let mut spec = crate::guard::StuckSpec {
+        let mut spec = crate::request::StuckSpec {
             revisit_gap: 3,
             repeat_hint: 20,
             ..Default::default()

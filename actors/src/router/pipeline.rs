@@ -15,7 +15,7 @@ use crate::run::ErrorCode;
 
 /// Guard → execute → post-navigation guard.
 pub(super) async fn run_pipeline(
-    state: &RouterState,
+    state: &mut RouterState,
     action: &Action,
 ) -> Result<ActionOutput, ActionFailure> {
     if let Some(target) = action.target_url() {
@@ -52,7 +52,7 @@ async fn check_target(state: &RouterState, target: &str) -> Result<(), ActionFai
 /// tells a navigation the proxy refused during the action (Chromium then shows its error
 /// page, and the refusal is already reported).
 async fn check_landing(
-    state: &RouterState,
+    state: &mut RouterState,
     url: &str,
     blocks_before: u64,
 ) -> Result<(), ActionFailure> {
@@ -103,7 +103,7 @@ async fn leave_page(state: &RouterState) {
 
 /// Records an admitted landing: the URL as the run keeps it (returned), a visit for revisit
 /// detection, and a `navigated` event when the page changed.
-fn note_landing(state: &RouterState, action: &Action, url: String) -> String {
+fn note_landing(state: &mut RouterState, action: &Action, url: String) -> String {
     // Scrubbed at the browser seam; kept in events, status and the recording, so it
     // counts against the run's `max_data_bytes`.
     let shown = state.record.budget.take_text(url);
@@ -177,7 +177,7 @@ fn hide_destructive(state: &RouterState, action: &Action, mut out: ActionOutput)
 /// Checks a `sequence` whole before its first step runs: each step's task kind and page
 /// limit, each goto's destination, each click's selector. A refusal names the step.
 pub(super) async fn check_sequence(
-    state: &RouterState,
+    state: &mut RouterState,
     steps: &[Action],
 ) -> Result<(), ActionFailure> {
     let kind = state.record.request.guardrails.task_kind;

@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::{StepResult, failure};
 use crate::driver::DriverContext;
 use crate::page_driver::ActionOutput;
-use crate::playbook::Verify;
+use crate::request::Verify;
 use crate::request::{Action, WaitState};
 
 /// Interval between polls of a URL or text verification.

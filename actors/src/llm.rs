@@ -18,6 +18,9 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(10);
 /// Longest error body quoted in a message.
 const ERROR_BODY_CHARS: usize = 300;
 
+/// Shared by every agent run of an orchestrator (one breaker per endpoint).
+pub(crate) type SharedLlm = Arc<LlmClient>;
+
 /// Where one run's model calls go.
 #[derive(Clone)]
 pub(crate) struct Endpoint {

@@ -8,7 +8,7 @@ use crate::request::GuardrailSpec;
 
 impl Validator<'_> {
     /// The request's `allowed_domains` must meet the server's `[guardrails] allowed_domains`.
-    pub(in crate::request) fn request_scope(&mut self, request: &GuardrailSpec) {
+    pub(super) fn request_scope(&mut self, request: &GuardrailSpec) {
         let floor = &self.floor.allowed_domains;
         if intersect_allowed(floor, &request.allowed_domains).is_none() {
             self.push(
@@ -24,7 +24,7 @@ impl Validator<'_> {
 
     /// A playbook's `allowed_domains` must meet what the request (within the server's floor)
     /// allows: a playbook can only narrow the request's guardrails.
-    pub(in crate::request) fn playbook_scope(
+    pub(super) fn playbook_scope(
         &mut self,
         prefix: &str,
         playbook: &GuardrailSpec,

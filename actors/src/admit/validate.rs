@@ -1,21 +1,25 @@
 //! Request validation: everything serde cannot check, each problem naming its field and fix.
+//! The `Validator` collects every problem of one request; its checks against the server's
+//! `[limits]` are in `ceilings.rs`, of allow-lists in `narrowing.rs`, of a playbook driver in
+//! `playbook.rs`, of downloads in `downloads.rs`.
 
 use std::collections::BTreeMap;
 
-use super::{Action, AgentSpec, FieldError, InvalidRequest, PlaybookSpec, Secret};
 use crate::config::{AgentConfig, GuardrailFloor, LimitsConfig};
+use crate::request::{
+    Action, AgentSpec, FieldError, GuardrailSpec, InvalidRequest, RunRequest, Secret, Viewport,
+    check_domain_pattern,
+};
 
-mod ceilings;
-mod narrowing;
-
+/// Collects the problems of one request.
 pub(super) struct Validator<'a> {
-    errors: Vec<FieldError>,
-    credentials: &'a BTreeMap<String, Secret>,
-    /// The server's `[limits]` (checked in `validate/ceilings.rs`).
-    ceilings: &'a LimitsConfig,
-    /// The server's `[guardrails]` floors (checked in `validate/ceilings.rs` and
-    /// `validate/narrowing.rs`).
-    floor: &'a GuardrailFloor,
+    pub(super) errors: Vec<FieldError>,
+    /// The request's `credentials`, by name.
+    pub(super) credentials: &'a BTreeMap<String, Secret>,
+    /// The server's `[limits]` (checked in `ceilings.rs`).
+    pub(super) ceilings: &'a LimitsConfig,
+    /// The server's `[guardrails]` floors (checked in `ceilings.rs` and `narrowing.rs`).
+    pub(super) floor: &'a GuardrailFloor,
 }
 
 impl<'a> Validator<'a> {
@@ -121,7 +125,7 @@ impl<'a> Validator<'a> {
 
     /// A request that names its own model endpoint brings its own key, unless the server
     /// trusts that endpoint with its key (`[agent] base_url` or `allowed_base_urls`).
-    fn host_key(&mut self, field: &str, agent: &AgentSpec, config: &AgentConfig) {
+    pub(super) fn host_key(&mut self, field: &str, agent: &AgentSpec, config: &AgentConfig) {
         let Some(url) = agent.base_url.as_deref() else {
             return;
         };
@@ -137,67 +141,7 @@ impl<'a> Validator<'a> {
         }
     }
 
-    /// A playbook driver: the playbook loads and is valid, the parameters satisfy it, its
-    /// credentials exist, a hand-off endpoint of its own brings its own key, and its own
-    /// guardrails meet the `request`'s (they only narrow them).
-    pub(super) fn playbook(
-        &mut self,
-        spec: &PlaybookSpec,
-        config: &crate::config::Config,
-        request: &super::GuardrailSpec,
-    ) {
-        if let Some(agent) = &spec.agent {
-            self.url_if_set("driver.agent.base_url", agent.base_url.as_deref());
-            self.host_key("driver.agent.base_url", agent, &config.agent);
-        }
-        let playbook = match spec.load(config) {
-            Ok(playbook) => playbook,
-            Err(e) => return self.errors.push(e),
-        };
-        let prefix = match &spec.playbook {
-            serde_json::Value::String(id) if !id.contains('\n') => format!("playbook {id}: "),
-            _ => "driver.playbook.".to_owned(),
-        };
-        for problem in playbook.problems() {
-            self.push(format!("{prefix}{}", problem.field), problem.message);
-        }
-        // A playbook's guardrails only narrow the request's, and answer to the same floors.
-        if let Some(guardrails) = &playbook.guardrails {
-            self.private_networks(
-                &format!("{prefix}guardrails.allow_private_networks"),
-                guardrails.allow_private_networks,
-            );
-            self.playbook_scope(&prefix, guardrails, request);
-        }
-        if let Err(errors) = playbook.resolve_params(&spec.params) {
-            self.errors.extend(errors);
-        }
-        for (i, step) in playbook.steps.iter().enumerate() {
-            let own_timeout = step.params.get("timeout_ms").and_then(|v| v.as_u64());
-            let max = self.ceilings.max_action_timeout_ms;
-            if let Some(ms) = own_timeout.filter(|ms| *ms > max) {
-                self.bounded(
-                    &format!("{prefix}steps[{i}].timeout_ms"),
-                    Some(ms),
-                    "max_action_timeout_ms",
-                    max,
-                );
-            }
-            let credential = step.params.get("credential_ref").and_then(|v| v.as_str());
-            if let Some(name) = credential {
-                if !self.credentials.contains_key(name) {
-                    self.push(
-                        format!("{prefix}steps[{i}].credential_ref"),
-                        format!(
-                            "no credential named `{name}`; add it to the request's `credentials`"
-                        ),
-                    );
-                }
-            }
-        }
-    }
-
-    fn url_if_set(&mut self, field: &str, value: Option<&str>) {
+    pub(super) fn url_if_set(&mut self, field: &str, value: Option<&str>) {
         if let Some(url) = value {
             self.url(field, url);
         }
@@ -230,6 +174,64 @@ impl<'a> Validator<'a> {
         }
     }
 
+    /// A script driver: at least one action, no more than `max_steps`, each valid and allowed
+    /// for the request's task kind.
+    pub(super) fn script(&mut self, request: &RunRequest, steps: &[Action], max_steps: u32) {
+        let start_url = request.start_url.is_some();
+        if steps.is_empty() && !start_url {
+            self.push("driver.steps", "must list at least one action");
+        }
+        let max = max_steps as usize;
+        if steps.len() + usize::from(start_url) > max {
+            self.push(
+                "driver.steps",
+                format!(
+                    "has {} actions (plus start_url) but limits.max_steps is {max}; \
+                     raise limits.max_steps or shorten the script",
+                    steps.len()
+                ),
+            );
+        }
+        let kind = request.guardrails.task_kind;
+        for (i, step) in steps.iter().enumerate() {
+            self.action(&format!("driver.steps[{i}]"), step, false);
+            if !kind.allows(step) {
+                self.push(
+                    format!("driver.steps[{i}].action"),
+                    format!(
+                        "`{}` is not allowed for {} tasks; set guardrails.task_kind to interact",
+                        step.name(),
+                        kind.as_str()
+                    ),
+                );
+            }
+        }
+    }
+
+    /// Every `allowed_domains` and `blocked_domains` entry is a host name or glob.
+    pub(super) fn domain_patterns(&mut self, guardrails: &GuardrailSpec) {
+        for (i, domain) in guardrails.allowed_domains.iter().enumerate() {
+            if let Err(msg) = check_domain_pattern(domain) {
+                self.push(format!("guardrails.allowed_domains[{i}]"), msg);
+            }
+        }
+        for (i, glob) in guardrails.blocked_domains.iter().flatten().enumerate() {
+            if let Err(msg) = check_domain_pattern(glob) {
+                self.push(format!("guardrails.blocked_domains[{i}]"), msg);
+            }
+        }
+    }
+
+    pub(super) fn viewport(&mut self, Viewport { width, height }: Viewport) {
+        if !(100..=7680).contains(&width) {
+            self.push("viewport.width", "must be between 100 and 7680");
+        }
+        if !(100..=4320).contains(&height) {
+            self.push("viewport.height", "must be between 100 and 4320");
+        }
+    }
+
+    /// One action at `at` (`nested`: a step of a sequence).
     pub(super) fn action(&mut self, at: &str, action: &Action, nested: bool) {
         match action {
             Action::Goto { url } => self.url(&format!("{at}.url"), url),
@@ -240,38 +242,12 @@ impl<'a> Validator<'a> {
                 selector,
                 text,
                 credential_ref,
-            } => {
-                if let Some(s) = selector {
-                    self.selector(format!("{at}.selector"), s);
-                }
-                match (text, credential_ref) {
-                    (Some(_), Some(_)) => {
-                        self.push(at, "give either `text` or `credential_ref`, not both")
-                    }
-                    (None, None) => self.push(at, "needs `text` or `credential_ref`"),
-                    (None, Some(name)) if !self.credentials.contains_key(name) => self.push(
-                        format!("{at}.credential_ref"),
-                        format!(
-                            "no credential named `{name}`; add it to the request's `credentials`"
-                        ),
-                    ),
-                    _ => {}
-                }
-            }
-            Action::PressKey { key } => {
-                if chromiumoxide::keys::get_key_definition(key).is_none() {
-                    self.push(
-                        format!("{at}.key"),
-                        format!("unknown key `{key}`; use a KeyboardEvent.key name such as Enter, Tab or a"),
-                    );
-                }
-            }
+            } => self.type_action(at, selector, text, credential_ref),
+            Action::PressKey { key } => self.key(at, key),
             Action::Scroll {
                 amount, selector, ..
             } => {
-                if let Some(s) = selector {
-                    self.selector(format!("{at}.selector"), s);
-                }
+                self.selector_if_set(at, selector);
                 if amount.is_some_and(|a| !(1..=100).contains(&a)) {
                     self.push(format!("{at}.amount"), "must be between 1 and 100");
                 }
@@ -290,22 +266,11 @@ impl<'a> Validator<'a> {
                 selector,
                 timeout_ms,
                 ..
-            } => {
-                self.selector(format!("{at}.selector"), selector);
-                let max = self.ceilings.max_action_timeout_ms;
-                self.bounded(
-                    &format!("{at}.timeout_ms"),
-                    *timeout_ms,
-                    "max_action_timeout_ms",
-                    max,
-                );
-            }
+            } => self.wait_for(at, selector, *timeout_ms),
             Action::Extract {
                 selector, store_as, ..
             } => {
-                if let Some(s) = selector {
-                    self.selector(format!("{at}.selector"), s);
-                }
+                self.selector_if_set(at, selector);
                 self.store_as(format!("{at}.store_as"), store_as);
             }
             Action::Evaluate { script, store_as } => {
@@ -316,31 +281,73 @@ impl<'a> Validator<'a> {
             }
             Action::Observe { store_as } => self.store_as(format!("{at}.store_as"), store_as),
             Action::Screenshot { .. } => {}
-            Action::Sequence { steps } => {
-                if nested {
-                    self.push(at, "a sequence cannot contain another sequence");
-                } else if steps.is_empty() {
-                    self.push(format!("{at}.steps"), "must list at least one action");
-                }
-                if !nested {
-                    for (i, step) in steps.iter().enumerate() {
-                        self.action(&format!("{at}.steps[{i}]"), step, true);
-                    }
-                }
-            }
+            Action::Sequence { steps } => self.sequence(at, steps, nested),
         }
     }
-}
 
-/// Every field error `json` gets against `config` (none for a valid request); for the tests of
-/// this module and its children.
-#[cfg(test)]
-fn errors_of(json: &str, config: &crate::config::Config) -> Vec<FieldError> {
-    let request = super::RunRequest::from_json(json).unwrap();
-    request
-        .validate(config)
-        .map(|()| Vec::new())
-        .unwrap_or_else(|e| e.errors)
+    /// `type`: its selector, and exactly one of `text` or a known `credential_ref`.
+    fn type_action(
+        &mut self,
+        at: &str,
+        selector: &Option<String>,
+        text: &Option<String>,
+        credential_ref: &Option<String>,
+    ) {
+        self.selector_if_set(at, selector);
+        match (text, credential_ref) {
+            (Some(_), Some(_)) => self.push(at, "give either `text` or `credential_ref`, not both"),
+            (None, None) => self.push(at, "needs `text` or `credential_ref`"),
+            (None, Some(name)) if !self.credentials.contains_key(name) => self.push(
+                format!("{at}.credential_ref"),
+                format!("no credential named `{name}`; add it to the request's `credentials`"),
+            ),
+            _ => {}
+        }
+    }
+
+    /// `wait_for`: its selector, and its own bound within the ceiling.
+    fn wait_for(&mut self, at: &str, selector: &str, timeout_ms: Option<u64>) {
+        self.selector(format!("{at}.selector"), selector);
+        let max = self.ceilings.max_action_timeout_ms;
+        self.bounded(
+            &format!("{at}.timeout_ms"),
+            timeout_ms,
+            "max_action_timeout_ms",
+            max,
+        );
+    }
+
+    /// `press_key`: a key Chromium knows.
+    fn key(&mut self, at: &str, key: &str) {
+        if chromiumoxide::keys::get_key_definition(key).is_none() {
+            self.push(
+                format!("{at}.key"),
+                format!(
+                    "unknown key `{key}`; use a KeyboardEvent.key name such as Enter, Tab or a"
+                ),
+            );
+        }
+    }
+
+    fn selector_if_set(&mut self, at: &str, selector: &Option<String>) {
+        if let Some(s) = selector {
+            self.selector(format!("{at}.selector"), s);
+        }
+    }
+
+    /// A sequence: not nested, not empty, each step valid.
+    fn sequence(&mut self, at: &str, steps: &[Action], nested: bool) {
+        if nested {
+            self.push(at, "a sequence cannot contain another sequence");
+            return;
+        }
+        if steps.is_empty() {
+            self.push(format!("{at}.steps"), "must list at least one action");
+        }
+        for (i, step) in steps.iter().enumerate() {
+            self.action(&format!("{at}.steps[{i}]"), step, true);
+        }
+    }
 }
 
 #[cfg(test)]

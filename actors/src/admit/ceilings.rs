@@ -2,8 +2,10 @@
 //! agent's step budget, and the count and size of its credentials and labels. Each refusal
 //! names the field and quotes the ceiling, so the user knows both what to lower and who to ask.
 
+use std::collections::BTreeMap;
+
 use super::Validator;
-use crate::request::{RunRequest, clip};
+use crate::request::{Limits, RunRequest, Secret, clip};
 
 /// `7200 exceeds the server's ceiling [limits] max_run_timeout_seconds = 3600`.
 fn exceeds(value: impl std::fmt::Display, ceiling: &str, max: impl std::fmt::Display) -> String {
@@ -12,7 +14,7 @@ fn exceeds(value: impl std::fmt::Display, ceiling: &str, max: impl std::fmt::Dis
 
 impl Validator<'_> {
     /// Guardrails that open private networks on a server that forbids it.
-    pub(in crate::request) fn private_networks(&mut self, field: &str, allowed: bool) {
+    pub(super) fn private_networks(&mut self, field: &str, allowed: bool) {
         if allowed && !self.floor.allow_private_networks {
             self.push(
                 field,
@@ -23,13 +25,7 @@ impl Validator<'_> {
     }
 
     /// A value that must be at least 1 and at most the ceiling `[limits] <ceiling>`.
-    pub(in crate::request) fn bounded(
-        &mut self,
-        field: &str,
-        value: Option<u64>,
-        ceiling: &str,
-        max: u64,
-    ) {
+    pub(super) fn bounded(&mut self, field: &str, value: Option<u64>, ceiling: &str, max: u64) {
         match value {
             Some(0) => self.push(field, "must be at least 1, got 0"),
             Some(v) if v > max => self.push(field, exceeds(v, ceiling, max)),
@@ -37,10 +33,22 @@ impl Validator<'_> {
         }
     }
 
-    /// The request's `limits`, `credentials` and `labels` against the ceilings.
-    pub(in crate::request) fn limits(&mut self, request: &RunRequest) {
+    /// The request's `limits`, guardrails, `credentials` and `labels` against the server's
+    /// `[limits]` and `[guardrails]`.
+    pub(super) fn limits(&mut self, request: &RunRequest) {
+        self.run_limits(&request.limits);
+        self.private_networks(
+            "guardrails.allow_private_networks",
+            request.guardrails.allow_private_networks,
+        );
+        self.request_scope(&request.guardrails);
+        self.credentials(&request.credentials);
+        self.labels(&request.labels);
+    }
+
+    /// `limits.*` within their ceilings.
+    fn run_limits(&mut self, limits: &Limits) {
         let c = self.ceilings;
-        let limits = &request.limits;
         self.bounded(
             "limits.timeout_seconds",
             limits.timeout_seconds,
@@ -65,13 +73,13 @@ impl Validator<'_> {
             "max_navigation_timeout_ms",
             c.max_navigation_timeout_ms,
         );
-        self.private_networks(
-            "guardrails.allow_private_networks",
-            request.guardrails.allow_private_networks,
-        );
-        self.request_scope(&request.guardrails);
-        if request.credentials.len() > c.max_credentials {
-            let n = request.credentials.len();
+    }
+
+    /// How many credentials, and how large each value.
+    fn credentials(&mut self, credentials: &BTreeMap<String, Secret>) {
+        let c = self.ceilings;
+        if credentials.len() > c.max_credentials {
+            let n = credentials.len();
             self.push(
                 "credentials",
                 exceeds(
@@ -81,7 +89,7 @@ impl Validator<'_> {
                 ),
             );
         }
-        for (name, secret) in &request.credentials {
+        for (name, secret) in credentials {
             let bytes = secret.expose().len();
             if bytes > c.max_credential_bytes {
                 self.push(
@@ -94,14 +102,19 @@ impl Validator<'_> {
                 );
             }
         }
-        if request.labels.len() > c.max_labels {
-            let n = request.labels.len();
+    }
+
+    /// How many labels, and how large each key and value.
+    fn labels(&mut self, labels: &BTreeMap<String, String>) {
+        let c = self.ceilings;
+        if labels.len() > c.max_labels {
+            let n = labels.len();
             self.push(
                 "labels",
                 exceeds(format!("{n} labels"), "max_labels", c.max_labels),
             );
         }
-        for (key, value) in &request.labels {
+        for (key, value) in labels {
             for (what, len) in [("key", key.len()), ("value", value.len())] {
                 if len > c.max_label_bytes {
                     self.push(

@@ -1,5 +1,6 @@
-//! Unit tests of request.rs.
-use super::*;
+//! Unit tests of admit.rs: requests parsed, then validated against the config.
+use crate::config::Config;
+use crate::request::{Action, DriverSpec, FieldError, Isolation, RunRequest};
 
 const CONTRACT: &str = r##"{"start_url": "http://127.0.0.1:8080/",
      "driver": {"type": "script", "steps": [
@@ -137,8 +138,48 @@ fn isolation_is_context_or_process_and_names_its_field() {
     let req =
         RunRequest::from_json(r#"{"driver":{"type":"script","steps":[]},"isolation":"process"}"#)
             .unwrap();
-    assert_eq!(req.isolation, Some(crate::config::Isolation::Process));
+    assert_eq!(req.isolation, Some(Isolation::Process));
     let errs = errors_of(r#"{"driver":{"type":"script","steps":[]},"isolation":"vm"}"#);
     assert_eq!(errs[0].field, "isolation");
     assert!(errs[0].message.contains("context"), "{errs:?}");
+}
+
+#[test]
+fn admission_loads_a_playbook_once_inlines_it_and_resolves_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("p.yaml");
+    std::fs::write(
+        &file,
+        "id: p\nstart_url: https://a.example/\nguardrails:\n  allowed_domains: [a.example]\n\
+         steps:\n  - action: screenshot\n",
+    )
+    .unwrap();
+    let mut config = Config::default();
+    config.playbooks.dir = dir.path().to_owned();
+    let json = r#"{"driver": {"type": "playbook", "playbook": "p"}, "limits": {"max_steps": 7}}"#;
+    let admitted = RunRequest::from_json(json).unwrap().admit(&config).unwrap();
+    // The run carries the playbook itself: it never reads the file again.
+    std::fs::remove_file(&file).unwrap();
+    let DriverSpec::Playbook(spec) = &admitted.request.driver else {
+        panic!("a playbook driver")
+    };
+    assert!(spec.playbook.is_object(), "{:?}", spec.playbook);
+    assert_eq!(spec.load(&config).unwrap().id, "p");
+    // Its guardrails narrowed the request's; limits and recording are resolved.
+    assert_eq!(admitted.request.guardrails.allowed_domains, ["a.example"]);
+    assert_eq!(admitted.limits.max_steps, 7);
+    assert_eq!(
+        admitted.limits.timeout_seconds,
+        config.defaults.run_timeout_seconds
+    );
+    assert_eq!(admitted.recording.screenshots, config.recording.screenshots);
+    // A playbook that does not load is refused, naming the field (never admitted unloaded).
+    let errors = RunRequest::from_json(json)
+        .unwrap()
+        .admit(&config)
+        .unwrap_err()
+        .errors;
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].field, "driver.playbook");
+    assert!(errors[0].message.contains("no playbook `p`"), "{errors:?}");
 }

@@ -1,0 +1,214 @@
+//! Playbook validation: everything wrong with a playbook, each problem naming its step and field
+//! (`steps[2].selector.primary: ...`), and the parameter values of a run checked against the
+//! playbook's declarations.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::binding::{is_param_name, references};
+use super::checks::{check_param, check_selector};
+use crate::request::{ActionKind, FieldError, Parameter, Playbook, SelectorSpec, Step, Verify};
+
+impl Playbook {
+    /// Everything wrong with the playbook; empty when it is usable.
+    pub fn problems(&self) -> Vec<FieldError> {
+        let mut out = Vec::new();
+        let mut push = |field: String, message: String| out.push(FieldError { field, message });
+        if self.id.trim().is_empty() {
+            push("id".into(), "must not be empty".into());
+        }
+        if self.steps.is_empty() {
+            push("steps".into(), "must list at least one step".into());
+        }
+        let mut known = parameter_problems(&self.parameters, &mut push);
+        if let Some(url) = &self.start_url {
+            let mut refs = Vec::new();
+            references(&Value::String(url.clone()), &mut refs);
+            for r in refs.iter().filter(|r| !known.contains(r)) {
+                push("start_url".into(), format!("unknown parameter `{{{r}}}`"));
+            }
+        }
+        for (i, step) in self.steps.iter().enumerate() {
+            step_problems(&format!("steps[{i}]"), step, &known, &mut push);
+            if let Some(name) = &step.store_as {
+                known.push(name.clone());
+            }
+        }
+        out
+    }
+
+    /// The parameter values for a run: the request's, checked against the declarations, plus
+    /// defaults. Problems name `driver.params.<name>`.
+    pub(crate) fn resolve_params(
+        &self,
+        given: &BTreeMap<String, Value>,
+    ) -> Result<BTreeMap<String, Value>, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let mut values = BTreeMap::new();
+        for name in given.keys() {
+            if !self.parameters.iter().any(|p| &p.name == name) {
+                errors.push(FieldError {
+                    field: format!("driver.params.{name}"),
+                    message: format!("playbook `{}` takes no parameter `{name}`", self.id),
+                });
+            }
+        }
+        for p in &self.parameters {
+            let field = format!("driver.params.{}", p.name);
+            let Some(value) = given.get(&p.name).or(p.default.as_ref()) else {
+                if p.required {
+                    errors.push(FieldError {
+                        field,
+                        message: format!("required by playbook `{}`: {}", self.id, p.description),
+                    });
+                }
+                continue;
+            };
+            match check_param(p, value) {
+                Ok(v) => {
+                    values.insert(p.name.clone(), v);
+                }
+                Err(message) => errors.push(FieldError { field, message }),
+            }
+        }
+        if errors.is_empty() {
+            Ok(values)
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+/// The declared parameters' names, patterns and duplicates; returns the names declared.
+fn parameter_problems(
+    parameters: &[Parameter],
+    push: &mut impl FnMut(String, String),
+) -> Vec<String> {
+    let mut known: Vec<String> = Vec::new();
+    for (i, p) in parameters.iter().enumerate() {
+        if !is_param_name(&p.name) {
+            push(
+                format!("parameters[{i}].name"),
+                "must be letters, digits and `_`".into(),
+            );
+        }
+        if known.contains(&p.name) {
+            push(
+                format!("parameters[{i}].name"),
+                format!("`{}` is declared twice", p.name),
+            );
+        }
+        if let Some(pattern) = &p.pattern {
+            if let Err(e) = regex::Regex::new(pattern) {
+                push(
+                    format!("parameters[{i}].pattern"),
+                    format!("is not a valid regex: {e}"),
+                );
+            }
+        }
+        known.push(p.name.clone());
+    }
+    known
+}
+
+/// One step at `at`: a known action, known parameters, sound selectors, fields that parse, a
+/// verification that checks something.
+fn step_problems(at: &str, step: &Step, known: &[String], push: &mut impl FnMut(String, String)) {
+    // A step is one action: every action but `sequence`.
+    if !ActionKind::from_name(&step.action).is_some_and(ActionKind::is_single) {
+        push(
+            format!("{at}.action"),
+            format!(
+                "unknown action `{}`; use one of {}",
+                step.action,
+                ActionKind::single_names().join(", ")
+            ),
+        );
+        return;
+    }
+    unknown_parameters(at, step, known, push);
+    if let Some(selector) = &step.selector {
+        selector_problems(at, selector, push);
+    }
+    // The action must parse with its fields (parameters stand in as placeholders).
+    let selector = step.selector.as_ref().map(|s| s.candidates()[0].to_owned());
+    if let Err(e) = step.action_with(selector.as_deref()) {
+        let field = if e.field.is_empty() {
+            at.to_owned()
+        } else {
+            format!("{at}.{}", e.field)
+        };
+        push(field, e.message);
+    }
+    if let Some(verify) = &step.verify {
+        verify_problems(at, verify, push);
+    }
+}
+
+/// `{name}`s in the step's fields, selectors and checks that are neither declared nor stored by
+/// an earlier step.
+fn unknown_parameters(
+    at: &str,
+    step: &Step,
+    known: &[String],
+    push: &mut impl FnMut(String, String),
+) {
+    let mut refs = Vec::new();
+    references(&Value::Object(step.params.clone()), &mut refs);
+    if let Some(sel) = &step.selector {
+        for c in sel.candidates() {
+            references(&Value::String(c.to_owned()), &mut refs);
+        }
+    }
+    if let Some(v) = &step.verify {
+        references(&serde_json::to_value(v).unwrap_or_default(), &mut refs);
+    }
+    for r in refs.iter().filter(|r| !known.contains(r)) {
+        push(
+            at.to_owned(),
+            format!(
+                "unknown parameter `{{{r}}}`: declare it under parameters or store_as it in an earlier step"
+            ),
+        );
+    }
+}
+
+/// The fallbacks, then the primary selector.
+fn selector_problems(at: &str, selector: &SelectorSpec, push: &mut impl FnMut(String, String)) {
+    if let SelectorSpec::Full { fallbacks, .. } = selector {
+        for (j, f) in fallbacks.iter().enumerate() {
+            if let Err(m) = check_selector(f) {
+                push(format!("{at}.selector.fallbacks[{j}]"), m);
+            }
+        }
+    }
+    let (field, primary) = match selector {
+        SelectorSpec::Plain(s) => (format!("{at}.selector"), s),
+        SelectorSpec::Full { primary, .. } => (format!("{at}.selector.primary"), primary),
+    };
+    if let Err(m) = check_selector(primary) {
+        push(field, m);
+    }
+}
+
+/// A verification names at least one check and a usable bound.
+fn verify_problems(at: &str, v: &Verify, push: &mut impl FnMut(String, String)) {
+    let none = v.url_contains.is_none()
+        && v.element_visible.is_none()
+        && v.element_gone.is_none()
+        && v.text_on_page.is_none();
+    if none {
+        push(
+            format!("{at}.verify"),
+            "names no check; give url_contains, element_visible, element_gone or text_on_page"
+                .into(),
+        );
+    }
+    if v.timeout_ms == 0 {
+        push(
+            format!("{at}.verify.timeout_ms"),
+            "must be at least 1".into(),
+        );
+    }
+}
