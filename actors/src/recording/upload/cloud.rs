@@ -40,13 +40,15 @@ fn feature_for(scheme: &str) -> Option<&'static str> {
     }
 }
 
+/// Each backend's feature, and whether this build has it.
+const FEATURES: [(&str, bool); 3] = [
+    ("s3", cfg!(feature = "s3")),
+    ("gcs", cfg!(feature = "gcs")),
+    ("azure", cfg!(feature = "azure")),
+];
+
 fn enabled(feature: &str) -> bool {
-    match feature {
-        "s3" => cfg!(feature = "s3"),
-        "gcs" => cfg!(feature = "gcs"),
-        "azure" => cfg!(feature = "azure"),
-        _ => false,
-    }
+    FEATURES.iter().any(|&(name, on)| on && name == feature)
 }
 
 fn missing(url: &str, feature: &str) -> String {
