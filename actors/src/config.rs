@@ -12,6 +12,7 @@ mod env;
 mod guardrails;
 mod limits;
 mod server;
+pub(crate) mod upload_backends;
 
 pub use agent::AgentConfig;
 pub use browser::BrowserConfig;
@@ -30,7 +31,7 @@ pub(crate) fn check_upload_url(url: &str) -> Result<(), String> {
             if parsed.host_str().is_none_or(str::is_empty) {
                 return Err(format!("`{url}` names no bucket or container"));
             }
-            Ok(())
+            upload_backends::check_enabled(url, parsed.scheme())
         }
         "file" => Ok(()),
         other => Err(format!(

@@ -54,6 +54,7 @@ mod scrub;
 mod session;
 mod store;
 mod supervisor;
+mod yaml;
 
 pub use chromium::ChromiumLauncher;
 pub use command::{

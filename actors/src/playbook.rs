@@ -24,13 +24,13 @@ pub(crate) use binding::{bind, bind_str};
 
 /// Parses playbook YAML; the error names the field path (and the line).
 pub fn parse_yaml(text: &str) -> Result<Playbook, FieldError> {
-    let de = serde_yaml_ng::Deserializer::from_str(text);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        FieldError {
-            field: if path == "." { "playbook".into() } else { path },
-            message: e.into_inner().to_string(),
-        }
+    crate::yaml::from_str(text).map_err(|e| FieldError {
+        field: if e.path == "." {
+            "playbook".into()
+        } else {
+            e.path
+        },
+        message: e.message,
     })
 }
 

@@ -1,6 +1,7 @@
 //! Uploading a sealed recording through `object_store`: the local filesystem by default, S3,
-//! GCS or Azure by URL. Each object is retried with exponential backoff, the whole upload is
-//! bounded in time, and a failure leaves the local copy in place for a later retry.
+//! GCS or Azure by URL (each behind its crate feature, see [`cloud`]). Each object is retried
+//! with exponential backoff, the whole upload is bounded in time, and a failure leaves the local
+//! copy in place for a later retry.
 //!
 //! Objects are written as `<prefix>/<run_id>/<path>` with the manifest last, so a reader that
 //! finds `manifest.json` finds every artifact it lists.
@@ -9,16 +10,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use object_store::path::Path as ObjectPath;
-use object_store::{ClientOptions, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig};
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
 use super::{MANIFEST_FILE, Manifest};
 use crate::config::{RecordingConfig, check_upload_url};
 use crate::run::RunId;
 
-/// Bound on connecting to a remote store, per attempt.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
-/// Bound on one request to a remote store, per attempt.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+mod cloud;
 
 /// Where recordings go.
 #[derive(Clone, Debug)]
@@ -149,42 +147,7 @@ fn remote(url: &str, config: &RecordingConfig) -> Result<Built, String> {
         return local(std::path::Path::new(parsed.path()));
     }
     let prefix = parsed.path().trim_matches('/').to_owned();
-    // We retry per object ourselves, with our own bound; the client only bounds each attempt.
-    // (Client options go first: `upload_options` such as `aws_allow_http` refine them.)
-    let retry = RetryConfig {
-        max_retries: 0,
-        ..RetryConfig::default()
-    };
-    let client = ClientOptions::new()
-        .with_connect_timeout(CONNECT_TIMEOUT)
-        .with_timeout(REQUEST_TIMEOUT);
-    // The three cloud builders share this shape but no trait.
-    macro_rules! cloud {
-        ($builder:ty, $name:literal) => {{
-            let mut b = <$builder>::from_env()
-                .with_url(url)
-                .with_retry(retry)
-                .with_client_options(client);
-            for (k, v) in &config.upload_options {
-                let key = k.parse().map_err(|e| {
-                    format!(
-                        "recording.upload_options: `{k}` is not an option of {}: {e}",
-                        $name
-                    )
-                })?;
-                b = b.with_config(key, v);
-            }
-            let store = b
-                .build()
-                .map_err(|e| format!("{} store for {url}: {e}", $name))?;
-            Arc::new(store) as Arc<dyn ObjectStore>
-        }};
-    }
-    let store = match parsed.scheme() {
-        "s3" | "s3a" => cloud!(object_store::aws::AmazonS3Builder, "S3"),
-        "gs" => cloud!(object_store::gcp::GoogleCloudStorageBuilder, "GCS"),
-        _ => cloud!(object_store::azure::MicrosoftAzureBuilder, "Azure"),
-    };
+    let store = cloud::store(url, parsed.scheme(), &config.upload_options)?;
     Ok((store, prefix, url.trim_end_matches('/').to_owned()))
 }
 
