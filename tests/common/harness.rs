@@ -1,0 +1,101 @@
+//! One call sets up what a behaviour test needs: the test's own site, its temp directories and
+//! an orchestrator on them, `Harness::new(pages).config(|c| …).start().await`. Requests are
+//! written as JSON with `{base}` for the site's base URL; `finish` shuts down and checks that no
+//! Chromium outlived the test.
+
+use std::time::Duration;
+
+use pilothouse::{Config, Orchestrator, OrchestratorHandle, RunId, RunRequest, RunStatus};
+
+use super::{Page, Site, TestEnv};
+
+/// How long `finish` gives runs still in flight at shutdown.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+impl Harness {
+    /// A harness serving `pages` on 127.0.0.1 with the default test config; call `start`.
+    pub fn new<'a>(pages: Vec<(&str, Page)>) -> HarnessBuilder<'a> {
+        HarnessBuilder {
+            pages: pages
+                .into_iter()
+                .map(|(path, page)| (path.to_owned(), page))
+                .collect(),
+            configure: Vec::new(),
+        }
+    }
+
+    /// The run request in `json`, `{base}` replaced by the site's base URL.
+    pub fn request(&self, json: &str) -> RunRequest {
+        super::request(json, &self.site)
+    }
+
+    /// Submits the request in `json` (see `request`); the run's id. Fails the test if refused.
+    pub async fn submit_json(&self, json: &str) -> RunId {
+        self.handle.submit(self.request(json)).await.unwrap()
+    }
+
+    /// The run's terminal status.
+    pub async fn wait(&self, run_id: RunId) -> RunStatus {
+        self.handle.wait(run_id).await.unwrap()
+    }
+
+    /// Submits the request in `json` and waits for it to end; its id and terminal status.
+    pub async fn run_json(&self, json: &str) -> (RunId, RunStatus) {
+        let run_id = self.submit_json(json).await;
+        (run_id, self.wait(run_id).await)
+    }
+
+    /// A URL on the test's site.
+    pub fn url(&self, path: &str) -> String {
+        self.site.url(path)
+    }
+
+    /// Shuts the orchestrator down (`SHUTDOWN_GRACE`) and fails unless every browser the test
+    /// launched is gone.
+    pub async fn finish(self) {
+        self.orchestrator.shutdown(SHUTDOWN_GRACE).await;
+        self.env.assert_no_browsers().await;
+    }
+}
+
+impl<'a> HarnessBuilder<'a> {
+    /// Changes the config before the orchestrator starts (the env's directories are set).
+    pub fn config(mut self, change: impl FnOnce(&mut Config) + 'a) -> Self {
+        self.configure.push(Box::new(change));
+        self
+    }
+
+    /// Serves the pages, makes the temp dirs and starts an orchestrator on them.
+    pub async fn start(self) -> Harness {
+        let pages = self.pages.iter().map(|(p, page)| (p.as_str(), page.clone()));
+        let site = Site::serve(pages.collect()).await;
+        let env = TestEnv::new();
+        let mut config = env.config();
+        for change in self.configure {
+            change(&mut config);
+        }
+        let orchestrator = env.start_with(config).await;
+        let handle = orchestrator.handle();
+        Harness {
+            site,
+            env,
+            orchestrator,
+            handle,
+        }
+    }
+}
+
+/// A test's site, directories and running orchestrator.
+pub struct Harness {
+    pub site: Site,
+    pub env: TestEnv,
+    pub orchestrator: Orchestrator,
+    /// The orchestrator's handle, for everything the helpers do not cover.
+    pub handle: OrchestratorHandle,
+}
+
+/// What `Harness::new` returns: set the config, then `start`.
+pub struct HarnessBuilder<'a> {
+    pages: Vec<(String, Page)>,
+    configure: Vec<Box<dyn FnOnce(&mut Config) + 'a>>,
+}
