@@ -38,7 +38,7 @@ async fn at_most_two_run_at_once_and_all_five_complete_in_order() {
     let mut firehose = handle.subscribe_all().await.unwrap();
     let mut ids = Vec::new();
     for _ in 0..5 {
-        ids.push(handle.submit(request(run_json(), &site)).await.unwrap());
+        ids.push(h.submit_json(run_json()).await);
     }
 
     let mut running = HashSet::new();
@@ -79,8 +79,7 @@ async fn at_most_two_run_at_once_and_all_five_complete_in_order() {
         assert_eq!(status.state, RunState::Completed);
         assert_eq!(status.data["r"], "ready");
     }
-    orchestrator.shutdown(Duration::from_secs(5)).await;
-    env.assert_no_browsers().await;
+    h.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -95,9 +94,9 @@ async fn full_queue_answers_queue_full_and_shutdown_cancels_the_queue() {
         })
         .await;
     let handle = orchestrator.handle();
-    let running = handle.submit(request(run_json(), &site)).await.unwrap();
-    let queued_a = handle.submit(request(run_json(), &site)).await.unwrap();
-    let queued_b = handle.submit(request(run_json(), &site)).await.unwrap();
+    let running = h.submit_json(run_json()).await;
+    let queued_a = h.submit_json(run_json()).await;
+    let queued_b = h.submit_json(run_json()).await;
     let refused = handle.submit(request(run_json(), &site)).await;
     match refused {
         Err(SubmitError::QueueFull {
@@ -114,7 +113,7 @@ async fn full_queue_answers_queue_full_and_shutdown_cancels_the_queue() {
 
     // Cancelling a queued run frees its place at once.
     handle.cancel(queued_b).await.unwrap();
-    let status = handle.wait(queued_b).await.unwrap();
+    let status = h.wait(queued_b).await;
     assert_eq!(status.state, RunState::Cancelled);
     assert_eq!(status.action_count, 0);
 

@@ -11,7 +11,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::model::{Model, Planned, browser, serve_model};
-use common::{Page, Site, TestEnv, request};
+use common::{Harness, Page, Site, TestEnv, request};
 use futures::StreamExt;
 use pilothouse::{ErrorCode, EventKind, RunEvent, RunState};
 use serde_json::{Value, json};
@@ -98,10 +98,7 @@ async fn agent_logs_in_across_pages_and_survives_a_block_and_a_bad_call() {
         "credentials": {"password": SECRET},
         "guardrails": {"allowed_domains": ["127.0.0.1"], "allow_private_networks": true}
     });
-    let run_id = handle
-        .submit(request(&json.to_string(), &site))
-        .await
-        .unwrap();
+    let run_id = h.submit_json(&json.to_string()).await;
     let events: Vec<RunEvent> = handle.events(run_id, 0).await.unwrap().collect().await;
     let status = handle.status(run_id).await.unwrap().unwrap();
     orchestrator.shutdown(Duration::from_secs(5)).await;
@@ -188,11 +185,8 @@ async fn a_dead_endpoint_ends_the_run_with_llm_error_and_opens_the_breaker() {
         "guardrails": {"allowed_domains": ["127.0.0.1"], "allow_private_networks": true}
     });
     let started = Instant::now();
-    let run_id = handle
-        .submit(request(&json.to_string(), &site))
-        .await
-        .unwrap();
-    let status = handle.wait(run_id).await.unwrap();
+    let run_id = h.submit_json(&json.to_string()).await;
+    let status = h.wait(run_id).await;
     let took = started.elapsed();
     assert_eq!(status.state, RunState::Failed);
     let error = status.error.unwrap();
@@ -205,11 +199,8 @@ async fn a_dead_endpoint_ends_the_run_with_llm_error_and_opens_the_breaker() {
     assert!(took < Duration::from_secs(20), "took {took:?}");
 
     // The breaker is open now: the next run fails at its first call, without retries.
-    let run_id = handle
-        .submit(request(&json.to_string(), &site))
-        .await
-        .unwrap();
-    let status = handle.wait(run_id).await.unwrap();
+    let run_id = h.submit_json(&json.to_string()).await;
+    let status = h.wait(run_id).await;
     let error = status.error.unwrap();
     assert_eq!(error.code, ErrorCode::LlmError);
     assert!(
@@ -217,8 +208,7 @@ async fn a_dead_endpoint_ends_the_run_with_llm_error_and_opens_the_breaker() {
         "{}",
         error.message
     );
-    orchestrator.shutdown(Duration::from_secs(5)).await;
-    env.assert_no_browsers().await;
+    h.finish().await;
 }
 
 fn endless_model(plan: Vec<Planned>) -> Model {
@@ -227,10 +217,10 @@ fn endless_model(plan: Vec<Planned>) -> Model {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_step_budget_and_the_error_limit_end_agent_runs_clearly() {
-    let site = Site::serve(vec![("/", Page::Html(HOME.into()))]).await;
-    let env = TestEnv::new();
-    let orchestrator = env.start().await;
-    let handle = orchestrator.handle();
+    let h = Harness::new(vec![("/", Page::Html(HOME.into()))])
+        .start()
+        .await;
+    let (site, env, handle) = (&h.site, &h.env, &h.handle);
     let observe = || Planned::Calls(vec![browser(json!({"action": "observe"}))]);
     let missing = || {
         Planned::Calls(vec![browser(
@@ -247,11 +237,8 @@ async fn the_step_budget_and_the_error_limit_end_agent_runs_clearly() {
                    "base_url": base_url, "api_key": "test-key", "max_steps": 2},
         "guardrails": {"allowed_domains": ["127.0.0.1"], "allow_private_networks": true}
     });
-    let run_id = handle
-        .submit(request(&json.to_string(), &site))
-        .await
-        .unwrap();
-    let status = handle.wait(run_id).await.unwrap();
+    let run_id = h.submit_json(&json.to_string()).await;
+    let status = h.wait(run_id).await;
     let error = status.error.expect("an error");
     assert_eq!(error.code, ErrorCode::MaxSteps, "{error:?}");
     assert!(error.message.contains("all 2 steps"), "{}", error.message);
@@ -272,11 +259,8 @@ async fn the_step_budget_and_the_error_limit_end_agent_runs_clearly() {
         "guardrails": {"allowed_domains": ["127.0.0.1"], "allow_private_networks": true,
                        "max_consecutive_errors": 4}
     });
-    let run_id = handle
-        .submit(request(&json.to_string(), &site))
-        .await
-        .unwrap();
-    let status = handle.wait(run_id).await.unwrap();
+    let run_id = h.submit_json(&json.to_string()).await;
+    let status = h.wait(run_id).await;
     let error = status.error.expect("an error");
     assert_eq!(error.code, ErrorCode::Stuck, "{error:?}");
     // Four failures in a row are allowed; the fifth stops the run. No action runs after it
@@ -296,6 +280,5 @@ async fn the_step_budget_and_the_error_limit_end_agent_runs_clearly() {
         let problems = model.problems.lock().unwrap().clone();
         assert!(problems.is_empty(), "model server saw: {problems:#?}");
     }
-    orchestrator.shutdown(Duration::from_secs(5)).await;
-    env.assert_no_browsers().await;
+    h.finish().await;
 }

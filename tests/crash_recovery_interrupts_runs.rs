@@ -183,6 +183,5 @@ async fn sigkilled_host_leaves_interrupted_runs_and_no_browsers() {
         assert!(recording.artifacts >= 3, "{recording:?}"); // 2 screenshots + actions.jsonl + ...
         assert!(status.finalize_errors.iter().any(|e| e.step == "upload"));
     }
-    orchestrator.shutdown(Duration::from_secs(5)).await;
-    env.assert_no_browsers().await;
+    h.finish().await;
 }

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Page, Site, TestEnv, request};
+use common::{Harness, Page, Site, TestEnv, request};
 use futures::StreamExt;
 use pilothouse::{EventKind, RunEvent, RunState, RunStatus};
 
@@ -79,10 +79,8 @@ fn destructive_refusals(events: &[RunEvent]) -> Vec<(String, String)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn interact_runs_may_order_but_never_delete_or_close_an_account() {
-    let site = Site::serve(pages()).await;
-    let env = TestEnv::new();
-    let orchestrator = env.start().await;
-    let handle = orchestrator.handle();
+    let h = Harness::new(pages()).start().await;
+    let (site, env, handle) = (&h.site, &h.env, &h.handle);
     let settings = r#"{"action": "goto", "url": "{base}/settings"}"#;
     let steps = [
         settings,
@@ -130,16 +128,13 @@ async fn interact_runs_may_order_but_never_delete_or_close_an_account() {
     assert!(log.contains(&"/saved".to_owned()), "{log:?}");
     assert!(log.contains(&"/ordered".to_owned()), "{log:?}");
     assert!(!log.contains(&"/deleted".to_owned()), "{log:?}");
-    orchestrator.shutdown(Duration::from_secs(5)).await;
-    env.assert_no_browsers().await;
+    h.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn read_runs_refuse_orders_and_look_alike_labels_too() {
-    let site = Site::serve(pages()).await;
-    let env = TestEnv::new();
-    let orchestrator = env.start().await;
-    let handle = orchestrator.handle();
+    let h = Harness::new(pages()).start().await;
+    let (site, env, handle) = (&h.site, &h.env, &h.handle);
     let settings = r#"{"action": "goto", "url": "{base}/settings"}"#;
     // read: an order is refused (interact would allow it); the snapshot keeps only safe links.
     let steps = [
@@ -178,6 +173,5 @@ async fn read_runs_refuse_orders_and_look_alike_labels_too() {
             "{never} was reached: {log:?}"
         );
     }
-    orchestrator.shutdown(Duration::from_secs(5)).await;
-    env.assert_no_browsers().await;
+    h.finish().await;
 }

@@ -9,7 +9,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Page, Site, TestEnv, request};
+use common::{Harness, Page, Site, TestEnv, request};
 use futures::StreamExt;
 use pilothouse::{ErrorCode, EventKind, Isolation, RunState};
 
@@ -37,24 +37,25 @@ async fn a_frozen_pooled_browser_is_replaced_and_its_run_still_commits() {
 }
 
 async fn frozen(isolation: Isolation) {
-    let site = Site::serve(vec![("/", Page::Html("<title>x</title><p>hi</p>".into()))]).await;
-    let env = TestEnv::new();
-    let mut config = env.config();
-    config.max_concurrent_runs = 1;
-    config.timeouts.close_ms = 1_000;
-    // The frozen `wait_for` fails at its outer bound: its own 1 s plus a navigation's.
-    config.defaults.navigation_timeout_ms = 5_000;
-    config.browser.isolation = isolation;
-    config.browser.pool_processes = 1;
-    let orchestrator = env.start_with(config).await;
-    let handle = orchestrator.handle();
+    let h = Harness::new(vec![("/", Page::Html("<title>x</title><p>hi</p>".into()))])
+        .config(|c| {
+            c.max_concurrent_runs = 1;
+            c.timeouts.close_ms = 1_000;
+            // The frozen `wait_for` fails at its outer bound: its own 1 s plus a navigation's.
+            c.defaults.navigation_timeout_ms = 5_000;
+            c.browser.isolation = isolation;
+            c.browser.pool_processes = 1;
+        })
+        .start()
+        .await;
+    let (site, env, handle) = (&h.site, &h.env, &h.handle);
     let json = format!(
         r##"{{"driver": {{"type": "script", "steps": [
                {{"action": "goto", "url": "{{base}}/"}},
                {{"action": "wait_for", "selector": "#never", "timeout_ms": 1000}}]}},
              {ALLOW_LOCAL}}}"##
     );
-    let run_id = handle.submit(request(&json, &site)).await.unwrap();
+    let run_id = h.submit_json(&json).await;
     let mut events = handle.events(run_id, 0).await.unwrap();
     while let Some(event) = events.next().await {
         if let EventKind::Action {
@@ -76,7 +77,7 @@ async fn frozen(isolation: Isolation) {
     assert!(stopped.success());
     let frozen = Instant::now();
 
-    let status = handle.wait(run_id).await.unwrap();
+    let status = h.wait(run_id).await;
     let took = frozen.elapsed();
     assert_eq!(status.state, RunState::Failed, "{status:?}");
     assert_eq!(
@@ -128,7 +129,7 @@ async fn frozen(isolation: Isolation) {
              "recording": {{"screenshots": false, "final_dom": false}},
              {ALLOW_LOCAL}}}"#
     );
-    let ok = handle.submit(request(&next, &site)).await.unwrap();
+    let ok = h.submit_json(&next).await;
     let status = tokio::time::timeout(Duration::from_secs(30), handle.wait(ok))
         .await
         .expect("the next run never finished: the slot was not freed")
@@ -138,6 +139,5 @@ async fn frozen(isolation: Isolation) {
         let pool = handle.stats().await.unwrap().pool.unwrap();
         assert_eq!((pool.crashed, pool.processes), (1, 1), "{pool:?}");
     }
-    orchestrator.shutdown(Duration::from_secs(5)).await;
-    env.assert_no_browsers().await;
+    h.finish().await;
 }

@@ -9,7 +9,7 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{Page, Site, TestEnv, request};
+use common::{Harness, Page, Site, TestEnv, request};
 use futures::StreamExt;
 use pilothouse::{RunEvent, RunState};
 use serde_json::json;
@@ -39,13 +39,14 @@ fn files(dir: &Path, out: &mut Vec<(String, u64)>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sixty_megabyte_extract_leaves_every_file_under_the_caps() {
-    let site = Site::serve(vec![("/big", Page::Html(BIG.into()))]).await;
-    let env = TestEnv::new();
-    let mut config = env.config();
-    config.limits.max_result_bytes = RESULT_CAP;
-    config.limits.max_data_bytes = DATA_CAP;
-    let orchestrator = env.start_with(config).await;
-    let handle = orchestrator.handle();
+    let h = Harness::new(vec![("/big", Page::Html(BIG.into()))])
+        .config(|c| {
+            c.limits.max_result_bytes = RESULT_CAP;
+            c.limits.max_data_bytes = DATA_CAP;
+        })
+        .start()
+        .await;
+    let (site, env, handle) = (&h.site, &h.env, &h.handle);
     let body = json!({
         "driver": {"type": "script", "steps": [
             {"action": "goto", "url": "{base}/big"},
@@ -61,10 +62,7 @@ async fn a_sixty_megabyte_extract_leaves_every_file_under_the_caps() {
         "limits": {"action_timeout_ms": 60000},
         "guardrails": {"allowed_domains": ["127.0.0.1"], "allow_private_networks": true}
     });
-    let run_id = handle
-        .submit(request(&body.to_string(), &site))
-        .await
-        .unwrap();
+    let run_id = h.submit_json(&body.to_string()).await;
     let events: Vec<RunEvent> = handle.events(run_id, 0).await.unwrap().collect().await;
     let status = handle.status(run_id).await.unwrap().unwrap();
     orchestrator.shutdown(Duration::from_secs(5)).await;

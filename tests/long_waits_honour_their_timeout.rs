@@ -7,7 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Page, Site, TestEnv, request};
+use common::{Harness, Page, Site, TestEnv, request};
 use pilothouse::{ErrorCode, RunState};
 
 /// When the page script adds `#late`, after the page loaded.
@@ -28,17 +28,16 @@ const QUIET: &str = r#""recording": {"screenshots": false, "final_dom": false, "
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wait_gets_its_own_timeout_long_or_short() {
-    let site = Site::serve(vec![
+    let h = Harness::new(vec![
         ("/late", Page::Html(late_page())),
         (
             "/",
             Page::Html("<title>x</title><p>nothing comes</p>".into()),
         ),
     ])
+    .start()
     .await;
-    let env = TestEnv::new();
-    let orchestrator = env.start().await;
-    let handle = orchestrator.handle();
+    let (site, env, handle) = (&h.site, &h.env, &h.handle);
     let long = request(
         &format!(
             r##"{{"driver": {{"type": "script", "steps": [
@@ -62,7 +61,7 @@ async fn a_wait_gets_its_own_timeout_long_or_short() {
     let long_id = handle.submit(long).await.unwrap();
     let short_id = handle.submit(short).await.unwrap();
 
-    let status = handle.wait(short_id).await.unwrap();
+    let status = h.wait(short_id).await;
     let short_took = started.elapsed();
     assert_eq!(status.state, RunState::Failed, "{status:#?}");
     let error = status.error.unwrap();
@@ -78,7 +77,7 @@ async fn a_wait_gets_its_own_timeout_long_or_short() {
         "a 1500 ms wait took {short_took:?}"
     );
 
-    let status = handle.wait(long_id).await.unwrap();
+    let status = h.wait(long_id).await;
     let long_took = started.elapsed();
     assert_eq!(status.state, RunState::Completed, "{status:#?}");
     assert_eq!(status.data["late"], "arrived");
@@ -87,8 +86,7 @@ async fn a_wait_gets_its_own_timeout_long_or_short() {
         "the element cannot have been there before {LATE_MS} ms (took {long_took:?})"
     );
 
-    orchestrator.shutdown(Duration::from_secs(5)).await;
-    env.assert_no_browsers().await;
+    h.finish().await;
 }
 
 /// A model's `wait_for` is not checked at submit; the router holds it to the same ceiling,
@@ -125,11 +123,8 @@ async fn a_models_wait_past_the_ceiling_is_refused_with_the_ceiling_named() {
         "guardrails": {"allowed_domains": ["127.0.0.1"], "allow_private_networks": true}
     });
     let started = Instant::now();
-    let run_id = handle
-        .submit(request(&json.to_string(), &site))
-        .await
-        .unwrap();
-    let status = handle.wait(run_id).await.unwrap();
+    let run_id = h.submit_json(&json.to_string()).await;
+    let status = h.wait(run_id).await;
     orchestrator.shutdown(Duration::from_secs(5)).await;
     assert_eq!(status.state, RunState::Completed, "{status:#?}");
     assert!(started.elapsed() < Duration::from_secs(60));

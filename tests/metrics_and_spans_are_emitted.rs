@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{Page, Site, TestEnv, request};
+use common::{Harness, Page, Site, TestEnv, request};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 use pilothouse::RunState;
 use tracing::field::{Field, Visit};
@@ -51,29 +51,17 @@ async fn runs_emit_metrics_and_spans_with_run_ids() {
     tracing::subscriber::set_global_default(tracing_subscriber::registry().with(spans.clone()))
         .unwrap();
 
-    let site = Site::serve(vec![("/", Page::Html("<title>M</title><h1>m</h1>".into()))]).await;
-    let env = TestEnv::new();
-    let orchestrator = env.start().await;
-    let handle = orchestrator.handle();
-    let ok = handle
-        .submit(request(
-            r##"{"driver": {"type": "script", "steps": [
+    let h = Harness::new(vec![("/", Page::Html("<title>M</title><h1>m</h1>".into()))])
+        .start()
+        .await;
+    let (site, env, handle) = (&h.site, &h.env, &h.handle);
+    let ok = h.submit_json(r##"{"driver": {"type": "script", "steps": [
                    {"action": "goto", "url": "{base}/"},
                    {"action": "extract", "selector": "h1"}]},
-                 "guardrails": {"allowed_domains": ["127.0.0.1"], "allow_private_networks": true}}"##,
-            &site,
-        ))
-        .await
-        .unwrap();
-    assert_eq!(handle.wait(ok).await.unwrap().state, RunState::Completed);
-    let blocked = handle
-        .submit(request(
-            r#"{"driver": {"type": "script", "steps": [{"action": "goto", "url": "http://10.1.2.3/"}]}}"#,
-            &site,
-        ))
-        .await
-        .unwrap();
-    assert_eq!(handle.wait(blocked).await.unwrap().state, RunState::Failed);
+                 "guardrails": {"allowed_domains": ["127.0.0.1"], "allow_private_networks": true}}"##).await;
+    assert_eq!(h.wait(ok).await.state, RunState::Completed);
+    let blocked = h.submit_json(r#"{"driver": {"type": "script", "steps": [{"action": "goto", "url": "http://10.1.2.3/"}]}}"#).await;
+    assert_eq!(h.wait(blocked).await.state, RunState::Failed);
     orchestrator.shutdown(Duration::from_secs(5)).await;
 
     let mut metrics: BTreeMap<String, f64> = BTreeMap::new();

@@ -35,11 +35,8 @@ async fn run_with(site: &Site, steps: &str, guardrails: &str) -> RunStatus {
         site,
     );
     let run_id = handle.submit(req).await.unwrap();
-    let status = handle.wait(run_id).await.unwrap();
-    orchestrator
-        .shutdown(std::time::Duration::from_secs(5))
-        .await;
-    env.assert_no_browsers().await;
+    let status = h.wait(run_id).await;
+    h.finish().await;
     status
 }
 

@@ -8,7 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Page, Site, TestEnv, request};
+use common::{Harness, Page, Site, TestEnv, request};
 use futures::StreamExt;
 use pilothouse::{EventKind, RunEvent, RunState, RunStatus};
 
@@ -83,10 +83,10 @@ async fn a_playbook_cannot_widen_the_requests_guardrails() {
     )
     .await;
     let out = format!("http://{}", outside.addr);
-    let site = Site::serve(vec![("/", Page::Html("<title>inside</title>".into()))]).await;
-    let env = TestEnv::new();
-    let orchestrator = env.start().await;
-    let handle = orchestrator.handle();
+    let h = Harness::new(vec![("/", Page::Html("<title>inside</title>".into()))])
+        .start()
+        .await;
+    let (site, env, handle) = (&h.site, &h.env, &h.handle);
 
     let goto = playbook(&format!(
         "  - action: goto\n    url: \"{out}/\"\n    on_failure: abort\n"
@@ -104,7 +104,7 @@ async fn a_playbook_cannot_widen_the_requests_guardrails() {
     ];
     let mut runs = Vec::new();
     for (name, json) in &cases {
-        runs.push((*name, handle.submit(request(json, &site)).await.unwrap()));
+        runs.push((*name, h.submit_json(json).await));
     }
     for (name, run_id) in runs {
         let (status, events) = finish(&handle, run_id).await;
@@ -167,8 +167,7 @@ async fn a_playbook_cannot_widen_the_requests_guardrails() {
         "{:?}",
         site.requests()
     );
-    orchestrator.shutdown(Duration::from_secs(5)).await;
-    env.assert_no_browsers().await;
+    h.finish().await;
 }
 
 /// The operator's `[guardrails]` floors narrow every request the same way: a server confined to
@@ -180,12 +179,11 @@ async fn the_operators_floor_narrows_every_request() {
         vec![("/", Page::Html("<title>x</title>".into()))],
     )
     .await;
-    let site = Site::serve(vec![("/", Page::Html("<title>inside</title>".into()))]).await;
-    let env = TestEnv::new();
-    let mut config = env.config();
-    config.guardrails.allowed_domains = vec!["127.0.0.1".into()];
-    let orchestrator = env.start_with(config).await;
-    let handle = orchestrator.handle();
+    let h = Harness::new(vec![("/", Page::Html("<title>inside</title>".into()))])
+        .config(|c| c.guardrails.allowed_domains = vec!["127.0.0.1".into()])
+        .start()
+        .await;
+    let (site, env, handle) = (&h.site, &h.env, &h.handle);
     let json = format!(
         r#"{{"driver": {{"type": "script", "steps": [
               {{"action": "goto", "url": "{{base}}/"}},
@@ -193,7 +191,7 @@ async fn the_operators_floor_narrows_every_request() {
             "guardrails": {{"allow_private_networks": true}}}}"#,
         outside.addr
     );
-    let run_id = handle.submit(request(&json, &site)).await.unwrap();
+    let run_id = h.submit_json(&json).await;
     let (status, events) = finish(&handle, run_id).await;
     assert_eq!(status.state, RunState::Failed, "{status:#?}");
     assert!(
@@ -210,6 +208,5 @@ async fn the_operators_floor_narrows_every_request() {
     );
     assert_eq!(site.requests().iter().filter(|p| *p == "/").count(), 1);
     assert!(outside.requests().is_empty(), "{:?}", outside.requests());
-    orchestrator.shutdown(Duration::from_secs(5)).await;
-    env.assert_no_browsers().await;
+    h.finish().await;
 }

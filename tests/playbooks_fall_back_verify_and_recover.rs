@@ -9,7 +9,7 @@ mod common;
 use std::time::Duration;
 
 use common::model::{Model, Planned, browser, serve_model};
-use common::{Page, Site, TestEnv, request};
+use common::{Harness, Page, Site, TestEnv, request};
 use futures::StreamExt;
 use pilothouse::{EventKind, RunEvent, RunState, SubmitError};
 use serde_json::json;
@@ -228,10 +228,8 @@ steps:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_playbooks_are_refused_at_submit_naming_step_and_field() {
-    let site = Site::serve(site_pages()).await;
-    let env = TestEnv::new();
-    let orchestrator = env.start().await;
-    let handle = orchestrator.handle();
+    let h = Harness::new(site_pages()).start().await;
+    let (site, env, handle) = (&h.site, &h.env, &h.handle);
     let cases = [
         (
             "id: x\nsteps:\n  - action: goto\n    url: \"{base}/\"\n  - action: teleport\n",

@@ -102,7 +102,7 @@ async fn runs_in_one_process_share_nothing() {
     let pool_before = env.pool_main_processes();
     assert_eq!(pool_before.len(), 1);
     let a = handle.submit(run(write)).await.unwrap();
-    let status = handle.wait(a).await.unwrap();
+    let status = h.wait(a).await;
     assert_eq!(status.state, RunState::Completed, "{status:?}");
     assert_eq!(status.data["seen"], "written");
     // Run A wrote all three; in its own context it reads them back (the check can fail).
@@ -110,13 +110,13 @@ async fn runs_in_one_process_share_nothing() {
         .submit(run(&format!("{write}.then(() => {read})")))
         .await
         .unwrap();
-    let status = handle.wait(a_reads).await.unwrap();
+    let status = h.wait(a_reads).await;
     assert_eq!(status.data["seen"]["storage"], "run-a", "{status:?}");
     assert_eq!(status.data["seen"]["cookie"], "who=run-a");
     assert_eq!(status.data["seen"]["dbs"], serde_json::json!(["runs"]));
 
     let b = handle.submit(run(read)).await.unwrap();
-    let status = handle.wait(b).await.unwrap();
+    let status = h.wait(b).await;
     assert_eq!(status.state, RunState::Completed, "{status:?}");
     let seen = &status.data["seen"];
     assert_eq!(seen["cookie"], "", "cookies leaked between runs: {seen}");
@@ -132,8 +132,7 @@ async fn runs_in_one_process_share_nothing() {
     assert_eq!(stats.contexts_served, 3, "{stats:?}");
     assert_eq!(env.pool_main_processes(), pool_before, "{stats:?}");
     env.assert_no_run_browsers(&handle).await;
-    orchestrator.shutdown(Duration::from_secs(5)).await;
-    env.assert_no_browsers().await;
+    h.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -152,7 +151,7 @@ async fn a_crashed_renderer_fails_only_its_run() {
 
     common::devtools::crash_page(&env, "/victim").await;
     let crashed_at = Instant::now();
-    let status = handle.wait(victim).await.unwrap();
+    let status = h.wait(victim).await;
     assert!(crashed(&status), "{status:?}");
     assert!(
         crashed_at.elapsed() < Duration::from_secs(2),
@@ -165,15 +164,11 @@ async fn a_crashed_renderer_fails_only_its_run() {
         RunState::Running
     );
     handle.cancel(bystander).await.unwrap();
-    assert_eq!(
-        handle.wait(bystander).await.unwrap().state,
-        RunState::Cancelled
-    );
+    assert_eq!(h.wait(bystander).await.state, RunState::Cancelled);
     let stats = handle.stats().await.unwrap().pool.unwrap();
     assert_eq!((stats.crashed, stats.processes), (0, 1), "{stats:?}");
     env.assert_no_run_browsers(&handle).await;
-    orchestrator.shutdown(Duration::from_secs(5)).await;
-    env.assert_no_browsers().await;
+    h.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -199,7 +194,7 @@ async fn a_killed_pool_browser_fails_its_runs_and_is_replaced() {
     )
     .unwrap();
     for &run in &runs {
-        let status = handle.wait(run).await.unwrap();
+        let status = h.wait(run).await;
         assert!(crashed(&status), "{status:?}");
     }
     assert!(
@@ -209,20 +204,13 @@ async fn a_killed_pool_browser_fails_its_runs_and_is_replaced() {
     );
 
     // The pool replaced it: the next run completes on a fresh process.
-    let ok = handle
-        .submit(request(
-            &format!(r##"{{"driver": {{"type": "script", "steps": [{{"action": "goto", "url": "{{base}}/"}}]}}, {ALLOW_LOCAL}}}"##),
-            &site,
-        ))
-        .await
-        .unwrap();
-    let status = handle.wait(ok).await.unwrap();
+    let ok = h.submit_json(&format!(r##"{{"driver": {{"type": "script", "steps": [{{"action": "goto", "url": "{{base}}/"}}]}}, {ALLOW_LOCAL}}}"##)).await;
+    let status = h.wait(ok).await;
     assert_eq!(status.state, RunState::Completed, "{status:?}");
     let stats = handle.stats().await.unwrap().pool.unwrap();
     assert_eq!((stats.crashed, stats.processes), (1, 1), "{stats:?}");
     let now = env.pool_main_processes();
     assert!(!now.contains(&pid) && now.len() == 1, "{now:?}");
     env.assert_no_run_browsers(&handle).await;
-    orchestrator.shutdown(Duration::from_secs(5)).await;
-    env.assert_no_browsers().await;
+    h.finish().await;
 }

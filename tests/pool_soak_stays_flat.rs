@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Page, Site, TestEnv, request};
+use common::{Harness, Page, Site, TestEnv, request};
 use pilothouse::{OrchestratorHandle, RunRequest, RunState};
 
 const RUNS: usize = 200;
@@ -34,32 +34,32 @@ async fn run_batch(handle: &OrchestratorHandle, request: &RunRequest, count: usi
         pending.push(handle.submit(request.clone()).await.unwrap());
         if pending.len() == CONCURRENCY {
             for run in pending.drain(..) {
-                let status = handle.wait(run).await.unwrap();
+                let status = h.wait(run).await;
                 assert_eq!(status.state, RunState::Completed, "{status:?}");
             }
         }
     }
     for run in pending {
-        assert_eq!(handle.wait(run).await.unwrap().state, RunState::Completed);
+        assert_eq!(h.wait(run).await.state, RunState::Completed);
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hundred_runs_leave_nothing_behind() {
-    let site = Site::serve(vec![(
+    let h = Harness::new(vec![(
         "/",
         Page::Html("<title>soak</title><p id='v'>ok</p>".into()),
     )])
+    .config(|c| {
+        c.max_concurrent_runs = CONCURRENCY;
+        c.browser.recycle_after_contexts = 40;
+        c.registry.max_finished_runs = 8;
+        c.recording.screenshots = false;
+        c.recording.report = false;
+    })
+    .start()
     .await;
-    let env = TestEnv::new();
-    let mut config = env.config();
-    config.max_concurrent_runs = CONCURRENCY;
-    config.browser.recycle_after_contexts = 40;
-    config.registry.max_finished_runs = 8;
-    config.recording.screenshots = false;
-    config.recording.report = false;
-    let orchestrator = env.start_with(config).await;
-    let handle = orchestrator.handle();
+    let (site, env, handle) = (&h.site, &h.env, &h.handle);
     assert!(handle.pool_warm(Duration::from_secs(10)).await);
     let request = request(
         r##"{"driver": {"type": "script", "steps": [
@@ -107,6 +107,5 @@ async fn two_hundred_runs_leave_nothing_behind() {
         rss_end >> 20,
         RUNS - WARM_UP
     );
-    orchestrator.shutdown(Duration::from_secs(5)).await;
-    env.assert_no_browsers().await;
+    h.finish().await;
 }

@@ -131,8 +131,8 @@ async fn recordings_reach_s3_intact_and_stay_local_when_s3_is_down() {
     let orchestrator = env.start_with(s3_config(&env, &moto.endpoint())).await;
     let handle = orchestrator.handle();
 
-    let run_id = handle.submit(request(SCRIPT, &site)).await.unwrap();
-    let status = handle.wait(run_id).await.unwrap();
+    let run_id = h.submit_json(SCRIPT).await;
+    let status = h.wait(run_id).await;
     assert_eq!(status.state, RunState::Completed, "{status:?}");
     assert!(
         status.finalize_errors.is_empty(),
@@ -187,9 +187,9 @@ async fn recordings_reach_s3_intact_and_stay_local_when_s3_is_down() {
 
     // The server goes away: the next run keeps its recording locally and says why.
     moto.stop().await;
-    let run_id = handle.submit(request(SCRIPT, &site)).await.unwrap();
+    let run_id = h.submit_json(SCRIPT).await;
     let started = Instant::now();
-    let status = handle.wait(run_id).await.unwrap();
+    let status = h.wait(run_id).await;
     assert_eq!(status.state, RunState::Completed, "{status:?}");
     let recording = status.recording.clone().expect("a recording");
     assert!(!recording.uploaded);
@@ -220,6 +220,5 @@ async fn recordings_reach_s3_intact_and_stay_local_when_s3_is_down() {
     }
     // The status on disk names the local copy too.
     assert_eq!(env.status_json(run_id)["recording"]["uploaded"], false);
-    orchestrator.shutdown(Duration::from_secs(5)).await;
-    env.assert_no_browsers().await;
+    h.finish().await;
 }

@@ -8,19 +8,17 @@ use std::time::Duration;
 
 use chromiumoxide::cdp::browser_protocol::network::EventLoadingFailed;
 use chromiumoxide::{Browser, BrowserConfig};
-use common::{FORM_PAGE, Page, Site, TestEnv, request};
+use common::{FORM_PAGE, Harness, Page, Site, TestEnv, request};
 use futures::StreamExt;
 use pilothouse::{Config, RunState};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn report_shows_each_step_with_its_screenshot_and_loads_nothing() {
-    let site = Site::serve(vec![("/", Page::Html(FORM_PAGE.into()))]).await;
-    let env = TestEnv::new();
-    let orchestrator = env.start().await;
-    let handle = orchestrator.handle();
-    let run_id = handle
-        .submit(request(
-            r##"{"driver": {"type": "script", "steps": [
+    let h = Harness::new(vec![("/", Page::Html(FORM_PAGE.into()))])
+        .start()
+        .await;
+    let (site, env, handle) = (&h.site, &h.env, &h.handle);
+    let run_id = h.submit_json(r##"{"driver": {"type": "script", "steps": [
                    {"action": "goto", "url": "{base}/"},
                    {"action": "type", "selector": "#name", "text": "Ada <b>"},
                    {"action": "click", "selector": "#submit"},
@@ -29,12 +27,8 @@ async fn report_shows_each_step_with_its_screenshot_and_loads_nothing() {
                    {"action": "screenshot"},
                    {"action": "extract", "selector": "#missing"}]},
                  "limits": {"action_timeout_ms": 1500},
-                 "guardrails": {"allowed_domains": ["127.0.0.1"], "allow_private_networks": true}}"##,
-            &site,
-        ))
-        .await
-        .unwrap();
-    let status = handle.wait(run_id).await.unwrap();
+                 "guardrails": {"allowed_domains": ["127.0.0.1"], "allow_private_networks": true}}"##).await;
+    let status = h.wait(run_id).await;
     assert_eq!(status.state, RunState::Failed, "{status:?}");
     orchestrator.shutdown(Duration::from_secs(5)).await;
     let report = env

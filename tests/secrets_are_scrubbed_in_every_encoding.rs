@@ -138,8 +138,7 @@ async fn a_credential_leaves_no_trace_in_any_encoding_anywhere() {
         events.extend(run_events);
         statuses.push(handle.status(run_id).await.unwrap().unwrap());
     }
-    orchestrator.shutdown(Duration::from_secs(5)).await;
-    env.assert_no_browsers().await;
+    h.finish().await;
 
     // The runs went where the secret could leak: the hand-off and the failed verification.
     let (handed, aborted) = (&statuses[0], &statuses[1]);

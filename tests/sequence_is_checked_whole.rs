@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Page, Site, TestEnv, request};
+use common::{Harness, Page, Site, TestEnv, request};
 use futures::StreamExt;
 use pilothouse::{EventKind, RunEvent, RunState, RunStatus};
 
@@ -52,10 +52,8 @@ fn hits(site: &Site) -> usize {
 async fn a_sequence_with_a_forbidden_later_step_runs_no_step() {
     let outside = Site::serve_at("127.0.0.2", vec![]).await;
     let out = format!("http://{}/x", outside.addr);
-    let site = Site::serve(pages()).await;
-    let env = TestEnv::new();
-    let orchestrator = env.start().await;
-    let handle = orchestrator.handle();
+    let h = Harness::new(pages()).start().await;
+    let (site, env, handle) = (&h.site, &h.env, &h.handle);
 
     // Out of scope later on: refused whole, naming the step; the click never ran.
     let (status, events) = run(
@@ -107,6 +105,5 @@ async fn a_sequence_with_a_forbidden_later_step_runs_no_step() {
     assert_eq!(status.state, RunState::Completed, "{status:#?}");
     assert_eq!(hits(&site), 1, "{:?}", site.requests());
     assert!(outside.requests().is_empty(), "{:?}", outside.requests());
-    orchestrator.shutdown(Duration::from_secs(5)).await;
-    env.assert_no_browsers().await;
+    h.finish().await;
 }

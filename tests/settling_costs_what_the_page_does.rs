@@ -127,8 +127,7 @@ async fn a_click_waits_for_the_xhr_it_started_and_what_it_renders() {
         "changes",
         "{events:#?}"
     );
-    orchestrator.shutdown(Duration::from_secs(5)).await;
-    env.assert_no_browsers().await;
+    h.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -166,8 +165,7 @@ async fn a_client_side_route_change_is_read_after_it_renders() {
         "{navigated:#?}"
     );
     eprintln!("route change: {:?}", durations(&events));
-    orchestrator.shutdown(Duration::from_secs(5)).await;
-    env.assert_no_browsers().await;
+    h.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -213,8 +211,7 @@ async fn a_page_that_never_stops_polling_holds_no_action_past_the_cap() {
     for (name, ms) in &timings {
         assert!(*ms < 1_400, "{name} took {ms} ms on a polling page");
     }
-    orchestrator.shutdown(Duration::from_secs(5)).await;
-    env.assert_no_browsers().await;
+    h.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -273,6 +270,5 @@ async fn actions_that_change_nothing_return_at_once() {
         .map(|(a, w)| (a.to_string(), w.to_string()))
         .collect();
     assert_eq!(waited, expected, "{events:#?}");
-    orchestrator.shutdown(Duration::from_secs(5)).await;
-    env.assert_no_browsers().await;
+    h.finish().await;
 }

@@ -125,7 +125,9 @@ impl TestEnv {
                 if left.is_empty() && leased == 0 {
                     Ok(())
                 } else {
-                    Err(format!("run browsers left: {left:?}, contexts leased: {leased}"))
+                    Err(format!(
+                        "run browsers left: {left:?}, contexts leased: {leased}"
+                    ))
                 }
             },
         )
@@ -154,6 +156,12 @@ impl TestEnv {
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect()
+    }
+}
+
+impl Default for TestEnv {
+    fn default() -> Self {
+        Self::new()
     }
 }
 

@@ -5,7 +5,10 @@
 
 use std::time::Duration;
 
-use pilothouse::{Config, Orchestrator, OrchestratorHandle, RunId, RunRequest, RunStatus};
+use futures::{Stream, StreamExt};
+use pilothouse::{
+    Config, EventKind, Orchestrator, OrchestratorHandle, RunEvent, RunId, RunRequest, RunStatus,
+};
 
 use super::{Page, Site, TestEnv};
 
@@ -21,6 +24,7 @@ impl Harness {
                 .map(|(path, page)| (path.to_owned(), page))
                 .collect(),
             configure: Vec::new(),
+            env: None,
         }
     }
 
@@ -45,6 +49,35 @@ impl Harness {
         (run_id, self.wait(run_id).await)
     }
 
+    /// Subscribes to the run's events from the start and returns once step `step`'s action event
+    /// has passed (the next step is then dispatched); the rest of the stream.
+    pub async fn events_past_step(
+        &self,
+        run_id: RunId,
+        step: u32,
+    ) -> impl Stream<Item = RunEvent> + Send + Unpin + 'static {
+        let mut events = self.handle.events(run_id, 0).await.unwrap();
+        while let Some(event) = events.next().await {
+            if matches!(event.kind, EventKind::Action { step: s, .. } if s == step) {
+                break;
+            }
+        }
+        events
+    }
+
+    /// Shuts the orchestrator down (`SHUTDOWN_GRACE`) and starts a new one with the same config
+    /// on the same directories, as a host restarting would.
+    pub async fn restart(self) -> Self {
+        self.orchestrator.shutdown(SHUTDOWN_GRACE).await;
+        let orchestrator = self.env.start_with(self.config.clone()).await;
+        let handle = orchestrator.handle();
+        Self {
+            orchestrator,
+            handle,
+            ..self
+        }
+    }
+
     /// A URL on the test's site.
     pub fn url(&self, path: &str) -> String {
         self.site.url(path)
@@ -65,20 +98,31 @@ impl<'a> HarnessBuilder<'a> {
         self
     }
 
+    /// Starts in `env` (e.g. one a remote browser's profile already lives in) instead of new
+    /// temp dirs.
+    pub fn in_env(mut self, env: TestEnv) -> Self {
+        self.env = Some(env);
+        self
+    }
+
     /// Serves the pages, makes the temp dirs and starts an orchestrator on them.
     pub async fn start(self) -> Harness {
-        let pages = self.pages.iter().map(|(p, page)| (p.as_str(), page.clone()));
+        let pages = self
+            .pages
+            .iter()
+            .map(|(p, page)| (p.as_str(), page.clone()));
         let site = Site::serve(pages.collect()).await;
-        let env = TestEnv::new();
+        let env = self.env.unwrap_or_default();
         let mut config = env.config();
         for change in self.configure {
             change(&mut config);
         }
-        let orchestrator = env.start_with(config).await;
+        let orchestrator = env.start_with(config.clone()).await;
         let handle = orchestrator.handle();
         Harness {
             site,
             env,
+            config,
             orchestrator,
             handle,
         }
@@ -89,6 +133,8 @@ impl<'a> HarnessBuilder<'a> {
 pub struct Harness {
     pub site: Site,
     pub env: TestEnv,
+    /// The config the orchestrator started with.
+    pub config: Config,
     pub orchestrator: Orchestrator,
     /// The orchestrator's handle, for everything the helpers do not cover.
     pub handle: OrchestratorHandle,
@@ -98,4 +144,5 @@ pub struct Harness {
 pub struct HarnessBuilder<'a> {
     pages: Vec<(String, Page)>,
     configure: Vec<Box<dyn FnOnce(&mut Config) + 'a>>,
+    env: Option<TestEnv>,
 }
