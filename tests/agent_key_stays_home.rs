@@ -95,7 +95,7 @@ async fn the_host_key_goes_only_to_endpoints_the_host_trusts() {
         .submit(agent_request(&site, &base_url, Some(REQUEST_KEY)))
         .await
         .unwrap();
-    let status = h.wait(run_id).await;
+    let status = handle.wait(run_id).await.unwrap();
     assert_eq!(status.state, RunState::Completed, "{status:#?}");
     let seen = model.authorizations.lock().unwrap().clone();
     assert_eq!(seen, vec![Some(format!("Bearer {REQUEST_KEY}"))]);
@@ -110,7 +110,7 @@ async fn the_host_key_goes_only_to_endpoints_the_host_trusts() {
         .submit(agent_request(&site, &base_url, None))
         .await
         .unwrap();
-    let status = h.wait(run_id).await;
+    let status = handle.wait(run_id).await.unwrap();
     orchestrator.shutdown(Duration::from_secs(5)).await;
     assert_eq!(status.state, RunState::Completed, "{status:#?}");
     let seen = model.authorizations.lock().unwrap().clone();

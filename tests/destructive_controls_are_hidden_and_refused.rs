@@ -5,9 +5,7 @@
 
 mod common;
 
-use std::time::Duration;
-
-use common::{Harness, Page, Site, TestEnv, request};
+use common::{Harness, Page, Site, request};
 use futures::StreamExt;
 use pilothouse::{EventKind, RunEvent, RunState, RunStatus};
 
@@ -80,7 +78,7 @@ fn destructive_refusals(events: &[RunEvent]) -> Vec<(String, String)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn interact_runs_may_order_but_never_delete_or_close_an_account() {
     let h = Harness::new(pages()).start().await;
-    let (site, env, handle) = (&h.site, &h.env, &h.handle);
+    let (site, handle) = (&h.site, &h.handle);
     let settings = r#"{"action": "goto", "url": "{base}/settings"}"#;
     let steps = [
         settings,
@@ -134,7 +132,7 @@ async fn interact_runs_may_order_but_never_delete_or_close_an_account() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn read_runs_refuse_orders_and_look_alike_labels_too() {
     let h = Harness::new(pages()).start().await;
-    let (site, env, handle) = (&h.site, &h.env, &h.handle);
+    let (site, handle) = (&h.site, &h.handle);
     let settings = r#"{"action": "goto", "url": "{base}/settings"}"#;
     // read: an order is refused (interact would allow it); the snapshot keeps only safe links.
     let steps = [

@@ -9,7 +9,7 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{Harness, Page, Site, TestEnv, request};
+use common::{Harness, Page};
 use futures::StreamExt;
 use pilothouse::{RunEvent, RunState};
 use serde_json::json;

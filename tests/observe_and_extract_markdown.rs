@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::harness::SHUTDOWN_GRACE;
 use common::{Page, Site, TestEnv, request};
 use pilothouse::{RunState, RunStatus};
 use serde_json::Value;
@@ -35,8 +36,9 @@ async fn run_with(site: &Site, steps: &str, guardrails: &str) -> RunStatus {
         site,
     );
     let run_id = handle.submit(req).await.unwrap();
-    let status = h.wait(run_id).await;
-    h.finish().await;
+    let status = handle.wait(run_id).await.unwrap();
+    orchestrator.shutdown(SHUTDOWN_GRACE).await;
+    env.assert_no_browsers().await;
     status
 }
 

@@ -6,26 +6,12 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Harness, Page, Site, TestEnv, request};
+use common::{Harness, Page, eventually, procs};
 use pilothouse::{OrchestratorHandle, RunRequest, RunState};
 
 const RUNS: usize = 200;
 const WARM_UP: usize = 40;
 const CONCURRENCY: usize = 4;
-
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
-}
-
-fn rss_bytes() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let kb: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap();
-    kb * 1024
-}
 
 /// Runs `count` requests, `CONCURRENCY` at a time, and checks each completed.
 async fn run_batch(handle: &OrchestratorHandle, request: &RunRequest, count: usize) {
@@ -34,13 +20,13 @@ async fn run_batch(handle: &OrchestratorHandle, request: &RunRequest, count: usi
         pending.push(handle.submit(request.clone()).await.unwrap());
         if pending.len() == CONCURRENCY {
             for run in pending.drain(..) {
-                let status = h.wait(run).await;
+                let status = handle.wait(run).await.unwrap();
                 assert_eq!(status.state, RunState::Completed, "{status:?}");
             }
         }
     }
     for run in pending {
-        assert_eq!(h.wait(run).await.state, RunState::Completed);
+        assert_eq!(handle.wait(run).await.unwrap().state, RunState::Completed);
     }
 }
 
@@ -59,23 +45,22 @@ async fn two_hundred_runs_leave_nothing_behind() {
     })
     .start()
     .await;
-    let (site, env, handle) = (&h.site, &h.env, &h.handle);
+    let (env, handle) = (&h.env, &h.handle);
     assert!(handle.pool_warm(Duration::from_secs(10)).await);
-    let request = request(
+    let request = h.request(
         r##"{"driver": {"type": "script", "steps": [
                {"action": "goto", "url": "{base}/"},
                {"action": "extract", "selector": "#v", "store_as": "v"}]},
              "guardrails": {"allowed_domains": ["127.0.0.1"], "allow_private_networks": true}}"##,
-        &site,
     );
 
-    run_batch(&handle, &request, WARM_UP).await;
-    env.assert_no_run_browsers(&handle).await;
-    let (fds_warm, rss_warm) = (open_fds(), rss_bytes());
+    run_batch(handle, &request, WARM_UP).await;
+    env.assert_no_run_browsers(handle).await;
+    let (fds_warm, rss_warm) = (procs::own_fd_count(), procs::own_rss_bytes());
 
-    run_batch(&handle, &request, RUNS - WARM_UP).await;
-    env.assert_no_run_browsers(&handle).await;
-    let (fds_end, rss_end) = (open_fds(), rss_bytes());
+    run_batch(handle, &request, RUNS - WARM_UP).await;
+    env.assert_no_run_browsers(handle).await;
+    let (fds_end, rss_end) = (procs::own_fd_count(), procs::own_rss_bytes());
 
     let stats = handle.stats().await.unwrap().pool.unwrap();
     eprintln!(
@@ -87,15 +72,15 @@ async fn two_hundred_runs_leave_nothing_behind() {
     assert!(stats.recycled >= 3, "recycled every 40 contexts: {stats:?}");
     assert_eq!(stats.crashed, 0, "{stats:?}");
     // A recycled process's replacement is up; no retired one lingers once its runs ended.
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while env.pool_main_processes().len() > 2 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "retired browsers linger: {:?}",
-            env.pool_main_processes()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually(
+        Duration::from_secs(5),
+        "no retired browser lingers (two pool processes at most)",
+        async || {
+            let pool = env.pool_main_processes();
+            if pool.len() <= 2 { Ok(()) } else { Err(pool) }
+        },
+    )
+    .await;
     assert!(
         fds_end <= fds_warm + 8,
         "file descriptors grew from {fds_warm} to {fds_end}"

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Harness, Page, Site, TestEnv, request};
+use common::{Harness, Page};
 use futures::StreamExt;
 use pilothouse::{RunEvent, RunState};
 
@@ -31,7 +31,7 @@ async fn reconnecting_subscriber_reassembles_one_to_n() {
     )])
     .start()
     .await;
-    let (site, env, handle) = (&h.site, &h.env, &h.handle);
+    let handle = &h.handle;
     let mut steps = vec![r#"{"action": "goto", "url": "{base}/"}"#.to_owned()];
     for i in 0..14 {
         steps.push(format!(

@@ -50,7 +50,8 @@ impl Harness {
     }
 
     /// Subscribes to the run's events from the start and returns once step `step`'s action event
-    /// has passed (the next step is then dispatched); the rest of the stream.
+    /// has passed (the next step is then dispatched); the rest of the stream. Fails the test if the
+    /// run ends first.
     pub async fn events_past_step(
         &self,
         run_id: RunId,
@@ -59,10 +60,10 @@ impl Harness {
         let mut events = self.handle.events(run_id, 0).await.unwrap();
         while let Some(event) = events.next().await {
             if matches!(event.kind, EventKind::Action { step: s, .. } if s == step) {
-                break;
+                return events;
             }
         }
-        events
+        panic!("run {run_id} ended before step {step}");
     }
 
     /// Shuts the orchestrator down (`SHUTDOWN_GRACE`) and starts a new one with the same config
@@ -84,10 +85,11 @@ impl Harness {
     }
 
     /// Shuts the orchestrator down (`SHUTDOWN_GRACE`) and fails unless every browser the test
-    /// launched is gone.
-    pub async fn finish(self) {
+    /// launched is gone; the directories, for checks of what the runs left.
+    pub async fn finish(self) -> TestEnv {
         self.orchestrator.shutdown(SHUTDOWN_GRACE).await;
         self.env.assert_no_browsers().await;
+        self.env
     }
 }
 
