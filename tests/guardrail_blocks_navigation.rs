@@ -56,7 +56,7 @@ async fn loopback_is_blocked_unless_the_request_allows_private_networks() {
     let h = Harness::new(vec![("/", Page::Html("<title>in</title>".into()))])
         .start()
         .await;
-    let (site, env, handle) = (&h.site, &h.env, &h.handle);
+    let (site, handle) = (&h.site, &h.handle);
     let run_id = h
         .submit_json(
             r##"{"driver": {"type": "script", "steps": [{"action": "goto", "url": "{base}/"}]}}"##,

@@ -3,9 +3,7 @@
 
 mod common;
 
-use std::time::Duration;
-
-use common::{Harness, Page, Site, TestEnv, request};
+use common::{Harness, Page};
 use futures::StreamExt;
 use pilothouse::{EventKind, RunEvent, RunState};
 
@@ -22,7 +20,7 @@ async fn mid_run_and_late_subscribers_see_one_to_n_exactly_once() {
     let h = Harness::new(vec![("/slow", Page::Html(SLOW_REVEAL.into()))])
         .start()
         .await;
-    let (site, env, handle) = (&h.site, &h.env, &h.handle);
+    let (env, handle) = (&h.env, &h.handle);
     let run_id = h.submit_json(r##"{"driver": {"type": "script", "steps": [
                    {"action": "goto", "url": "{base}/slow"},
                    {"action": "extract", "selector": "#a"},

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{Harness, Page, Site, TestEnv, request};
+use common::{Harness, Page};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 use pilothouse::RunState;
 use tracing::field::{Field, Visit};

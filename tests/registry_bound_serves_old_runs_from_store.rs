@@ -5,7 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Harness, Page, Site, TestEnv, request};
+use common::{Harness, Page};
 use futures::StreamExt;
 use pilothouse::{CancelAck, RunEvent, RunState};
 
@@ -15,7 +15,7 @@ async fn evicted_runs_answer_from_the_store_like_before() {
         .config(|c| c.registry.max_finished_runs = 2)
         .start()
         .await;
-    let (site, env, handle) = (&h.site, &h.env, &h.handle);
+    let handle = &h.handle;
     let mut seen = Vec::new();
     for _ in 0..4 {
         let run_id = h.submit_json(r##"{"driver": {"type": "script", "steps": [

@@ -5,9 +5,7 @@
 
 mod common;
 
-use std::time::Duration;
-
-use common::{Harness, Page, Site, TestEnv, request};
+use common::{Harness, Page, Site, request};
 use futures::StreamExt;
 use pilothouse::{EventKind, RunEvent, RunState, RunStatus};
 
@@ -53,7 +51,7 @@ async fn a_sequence_with_a_forbidden_later_step_runs_no_step() {
     let outside = Site::serve_at("127.0.0.2", vec![]).await;
     let out = format!("http://{}/x", outside.addr);
     let h = Harness::new(pages()).start().await;
-    let (site, env, handle) = (&h.site, &h.env, &h.handle);
+    let (site, handle) = (&h.site, &h.handle);
 
     // Out of scope later on: refused whole, naming the step; the click never ran.
     let (status, events) = run(

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Harness, Page, Site, TestEnv, request};
+use common::{Harness, Page};
 use pilothouse::RunState;
 use serde_json::Value;
 
@@ -102,7 +102,7 @@ async fn a_click_waits_for_the_xhr_it_started_and_what_it_renders() {
     ])
     .start()
     .await;
-    let (site, env, handle) = (&h.site, &h.env, &h.handle);
+    let env = &h.env;
     let json = r##"{"driver": {"type": "script", "steps": [
            {"action": "goto", "url": "{base}/"},
            {"action": "click", "selector": "#load"},
@@ -136,7 +136,7 @@ async fn a_client_side_route_change_is_read_after_it_renders() {
     ])
     .start()
     .await;
-    let (site, env, handle) = (&h.site, &h.env, &h.handle);
+    let (site, env) = (&h.site, &h.env);
     let json = r##"{"driver": {"type": "script", "steps": [
            {"action": "goto", "url": "{base}/app/a"},
            {"action": "click", "selector": "#to-b"},
@@ -171,7 +171,7 @@ async fn a_page_that_never_stops_polling_holds_no_action_past_the_cap() {
     })
     .start()
     .await;
-    let (site, env, handle) = (&h.site, &h.env, &h.handle);
+    let (site, env) = (&h.site, &h.env);
     let json = r##"{"driver": {"type": "script", "steps": [
            {"action": "goto", "url": "{base}/"},
            {"action": "click", "selector": "#mark"},
@@ -209,7 +209,7 @@ async fn actions_that_change_nothing_return_at_once() {
         })
         .start()
         .await;
-    let (site, env, handle) = (&h.site, &h.env, &h.handle);
+    let env = &h.env;
     let json = r##"{"driver": {"type": "script", "steps": [
            {"action": "goto", "url": "{base}/"},
            {"action": "extract", "selector": "#text", "store_as": "warm-up"},
