@@ -6,10 +6,10 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
+use common::harness::SHUTDOWN_GRACE;
 use common::{Harness, Page};
-use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 use pilothouse::RunState;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id};
@@ -54,7 +54,6 @@ async fn runs_emit_metrics_and_spans_with_run_ids() {
     let h = Harness::new(vec![("/", Page::Html("<title>M</title><h1>m</h1>".into()))])
         .start()
         .await;
-    let (site, env, handle) = (&h.site, &h.env, &h.handle);
     let ok = h.submit_json(r##"{"driver": {"type": "script", "steps": [
                    {"action": "goto", "url": "{base}/"},
                    {"action": "extract", "selector": "h1"}]},
@@ -62,8 +61,17 @@ async fn runs_emit_metrics_and_spans_with_run_ids() {
     assert_eq!(h.wait(ok).await.state, RunState::Completed);
     let blocked = h.submit_json(r#"{"driver": {"type": "script", "steps": [{"action": "goto", "url": "http://10.1.2.3/"}]}}"#).await;
     assert_eq!(h.wait(blocked).await.state, RunState::Failed);
-    orchestrator.shutdown(Duration::from_secs(5)).await;
+    let Harness {
+        env, orchestrator, ..
+    } = h;
+    orchestrator.shutdown(SHUTDOWN_GRACE).await;
+    assert_metrics(&snapshotter);
+    assert_spans_name_their_run(&spans.0.lock().unwrap(), &ok.to_string());
+    env.assert_no_browsers().await;
+}
 
+/// Every metric is `pilothouse_*`, and the two runs counted what they did.
+fn assert_metrics(snapshotter: &Snapshotter) {
     let mut metrics: BTreeMap<String, f64> = BTreeMap::new();
     for (key, _, _, value) in snapshotter.snapshot().into_vec() {
         let key = key.key();
@@ -104,12 +112,13 @@ async fn runs_emit_metrics_and_spans_with_run_ids() {
         metrics.keys().all(|k| k.starts_with("pilothouse_")),
         "{metrics:#?}"
     );
+}
 
-    let spans = spans.0.lock().unwrap().clone();
-    let id = ok.to_string();
+/// The run has a span for each stage, and every span the engine opens names its run.
+fn assert_spans_name_their_run(spans: &[SpanRecord], id: &str) {
     let of_run: BTreeSet<String> = spans
         .iter()
-        .filter(|(_, fields)| fields.get("run_id") == Some(&id))
+        .filter(|(_, fields)| fields.get("run_id").map(String::as_str) == Some(id))
         .map(|(name, fields)| match fields.get("step") {
             Some(step) if name == "finalize_step" => format!("{name}:{step}"),
             _ => name.clone(),
@@ -132,7 +141,6 @@ async fn runs_emit_metrics_and_spans_with_run_ids() {
             "no {expected} span for the run: {of_run:?}"
         );
     }
-    // Every span the engine opens names its run.
     let ours = [
         "run",
         "setup",
@@ -142,7 +150,7 @@ async fn runs_emit_metrics_and_spans_with_run_ids() {
         "finalize",
         "finalize_step",
     ];
-    for (name, fields) in &spans {
+    for (name, fields) in spans {
         if ours.contains(&name.as_str()) {
             assert!(
                 fields.contains_key("run_id"),
@@ -150,5 +158,4 @@ async fn runs_emit_metrics_and_spans_with_run_ids() {
             );
         }
     }
-    env.assert_no_browsers().await;
 }

@@ -6,9 +6,7 @@
 
 mod common;
 
-use std::time::Duration;
-
-use common::{Harness, Page, Site, TestEnv, request};
+use common::{Harness, Page, Site};
 use futures::StreamExt;
 use pilothouse::{EventKind, RunEvent, RunState, RunStatus};
 
@@ -86,7 +84,7 @@ async fn a_playbook_cannot_widen_the_requests_guardrails() {
     let h = Harness::new(vec![("/", Page::Html("<title>inside</title>".into()))])
         .start()
         .await;
-    let (site, env, handle) = (&h.site, &h.env, &h.handle);
+    let (site, handle) = (&h.site, &h.handle);
 
     let goto = playbook(&format!(
         "  - action: goto\n    url: \"{out}/\"\n    on_failure: abort\n"
@@ -183,7 +181,7 @@ async fn the_operators_floor_narrows_every_request() {
         .config(|c| c.guardrails.allowed_domains = vec!["127.0.0.1".into()])
         .start()
         .await;
-    let (site, env, handle) = (&h.site, &h.env, &h.handle);
+    let (site, handle) = (&h.site, &h.handle);
     let json = format!(
         r#"{{"driver": {{"type": "script", "steps": [
               {{"action": "goto", "url": "{{base}}/"}},

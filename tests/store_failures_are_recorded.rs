@@ -108,8 +108,8 @@ async fn failing_appends_and_state_writes_are_recorded_and_the_run_still_complet
         .await
         .unwrap();
     let handle = orchestrator.handle();
-    let run_id = h.submit_json(SCRIPT).await;
-    let status = h.wait(run_id).await;
+    let run_id = handle.submit(request(SCRIPT, &site)).await.unwrap();
+    let status = handle.wait(run_id).await.unwrap();
 
     assert_eq!(status.state, RunState::Completed, "{status:?}");
     assert_eq!(status.data["h"], "kept");
@@ -144,7 +144,8 @@ async fn failing_appends_and_state_writes_are_recorded_and_the_run_still_complet
         env.status_json(run_id),
         serde_json::to_value(&status).unwrap()
     );
-    h.finish().await;
+    orchestrator.shutdown(Duration::from_secs(5)).await;
+    env.assert_no_browsers().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -162,8 +163,8 @@ async fn a_failed_commit_keeps_the_last_durable_status_and_is_completed_at_resta
         .await
         .unwrap();
     let handle = orchestrator.handle();
-    let run_id = h.submit_json(SCRIPT).await;
-    let status = h.wait(run_id).await;
+    let run_id = handle.submit(request(SCRIPT, &site)).await.unwrap();
+    let status = handle.wait(run_id).await.unwrap();
     assert_eq!(status.state, RunState::Completed);
     // The terminal event went out before the status write failed; the host still learns of it.
     let now = handle.status(run_id).await.unwrap().unwrap();
@@ -184,5 +185,6 @@ async fn a_failed_commit_keeps_the_last_durable_status_and_is_completed_at_resta
     assert_eq!(recovered.state, RunState::Completed);
     assert_eq!(recovered.data["h"], "kept");
     assert_eq!(env.status_json(run_id)["state"], "completed");
-    h.finish().await;
+    orchestrator.shutdown(Duration::from_secs(5)).await;
+    env.assert_no_browsers().await;
 }
