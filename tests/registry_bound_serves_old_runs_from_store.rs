@@ -3,9 +3,9 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{Harness, Page};
+use common::{Harness, Page, eventually};
 use futures::StreamExt;
 use pilothouse::{CancelAck, RunEvent, RunState};
 
@@ -27,14 +27,19 @@ async fn evicted_runs_answer_from_the_store_like_before() {
         assert_eq!(status.state, RunState::Completed);
         seen.push((run_id, status, events));
     }
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let stats = loop {
-        let stats = handle.stats().await.unwrap();
-        if stats.active == 0 || Instant::now() > deadline {
-            break stats;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let stats = eventually(
+        Duration::from_secs(10),
+        "no run is active any more",
+        async || {
+            let stats = handle.stats().await.unwrap();
+            if stats.active == 0 {
+                Ok(stats)
+            } else {
+                Err(stats)
+            }
+        },
+    )
+    .await;
     assert_eq!(
         (stats.runs_in_memory, stats.finished_in_memory),
         (2, 2),
