@@ -21,7 +21,7 @@ async fn killed_browser_fails_the_run_with_browser_crashed() {
            {"action": "wait_for", "selector": "#never", "timeout_ms": 60000}]},
          "guardrails": {"allowed_domains": ["127.0.0.1"], "allow_private_networks": true}}"##;
     let run_id = h.submit_json(json).await;
-    h.events_past_step(run_id, 1).await;
+    h.reach_step(run_id, 1).await;
     let pid = h.env.run_main_browser();
     let killed = Instant::now();
     let status = std::process::Command::new("kill")

@@ -130,8 +130,8 @@ async fn a_crashed_renderer_fails_only_its_run() {
     let (env, handle) = (&h.env, &h.handle);
     let victim = handle.submit(waiting_run(&h, "/victim")).await.unwrap();
     let bystander = handle.submit(waiting_run(&h, "/bystander")).await.unwrap();
-    h.events_past_step(victim, 1).await;
-    h.events_past_step(bystander, 1).await;
+    h.reach_step(victim, 1).await;
+    h.reach_step(bystander, 1).await;
 
     common::devtools::crash_page(env, "/victim").await;
     let crashed_at = Instant::now();
@@ -164,7 +164,7 @@ async fn a_killed_pool_browser_fails_its_runs_and_is_replaced() {
         runs.push(handle.submit(waiting_run(&h, "/victim")).await.unwrap());
     }
     for &run in &runs {
-        h.events_past_step(run, 1).await;
+        h.reach_step(run, 1).await;
     }
     let [pid] = env.pool_main_processes()[..] else {
         panic!("one pooled browser: {:?}", env.pool_main_processes());

@@ -17,6 +17,8 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 impl Harness {
     /// A harness serving `pages` on 127.0.0.1 with the default test config; call `start`.
+    // A builder entry point: `Harness::new(pages).config(..).start()` reads as what it builds.
+    #[allow(clippy::new_ret_no_self)]
     pub fn new<'a>(pages: Vec<(&str, Page)>) -> HarnessBuilder<'a> {
         HarnessBuilder {
             pages: pages
@@ -64,6 +66,11 @@ impl Harness {
             }
         }
         panic!("run {run_id} ended before step {step}");
+    }
+
+    /// Returns once step `step`'s action event has passed (see `events_past_step`).
+    pub async fn reach_step(&self, run_id: RunId, step: u32) {
+        drop(self.events_past_step(run_id, step).await);
     }
 
     /// Shuts the orchestrator down (`SHUTDOWN_GRACE`) and starts a new one with the same config
@@ -142,9 +149,12 @@ pub struct Harness {
     pub handle: OrchestratorHandle,
 }
 
+/// One `HarnessBuilder::config` change, applied in order before the start.
+type ConfigChange<'a> = Box<dyn FnOnce(&mut Config) + 'a>;
+
 /// What `Harness::new` returns: set the config, then `start`.
 pub struct HarnessBuilder<'a> {
     pages: Vec<(String, Page)>,
-    configure: Vec<Box<dyn FnOnce(&mut Config) + 'a>>,
+    configure: Vec<ConfigChange<'a>>,
     env: Option<TestEnv>,
 }
