@@ -90,7 +90,7 @@ async fn interact_runs_may_order_but_never_delete_or_close_an_account() {
         r##"{"action": "click", "selector": "#del"}"##,
     ]
     .join(",");
-    let (status, events) = run(&handle, &script("interact", &steps), &site).await;
+    let (status, events) = run(handle, &script("interact", &steps), site).await;
 
     // The snapshot lists the ordinary controls and not the account-ending ones.
     let snapshot = status.data["snapshot"].as_str().unwrap();
@@ -141,7 +141,7 @@ async fn read_runs_refuse_orders_and_look_alike_labels_too() {
         r##"{"action": "click", "selector": "#order"}"##,
     ]
     .join(",");
-    let (status, events) = run(&handle, &script("read", &steps), &site).await;
+    let (status, events) = run(handle, &script("read", &steps), site).await;
     let snapshot = status.data["snapshot"].as_str().unwrap();
     assert!(controls(snapshot).contains("Profile"), "{snapshot}");
     assert!(!controls(snapshot).contains("Close account"), "{snapshot}");
@@ -158,7 +158,7 @@ async fn read_runs_refuse_orders_and_look_alike_labels_too() {
     // `е`) is refused as well, and an account-closing link by its text.
     for selector in ["#icon", "#close"] {
         let steps = format!(r##"{settings}, {{"action": "click", "selector": "{selector}"}}"##);
-        let (status, events) = run(&handle, &script("fill_form", &steps), &site).await;
+        let (status, events) = run(handle, &script("fill_form", &steps), site).await;
         assert_eq!(status.state, RunState::Failed, "{selector}: {status:#?}");
         let refused = destructive_refusals(&events);
         assert_eq!(refused.len(), 1, "{selector}: {refused:?}");

@@ -105,7 +105,7 @@ async fn a_playbook_cannot_widen_the_requests_guardrails() {
         runs.push((*name, h.submit_json(json).await));
     }
     for (name, run_id) in runs {
-        let (status, events) = finish(&handle, run_id).await;
+        let (status, events) = finish(handle, run_id).await;
         let kind = if name.ends_with("read") {
             "read"
         } else {
@@ -190,7 +190,7 @@ async fn the_operators_floor_narrows_every_request() {
         outside.addr
     );
     let run_id = h.submit_json(&json).await;
-    let (status, events) = finish(&handle, run_id).await;
+    let (status, events) = finish(handle, run_id).await;
     assert_eq!(status.state, RunState::Failed, "{status:#?}");
     assert!(
         refusals(&events).contains(&("domain", &format!("http://{}/", outside.addr))),

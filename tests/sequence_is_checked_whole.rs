@@ -55,9 +55,9 @@ async fn a_sequence_with_a_forbidden_later_step_runs_no_step() {
 
     // Out of scope later on: refused whole, naming the step; the click never ran.
     let (status, events) = run(
-        &handle,
+        handle,
         &format!(r#"{{"action": "goto", "url": "{out}"}}"#),
-        &site,
+        site,
     )
     .await;
     assert_eq!(status.state, RunState::Failed, "{status:#?}");
@@ -72,13 +72,13 @@ async fn a_sequence_with_a_forbidden_later_step_runs_no_step() {
             EventKind::GuardrailBlocked { check, target, .. } if check == "domain" && *target == out)),
         "{events:#?}"
     );
-    assert_eq!(hits(&site), 0, "{:?}", site.requests());
+    assert_eq!(hits(site), 0, "{:?}", site.requests());
 
     // A destructive click later on: refused whole as well.
     let (status, _) = run(
-        &handle,
+        handle,
         r##"{"action": "click", "selector": "#delete-account"}"##,
-        &site,
+        site,
     )
     .await;
     assert_eq!(status.state, RunState::Failed, "{status:#?}");
@@ -91,17 +91,12 @@ async fn a_sequence_with_a_forbidden_later_step_runs_no_step() {
             .contains("step 2 (click)"),
         "{status:#?}"
     );
-    assert_eq!(hits(&site), 0, "{:?}", site.requests());
+    assert_eq!(hits(site), 0, "{:?}", site.requests());
 
     // The same sequence in scope runs both steps.
-    let (status, _) = run(
-        &handle,
-        r#"{"action": "goto", "url": "{base}/next"}"#,
-        &site,
-    )
-    .await;
+    let (status, _) = run(handle, r#"{"action": "goto", "url": "{base}/next"}"#, site).await;
     assert_eq!(status.state, RunState::Completed, "{status:#?}");
-    assert_eq!(hits(&site), 1, "{:?}", site.requests());
+    assert_eq!(hits(site), 1, "{:?}", site.requests());
     assert!(outside.requests().is_empty(), "{:?}", outside.requests());
     h.finish().await;
 }
