@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use common::harness::SHUTDOWN_GRACE;
 use common::model::{Model, Planned, browser, serve_model};
-use common::{Harness, Page};
+use common::{Harness, Page, TestEnv};
 use futures::StreamExt;
 use pilothouse::{ErrorCode, EventKind, RunEvent, RunState};
 use serde_json::{Value, json};
@@ -102,7 +102,12 @@ async fn agent_logs_in_across_pages_and_survives_a_block_and_a_bad_call() {
         "every planned reply was asked for"
     );
     assert_read_back_and_logged(&seen, &events);
-    // The credential never reached any file the run wrote.
+    assert_secret_never_written(&env);
+    env.assert_no_browsers().await;
+}
+
+/// The credential never reached any file the run wrote.
+fn assert_secret_never_written(env: &TestEnv) {
     for entry in walk(&env.dir.path().join("runs")) {
         let bytes = std::fs::read(&entry).unwrap();
         assert!(
@@ -111,7 +116,6 @@ async fn agent_logs_in_across_pages_and_survives_a_block_and_a_bad_call() {
             entry.display()
         );
     }
-    env.assert_no_browsers().await;
 }
 
 /// Two failed calls (429, 500), the login, a blocked goto, a malformed call, then the balance.
@@ -233,19 +237,22 @@ async fn the_step_budget_and_the_error_limit_end_agent_runs_clearly() {
     let h = Harness::new(vec![("/", Page::Html(HOME.into()))])
         .start()
         .await;
-    let (site, handle) = (&h.site, &h.handle);
-    let observe = || Planned::Calls(vec![browser(json!({"action": "observe"}))]);
-    let missing = || {
-        Planned::Calls(vec![browser(
-            json!({"action": "click", "selector": "#gone"}),
-        )])
-    };
+    let looping = the_step_budget_ends_a_looping_model(&h).await;
+    let failing = the_error_limit_stops_a_failing_model(&h).await;
+    for model in [&looping, &failing] {
+        let problems = model.problems.lock().unwrap().clone();
+        assert!(problems.is_empty(), "model server saw: {problems:#?}");
+    }
+    h.finish().await;
+}
 
-    // A model that never calls done runs out of steps.
+/// A model that never calls done runs out of steps; the model.
+async fn the_step_budget_ends_a_looping_model(h: &Harness) -> Model {
+    let observe = || Planned::Calls(vec![browser(json!({"action": "observe"}))]);
     let looping = endless_model((0..4).map(|_| observe()).collect());
     let base_url = serve_model(looping.clone()).await;
     let json = json!({
-        "start_url": site.url("/"),
+        "start_url": h.url("/"),
         "driver": {"type": "agent", "directive": "Look around.", "model": "scripted-model",
                    "base_url": base_url, "api_key": "test-key", "max_steps": 2},
         "guardrails": {"allowed_domains": ["127.0.0.1"], "allow_private_networks": true}
@@ -260,12 +267,20 @@ async fn the_step_budget_and_the_error_limit_end_agent_runs_clearly() {
         3,
         "the third call found no budget left"
     );
+    looping
+}
 
-    // A model whose every action fails is stopped by the consecutive-error limit.
+/// A model whose every action fails is stopped by the consecutive-error limit; the model.
+async fn the_error_limit_stops_a_failing_model(h: &Harness) -> Model {
+    let missing = || {
+        Planned::Calls(vec![browser(
+            json!({"action": "click", "selector": "#gone"}),
+        )])
+    };
     let failing = endless_model((0..10).map(|_| missing()).collect());
     let base_url = serve_model(failing.clone()).await;
     let json = json!({
-        "start_url": site.url("/"),
+        "start_url": h.url("/"),
         "driver": {"type": "agent", "directive": "Click the gone button.", "model": "scripted-model",
                    "base_url": base_url, "api_key": "test-key", "max_steps": 20},
         "limits": {"action_timeout_ms": 300},
@@ -278,7 +293,7 @@ async fn the_step_budget_and_the_error_limit_end_agent_runs_clearly() {
     assert_eq!(error.code, ErrorCode::Stuck, "{error:?}");
     // Four failures in a row are allowed; the fifth stops the run. No action runs after it
     // (a model call already on its way when the run stopped gets no action).
-    let events: Vec<RunEvent> = handle.events(run_id, 0).await.unwrap().collect().await;
+    let events: Vec<RunEvent> = h.handle.events(run_id, 0).await.unwrap().collect().await;
     let clicks = events
         .iter()
         .filter(|e| matches!(&e.kind, EventKind::Action { action, success: false, .. } if action == "click"))
@@ -289,9 +304,5 @@ async fn the_step_budget_and_the_error_limit_end_agent_runs_clearly() {
         (5..=6).contains(&calls),
         "the run went on after the limit: {calls} model calls"
     );
-    for model in [&looping, &failing] {
-        let problems = model.problems.lock().unwrap().clone();
-        assert!(problems.is_empty(), "model server saw: {problems:#?}");
-    }
-    h.finish().await;
+    failing
 }

@@ -106,54 +106,7 @@ async fn a_playbook_cannot_widen_the_requests_guardrails() {
     }
     for (name, run_id) in runs {
         let (status, events) = finish(handle, run_id).await;
-        let kind = if name.ends_with("read") {
-            "read"
-        } else {
-            "interact"
-        };
-        let stated = format!(
-            "effective guardrails: allowed_domains [127.0.0.1]; blocked_domains none; \
-             private networks allowed; task_kind {kind};"
-        );
-        assert!(
-            logs(&events).iter().any(|l| l.starts_with(&stated)),
-            "{name}: no `{stated}` in {:?}",
-            logs(&events)
-        );
-        let refused = refusals(&events);
-        match name {
-            "goto, read" => {
-                assert_eq!(status.state, RunState::Failed, "{name}: {status:#?}");
-                assert!(
-                    refused.contains(&("domain", &format!("{out}/"))),
-                    "{name}: {refused:?}"
-                );
-            }
-            "fetch, read" => {
-                assert_eq!(status.state, RunState::Failed, "{name}: {status:#?}");
-                assert!(
-                    refused.contains(&("action", "evaluate")),
-                    "{name}: {refused:?}"
-                );
-                assert!(!status.data.contains_key("fetched"), "{name}: {status:#?}");
-            }
-            _ => {
-                assert_eq!(status.state, RunState::Completed, "{name}: {status:#?}");
-                // The proxy answers the refused fetch with 403 (which CORS may turn into a
-                // network error); either way the outside host never hears it.
-                let fetched = &status.data["fetched"];
-                assert!(
-                    *fetched == 403 || *fetched == "refused",
-                    "{name}: {status:#?}"
-                );
-                assert!(
-                    refused
-                        .iter()
-                        .any(|(c, t)| *c == "domain" && t.starts_with(&format!("{out}/api"))),
-                    "{name}: {refused:?}"
-                );
-            }
-        }
+        check_case(name, &status, &events, &out);
     }
     assert!(
         outside.requests().is_empty(),
@@ -166,6 +119,59 @@ async fn a_playbook_cannot_widen_the_requests_guardrails() {
         site.requests()
     );
     h.finish().await;
+}
+
+/// What the case's run ended with: the effective guardrails stated, and the refusal that kept
+/// it inside them.
+fn check_case(name: &str, status: &RunStatus, events: &[RunEvent], out: &str) {
+    let kind = if name.ends_with("read") {
+        "read"
+    } else {
+        "interact"
+    };
+    let stated = format!(
+        "effective guardrails: allowed_domains [127.0.0.1]; blocked_domains none; \
+         private networks allowed; task_kind {kind};"
+    );
+    assert!(
+        logs(events).iter().any(|l| l.starts_with(&stated)),
+        "{name}: no `{stated}` in {:?}",
+        logs(events)
+    );
+    let refused = refusals(events);
+    match name {
+        "goto, read" => {
+            assert_eq!(status.state, RunState::Failed, "{name}: {status:#?}");
+            assert!(
+                refused.contains(&("domain", &format!("{out}/"))),
+                "{name}: {refused:?}"
+            );
+        }
+        "fetch, read" => {
+            assert_eq!(status.state, RunState::Failed, "{name}: {status:#?}");
+            assert!(
+                refused.contains(&("action", "evaluate")),
+                "{name}: {refused:?}"
+            );
+            assert!(!status.data.contains_key("fetched"), "{name}: {status:#?}");
+        }
+        _ => {
+            assert_eq!(status.state, RunState::Completed, "{name}: {status:#?}");
+            // The proxy answers the refused fetch with 403 (which CORS may turn into a
+            // network error); either way the outside host never hears it.
+            let fetched = &status.data["fetched"];
+            assert!(
+                *fetched == 403 || *fetched == "refused",
+                "{name}: {status:#?}"
+            );
+            assert!(
+                refused
+                    .iter()
+                    .any(|(c, t)| *c == "domain" && t.starts_with(&format!("{out}/api"))),
+                "{name}: {refused:?}"
+            );
+        }
+    }
 }
 
 /// The operator's `[guardrails]` floors narrow every request the same way: a server confined to

@@ -30,9 +30,9 @@ async fn run_batch(handle: &OrchestratorHandle, request: &RunRequest, count: usi
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_hundred_runs_leave_nothing_behind() {
-    let h = Harness::new(vec![(
+/// A pool recycling its processes every 40 contexts, keeping 8 finished runs, recording little.
+async fn start_soak() -> Harness {
+    Harness::new(vec![(
         "/",
         Page::Html("<title>soak</title><p id='v'>ok</p>".into()),
     )])
@@ -44,7 +44,12 @@ async fn two_hundred_runs_leave_nothing_behind() {
         c.recording.report = false;
     })
     .start()
-    .await;
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_runs_leave_nothing_behind() {
+    let h = start_soak().await;
     let (env, handle) = (&h.env, &h.handle);
     assert!(handle.pool_warm(Duration::from_secs(10)).await);
     let request = h.request(
