@@ -76,7 +76,13 @@ impl Harness {
     /// Shuts the orchestrator down (`SHUTDOWN_GRACE`) and starts a new one with the same config
     /// on the same directories, as a host restarting would.
     pub async fn restart(self) -> Self {
+        self.restart_with(|_| {}).await
+    }
+
+    /// As `restart`, with `change` made to the config first (the host's operator edited it).
+    pub async fn restart_with(mut self, change: impl FnOnce(&mut Config)) -> Self {
         self.orchestrator.shutdown(SHUTDOWN_GRACE).await;
+        change(&mut self.config);
         let orchestrator = self.env.start_with(self.config.clone()).await;
         let handle = orchestrator.handle();
         Self {
