@@ -13,6 +13,10 @@ const RUNS: usize = 200;
 const WARM_UP: usize = 40;
 const CONCURRENCY: usize = 4;
 
+fn rss_bytes() -> u64 {
+    procs::own_rss_bytes().expect("VmRSS in /proc/self/status")
+}
+
 /// Runs `count` requests, `CONCURRENCY` at a time, and checks each completed.
 async fn run_batch(handle: &OrchestratorHandle, request: &RunRequest, count: usize) {
     let mut pending = Vec::new();
@@ -61,11 +65,11 @@ async fn two_hundred_runs_leave_nothing_behind() {
 
     run_batch(handle, &request, WARM_UP).await;
     env.assert_no_run_browsers(handle).await;
-    let (fds_warm, rss_warm) = (procs::own_fd_count(), procs::own_rss_bytes());
+    let (fds_warm, rss_warm) = (procs::own_fd_count(), rss_bytes());
 
     run_batch(handle, &request, RUNS - WARM_UP).await;
     env.assert_no_run_browsers(handle).await;
-    let (fds_end, rss_end) = (procs::own_fd_count(), procs::own_rss_bytes());
+    let (fds_end, rss_end) = (procs::own_fd_count(), rss_bytes());
 
     let stats = handle.stats().await.unwrap().pool.unwrap();
     eprintln!(

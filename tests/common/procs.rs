@@ -98,15 +98,15 @@ pub(crate) fn own_fd_count() -> usize {
     std::fs::read_dir("/proc/self/fd").unwrap().count()
 }
 
-/// This process's resident set size in bytes (`VmRSS:` of `/proc/self/status`).
-pub(crate) fn own_rss_bytes() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+/// This process's resident set size in bytes (`VmRSS:` of `/proc/self/status`); `None` when it
+/// cannot be read.
+pub(crate) fn own_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let kb: u64 = status
         .lines()
         .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap();
-    kb * 1024
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())?;
+    Some(kb * 1024)
 }
 
 /// Every pid in `/proc` (empty when `/proc` cannot be read).
