@@ -5,32 +5,28 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Page, Site, TestEnv, request};
+use common::{Harness, Page};
 use pilothouse::{ErrorCode, RunState};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missing_selector_fails_with_action_failed_after_its_timeout() {
-    let site = Site::serve(vec![(
+    let h = Harness::new(vec![(
         "/",
         Page::Html("<title>x</title><p>nothing here</p>".into()),
     )])
+    .start()
     .await;
-    let env = TestEnv::new();
-    let orchestrator = env.start().await;
-    let handle = orchestrator.handle();
-    let run_id = handle
-        .submit(request(
+    let run_id = h
+        .submit_json(
             r##"{"driver": {"type": "script", "steps": [
                    {"action": "goto", "url": "{base}/"},
                    {"action": "wait_for", "selector": "#never", "timeout_ms": 800},
                    {"action": "screenshot"}]},
                  "guardrails": {"allowed_domains": ["127.0.0.1"], "allow_private_networks": true}}"##,
-            &site,
-        ))
-        .await
-        .unwrap();
+        )
+        .await;
     let started = Instant::now();
-    let status = handle.wait(run_id).await.unwrap();
+    let status = h.wait(run_id).await;
     assert!(started.elapsed() >= Duration::from_millis(800));
     assert_eq!(status.state, RunState::Failed);
     let error = status.error.clone().unwrap();
@@ -50,26 +46,22 @@ async fn missing_selector_fails_with_action_failed_after_its_timeout() {
         "the screenshot after the failure never ran"
     );
 
-    let on_disk = env.status_json(run_id);
+    let on_disk = h.env.status_json(run_id);
     assert_eq!(on_disk["state"], "failed");
     assert_eq!(on_disk["error"]["code"], "ACTION_FAILED");
     assert_eq!(on_disk["error"]["details"]["step"], 2);
 
     // A click on a missing element fails the same way, bounded by the action timeout.
-    let run_id = handle
-        .submit(request(
+    let (_, status) = h
+        .run_json(
             r##"{"driver": {"type": "script", "steps": [
                    {"action": "goto", "url": "{base}/"},
                    {"action": "click", "selector": "#absent"}]},
                  "limits": {"action_timeout_ms": 500},
                  "guardrails": {"allowed_domains": ["127.0.0.1"], "allow_private_networks": true}}"##,
-            &site,
-        ))
-        .await
-        .unwrap();
-    let status = handle.wait(run_id).await.unwrap();
+        )
+        .await;
     assert_eq!(status.error.unwrap().code, ErrorCode::ActionFailed);
 
-    orchestrator.shutdown(Duration::from_secs(5)).await;
-    env.assert_no_browsers().await;
+    h.finish().await;
 }

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Page, Site, TestEnv, request};
+use common::{Harness, Page};
 use pilothouse::RunState;
 
 const SPA: &str = r#"<!doctype html><title>spa</title>
@@ -27,7 +27,7 @@ const LATE_SCRIPT: &str = r#"<!doctype html><title>late</title><p id="status">wa
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reads_after_click_and_goto_see_the_settled_page() {
-    let site = Site::serve(vec![
+    let h = Harness::new(vec![
         ("/", Page::Html(SPA.into())),
         (
             "/data",
@@ -42,10 +42,8 @@ async fn reads_after_click_and_goto_see_the_settled_page() {
             ),
         ),
     ])
+    .start()
     .await;
-    let env = TestEnv::new();
-    let orchestrator = env.start().await;
-    let handle = orchestrator.handle();
     let json = r##"{"driver": {"type": "script", "steps": [
            {"action": "goto", "url": "{base}/"},
            {"action": "click", "selector": "#load"},
@@ -53,11 +51,9 @@ async fn reads_after_click_and_goto_see_the_settled_page() {
            {"action": "goto", "url": "{base}/late"},
            {"action": "extract", "selector": "#status", "store_as": "status"}]},
          "guardrails": {"allowed_domains": ["127.0.0.1"], "allow_private_networks": true}}"##;
-    let run_id = handle.submit(request(json, &site)).await.unwrap();
-    let status = handle.wait(run_id).await.unwrap();
+    let (_, status) = h.run_json(json).await;
     assert_eq!(status.state, RunState::Completed, "{status:?}");
     assert_eq!(status.data["items"], "alpha\nbeta\ngamma");
     assert_eq!(status.data["status"], "ready");
-    orchestrator.shutdown(Duration::from_secs(5)).await;
-    env.assert_no_browsers().await;
+    h.finish().await;
 }

@@ -6,9 +6,9 @@ mod common;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use common::{Page, Site, TestEnv, request};
+use common::{Harness, Page, request};
 use futures::StreamExt;
-use pilothouse::{Config, EventKind, RunState, SubmitError};
+use pilothouse::{EventKind, RunState, SubmitError};
 
 const DELAYED: &str = r#"<!doctype html><title>d</title>
 <script>setTimeout(() => { const p = document.createElement('p'); p.id = 'ready';
@@ -25,20 +25,18 @@ fn run_json() -> &'static str {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn at_most_two_run_at_once_and_all_five_complete_in_order() {
-    let site = Site::serve(vec![("/", Page::Html(DELAYED.into()))]).await;
-    let env = TestEnv::new();
-    let orchestrator = env
-        .start_with(Config {
-            max_concurrent_runs: 2,
-            queue_capacity: 10,
-            ..env.config()
+    let h = Harness::new(vec![("/", Page::Html(DELAYED.into()))])
+        .config(|c| {
+            c.max_concurrent_runs = 2;
+            c.queue_capacity = 10;
         })
+        .start()
         .await;
-    let handle = orchestrator.handle();
+    let (env, handle) = (&h.env, &h.handle);
     let mut firehose = handle.subscribe_all().await.unwrap();
     let mut ids = Vec::new();
     for _ in 0..5 {
-        ids.push(handle.submit(request(run_json(), &site)).await.unwrap());
+        ids.push(h.submit_json(run_json()).await);
     }
 
     let mut running = HashSet::new();
@@ -79,26 +77,22 @@ async fn at_most_two_run_at_once_and_all_five_complete_in_order() {
         assert_eq!(status.state, RunState::Completed);
         assert_eq!(status.data["r"], "ready");
     }
-    orchestrator.shutdown(Duration::from_secs(5)).await;
-    env.assert_no_browsers().await;
+    h.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_queue_answers_queue_full_and_shutdown_cancels_the_queue() {
-    let site = Site::serve(vec![("/", Page::Html(DELAYED.into()))]).await;
-    let env = TestEnv::new();
-    let orchestrator = env
-        .start_with(Config {
-            max_concurrent_runs: 1,
-            queue_capacity: 2,
-            ..env.config()
+    let h = Harness::new(vec![("/", Page::Html(DELAYED.into()))])
+        .config(|c| {
+            c.max_concurrent_runs = 1;
+            c.queue_capacity = 2;
         })
+        .start()
         .await;
-    let handle = orchestrator.handle();
-    let running = handle.submit(request(run_json(), &site)).await.unwrap();
-    let queued_a = handle.submit(request(run_json(), &site)).await.unwrap();
-    let queued_b = handle.submit(request(run_json(), &site)).await.unwrap();
-    let refused = handle.submit(request(run_json(), &site)).await;
+    let running = h.submit_json(run_json()).await;
+    let queued_a = h.submit_json(run_json()).await;
+    let queued_b = h.submit_json(run_json()).await;
+    let refused = h.handle.submit(h.request(run_json())).await;
     match refused {
         Err(SubmitError::QueueFull {
             running: 1,
@@ -108,16 +102,23 @@ async fn full_queue_answers_queue_full_and_shutdown_cancels_the_queue() {
         other => panic!("expected QueueFull, got {other:?}"),
     }
     assert_eq!(
-        handle.status(queued_a).await.unwrap().unwrap().state,
+        h.handle.status(queued_a).await.unwrap().unwrap().state,
         RunState::Queued
     );
 
     // Cancelling a queued run frees its place at once.
-    handle.cancel(queued_b).await.unwrap();
-    let status = handle.wait(queued_b).await.unwrap();
+    h.handle.cancel(queued_b).await.unwrap();
+    let status = h.wait(queued_b).await;
     assert_eq!(status.state, RunState::Cancelled);
     assert_eq!(status.action_count, 0);
 
+    let Harness {
+        site,
+        env,
+        orchestrator,
+        handle,
+        ..
+    } = h;
     let report = orchestrator.shutdown(Duration::from_secs(30)).await;
     assert_eq!(
         report.cancelled, 1,

@@ -10,8 +10,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use common::harness::SHUTDOWN_GRACE;
 use common::model::{Model, Planned, browser, serve_model};
-use common::{Page, Site, TestEnv, request};
+use common::{Harness, Page, TestEnv};
 use futures::StreamExt;
 use pilothouse::{ErrorCode, EventKind, RunEvent, RunState};
 use serde_json::{Value, json};
@@ -46,13 +47,80 @@ fn last_tool_result(request: &Value) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agent_logs_in_across_pages_and_survives_a_block_and_a_bad_call() {
-    let site = Site::serve(vec![
+    let plan = login_plan();
+    let planned_replies = plan.len();
+    let model = Model::new(plan, SECRET, vec!["password"]);
+    let base_url = serve_model(model.clone()).await;
+    let h = Harness::new(vec![
         ("/", Page::Html(HOME.into())),
         ("/login", Page::Html(LOGIN.into())),
         ("/account", Page::Html(ACCOUNT.into())),
     ])
+    .config(|c| c.agent.retry_backoff_ms = 50)
+    .start()
     .await;
-    let plan = vec![
+    let json = json!({
+        "start_url": h.url("/"),
+        "driver": {"type": "agent", "directive": "Log in as ada and report the account balance.",
+                   "model": "scripted-model", "base_url": base_url, "api_key": "test-key",
+                   "max_steps": 10,
+                   "output_schema": {"type": "object", "required": ["balance"],
+                                     "properties": {"balance": {"type": "string"}}}},
+        "credentials": {"password": SECRET},
+        "guardrails": {"allowed_domains": ["127.0.0.1"], "allow_private_networks": true}
+    });
+    let run_id = h.submit_json(&json.to_string()).await;
+    let events: Vec<RunEvent> = h.handle.events(run_id, 0).await.unwrap().collect().await;
+    let status = h.handle.status(run_id).await.unwrap().unwrap();
+    let Harness {
+        site,
+        env,
+        orchestrator,
+        ..
+    } = h;
+    orchestrator.shutdown(SHUTDOWN_GRACE).await;
+
+    let problems = model.problems.lock().unwrap().clone();
+    assert!(problems.is_empty(), "model server saw: {problems:#?}");
+    assert_eq!(status.state, RunState::Completed, "{status:#?}");
+    assert_eq!(status.data["answer"], json!({"balance": "42.50"}));
+    assert_eq!(
+        status.last_url.as_deref(),
+        Some(site.url("/account").as_str())
+    );
+    let usage = status.usage.expect("token usage");
+    assert_eq!(
+        usage.calls,
+        planned_replies as u32 - 2,
+        "429 and 500 are not calls"
+    );
+    assert_eq!(usage.total_tokens, 110 * u64::from(usage.calls));
+    let seen = model.seen.lock().unwrap().clone();
+    assert_eq!(
+        seen.len(),
+        planned_replies,
+        "every planned reply was asked for"
+    );
+    assert_read_back_and_logged(&seen, &events);
+    assert_secret_never_written(&env);
+    env.assert_no_browsers().await;
+}
+
+/// The credential never reached any file the run wrote.
+fn assert_secret_never_written(env: &TestEnv) {
+    for entry in walk(&env.dir.path().join("runs")) {
+        let bytes = std::fs::read(&entry).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(SECRET),
+            "{} holds the credential",
+            entry.display()
+        );
+    }
+}
+
+/// Two failed calls (429, 500), the login, a blocked goto, a malformed call, then the balance.
+fn login_plan() -> Vec<Planned> {
+    vec![
         Planned::Status(429),
         Planned::Status(500),
         Planned::Calls(vec![browser(
@@ -79,55 +147,12 @@ async fn agent_logs_in_across_pages_and_survives_a_block_and_a_bad_call() {
             "done",
             json!({"answer": {"balance": "42.50"}}).to_string(),
         )]),
-    ];
-    let planned_replies = plan.len();
-    let model = Model::new(plan, SECRET, vec!["password"]);
-    let base_url = serve_model(model.clone()).await;
-    let env = TestEnv::new();
-    let mut config = env.config();
-    config.agent.retry_backoff_ms = 50;
-    let orchestrator = env.start_with(config).await;
-    let handle = orchestrator.handle();
-    let json = json!({
-        "start_url": site.url("/"),
-        "driver": {"type": "agent", "directive": "Log in as ada and report the account balance.",
-                   "model": "scripted-model", "base_url": base_url, "api_key": "test-key",
-                   "max_steps": 10,
-                   "output_schema": {"type": "object", "required": ["balance"],
-                                     "properties": {"balance": {"type": "string"}}}},
-        "credentials": {"password": SECRET},
-        "guardrails": {"allowed_domains": ["127.0.0.1"], "allow_private_networks": true}
-    });
-    let run_id = handle
-        .submit(request(&json.to_string(), &site))
-        .await
-        .unwrap();
-    let events: Vec<RunEvent> = handle.events(run_id, 0).await.unwrap().collect().await;
-    let status = handle.status(run_id).await.unwrap().unwrap();
-    orchestrator.shutdown(Duration::from_secs(5)).await;
+    ]
+}
 
-    let problems = model.problems.lock().unwrap().clone();
-    assert!(problems.is_empty(), "model server saw: {problems:#?}");
-    assert_eq!(status.state, RunState::Completed, "{status:#?}");
-    assert_eq!(status.data["answer"], json!({"balance": "42.50"}));
-    assert_eq!(
-        status.last_url.as_deref(),
-        Some(site.url("/account").as_str())
-    );
-    let usage = status.usage.expect("token usage");
-    assert_eq!(
-        usage.calls,
-        planned_replies as u32 - 2,
-        "429 and 500 are not calls"
-    );
-    assert_eq!(usage.total_tokens, 110 * u64::from(usage.calls));
-    let seen = model.seen.lock().unwrap().clone();
-    assert_eq!(
-        seen.len(),
-        planned_replies,
-        "every planned reply was asked for"
-    );
-    // What the model read back after each of its calls.
+/// What the model read back after the block and the malformed call, and that both are in the
+/// run's events (the run went on after both).
+fn assert_read_back_and_logged(seen: &[Value], events: &[RunEvent]) {
     assert!(
         last_tool_result(&seen[5]).starts_with("Error: Guardrail blocked"),
         "{}",
@@ -139,21 +164,10 @@ async fn agent_logs_in_across_pages_and_survives_a_block_and_a_bad_call() {
         last_tool_result(&seen[6])
     );
     assert_eq!(last_tool_result(&seen[8]), "42.50");
-    // The block and the malformed call are in the run's events; the run went on after both.
     assert!(events.iter().any(|e| matches!(&e.kind,
         EventKind::GuardrailBlocked { target, .. } if target.contains("evil.example"))));
     assert!(events.iter().any(|e| matches!(&e.kind,
         EventKind::Log { message, .. } if message.contains("malformed browser call"))));
-    // The credential never reached any file the run wrote.
-    for entry in walk(&env.dir.path().join("runs")) {
-        let bytes = std::fs::read(&entry).unwrap();
-        assert!(
-            !String::from_utf8_lossy(&bytes).contains(SECRET),
-            "{} holds the credential",
-            entry.display()
-        );
-    }
-    env.assert_no_browsers().await;
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
@@ -171,28 +185,25 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_endpoint_ends_the_run_with_llm_error_and_opens_the_breaker() {
-    let site = Site::serve(vec![("/", Page::Html(HOME.into()))]).await;
     let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = dead.local_addr().unwrap().port();
     drop(dead);
-    let env = TestEnv::new();
-    let mut config = env.config();
-    config.agent.retry_backoff_ms = 50;
-    config.agent.base_url = Some(format!("http://127.0.0.1:{port}/v1"));
-    config.agent.model = Some("any".into());
-    let orchestrator = env.start_with(config).await;
-    let handle = orchestrator.handle();
+    let h = Harness::new(vec![("/", Page::Html(HOME.into()))])
+        .config(|c| {
+            c.agent.retry_backoff_ms = 50;
+            c.agent.base_url = Some(format!("http://127.0.0.1:{port}/v1"));
+            c.agent.model = Some("any".into());
+        })
+        .start()
+        .await;
     let json = json!({
-        "start_url": site.url("/"),
+        "start_url": h.url("/"),
         "driver": {"type": "agent", "directive": "Read the heading."},
         "guardrails": {"allowed_domains": ["127.0.0.1"], "allow_private_networks": true}
     });
     let started = Instant::now();
-    let run_id = handle
-        .submit(request(&json.to_string(), &site))
-        .await
-        .unwrap();
-    let status = handle.wait(run_id).await.unwrap();
+    let run_id = h.submit_json(&json.to_string()).await;
+    let status = h.wait(run_id).await;
     let took = started.elapsed();
     assert_eq!(status.state, RunState::Failed);
     let error = status.error.unwrap();
@@ -205,11 +216,8 @@ async fn a_dead_endpoint_ends_the_run_with_llm_error_and_opens_the_breaker() {
     assert!(took < Duration::from_secs(20), "took {took:?}");
 
     // The breaker is open now: the next run fails at its first call, without retries.
-    let run_id = handle
-        .submit(request(&json.to_string(), &site))
-        .await
-        .unwrap();
-    let status = handle.wait(run_id).await.unwrap();
+    let run_id = h.submit_json(&json.to_string()).await;
+    let status = h.wait(run_id).await;
     let error = status.error.unwrap();
     assert_eq!(error.code, ErrorCode::LlmError);
     assert!(
@@ -217,8 +225,7 @@ async fn a_dead_endpoint_ends_the_run_with_llm_error_and_opens_the_breaker() {
         "{}",
         error.message
     );
-    orchestrator.shutdown(Duration::from_secs(5)).await;
-    env.assert_no_browsers().await;
+    h.finish().await;
 }
 
 fn endless_model(plan: Vec<Planned>) -> Model {
@@ -227,31 +234,31 @@ fn endless_model(plan: Vec<Planned>) -> Model {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_step_budget_and_the_error_limit_end_agent_runs_clearly() {
-    let site = Site::serve(vec![("/", Page::Html(HOME.into()))]).await;
-    let env = TestEnv::new();
-    let orchestrator = env.start().await;
-    let handle = orchestrator.handle();
-    let observe = || Planned::Calls(vec![browser(json!({"action": "observe"}))]);
-    let missing = || {
-        Planned::Calls(vec![browser(
-            json!({"action": "click", "selector": "#gone"}),
-        )])
-    };
+    let h = Harness::new(vec![("/", Page::Html(HOME.into()))])
+        .start()
+        .await;
+    let looping = the_step_budget_ends_a_looping_model(&h).await;
+    let failing = the_error_limit_stops_a_failing_model(&h).await;
+    for model in [&looping, &failing] {
+        let problems = model.problems.lock().unwrap().clone();
+        assert!(problems.is_empty(), "model server saw: {problems:#?}");
+    }
+    h.finish().await;
+}
 
-    // A model that never calls done runs out of steps.
+/// A model that never calls done runs out of steps; the model.
+async fn the_step_budget_ends_a_looping_model(h: &Harness) -> Model {
+    let observe = || Planned::Calls(vec![browser(json!({"action": "observe"}))]);
     let looping = endless_model((0..4).map(|_| observe()).collect());
     let base_url = serve_model(looping.clone()).await;
     let json = json!({
-        "start_url": site.url("/"),
+        "start_url": h.url("/"),
         "driver": {"type": "agent", "directive": "Look around.", "model": "scripted-model",
                    "base_url": base_url, "api_key": "test-key", "max_steps": 2},
         "guardrails": {"allowed_domains": ["127.0.0.1"], "allow_private_networks": true}
     });
-    let run_id = handle
-        .submit(request(&json.to_string(), &site))
-        .await
-        .unwrap();
-    let status = handle.wait(run_id).await.unwrap();
+    let run_id = h.submit_json(&json.to_string()).await;
+    let status = h.wait(run_id).await;
     let error = status.error.expect("an error");
     assert_eq!(error.code, ErrorCode::MaxSteps, "{error:?}");
     assert!(error.message.contains("all 2 steps"), "{}", error.message);
@@ -260,28 +267,33 @@ async fn the_step_budget_and_the_error_limit_end_agent_runs_clearly() {
         3,
         "the third call found no budget left"
     );
+    looping
+}
 
-    // A model whose every action fails is stopped by the consecutive-error limit.
+/// A model whose every action fails is stopped by the consecutive-error limit; the model.
+async fn the_error_limit_stops_a_failing_model(h: &Harness) -> Model {
+    let missing = || {
+        Planned::Calls(vec![browser(
+            json!({"action": "click", "selector": "#gone"}),
+        )])
+    };
     let failing = endless_model((0..10).map(|_| missing()).collect());
     let base_url = serve_model(failing.clone()).await;
     let json = json!({
-        "start_url": site.url("/"),
+        "start_url": h.url("/"),
         "driver": {"type": "agent", "directive": "Click the gone button.", "model": "scripted-model",
                    "base_url": base_url, "api_key": "test-key", "max_steps": 20},
         "limits": {"action_timeout_ms": 300},
         "guardrails": {"allowed_domains": ["127.0.0.1"], "allow_private_networks": true,
                        "max_consecutive_errors": 4}
     });
-    let run_id = handle
-        .submit(request(&json.to_string(), &site))
-        .await
-        .unwrap();
-    let status = handle.wait(run_id).await.unwrap();
+    let run_id = h.submit_json(&json.to_string()).await;
+    let status = h.wait(run_id).await;
     let error = status.error.expect("an error");
     assert_eq!(error.code, ErrorCode::Stuck, "{error:?}");
     // Four failures in a row are allowed; the fifth stops the run. No action runs after it
     // (a model call already on its way when the run stopped gets no action).
-    let events: Vec<RunEvent> = handle.events(run_id, 0).await.unwrap().collect().await;
+    let events: Vec<RunEvent> = h.handle.events(run_id, 0).await.unwrap().collect().await;
     let clicks = events
         .iter()
         .filter(|e| matches!(&e.kind, EventKind::Action { action, success: false, .. } if action == "click"))
@@ -292,10 +304,5 @@ async fn the_step_budget_and_the_error_limit_end_agent_runs_clearly() {
         (5..=6).contains(&calls),
         "the run went on after the limit: {calls} model calls"
     );
-    for model in [&looping, &failing] {
-        let problems = model.problems.lock().unwrap().clone();
-        assert!(problems.is_empty(), "model server saw: {problems:#?}");
-    }
-    orchestrator.shutdown(Duration::from_secs(5)).await;
-    env.assert_no_browsers().await;
+    failing
 }

@@ -10,11 +10,10 @@
 
 mod common;
 
-use std::time::Duration;
-
+use common::harness::SHUTDOWN_GRACE;
 use common::model::{Model, Planned, serve_model};
-use common::{Page, Site, TestEnv, request};
-use pilothouse::{Config, Orchestrator, RunState, SubmitError};
+use common::{Harness, Page, Site, request};
+use pilothouse::{RunState, SubmitError};
 use serde_json::json;
 
 const HOST_KEY_ENV: &str = "CARGO_MANIFEST_DIR";
@@ -50,27 +49,63 @@ fn agent_request(site: &Site, base_url: &str, api_key: Option<&str>) -> pilothou
     request(&json.to_string(), site)
 }
 
-fn host_config(env: &TestEnv) -> Config {
-    let mut config = env.config();
-    config.agent.api_key_env = HOST_KEY_ENV.into();
-    config
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_host_key_goes_only_to_endpoints_the_host_trusts() {
     assert!(!host_key().is_empty());
-    let site = Site::serve(vec![(
+    let (model, base_url) = model_server(2).await;
+    let h = Harness::new(vec![(
         "/",
         Page::Html("<!doctype html><title>Home</title><h1>Home</h1>".into()),
     )])
+    .config(|c| c.agent.api_key_env = HOST_KEY_ENV.into())
+    .start()
     .await;
-    let (model, base_url) = model_server(2).await;
-    let env = TestEnv::new();
+    assert_refused_without_its_own_key(&h, &model, &base_url).await;
 
-    // Not trusted, no key of its own: refused at submit, naming the field and the fix.
-    let orchestrator = env.start_with(host_config(&env)).await;
-    let handle = orchestrator.handle();
-    let refused = handle.submit(agent_request(&site, &base_url, None)).await;
+    // Its own key: the calls carry it, never the host's.
+    let request = agent_request(&h.site, &base_url, Some(REQUEST_KEY));
+    let run_id = h.handle.submit(request).await.unwrap();
+    let status = h.wait(run_id).await;
+    assert_eq!(status.state, RunState::Completed, "{status:#?}");
+    let seen = model.authorizations.lock().unwrap().clone();
+    assert_eq!(seen, vec![Some(format!("Bearer {REQUEST_KEY}"))]);
+
+    // Trusted by the host (written with a trailing slash and an upper-case scheme): its key.
+    let trusted = format!("{}/", base_url.replace("http:", "HTTP:"));
+    let h = h
+        .restart_with(|c| c.agent.allowed_base_urls = vec![trusted])
+        .await;
+    let run_id = h
+        .handle
+        .submit(agent_request(&h.site, &base_url, None))
+        .await
+        .unwrap();
+    let status = h.wait(run_id).await;
+    let Harness {
+        env, orchestrator, ..
+    } = h;
+    orchestrator.shutdown(SHUTDOWN_GRACE).await;
+    assert_eq!(status.state, RunState::Completed, "{status:#?}");
+    let seen = model.authorizations.lock().unwrap().clone();
+    assert_eq!(
+        seen,
+        vec![
+            Some(format!("Bearer {REQUEST_KEY}")),
+            Some(format!("Bearer {}", host_key())),
+        ]
+    );
+    let problems = model.problems.lock().unwrap().clone();
+    assert!(problems.is_empty(), "model server saw: {problems:#?}");
+    env.assert_no_browsers().await;
+}
+
+/// Not trusted, no key of its own: refused at submit, naming the field and the fix, and the
+/// model server hears nothing.
+async fn assert_refused_without_its_own_key(h: &Harness, model: &Model, base_url: &str) {
+    let refused = h
+        .handle
+        .submit(agent_request(&h.site, base_url, None))
+        .await;
     let Err(SubmitError::Invalid(invalid)) = refused else {
         panic!("expected the request to be refused, got {refused:?}");
     };
@@ -89,39 +124,4 @@ async fn the_host_key_goes_only_to_endpoints_the_host_trusts() {
         model.seen.lock().unwrap().is_empty(),
         "a refused request reached the model server"
     );
-
-    // Its own key: the calls carry it, never the host's.
-    let run_id = handle
-        .submit(agent_request(&site, &base_url, Some(REQUEST_KEY)))
-        .await
-        .unwrap();
-    let status = handle.wait(run_id).await.unwrap();
-    assert_eq!(status.state, RunState::Completed, "{status:#?}");
-    let seen = model.authorizations.lock().unwrap().clone();
-    assert_eq!(seen, vec![Some(format!("Bearer {REQUEST_KEY}"))]);
-    orchestrator.shutdown(Duration::from_secs(5)).await;
-
-    // Trusted by the host (written with a trailing slash and an upper-case scheme): its key.
-    let mut config = host_config(&env);
-    config.agent.allowed_base_urls = vec![format!("{}/", base_url.replace("http:", "HTTP:"))];
-    let orchestrator = Orchestrator::start(config).await.unwrap();
-    let handle = orchestrator.handle();
-    let run_id = handle
-        .submit(agent_request(&site, &base_url, None))
-        .await
-        .unwrap();
-    let status = handle.wait(run_id).await.unwrap();
-    orchestrator.shutdown(Duration::from_secs(5)).await;
-    assert_eq!(status.state, RunState::Completed, "{status:#?}");
-    let seen = model.authorizations.lock().unwrap().clone();
-    assert_eq!(
-        seen,
-        vec![
-            Some(format!("Bearer {REQUEST_KEY}")),
-            Some(format!("Bearer {}", host_key())),
-        ]
-    );
-    let problems = model.problems.lock().unwrap().clone();
-    assert!(problems.is_empty(), "model server saw: {problems:#?}");
-    env.assert_no_browsers().await;
 }

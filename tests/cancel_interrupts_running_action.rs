@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Page, Site, TestEnv, request};
+use common::{Harness, Page, Site, TestEnv};
 use futures::StreamExt;
 use pilothouse::{CancelAck, ErrorCode, EventKind, Isolation, RunState};
 
@@ -33,35 +33,26 @@ async fn run_browser_alive(env: &TestEnv, isolation: Isolation, site: &Site) -> 
 }
 
 async fn cancel_during_wait_for(isolation: Isolation) {
-    let site = Site::serve(vec![(
+    let h = Harness::new(vec![(
         "/",
         Page::Html("<title>x</title><p>waiting</p>".into()),
     )])
+    .config(|c| c.browser.isolation = isolation)
+    .start()
     .await;
-    let env = TestEnv::new();
-    let mut config = env.config();
-    config.browser.isolation = isolation;
-    let orchestrator = env.start_with(config).await;
-    let handle = orchestrator.handle();
-    let run_id = handle
-        .submit(request(
+    let (env, site, handle) = (&h.env, &h.site, &h.handle);
+    let run_id = h
+        .submit_json(
             r##"{"driver": {"type": "script", "steps": [
                    {"action": "goto", "url": "{base}/"},
                    {"action": "wait_for", "selector": "#never", "timeout_ms": 60000}]},
                  "guardrails": {"allowed_domains": ["127.0.0.1"], "allow_private_networks": true}}"##,
-            &site,
-        ))
-        .await
-        .unwrap();
-    let mut events = handle.events(run_id, 0).await.unwrap();
+        )
+        .await;
     // The goto's action event: the wait_for is dispatched right after it.
-    while let Some(event) = events.next().await {
-        if matches!(event.kind, EventKind::Action { step: 1, .. }) {
-            break;
-        }
-    }
+    let mut events = h.events_past_step(run_id, 1).await;
     assert!(
-        run_browser_alive(&env, isolation, &site).await,
+        run_browser_alive(env, isolation, site).await,
         "the run's browser is running"
     );
     let asked = Instant::now();
@@ -79,7 +70,7 @@ async fn cancel_during_wait_for(isolation: Isolation) {
     assert_eq!(status.state, RunState::Cancelled);
     assert_eq!(status.error.unwrap().code, ErrorCode::Cancelled);
     assert!(
-        !run_browser_alive(&env, isolation, &site).await,
+        !run_browser_alive(env, isolation, site).await,
         "browser still alive at the terminal event"
     );
     assert_eq!(env.status_json(run_id)["state"], "cancelled");
@@ -89,6 +80,5 @@ async fn cancel_during_wait_for(isolation: Isolation) {
         handle.cancel(run_id).await.unwrap(),
         CancelAck::AlreadyFinished
     );
-    orchestrator.shutdown(Duration::from_secs(5)).await;
-    env.assert_no_browsers().await;
+    h.finish().await;
 }

@@ -5,9 +5,7 @@
 
 mod common;
 
-use std::time::Duration;
-
-use common::{Page, Site, TestEnv, request};
+use common::{Harness, Page, Site, request};
 use futures::StreamExt;
 use pilothouse::{EventKind, RunEvent, RunState, RunStatus};
 
@@ -79,10 +77,8 @@ fn destructive_refusals(events: &[RunEvent]) -> Vec<(String, String)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn interact_runs_may_order_but_never_delete_or_close_an_account() {
-    let site = Site::serve(pages()).await;
-    let env = TestEnv::new();
-    let orchestrator = env.start().await;
-    let handle = orchestrator.handle();
+    let h = Harness::new(pages()).start().await;
+    let (site, handle) = (&h.site, &h.handle);
     let settings = r#"{"action": "goto", "url": "{base}/settings"}"#;
     let steps = [
         settings,
@@ -94,7 +90,7 @@ async fn interact_runs_may_order_but_never_delete_or_close_an_account() {
         r##"{"action": "click", "selector": "#del"}"##,
     ]
     .join(",");
-    let (status, events) = run(&handle, &script("interact", &steps), &site).await;
+    let (status, events) = run(handle, &script("interact", &steps), site).await;
 
     // The snapshot lists the ordinary controls and not the account-ending ones.
     let snapshot = status.data["snapshot"].as_str().unwrap();
@@ -130,16 +126,13 @@ async fn interact_runs_may_order_but_never_delete_or_close_an_account() {
     assert!(log.contains(&"/saved".to_owned()), "{log:?}");
     assert!(log.contains(&"/ordered".to_owned()), "{log:?}");
     assert!(!log.contains(&"/deleted".to_owned()), "{log:?}");
-    orchestrator.shutdown(Duration::from_secs(5)).await;
-    env.assert_no_browsers().await;
+    h.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn read_runs_refuse_orders_and_look_alike_labels_too() {
-    let site = Site::serve(pages()).await;
-    let env = TestEnv::new();
-    let orchestrator = env.start().await;
-    let handle = orchestrator.handle();
+    let h = Harness::new(pages()).start().await;
+    let (site, handle) = (&h.site, &h.handle);
     let settings = r#"{"action": "goto", "url": "{base}/settings"}"#;
     // read: an order is refused (interact would allow it); the snapshot keeps only safe links.
     let steps = [
@@ -148,7 +141,7 @@ async fn read_runs_refuse_orders_and_look_alike_labels_too() {
         r##"{"action": "click", "selector": "#order"}"##,
     ]
     .join(",");
-    let (status, events) = run(&handle, &script("read", &steps), &site).await;
+    let (status, events) = run(handle, &script("read", &steps), site).await;
     let snapshot = status.data["snapshot"].as_str().unwrap();
     assert!(controls(snapshot).contains("Profile"), "{snapshot}");
     assert!(!controls(snapshot).contains("Close account"), "{snapshot}");
@@ -165,7 +158,7 @@ async fn read_runs_refuse_orders_and_look_alike_labels_too() {
     // `е`) is refused as well, and an account-closing link by its text.
     for selector in ["#icon", "#close"] {
         let steps = format!(r##"{settings}, {{"action": "click", "selector": "{selector}"}}"##);
-        let (status, events) = run(&handle, &script("fill_form", &steps), &site).await;
+        let (status, events) = run(handle, &script("fill_form", &steps), site).await;
         assert_eq!(status.state, RunState::Failed, "{selector}: {status:#?}");
         let refused = destructive_refusals(&events);
         assert_eq!(refused.len(), 1, "{selector}: {refused:?}");
@@ -178,6 +171,5 @@ async fn read_runs_refuse_orders_and_look_alike_labels_too() {
             "{never} was reached: {log:?}"
         );
     }
-    orchestrator.shutdown(Duration::from_secs(5)).await;
-    env.assert_no_browsers().await;
+    h.finish().await;
 }

@@ -4,9 +4,10 @@
 
 mod common;
 
-use std::time::Duration;
+use std::collections::BTreeMap;
 
-use common::{Page, Site, TestEnv, request};
+use common::harness::SHUTDOWN_GRACE;
+use common::{Harness, Page, TestEnv};
 use pilothouse::{ErrorCode, RunState};
 
 const PAGE: &str = r#"<!doctype html><html><head><title>Actions</title>
@@ -51,6 +52,46 @@ impl std::io::Write for LogCapture {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_action_on_a_real_page() {
+    let logs = capture_logs();
+    let h = Harness::new(vec![
+        ("/", Page::Html(PAGE.into())),
+        (
+            "/welcome",
+            Page::Html("<title>Welcome</title><h1 id='hi'>Welcome back</h1>".into()),
+        ),
+    ])
+    .start()
+    .await;
+    let run_id = h.submit_json(&every_action_request()).await;
+    let status = h.wait(run_id).await;
+    assert_eq!(status.state, RunState::Completed, "{status:?}");
+    assert_every_action_took_effect(&status.data);
+    let screenshot = h
+        .env
+        .runs_dir()
+        .join(run_id.to_string())
+        .join("recording/screenshots/0018_screenshot.jpg");
+    assert!(std::fs::metadata(&screenshot).unwrap().len() > 1000);
+
+    let Harness {
+        env, orchestrator, ..
+    } = h;
+    orchestrator.shutdown(SHUTDOWN_GRACE).await;
+    assert_secret_never_written(&env);
+    let logged = logs.0.lock().unwrap().clone();
+    assert!(logged.len() > 1000, "the run logged nothing");
+    let text = String::from_utf8_lossy(&logged);
+    let leaks: Vec<&str> = text.lines().filter(|l| l.contains(SECRET)).collect();
+    assert!(
+        leaks.is_empty(),
+        "the credential appears in the logs: {:#?}",
+        &leaks[..leaks.len().min(5)]
+    );
+    env.assert_no_browsers().await;
+}
+
+/// Installs a global subscriber that writes into the returned capture.
+fn capture_logs() -> LogCapture {
     let logs = LogCapture::default();
     let writer = logs.clone();
     // Global, so the runtime's worker threads log into it too. Our crates at TRACE, every
@@ -63,18 +104,12 @@ async fn every_action_on_a_real_page() {
         .with_writer(move || writer.clone())
         .try_init()
         .expect("the only subscriber of this test binary");
-    let site = Site::serve(vec![
-        ("/", Page::Html(PAGE.into())),
-        (
-            "/welcome",
-            Page::Html("<title>Welcome</title><h1 id='hi'>Welcome back</h1>".into()),
-        ),
-    ])
-    .await;
-    let env = TestEnv::new();
-    let orchestrator = env.start().await;
-    let handle = orchestrator.handle();
-    let json = r##"{"driver": {"type": "script", "steps": [
+    logs
+}
+
+/// Every action once, with the password typed through a credential reference.
+fn every_action_request() -> String {
+    r##"{"driver": {"type": "script", "steps": [
            {"action": "goto", "url": "{base}/"},
            {"action": "select", "selector": "#colour", "value": "g"},
            {"action": "extract", "selector": "#chosen", "store_as": "by_value"},
@@ -100,11 +135,11 @@ async fn every_action_on_a_real_page() {
            {"action": "evaluate", "script": "location.pathname + location.search", "store_as": "landed"}]},
          "credentials": {"password": "SECRET"},
          "guardrails": {"allowed_domains": ["127.0.0.1"], "allow_private_networks": true}}"##
-        .replace("SECRET", SECRET);
-    let run_id = handle.submit(request(&json, &site)).await.unwrap();
-    let status = handle.wait(run_id).await.unwrap();
-    assert_eq!(status.state, RunState::Completed, "{status:?}");
-    let data = &status.data;
+        .replace("SECRET", SECRET)
+}
+
+/// What each action of `every_action_request` left in the run's data.
+fn assert_every_action_took_effect(data: &BTreeMap<String, serde_json::Value>) {
     assert_eq!(data["by_value"], "g/Green");
     assert_eq!(data["by_label"], "b/Blue");
     assert_eq!(data["hovered"], "yes");
@@ -117,24 +152,6 @@ async fn every_action_on_a_real_page() {
     // The form was submitted with the real secret: the page saw it, nothing we wrote did.
     let landed = data["landed"].as_str().unwrap();
     assert!(landed.starts_with("/welcome?user=ada&pw="), "{landed}");
-    let screenshot = env
-        .runs_dir()
-        .join(run_id.to_string())
-        .join("recording/screenshots/0018_screenshot.jpg");
-    assert!(std::fs::metadata(&screenshot).unwrap().len() > 1000);
-
-    orchestrator.shutdown(Duration::from_secs(5)).await;
-    assert_secret_never_written(&env);
-    let logged = logs.0.lock().unwrap().clone();
-    assert!(logged.len() > 1000, "the run logged nothing");
-    let text = String::from_utf8_lossy(&logged);
-    let leaks: Vec<&str> = text.lines().filter(|l| l.contains(SECRET)).collect();
-    assert!(
-        leaks.is_empty(),
-        "the credential appears in the logs: {:#?}",
-        &leaks[..leaks.len().min(5)]
-    );
-    env.assert_no_browsers().await;
 }
 
 /// Searches every byte under the runs dir for the secret.
@@ -162,10 +179,9 @@ fn assert_secret_never_written(env: &TestEnv) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sequence_stops_at_its_failing_step_with_partial_results() {
-    let site = Site::serve(vec![("/", Page::Html(PAGE.into()))]).await;
-    let env = TestEnv::new();
-    let orchestrator = env.start().await;
-    let handle = orchestrator.handle();
+    let h = Harness::new(vec![("/", Page::Html(PAGE.into()))])
+        .start()
+        .await;
     let json = r##"{"driver": {"type": "script", "steps": [
            {"action": "goto", "url": "{base}/"},
            {"action": "sequence", "steps": [
@@ -174,8 +190,8 @@ async fn a_sequence_stops_at_its_failing_step_with_partial_results() {
                {"action": "extract", "selector": "#chosen", "store_as": "never"}]}]},
          "limits": {"action_timeout_ms": 1000},
          "guardrails": {"allowed_domains": ["127.0.0.1"], "allow_private_networks": true}}"##;
-    let run_id = handle.submit(request(json, &site)).await.unwrap();
-    let status = handle.wait(run_id).await.unwrap();
+    let run_id = h.submit_json(json).await;
+    let status = h.wait(run_id).await;
     assert_eq!(status.state, RunState::Failed);
     let error = status.error.unwrap();
     assert_eq!(error.code, ErrorCode::ActionFailed);
@@ -207,12 +223,11 @@ async fn a_sequence_stops_at_its_failing_step_with_partial_results() {
     // A nested sequence is refused before anything starts.
     let nested = r##"{"driver": {"type": "script", "steps": [
            {"action": "sequence", "steps": [{"action": "sequence", "steps": [{"action": "screenshot"}]}]}]}}"##;
-    let err = handle.submit(request(nested, &site)).await.unwrap_err();
+    let err = h.handle.submit(h.request(nested)).await.unwrap_err();
     assert!(
         err.to_string()
             .contains("driver.steps[0].steps[0]: a sequence cannot contain another sequence"),
         "{err}"
     );
-    orchestrator.shutdown(Duration::from_secs(5)).await;
-    env.assert_no_browsers().await;
+    h.finish().await;
 }

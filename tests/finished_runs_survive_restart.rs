@@ -3,38 +3,31 @@
 
 mod common;
 
-use std::time::Duration;
-
-use common::{Page, Site, TestEnv, request};
+use common::{Harness, Page};
 use futures::StreamExt;
 use pilothouse::{Command, RunEvent, RunState};
 use tokio::sync::oneshot;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn store_serves_status_list_and_events_after_restart() {
-    let site = Site::serve(vec![(
+    let h = Harness::new(vec![(
         "/",
         Page::Html("<title>T</title><h1>hi</h1>".into()),
     )])
+    .start()
     .await;
-    let env = TestEnv::new();
-    let orchestrator = env.start().await;
-    let handle = orchestrator.handle();
-    let run_id = handle
-        .submit(request(
+    let run_id = h
+        .submit_json(
             r##"{"driver": {"type": "script", "steps": [
                    {"action": "goto", "url": "{base}/"},
                    {"action": "extract", "selector": "h1", "store_as": "h"}]},
                  "guardrails": {"allowed_domains": ["127.0.0.1"], "allow_private_networks": true}}"##,
-            &site,
-        ))
-        .await
-        .unwrap();
-    let live: Vec<RunEvent> = handle.events(run_id, 0).await.unwrap().collect().await;
-    orchestrator.shutdown(Duration::from_secs(5)).await;
+        )
+        .await;
+    let live: Vec<RunEvent> = h.handle.events(run_id, 0).await.unwrap().collect().await;
 
-    let orchestrator = env.start().await;
-    let handle = orchestrator.handle();
+    let h = h.restart().await;
+    let handle = &h.handle;
     // A raw command through the exposed sender.
     let (reply, answer) = oneshot::channel();
     handle
@@ -62,6 +55,5 @@ async fn store_serves_status_list_and_events_after_restart() {
         .await;
     assert_eq!(tail, (4..=live.len() as u64).collect::<Vec<_>>());
     assert!(handle.events(pilothouse::RunId::new(), 0).await.is_err());
-    orchestrator.shutdown(Duration::from_secs(5)).await;
-    env.assert_no_browsers().await;
+    h.finish().await;
 }

@@ -4,23 +4,21 @@
 
 mod common;
 
-use std::time::Duration;
-
-use common::{Page, Site, TestEnv, request};
+use common::{Harness, Page, Site, request};
 use futures::StreamExt;
 use pilothouse::{ErrorCode, EventKind, RunState};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn goto_outside_allowed_domains_is_blocked_and_never_sent() {
-    let site = Site::serve(vec![("/", Page::Html("<title>in</title>".into()))]).await;
+    let h = Harness::new(vec![("/", Page::Html("<title>in</title>".into()))])
+        .start()
+        .await;
     let outside = Site::serve(vec![(
         "/secret",
         Page::Html("<title>secret</title>".into()),
     )])
     .await;
-    let env = TestEnv::new();
-    let orchestrator = env.start().await;
-    let handle = orchestrator.handle();
+    let (env, handle) = (&h.env, &h.handle);
     // `localhost` reaches the outside server but is not in the allow-list.
     let outside_url = format!("http://localhost:{}/secret", outside.addr.port());
     let json = r##"{"driver": {"type": "script", "steps": [
@@ -29,7 +27,7 @@ async fn goto_outside_allowed_domains_is_blocked_and_never_sent() {
            {"action": "screenshot"}]},
          "guardrails": {"allowed_domains": ["127.0.0.1"], "allow_private_networks": true}}"##
         .replace("OUTSIDE", &outside_url);
-    let run_id = handle.submit(request(&json, &site)).await.unwrap();
+    let run_id = h.submit_json(&json).await;
     let events: Vec<_> = handle.events(run_id, 0).await.unwrap().collect().await;
     let status = handle.status(run_id).await.unwrap().unwrap();
     assert_eq!(status.state, RunState::Failed);
@@ -50,24 +48,21 @@ async fn goto_outside_allowed_domains_is_blocked_and_never_sent() {
         env.status_json(run_id)["error"]["code"],
         "GUARDRAIL_BLOCKED"
     );
-    orchestrator.shutdown(Duration::from_secs(5)).await;
-    env.assert_no_browsers().await;
+    h.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn loopback_is_blocked_unless_the_request_allows_private_networks() {
-    let site = Site::serve(vec![("/", Page::Html("<title>in</title>".into()))]).await;
-    let env = TestEnv::new();
-    let orchestrator = env.start().await;
-    let handle = orchestrator.handle();
-    let run_id = handle
-        .submit(request(
+    let h = Harness::new(vec![("/", Page::Html("<title>in</title>".into()))])
+        .start()
+        .await;
+    let (site, handle) = (&h.site, &h.handle);
+    let run_id = h
+        .submit_json(
             r##"{"driver": {"type": "script", "steps": [{"action": "goto", "url": "{base}/"}]}}"##,
-            &site,
-        ))
-        .await
-        .unwrap();
-    let status = handle.wait(run_id).await.unwrap();
+        )
+        .await;
+    let status = h.wait(run_id).await;
     assert_eq!(status.error.unwrap().code, ErrorCode::GuardrailBlocked);
     assert!(site.requests().is_empty(), "{:?}", site.requests());
 
@@ -80,8 +75,7 @@ async fn loopback_is_blocked_unless_the_request_allows_private_networks() {
     );
     let site = Site::serve(vec![("/", Page::Html(link))]).await;
     let run_id = handle
-        .submit(request(
-            r##"{"driver": {"type": "script", "steps": [
+        .submit(request(r##"{"driver": {"type": "script", "steps": [
                    {"action": "goto", "url": "{base}/"},
                    {"action": "click", "selector": "#go"},
                    {"action": "evaluate", "script": "location.href"}]},
@@ -90,7 +84,7 @@ async fn loopback_is_blocked_unless_the_request_allows_private_networks() {
         ))
         .await
         .unwrap();
-    let status = handle.wait(run_id).await.unwrap();
+    let status = h.wait(run_id).await;
     let error = status.error.unwrap();
     assert_eq!(error.code, ErrorCode::GuardrailBlocked);
     assert!(
@@ -98,6 +92,5 @@ async fn loopback_is_blocked_unless_the_request_allows_private_networks() {
         "{}",
         error.message
     );
-    orchestrator.shutdown(Duration::from_secs(5)).await;
-    env.assert_no_browsers().await;
+    h.finish().await;
 }

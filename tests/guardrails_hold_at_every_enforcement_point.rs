@@ -6,10 +6,8 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::remote::RemoteChromium;
-use common::{Page, Site, TestEnv, request};
+use common::{Harness, Page, Site, TestEnv};
 use futures::StreamExt;
 use pilothouse::{Config, ErrorCode, EventKind, Isolation, RunEvent, RunState, RunStatus};
 
@@ -125,43 +123,39 @@ const CASES: &[Case] = &[
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outside_destination_is_refused_everywhere_in_a_pooled_context() {
-    let env = TestEnv::new();
-    let config = env.config();
-    assert_eq!(config.browser.isolation, Isolation::Context, "the default");
-    refused_everywhere(&env, config).await;
+    refused_everywhere(TestEnv::new(), |config| {
+        assert_eq!(config.browser.isolation, Isolation::Context, "the default");
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outside_destination_is_refused_everywhere_from_a_runs_own_browser() {
-    let env = TestEnv::new();
-    let mut config = env.config();
-    config.browser.isolation = Isolation::Process;
-    refused_everywhere(&env, config).await;
+    refused_everywhere(TestEnv::new(), |c| c.browser.isolation = Isolation::Process).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outside_destination_is_refused_everywhere_through_a_remote_browser() {
     let env = TestEnv::new();
     let remote = RemoteChromium::launch(&env.dir.path().join("remote-profile")).await;
-    let mut config = env.config();
-    config.browser.connect = vec![remote.endpoint.clone()];
-    refused_everywhere(&env, config).await;
+    let endpoint = remote.endpoint.clone();
+    refused_everywhere(env, |c| c.browser.connect = vec![endpoint]).await;
     drop(remote);
 }
 
 /// Every case in its own run; the outside server must never see a request.
-async fn refused_everywhere(env: &TestEnv, config: Config) {
+async fn refused_everywhere(env: TestEnv, configure: impl FnOnce(&mut Config)) {
     let outside = Site::serve(vec![]).await;
     let out = format!("http://localhost:{}", outside.addr.port());
     let ws_out = format!("ws://localhost:{}", outside.addr.port());
-    let site = Site::serve(pages(&out)).await;
-    let orchestrator = env
-        .start_with(Config {
-            max_concurrent_runs: 3,
-            ..config
+    let h = Harness::new(pages(&out))
+        .in_env(env)
+        .config(|c| {
+            configure(c);
+            c.max_concurrent_runs = 3;
         })
+        .start()
         .await;
-    let handle = orchestrator.handle();
 
     let mut runs = Vec::new();
     for case in CASES {
@@ -170,46 +164,51 @@ async fn refused_everywhere(env: &TestEnv, config: Config) {
                 "guardrails": {{"allowed_domains": ["127.0.0.1"], "allow_private_networks": true}}}}"#,
             case.steps.replace("WSOUT", &ws_out).replace("OUT", &out)
         );
-        runs.push((case, handle.submit(request(&json, &site)).await.unwrap()));
+        runs.push((case, h.submit_json(&json).await));
     }
     for (case, run_id) in runs {
-        let events: Vec<RunEvent> = handle.events(run_id, 0).await.unwrap().collect().await;
+        let events: Vec<RunEvent> = h.handle.events(run_id, 0).await.unwrap().collect().await;
         let EventKind::Finished { status } = &events.last().unwrap().kind else {
             panic!("{}: no terminal event", case.name);
         };
         check_end(case, status);
-        let refusals: Vec<&str> = events
-            .iter()
-            .filter_map(|e| match &e.kind {
-                EventKind::GuardrailBlocked { target, .. } => Some(target.as_str()),
-                _ => None,
-            })
-            .collect();
-        let expected = format!(
-            "{}{}",
-            out.replace(
-                "http://",
-                if case.name == "WebSocket" {
-                    "https://"
-                } else {
-                    "http://"
-                }
-            ),
-            case.refused
-        );
-        assert!(
-            refusals.iter().any(|t| t.starts_with(&expected)),
-            "{}: no guardrail_blocked event for {expected}; got {refusals:?}",
-            case.name
-        );
+        check_refused(case, &events, &out);
     }
     assert!(
         outside.requests().is_empty(),
         "the outside server was contacted: {:?}",
         outside.requests()
     );
-    orchestrator.shutdown(Duration::from_secs(5)).await;
-    env.assert_no_browsers().await;
+    h.finish().await;
+}
+
+/// The run reported refusing the case's outside destination (reported as `https://` in the
+/// WebSocket case).
+fn check_refused(case: &Case, events: &[RunEvent], out: &str) {
+    let refusals: Vec<&str> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::GuardrailBlocked { target, .. } => Some(target.as_str()),
+            _ => None,
+        })
+        .collect();
+    let expected = format!(
+        "{}{}",
+        out.replace(
+            "http://",
+            if case.name == "WebSocket" {
+                "https://"
+            } else {
+                "http://"
+            }
+        ),
+        case.refused
+    );
+    assert!(
+        refusals.iter().any(|t| t.starts_with(&expected)),
+        "{}: no guardrail_blocked event for {expected}; got {refusals:?}",
+        case.name
+    );
 }
 
 fn check_end(case: &Case, status: &RunStatus) {

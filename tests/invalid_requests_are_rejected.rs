@@ -2,9 +2,8 @@
 
 mod common;
 
-use std::time::Duration;
-
-use common::TestEnv;
+use common::Harness;
+use common::harness::SHUTDOWN_GRACE;
 use pilothouse::{RunRequest, SubmitError};
 
 fn field_errors(json: &str) -> Vec<(String, String)> {
@@ -20,9 +19,9 @@ fn field_errors(json: &str) -> Vec<(String, String)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_requests_name_the_field_and_start_nothing() {
-    let env = TestEnv::new();
-    let orchestrator = env.start().await;
-    let handle = orchestrator.handle();
+    // No page: nothing here may be reached.
+    let h = Harness::new(vec![]).start().await;
+    let (env, handle) = (&h.env, &h.handle);
 
     let cases = [
         (
@@ -76,5 +75,5 @@ async fn invalid_requests_name_the_field_and_start_nothing() {
     assert!(env.run_browsers().is_empty());
     let pool = handle.stats().await.unwrap().pool.unwrap();
     assert_eq!(pool.contexts_served, 0, "no pooled context was handed out");
-    orchestrator.shutdown(Duration::from_secs(5)).await;
+    h.orchestrator.shutdown(SHUTDOWN_GRACE).await;
 }

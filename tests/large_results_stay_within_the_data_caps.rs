@@ -7,11 +7,11 @@
 mod common;
 
 use std::path::Path;
-use std::time::Duration;
 
-use common::{Page, Site, TestEnv, request};
+use common::harness::SHUTDOWN_GRACE;
+use common::{Harness, Page, TestEnv};
 use futures::StreamExt;
-use pilothouse::{RunEvent, RunState};
+use pilothouse::{RunEvent, RunState, RunStatus};
 use serde_json::json;
 
 const RESULT_CAP: usize = 256 << 10;
@@ -39,13 +39,13 @@ fn files(dir: &Path, out: &mut Vec<(String, u64)>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sixty_megabyte_extract_leaves_every_file_under_the_caps() {
-    let site = Site::serve(vec![("/big", Page::Html(BIG.into()))]).await;
-    let env = TestEnv::new();
-    let mut config = env.config();
-    config.limits.max_result_bytes = RESULT_CAP;
-    config.limits.max_data_bytes = DATA_CAP;
-    let orchestrator = env.start_with(config).await;
-    let handle = orchestrator.handle();
+    let h = Harness::new(vec![("/big", Page::Html(BIG.into()))])
+        .config(|c| {
+            c.limits.max_result_bytes = RESULT_CAP;
+            c.limits.max_data_bytes = DATA_CAP;
+        })
+        .start()
+        .await;
     let body = json!({
         "driver": {"type": "script", "steps": [
             {"action": "goto", "url": "{base}/big"},
@@ -61,17 +61,22 @@ async fn a_sixty_megabyte_extract_leaves_every_file_under_the_caps() {
         "limits": {"action_timeout_ms": 60000},
         "guardrails": {"allowed_domains": ["127.0.0.1"], "allow_private_networks": true}
     });
-    let run_id = handle
-        .submit(request(&body.to_string(), &site))
-        .await
-        .unwrap();
-    let events: Vec<RunEvent> = handle.events(run_id, 0).await.unwrap().collect().await;
-    let status = handle.status(run_id).await.unwrap().unwrap();
-    orchestrator.shutdown(Duration::from_secs(5)).await;
+    let run_id = h.submit_json(&body.to_string()).await;
+    let events: Vec<RunEvent> = h.handle.events(run_id, 0).await.unwrap().collect().await;
+    let status = h.handle.status(run_id).await.unwrap().unwrap();
+    let Harness {
+        env, orchestrator, ..
+    } = h;
+    orchestrator.shutdown(SHUTDOWN_GRACE).await;
     assert_eq!(status.state, RunState::Completed, "{status:#?}");
     assert_eq!(events.last().map(RunEvent::is_terminal), Some(true));
+    assert_results_cut(&status);
+    assert_files_under_the_cap(&env, &status);
+    env.assert_no_browsers().await;
+}
 
-    // Each result was cut at the per-result cap, and the run's budget ran out on the way.
+/// Each result was cut at the per-result cap, and the run's budget ran out on the way.
+fn assert_results_cut(status: &RunStatus) {
     let text = status.data["text"].as_str().unwrap();
     assert!(text.starts_with("lorem ipsum lorem"), "{}", &text[..40]);
     assert!(
@@ -87,7 +92,10 @@ async fn a_sixty_megabyte_extract_leaves_every_file_under_the_caps() {
     );
     let kept: usize = status.data.values().map(|v| v.to_string().len()).sum();
     assert!(kept <= DATA_CAP + 4096, "{kept} bytes of data kept");
+}
 
+/// Every file the run wrote is there and under the data cap (plus its framing).
+fn assert_files_under_the_cap(env: &TestEnv, status: &RunStatus) {
     let mut all = Vec::new();
     files(&env.runs_dir(), &mut all);
     files(&env.recordings_dir(), &mut all);
@@ -110,5 +118,4 @@ async fn a_sixty_megabyte_extract_leaves_every_file_under_the_caps() {
             "{path} is {size} bytes, over max_data_bytes {DATA_CAP} + {OVERHEAD}"
         );
     }
-    env.assert_no_browsers().await;
 }

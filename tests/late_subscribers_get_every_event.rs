@@ -3,9 +3,7 @@
 
 mod common;
 
-use std::time::Duration;
-
-use common::{Page, Site, TestEnv, request};
+use common::{Harness, Page};
 use futures::StreamExt;
 use pilothouse::{EventKind, RunEvent, RunState};
 
@@ -19,23 +17,17 @@ fn seqs(events: &[RunEvent]) -> Vec<u64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mid_run_and_late_subscribers_see_one_to_n_exactly_once() {
-    let site = Site::serve(vec![("/slow", Page::Html(SLOW_REVEAL.into()))]).await;
-    let env = TestEnv::new();
-    let orchestrator = env.start().await;
-    let handle = orchestrator.handle();
-    let run_id = handle
-        .submit(request(
-            r##"{"driver": {"type": "script", "steps": [
+    let h = Harness::new(vec![("/slow", Page::Html(SLOW_REVEAL.into()))])
+        .start()
+        .await;
+    let (env, handle) = (&h.env, &h.handle);
+    let run_id = h.submit_json(r##"{"driver": {"type": "script", "steps": [
                    {"action": "goto", "url": "{base}/slow"},
                    {"action": "extract", "selector": "#a"},
                    {"action": "wait_for", "selector": "#late", "timeout_ms": 5000},
                    {"action": "extract", "selector": "#late", "store_as": "late"},
                    {"action": "evaluate", "script": "1 + 1"}]},
-                 "guardrails": {"allowed_domains": ["127.0.0.1"], "allow_private_networks": true}}"##,
-            &site,
-        ))
-        .await
-        .unwrap();
+                 "guardrails": {"allowed_domains": ["127.0.0.1"], "allow_private_networks": true}}"##).await;
 
     // Join mid-run: once the first action event exists, the run is busy in its wait.
     let mut first = handle.events(run_id, 0).await.unwrap();
@@ -79,8 +71,7 @@ async fn mid_run_and_late_subscribers_see_one_to_n_exactly_once() {
     assert_eq!(status.last_seq, n);
     assert_eq!(status.data["late"], "late");
 
-    orchestrator.shutdown(Duration::from_secs(5)).await;
-    env.assert_no_browsers().await;
+    h.finish().await;
 }
 
 async fn collect(

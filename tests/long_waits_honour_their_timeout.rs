@@ -7,8 +7,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Page, Site, TestEnv, request};
-use pilothouse::{ErrorCode, RunState};
+use common::harness::SHUTDOWN_GRACE;
+use common::{Harness, Page};
+use pilothouse::{ErrorCode, RunId, RunState};
 
 /// When the page script adds `#late`, after the page loaded.
 const LATE_MS: u64 = 15_000;
@@ -28,41 +29,48 @@ const QUIET: &str = r#""recording": {"screenshots": false, "final_dom": false, "
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wait_gets_its_own_timeout_long_or_short() {
-    let site = Site::serve(vec![
+    let h = Harness::new(vec![
         ("/late", Page::Html(late_page())),
         (
             "/",
             Page::Html("<title>x</title><p>nothing comes</p>".into()),
         ),
     ])
+    .start()
     .await;
-    let env = TestEnv::new();
-    let orchestrator = env.start().await;
-    let handle = orchestrator.handle();
-    let long = request(
-        &format!(
-            r##"{{"driver": {{"type": "script", "steps": [
+    let long = h.request(&format!(
+        r##"{{"driver": {{"type": "script", "steps": [
                    {{"action": "goto", "url": "{{base}}/late"}},
                    {{"action": "wait_for", "selector": "#late", "timeout_ms": 20000}},
                    {{"action": "extract", "selector": "#late", "store_as": "late"}}]}},
                  {QUIET}}}"##
-        ),
-        &site,
-    );
-    let short = request(
-        &format!(
-            r##"{{"driver": {{"type": "script", "steps": [
+    ));
+    let short = h.request(&format!(
+        r##"{{"driver": {{"type": "script", "steps": [
                    {{"action": "goto", "url": "{{base}}/"}},
                    {{"action": "wait_for", "selector": "#never", "timeout_ms": 1500}}]}},
                  {QUIET}}}"##
-        ),
-        &site,
-    );
+    ));
     let started = Instant::now();
-    let long_id = handle.submit(long).await.unwrap();
-    let short_id = handle.submit(short).await.unwrap();
+    let long_id = h.handle.submit(long).await.unwrap();
+    let short_id = h.handle.submit(short).await.unwrap();
 
-    let status = handle.wait(short_id).await.unwrap();
+    assert_the_short_wait_failed_at_its_timeout(&h, short_id, started).await;
+    let status = h.wait(long_id).await;
+    let long_took = started.elapsed();
+    assert_eq!(status.state, RunState::Completed, "{status:#?}");
+    assert_eq!(status.data["late"], "arrived");
+    assert!(
+        long_took >= Duration::from_millis(LATE_MS),
+        "the element cannot have been there before {LATE_MS} ms (took {long_took:?})"
+    );
+
+    h.finish().await;
+}
+
+/// The short run failed at its own 1500 ms, long before the long run's element arrived.
+async fn assert_the_short_wait_failed_at_its_timeout(h: &Harness, run_id: RunId, started: Instant) {
+    let status = h.wait(run_id).await;
     let short_took = started.elapsed();
     assert_eq!(status.state, RunState::Failed, "{status:#?}");
     let error = status.error.unwrap();
@@ -77,18 +85,6 @@ async fn a_wait_gets_its_own_timeout_long_or_short() {
         short_took < Duration::from_millis(LATE_MS),
         "a 1500 ms wait took {short_took:?}"
     );
-
-    let status = handle.wait(long_id).await.unwrap();
-    let long_took = started.elapsed();
-    assert_eq!(status.state, RunState::Completed, "{status:#?}");
-    assert_eq!(status.data["late"], "arrived");
-    assert!(
-        long_took >= Duration::from_millis(LATE_MS),
-        "the element cannot have been there before {LATE_MS} ms (took {long_took:?})"
-    );
-
-    orchestrator.shutdown(Duration::from_secs(5)).await;
-    env.assert_no_browsers().await;
 }
 
 /// A model's `wait_for` is not checked at submit; the router holds it to the same ceiling,
@@ -98,11 +94,6 @@ async fn a_models_wait_past_the_ceiling_is_refused_with_the_ceiling_named() {
     use common::model::{Model, Planned, browser, serve_model};
     use serde_json::json;
 
-    let site = Site::serve(vec![(
-        "/",
-        Page::Html("<title>x</title><h1>here</h1>".into()),
-    )])
-    .await;
     let model = Model::new(
         vec![
             Planned::Calls(vec![browser(
@@ -114,23 +105,26 @@ async fn a_models_wait_past_the_ceiling_is_refused_with_the_ceiling_named() {
         Vec::new(),
     );
     let base_url = serve_model(model.clone()).await;
-    let env = TestEnv::new();
-    let orchestrator = env.start().await;
-    let handle = orchestrator.handle();
+    let h = Harness::new(vec![(
+        "/",
+        Page::Html("<title>x</title><h1>here</h1>".into()),
+    )])
+    .start()
+    .await;
     let json = json!({
-        "start_url": site.url("/"),
+        "start_url": h.url("/"),
         "driver": {"type": "agent", "directive": "Wait for the heading.", "model": "scripted-model",
                    "base_url": base_url, "api_key": "test-key", "max_steps": 3},
         "recording": {"screenshots": false, "final_dom": false, "report": false, "upload": false},
         "guardrails": {"allowed_domains": ["127.0.0.1"], "allow_private_networks": true}
     });
     let started = Instant::now();
-    let run_id = handle
-        .submit(request(&json.to_string(), &site))
-        .await
-        .unwrap();
-    let status = handle.wait(run_id).await.unwrap();
-    orchestrator.shutdown(Duration::from_secs(5)).await;
+    let run_id = h.submit_json(&json.to_string()).await;
+    let status = h.wait(run_id).await;
+    let Harness {
+        env, orchestrator, ..
+    } = h;
+    orchestrator.shutdown(SHUTDOWN_GRACE).await;
     assert_eq!(status.state, RunState::Completed, "{status:#?}");
     assert!(started.elapsed() < Duration::from_secs(60));
     let problems = model.problems.lock().unwrap().clone();

@@ -6,10 +6,10 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use common::{Page, Site, TestEnv, request};
-use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+use common::harness::SHUTDOWN_GRACE;
+use common::{Harness, Page};
+use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 use pilothouse::RunState;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id};
@@ -51,31 +51,27 @@ async fn runs_emit_metrics_and_spans_with_run_ids() {
     tracing::subscriber::set_global_default(tracing_subscriber::registry().with(spans.clone()))
         .unwrap();
 
-    let site = Site::serve(vec![("/", Page::Html("<title>M</title><h1>m</h1>".into()))]).await;
-    let env = TestEnv::new();
-    let orchestrator = env.start().await;
-    let handle = orchestrator.handle();
-    let ok = handle
-        .submit(request(
-            r##"{"driver": {"type": "script", "steps": [
+    let h = Harness::new(vec![("/", Page::Html("<title>M</title><h1>m</h1>".into()))])
+        .start()
+        .await;
+    let ok = h.submit_json(r##"{"driver": {"type": "script", "steps": [
                    {"action": "goto", "url": "{base}/"},
                    {"action": "extract", "selector": "h1"}]},
-                 "guardrails": {"allowed_domains": ["127.0.0.1"], "allow_private_networks": true}}"##,
-            &site,
-        ))
-        .await
-        .unwrap();
-    assert_eq!(handle.wait(ok).await.unwrap().state, RunState::Completed);
-    let blocked = handle
-        .submit(request(
-            r#"{"driver": {"type": "script", "steps": [{"action": "goto", "url": "http://10.1.2.3/"}]}}"#,
-            &site,
-        ))
-        .await
-        .unwrap();
-    assert_eq!(handle.wait(blocked).await.unwrap().state, RunState::Failed);
-    orchestrator.shutdown(Duration::from_secs(5)).await;
+                 "guardrails": {"allowed_domains": ["127.0.0.1"], "allow_private_networks": true}}"##).await;
+    assert_eq!(h.wait(ok).await.state, RunState::Completed);
+    let blocked = h.submit_json(r#"{"driver": {"type": "script", "steps": [{"action": "goto", "url": "http://10.1.2.3/"}]}}"#).await;
+    assert_eq!(h.wait(blocked).await.state, RunState::Failed);
+    let Harness {
+        env, orchestrator, ..
+    } = h;
+    orchestrator.shutdown(SHUTDOWN_GRACE).await;
+    assert_metrics(&snapshotter);
+    assert_spans_name_their_run(&spans.0.lock().unwrap(), &ok.to_string());
+    env.assert_no_browsers().await;
+}
 
+/// Every metric is `pilothouse_*`, and the two runs counted what they did.
+fn assert_metrics(snapshotter: &Snapshotter) {
     let mut metrics: BTreeMap<String, f64> = BTreeMap::new();
     for (key, _, _, value) in snapshotter.snapshot().into_vec() {
         let key = key.key();
@@ -116,12 +112,13 @@ async fn runs_emit_metrics_and_spans_with_run_ids() {
         metrics.keys().all(|k| k.starts_with("pilothouse_")),
         "{metrics:#?}"
     );
+}
 
-    let spans = spans.0.lock().unwrap().clone();
-    let id = ok.to_string();
+/// The run has a span for each stage, and every span the engine opens names its run.
+fn assert_spans_name_their_run(spans: &[SpanRecord], id: &str) {
     let of_run: BTreeSet<String> = spans
         .iter()
-        .filter(|(_, fields)| fields.get("run_id") == Some(&id))
+        .filter(|(_, fields)| fields.get("run_id").map(String::as_str) == Some(id))
         .map(|(name, fields)| match fields.get("step") {
             Some(step) if name == "finalize_step" => format!("{name}:{step}"),
             _ => name.clone(),
@@ -144,7 +141,6 @@ async fn runs_emit_metrics_and_spans_with_run_ids() {
             "no {expected} span for the run: {of_run:?}"
         );
     }
-    // Every span the engine opens names its run.
     let ours = [
         "run",
         "setup",
@@ -154,7 +150,7 @@ async fn runs_emit_metrics_and_spans_with_run_ids() {
         "finalize",
         "finalize_step",
     ];
-    for (name, fields) in &spans {
+    for (name, fields) in spans {
         if ours.contains(&name.as_str()) {
             assert!(
                 fields.contains_key("run_id"),
@@ -162,5 +158,4 @@ async fn runs_emit_metrics_and_spans_with_run_ids() {
             );
         }
     }
-    env.assert_no_browsers().await;
 }

@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::harness::SHUTDOWN_GRACE;
 use common::{Page, Site, TestEnv, request};
 use pilothouse::{RunState, RunStatus};
 use serde_json::Value;
@@ -36,9 +37,7 @@ async fn run_with(site: &Site, steps: &str, guardrails: &str) -> RunStatus {
     );
     let run_id = handle.submit(req).await.unwrap();
     let status = handle.wait(run_id).await.unwrap();
-    orchestrator
-        .shutdown(std::time::Duration::from_secs(5))
-        .await;
+    orchestrator.shutdown(SHUTDOWN_GRACE).await;
     env.assert_no_browsers().await;
     status
 }

@@ -6,9 +6,7 @@
 
 mod common;
 
-use std::time::Duration;
-
-use common::{Page, Site, TestEnv, request};
+use common::{Harness, Page, Site};
 use futures::StreamExt;
 use pilothouse::{EventKind, RunEvent, RunState, RunStatus};
 
@@ -83,10 +81,10 @@ async fn a_playbook_cannot_widen_the_requests_guardrails() {
     )
     .await;
     let out = format!("http://{}", outside.addr);
-    let site = Site::serve(vec![("/", Page::Html("<title>inside</title>".into()))]).await;
-    let env = TestEnv::new();
-    let orchestrator = env.start().await;
-    let handle = orchestrator.handle();
+    let h = Harness::new(vec![("/", Page::Html("<title>inside</title>".into()))])
+        .start()
+        .await;
+    let (site, handle) = (&h.site, &h.handle);
 
     let goto = playbook(&format!(
         "  - action: goto\n    url: \"{out}/\"\n    on_failure: abort\n"
@@ -104,58 +102,11 @@ async fn a_playbook_cannot_widen_the_requests_guardrails() {
     ];
     let mut runs = Vec::new();
     for (name, json) in &cases {
-        runs.push((*name, handle.submit(request(json, &site)).await.unwrap()));
+        runs.push((*name, h.submit_json(json).await));
     }
     for (name, run_id) in runs {
-        let (status, events) = finish(&handle, run_id).await;
-        let kind = if name.ends_with("read") {
-            "read"
-        } else {
-            "interact"
-        };
-        let stated = format!(
-            "effective guardrails: allowed_domains [127.0.0.1]; blocked_domains none; \
-             private networks allowed; task_kind {kind};"
-        );
-        assert!(
-            logs(&events).iter().any(|l| l.starts_with(&stated)),
-            "{name}: no `{stated}` in {:?}",
-            logs(&events)
-        );
-        let refused = refusals(&events);
-        match name {
-            "goto, read" => {
-                assert_eq!(status.state, RunState::Failed, "{name}: {status:#?}");
-                assert!(
-                    refused.contains(&("domain", &format!("{out}/"))),
-                    "{name}: {refused:?}"
-                );
-            }
-            "fetch, read" => {
-                assert_eq!(status.state, RunState::Failed, "{name}: {status:#?}");
-                assert!(
-                    refused.contains(&("action", "evaluate")),
-                    "{name}: {refused:?}"
-                );
-                assert!(!status.data.contains_key("fetched"), "{name}: {status:#?}");
-            }
-            _ => {
-                assert_eq!(status.state, RunState::Completed, "{name}: {status:#?}");
-                // The proxy answers the refused fetch with 403 (which CORS may turn into a
-                // network error); either way the outside host never hears it.
-                let fetched = &status.data["fetched"];
-                assert!(
-                    *fetched == 403 || *fetched == "refused",
-                    "{name}: {status:#?}"
-                );
-                assert!(
-                    refused
-                        .iter()
-                        .any(|(c, t)| *c == "domain" && t.starts_with(&format!("{out}/api"))),
-                    "{name}: {refused:?}"
-                );
-            }
-        }
+        let (status, events) = finish(handle, run_id).await;
+        check_case(name, &status, &events, &out);
     }
     assert!(
         outside.requests().is_empty(),
@@ -167,8 +118,60 @@ async fn a_playbook_cannot_widen_the_requests_guardrails() {
         "{:?}",
         site.requests()
     );
-    orchestrator.shutdown(Duration::from_secs(5)).await;
-    env.assert_no_browsers().await;
+    h.finish().await;
+}
+
+/// What the case's run ended with: the effective guardrails stated, and the refusal that kept
+/// it inside them.
+fn check_case(name: &str, status: &RunStatus, events: &[RunEvent], out: &str) {
+    let kind = if name.ends_with("read") {
+        "read"
+    } else {
+        "interact"
+    };
+    let stated = format!(
+        "effective guardrails: allowed_domains [127.0.0.1]; blocked_domains none; \
+         private networks allowed; task_kind {kind};"
+    );
+    assert!(
+        logs(events).iter().any(|l| l.starts_with(&stated)),
+        "{name}: no `{stated}` in {:?}",
+        logs(events)
+    );
+    let refused = refusals(events);
+    match name {
+        "goto, read" => {
+            assert_eq!(status.state, RunState::Failed, "{name}: {status:#?}");
+            assert!(
+                refused.contains(&("domain", &format!("{out}/"))),
+                "{name}: {refused:?}"
+            );
+        }
+        "fetch, read" => {
+            assert_eq!(status.state, RunState::Failed, "{name}: {status:#?}");
+            assert!(
+                refused.contains(&("action", "evaluate")),
+                "{name}: {refused:?}"
+            );
+            assert!(!status.data.contains_key("fetched"), "{name}: {status:#?}");
+        }
+        _ => {
+            assert_eq!(status.state, RunState::Completed, "{name}: {status:#?}");
+            // The proxy answers the refused fetch with 403 (which CORS may turn into a
+            // network error); either way the outside host never hears it.
+            let fetched = &status.data["fetched"];
+            assert!(
+                *fetched == 403 || *fetched == "refused",
+                "{name}: {status:#?}"
+            );
+            assert!(
+                refused
+                    .iter()
+                    .any(|(c, t)| *c == "domain" && t.starts_with(&format!("{out}/api"))),
+                "{name}: {refused:?}"
+            );
+        }
+    }
 }
 
 /// The operator's `[guardrails]` floors narrow every request the same way: a server confined to
@@ -180,12 +183,11 @@ async fn the_operators_floor_narrows_every_request() {
         vec![("/", Page::Html("<title>x</title>".into()))],
     )
     .await;
-    let site = Site::serve(vec![("/", Page::Html("<title>inside</title>".into()))]).await;
-    let env = TestEnv::new();
-    let mut config = env.config();
-    config.guardrails.allowed_domains = vec!["127.0.0.1".into()];
-    let orchestrator = env.start_with(config).await;
-    let handle = orchestrator.handle();
+    let h = Harness::new(vec![("/", Page::Html("<title>inside</title>".into()))])
+        .config(|c| c.guardrails.allowed_domains = vec!["127.0.0.1".into()])
+        .start()
+        .await;
+    let (site, handle) = (&h.site, &h.handle);
     let json = format!(
         r#"{{"driver": {{"type": "script", "steps": [
               {{"action": "goto", "url": "{{base}}/"}},
@@ -193,8 +195,8 @@ async fn the_operators_floor_narrows_every_request() {
             "guardrails": {{"allow_private_networks": true}}}}"#,
         outside.addr
     );
-    let run_id = handle.submit(request(&json, &site)).await.unwrap();
-    let (status, events) = finish(&handle, run_id).await;
+    let run_id = h.submit_json(&json).await;
+    let (status, events) = finish(handle, run_id).await;
     assert_eq!(status.state, RunState::Failed, "{status:#?}");
     assert!(
         refusals(&events).contains(&("domain", &format!("http://{}/", outside.addr))),
@@ -210,6 +212,5 @@ async fn the_operators_floor_narrows_every_request() {
     );
     assert_eq!(site.requests().iter().filter(|p| *p == "/").count(), 1);
     assert!(outside.requests().is_empty(), "{:?}", outside.requests());
-    orchestrator.shutdown(Duration::from_secs(5)).await;
-    env.assert_no_browsers().await;
+    h.finish().await;
 }

@@ -6,12 +6,11 @@
 
 mod common;
 
-use std::time::Duration;
-
+use common::harness::SHUTDOWN_GRACE;
 use common::model::{Model, Planned, browser, serve_model};
-use common::{Page, Site, TestEnv, request};
+use common::{Harness, Page};
 use futures::StreamExt;
-use pilothouse::{EventKind, RunEvent, RunState, SubmitError};
+use pilothouse::{EventKind, RunEvent, RunState, RunStatus, SubmitError};
 use serde_json::json;
 
 const HOME: &str = r#"<!doctype html><title>Orders</title><h1>Orders</h1>
@@ -61,14 +60,16 @@ steps:
     verify: {text_on_page: "Order {order}"}
 "##;
 
-async fn run(env: &TestEnv, json: &str, site: &Site) -> (pilothouse::RunStatus, Vec<RunEvent>) {
-    let orchestrator = env.start().await;
-    let handle = orchestrator.handle();
-    let run_id = handle.submit(request(json, site)).await.unwrap();
-    let events: Vec<RunEvent> = handle.events(run_id, 0).await.unwrap().collect().await;
-    let status = handle.status(run_id).await.unwrap().unwrap();
-    orchestrator.shutdown(Duration::from_secs(5)).await;
-    (status, events)
+/// Runs the request in `json` against the order site on its own orchestrator, then shuts down
+/// and checks that no browser is left; the status, the events and the order page's URL.
+async fn run(json: &str) -> (RunStatus, Vec<RunEvent>, String) {
+    let h = Harness::new(site_pages()).start().await;
+    let run_id = h.submit_json(json).await;
+    let events: Vec<RunEvent> = h.handle.events(run_id, 0).await.unwrap().collect().await;
+    let status = h.handle.status(run_id).await.unwrap().unwrap();
+    let order_url = h.url("/order/123");
+    h.finish().await;
+    (status, events, order_url)
 }
 
 fn logs(events: &[RunEvent]) -> Vec<String> {
@@ -83,16 +84,11 @@ fn logs(events: &[RunEvent]) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broken_primary_selector_succeeds_through_a_fallback() {
-    let site = Site::serve(site_pages()).await;
-    let env = TestEnv::new();
     let json = playbook_request(LOOKUP, json!({"order": 123}), json!({}));
-    let (status, events) = run(&env, &json, &site).await;
+    let (status, events, order_url) = run(&json).await;
     assert_eq!(status.state, RunState::Completed, "{status:#?}");
     assert_eq!(status.data["status"], "shipped");
-    assert_eq!(
-        status.last_url.as_deref(),
-        Some(site.url("/order/123").as_str())
-    );
+    assert_eq!(status.last_url.as_deref(), Some(order_url.as_str()));
     let logs = logs(&events);
     assert!(
         logs.iter()
@@ -100,13 +96,10 @@ async fn a_broken_primary_selector_succeeds_through_a_fallback() {
         "{logs:?}"
     );
     assert!(status.recovery.is_none());
-    env.assert_no_browsers().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn abort_fails_at_once_with_the_failure_message() {
-    let site = Site::serve(site_pages()).await;
-    let env = TestEnv::new();
     let yaml = r##"
 id: strict
 name: Strict
@@ -123,7 +116,7 @@ steps:
         r#""guardrails""#,
         r#""limits": {"action_timeout_ms": 1000}, "guardrails""#,
     );
-    let (status, events) = run(&env, &json, &site).await;
+    let (status, events, _) = run(&json).await;
     assert_eq!(status.state, RunState::Failed);
     let error = status.error.unwrap();
     assert_eq!(
@@ -135,27 +128,42 @@ steps:
         !logs(&events).iter().any(|l| l.contains("retrying")),
         "abort must not retry"
     );
-    env.assert_no_browsers().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_step_that_fails_twice_is_recovered_by_the_agent() {
-    let site = Site::serve(site_pages()).await;
-    let plan = vec![
-        Planned::Calls(vec![browser(
-            json!({"action": "click", "selector": "#cancel-real"}),
-        )]),
-        Planned::Calls(vec![browser(
-            json!({"action": "extract", "selector": "#status"}),
-        )]),
-        Planned::Calls(vec![(
-            "done",
-            json!({"answer": "order 123 is cancelled"}).to_string(),
-        )]),
-    ];
-    let model = Model::new(plan, "no-secret-in-this-run", vec![]);
+    let model = recovering_model();
     let base_url = serve_model(model.clone()).await;
-    let yaml = r##"
+    let json = playbook_request(
+        CANCEL_ORDER,
+        json!({"order": 123}),
+        json!({"agent": {"directive": "", "model": "scripted-model", "base_url": base_url,
+                         "api_key": "test-key"}}),
+    );
+    let json = json.replace(
+        r#""guardrails""#,
+        r#""limits": {"action_timeout_ms": 1000}, "guardrails""#,
+    );
+    let (status, events, order_url) = run(&json).await;
+    let problems = model.problems.lock().unwrap().clone();
+    assert!(problems.is_empty(), "model server saw: {problems:#?}");
+    assert_eq!(status.state, RunState::Completed, "{status:#?}");
+    assert_eq!(status.data["answer"], "order 123 is cancelled");
+    let recovery = status.recovery.expect("recovery recorded");
+    assert_eq!((recovery.step, recovery.action.as_str()), (2, "click"));
+    assert!(recovery.error.contains("#cancel-button"), "{recovery:?}");
+    let logs = logs(&events);
+    assert!(logs.iter().any(|l| l.contains("retrying once")), "{logs:?}");
+    assert!(
+        logs.iter()
+            .any(|l| l.contains("handing the run to the agent")),
+        "{logs:?}"
+    );
+    assert_hand_off_prompt(&model, &order_url);
+}
+
+/// A playbook whose cancel button selector is wrong: the click fails twice.
+const CANCEL_ORDER: &str = r##"
 id: cancel_order
 name: Cancel an order
 description: Cancel order {order} and confirm it is cancelled.
@@ -173,33 +181,26 @@ steps:
     selector: "#status"
     store_as: status
 "##;
-    let env = TestEnv::new();
-    let json = playbook_request(
-        yaml,
-        json!({"order": 123}),
-        json!({"agent": {"directive": "", "model": "scripted-model", "base_url": base_url,
-                         "api_key": "test-key"}}),
-    );
-    let json = json.replace(
-        r#""guardrails""#,
-        r#""limits": {"action_timeout_ms": 1000}, "guardrails""#,
-    );
-    let (status, events) = run(&env, &json, &site).await;
-    let problems = model.problems.lock().unwrap().clone();
-    assert!(problems.is_empty(), "model server saw: {problems:#?}");
-    assert_eq!(status.state, RunState::Completed, "{status:#?}");
-    assert_eq!(status.data["answer"], "order 123 is cancelled");
-    let recovery = status.recovery.expect("recovery recorded");
-    assert_eq!((recovery.step, recovery.action.as_str()), (2, "click"));
-    assert!(recovery.error.contains("#cancel-button"), "{recovery:?}");
-    let logs = logs(&events);
-    assert!(logs.iter().any(|l| l.contains("retrying once")), "{logs:?}");
-    assert!(
-        logs.iter()
-            .any(|l| l.contains("handing the run to the agent")),
-        "{logs:?}"
-    );
-    // The hand-off prompt says what failed, where, and what was left.
+
+/// A model that clicks the real cancel button, reads the status and is done.
+fn recovering_model() -> Model {
+    let plan = vec![
+        Planned::Calls(vec![browser(
+            json!({"action": "click", "selector": "#cancel-real"}),
+        )]),
+        Planned::Calls(vec![browser(
+            json!({"action": "extract", "selector": "#status"}),
+        )]),
+        Planned::Calls(vec![(
+            "done",
+            json!({"answer": "order 123 is cancelled"}).to_string(),
+        )]),
+    ];
+    Model::new(plan, "no-secret-in-this-run", vec![])
+}
+
+/// The hand-off prompt says what failed, where, and what was left.
+fn assert_hand_off_prompt(model: &Model, order_url: &str) {
     let seen = model.seen.lock().unwrap().clone();
     assert_eq!(seen.len(), 3);
     let first_user = seen[0]["messages"]
@@ -214,7 +215,7 @@ steps:
         "Cancel an order",
         "Failed step 2 (press the cancel button)",
         "#cancel-button",
-        &format!("Current URL: {}", site.url("/order/123")),
+        &format!("Current URL: {order_url}"),
         "3. extract",
         "[web-content-start]",
     ] {
@@ -223,15 +224,11 @@ steps:
             "no `{needle}` in:\n{first_user}"
         );
     }
-    env.assert_no_browsers().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_playbooks_are_refused_at_submit_naming_step_and_field() {
-    let site = Site::serve(site_pages()).await;
-    let env = TestEnv::new();
-    let orchestrator = env.start().await;
-    let handle = orchestrator.handle();
+    let h = Harness::new(site_pages()).start().await;
     let cases = [
         (
             "id: x\nsteps:\n  - action: goto\n    url: \"{base}/\"\n  - action: teleport\n",
@@ -252,7 +249,7 @@ async fn bad_playbooks_are_refused_at_submit_naming_step_and_field() {
     ];
     for (yaml, params, field) in cases {
         let json = playbook_request(yaml, params, json!({}));
-        match handle.submit(request(&json, &site)).await {
+        match h.handle.submit(h.request(&json)).await {
             Err(SubmitError::Invalid(invalid)) => {
                 assert!(
                     invalid.errors.iter().any(|e| e.field.starts_with(field)),
@@ -263,11 +260,11 @@ async fn bad_playbooks_are_refused_at_submit_naming_step_and_field() {
         }
     }
     assert!(
-        handle.list().await.unwrap().is_empty(),
+        h.handle.list().await.unwrap().is_empty(),
         "no run was admitted"
     );
-    assert!(env.run_browsers().is_empty());
-    let pool = handle.stats().await.unwrap().pool.unwrap();
+    assert!(h.env.run_browsers().is_empty());
+    let pool = h.handle.stats().await.unwrap().pool.unwrap();
     assert_eq!(pool.contexts_served, 0, "no pooled context was handed out");
-    orchestrator.shutdown(Duration::from_secs(5)).await;
+    h.orchestrator.shutdown(SHUTDOWN_GRACE).await;
 }

@@ -6,25 +6,15 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Page, Site, TestEnv, request};
+use common::{Harness, Page, eventually, procs};
 use pilothouse::{OrchestratorHandle, RunRequest, RunState};
 
 const RUNS: usize = 200;
 const WARM_UP: usize = 40;
 const CONCURRENCY: usize = 4;
 
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
-}
-
 fn rss_bytes() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let kb: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap();
-    kb * 1024
+    procs::own_rss_bytes().expect("VmRSS in /proc/self/status")
 }
 
 /// Runs `count` requests, `CONCURRENCY` at a time, and checks each completed.
@@ -44,38 +34,42 @@ async fn run_batch(handle: &OrchestratorHandle, request: &RunRequest, count: usi
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_hundred_runs_leave_nothing_behind() {
-    let site = Site::serve(vec![(
+/// A pool recycling its processes every 40 contexts, keeping 8 finished runs, recording little.
+async fn start_soak() -> Harness {
+    Harness::new(vec![(
         "/",
         Page::Html("<title>soak</title><p id='v'>ok</p>".into()),
     )])
-    .await;
-    let env = TestEnv::new();
-    let mut config = env.config();
-    config.max_concurrent_runs = CONCURRENCY;
-    config.browser.recycle_after_contexts = 40;
-    config.registry.max_finished_runs = 8;
-    config.recording.screenshots = false;
-    config.recording.report = false;
-    let orchestrator = env.start_with(config).await;
-    let handle = orchestrator.handle();
+    .config(|c| {
+        c.max_concurrent_runs = CONCURRENCY;
+        c.browser.recycle_after_contexts = 40;
+        c.registry.max_finished_runs = 8;
+        c.recording.screenshots = false;
+        c.recording.report = false;
+    })
+    .start()
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_runs_leave_nothing_behind() {
+    let h = start_soak().await;
+    let (env, handle) = (&h.env, &h.handle);
     assert!(handle.pool_warm(Duration::from_secs(10)).await);
-    let request = request(
+    let request = h.request(
         r##"{"driver": {"type": "script", "steps": [
                {"action": "goto", "url": "{base}/"},
                {"action": "extract", "selector": "#v", "store_as": "v"}]},
              "guardrails": {"allowed_domains": ["127.0.0.1"], "allow_private_networks": true}}"##,
-        &site,
     );
 
-    run_batch(&handle, &request, WARM_UP).await;
-    env.assert_no_run_browsers(&handle).await;
-    let (fds_warm, rss_warm) = (open_fds(), rss_bytes());
+    run_batch(handle, &request, WARM_UP).await;
+    env.assert_no_run_browsers(handle).await;
+    let (fds_warm, rss_warm) = (procs::own_fd_count(), rss_bytes());
 
-    run_batch(&handle, &request, RUNS - WARM_UP).await;
-    env.assert_no_run_browsers(&handle).await;
-    let (fds_end, rss_end) = (open_fds(), rss_bytes());
+    run_batch(handle, &request, RUNS - WARM_UP).await;
+    env.assert_no_run_browsers(handle).await;
+    let (fds_end, rss_end) = (procs::own_fd_count(), rss_bytes());
 
     let stats = handle.stats().await.unwrap().pool.unwrap();
     eprintln!(
@@ -87,15 +81,15 @@ async fn two_hundred_runs_leave_nothing_behind() {
     assert!(stats.recycled >= 3, "recycled every 40 contexts: {stats:?}");
     assert_eq!(stats.crashed, 0, "{stats:?}");
     // A recycled process's replacement is up; no retired one lingers once its runs ended.
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while env.pool_main_processes().len() > 2 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "retired browsers linger: {:?}",
-            env.pool_main_processes()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually(
+        Duration::from_secs(5),
+        "no retired browser lingers (two pool processes at most)",
+        async || {
+            let pool = env.pool_main_processes();
+            if pool.len() <= 2 { Ok(()) } else { Err(pool) }
+        },
+    )
+    .await;
     assert!(
         fds_end <= fds_warm + 8,
         "file descriptors grew from {fds_warm} to {fds_end}"
@@ -107,6 +101,5 @@ async fn two_hundred_runs_leave_nothing_behind() {
         rss_end >> 20,
         RUNS - WARM_UP
     );
-    orchestrator.shutdown(Duration::from_secs(5)).await;
-    env.assert_no_browsers().await;
+    h.finish().await;
 }

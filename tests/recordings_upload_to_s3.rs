@@ -12,11 +12,11 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{Page, Site, TestEnv, request};
+use common::{Harness, Page, TestEnv, eventually};
 use object_store::ObjectStoreExt;
 use object_store::aws::AmazonS3Builder;
 use object_store::path::Path as ObjectPath;
-use pilothouse::{Config, Manifest, RunState};
+use pilothouse::{Config, Manifest, RunId, RunState, RunStatus};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -51,14 +51,15 @@ impl Moto {
             .spawn()
             .expect("python3 with moto[server] is needed (pip install 'moto[server]')");
         let moto = Self { child, port };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while moto.http("PUT", &format!("/{BUCKET}")).await != Some(200) {
-            assert!(
-                Instant::now() < deadline,
-                "moto did not start on port {port}"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        eventually(
+            Duration::from_secs(60),
+            &format!("moto starts on port {port} and creates the bucket"),
+            async || {
+                let code = moto.http("PUT", &format!("/{BUCKET}")).await;
+                if code == Some(200) { Ok(()) } else { Err(code) }
+            },
+        )
+        .await;
         moto
     }
 
@@ -85,8 +86,8 @@ impl Moto {
     }
 }
 
-fn s3_config(env: &TestEnv, endpoint: &str) -> Config {
-    let mut config = env.config();
+/// Uploads to moto's bucket, two attempts 100 ms apart.
+fn use_s3(config: &mut Config, endpoint: &str) {
     config.recording.upload_url = Some(format!("s3://{BUCKET}/pilothouse"));
     config.recording.upload_attempts = 2;
     config.recording.upload_backoff_ms = 100;
@@ -102,7 +103,6 @@ fn s3_config(env: &TestEnv, endpoint: &str) -> Config {
             .upload_options
             .insert(k.to_owned(), v.to_owned());
     }
-    config
 }
 
 const SCRIPT: &str = r##"{"driver": {"type": "script", "steps": [
@@ -121,18 +121,17 @@ fn sha256_hex(bytes: &[u8]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recordings_reach_s3_intact_and_stay_local_when_s3_is_down() {
-    let site = Site::serve(vec![(
+    let moto = Moto::start().await;
+    let endpoint = moto.endpoint();
+    let h = Harness::new(vec![(
         "/",
         Page::Html("<title>S3</title><h1>up</h1>".into()),
     )])
+    .config(|c| use_s3(c, &endpoint))
+    .start()
     .await;
-    let moto = Moto::start().await;
-    let env = TestEnv::new();
-    let orchestrator = env.start_with(s3_config(&env, &moto.endpoint())).await;
-    let handle = orchestrator.handle();
 
-    let run_id = handle.submit(request(SCRIPT, &site)).await.unwrap();
-    let status = handle.wait(run_id).await.unwrap();
+    let (run_id, status) = h.run_json(SCRIPT).await;
     assert_eq!(status.state, RunState::Completed, "{status:?}");
     assert!(
         status.finalize_errors.is_empty(),
@@ -145,7 +144,19 @@ async fn recordings_reach_s3_intact_and_stay_local_when_s3_is_down() {
         recording.location,
         format!("s3://{BUCKET}/pilothouse/{run_id}/")
     );
+    assert_uploaded_intact(&h.env, &moto, run_id, recording.artifacts).await;
 
+    // The server goes away: the next run keeps its recording locally and says why.
+    moto.stop().await;
+    let started = Instant::now();
+    let (run_id, status) = h.run_json(SCRIPT).await;
+    assert!(started.elapsed() < Duration::from_secs(30));
+    assert_kept_locally(&h.env, run_id, &status);
+    h.finish().await;
+}
+
+/// The bucket holds the run's manifest and every artifact it lists, byte for byte the local copy.
+async fn assert_uploaded_intact(env: &TestEnv, moto: &Moto, run_id: RunId, artifacts: usize) {
     let s3 = Arc::new(
         AmazonS3Builder::new()
             .with_bucket_name(BUCKET)
@@ -169,7 +180,7 @@ async fn recordings_reach_s3_intact_and_stay_local_when_s3_is_down() {
     let manifest: Manifest =
         serde_json::from_slice(&get(format!("{prefix}/manifest.json")).await).unwrap();
     assert_eq!(manifest.run_id, run_id);
-    assert_eq!(manifest.artifacts.len(), recording.artifacts);
+    assert_eq!(manifest.artifacts.len(), artifacts);
     let kinds: Vec<&str> = manifest.artifacts.iter().map(|a| a.kind.as_str()).collect();
     for kind in ["actions", "dom", "report", "screenshot"] {
         assert!(kinds.contains(&kind), "no {kind} artifact in {kinds:?}");
@@ -184,12 +195,10 @@ async fn recordings_reach_s3_intact_and_stay_local_when_s3_is_down() {
         assert_eq!(sha256_hex(&bytes), artifact.sha256, "{}", artifact.path);
         assert_eq!(std::fs::read(local.join(&artifact.path)).unwrap(), bytes);
     }
+}
 
-    // The server goes away: the next run keeps its recording locally and says why.
-    moto.stop().await;
-    let run_id = handle.submit(request(SCRIPT, &site)).await.unwrap();
-    let started = Instant::now();
-    let status = handle.wait(run_id).await.unwrap();
+/// With S3 down the run completes, keeps its recording locally, intact, and says why.
+fn assert_kept_locally(env: &TestEnv, run_id: RunId, status: &RunStatus) {
     assert_eq!(status.state, RunState::Completed, "{status:?}");
     let recording = status.recording.clone().expect("a recording");
     assert!(!recording.uploaded);
@@ -211,7 +220,6 @@ async fn recordings_reach_s3_intact_and_stay_local_when_s3_is_down() {
         upload_error.message.contains("2 attempt(s)"),
         "{upload_error:?}"
     );
-    assert!(started.elapsed() < Duration::from_secs(30));
     let manifest: Manifest =
         serde_json::from_slice(&std::fs::read(local.join("manifest.json")).unwrap()).unwrap();
     for artifact in &manifest.artifacts {
@@ -220,6 +228,4 @@ async fn recordings_reach_s3_intact_and_stay_local_when_s3_is_down() {
     }
     // The status on disk names the local copy too.
     assert_eq!(env.status_json(run_id)["recording"]["uploaded"], false);
-    orchestrator.shutdown(Duration::from_secs(5)).await;
-    env.assert_no_browsers().await;
 }

@@ -3,45 +3,43 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{Page, Site, TestEnv, request};
+use common::{Harness, Page, eventually};
 use futures::StreamExt;
 use pilothouse::{CancelAck, RunEvent, RunState};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn evicted_runs_answer_from_the_store_like_before() {
-    let site = Site::serve(vec![("/", Page::Html("<title>B</title><h1>b</h1>".into()))]).await;
-    let env = TestEnv::new();
-    let mut config = env.config();
-    config.registry.max_finished_runs = 2;
-    let orchestrator = env.start_with(config).await;
-    let handle = orchestrator.handle();
+    let h = Harness::new(vec![("/", Page::Html("<title>B</title><h1>b</h1>".into()))])
+        .config(|c| c.registry.max_finished_runs = 2)
+        .start()
+        .await;
+    let handle = &h.handle;
     let mut seen = Vec::new();
     for _ in 0..4 {
-        let run_id = handle
-            .submit(request(
-                r##"{"driver": {"type": "script", "steps": [
+        let run_id = h.submit_json(r##"{"driver": {"type": "script", "steps": [
                        {"action": "goto", "url": "{base}/"},
                        {"action": "extract", "selector": "h1", "store_as": "h"}]},
-                     "guardrails": {"allowed_domains": ["127.0.0.1"], "allow_private_networks": true}}"##,
-                &site,
-            ))
-            .await
-            .unwrap();
+                     "guardrails": {"allowed_domains": ["127.0.0.1"], "allow_private_networks": true}}"##).await;
         let events: Vec<RunEvent> = handle.events(run_id, 0).await.unwrap().collect().await;
         let status = handle.status(run_id).await.unwrap().unwrap();
         assert_eq!(status.state, RunState::Completed);
         seen.push((run_id, status, events));
     }
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let stats = loop {
-        let stats = handle.stats().await.unwrap();
-        if stats.active == 0 || Instant::now() > deadline {
-            break stats;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let stats = eventually(
+        Duration::from_secs(10),
+        "no run is active any more",
+        async || {
+            let stats = handle.stats().await.unwrap();
+            if stats.active == 0 {
+                Ok(stats)
+            } else {
+                Err(stats)
+            }
+        },
+    )
+    .await;
     assert_eq!(
         (stats.runs_in_memory, stats.finished_in_memory),
         (2, 2),
@@ -59,6 +57,5 @@ async fn evicted_runs_answer_from_the_store_like_before() {
         assert_eq!(&tail[..], &events[3..]);
         assert_eq!(handle.cancel(*run_id).await, Ok(CancelAck::AlreadyFinished));
     }
-    orchestrator.shutdown(Duration::from_secs(5)).await;
-    env.assert_no_browsers().await;
+    h.finish().await;
 }

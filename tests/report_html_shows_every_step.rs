@@ -4,23 +4,22 @@
 
 mod common;
 
+use std::path::Path;
 use std::time::Duration;
 
 use chromiumoxide::cdp::browser_protocol::network::EventLoadingFailed;
 use chromiumoxide::{Browser, BrowserConfig};
-use common::{FORM_PAGE, Page, Site, TestEnv, request};
+use common::harness::SHUTDOWN_GRACE;
+use common::{FORM_PAGE, Harness, Page};
 use futures::StreamExt;
 use pilothouse::{Config, RunState};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn report_shows_each_step_with_its_screenshot_and_loads_nothing() {
-    let site = Site::serve(vec![("/", Page::Html(FORM_PAGE.into()))]).await;
-    let env = TestEnv::new();
-    let orchestrator = env.start().await;
-    let handle = orchestrator.handle();
-    let run_id = handle
-        .submit(request(
-            r##"{"driver": {"type": "script", "steps": [
+    let h = Harness::new(vec![("/", Page::Html(FORM_PAGE.into()))])
+        .start()
+        .await;
+    let run_id = h.submit_json(r##"{"driver": {"type": "script", "steps": [
                    {"action": "goto", "url": "{base}/"},
                    {"action": "type", "selector": "#name", "text": "Ada <b>"},
                    {"action": "click", "selector": "#submit"},
@@ -29,21 +28,27 @@ async fn report_shows_each_step_with_its_screenshot_and_loads_nothing() {
                    {"action": "screenshot"},
                    {"action": "extract", "selector": "#missing"}]},
                  "limits": {"action_timeout_ms": 1500},
-                 "guardrails": {"allowed_domains": ["127.0.0.1"], "allow_private_networks": true}}"##,
-            &site,
-        ))
-        .await
-        .unwrap();
-    let status = handle.wait(run_id).await.unwrap();
+                 "guardrails": {"allowed_domains": ["127.0.0.1"], "allow_private_networks": true}}"##).await;
+    let status = h.wait(run_id).await;
     assert_eq!(status.state, RunState::Failed, "{status:?}");
-    orchestrator.shutdown(Duration::from_secs(5)).await;
+    let Harness {
+        env, orchestrator, ..
+    } = h;
+    orchestrator.shutdown(SHUTDOWN_GRACE).await;
     let report = env
         .runs_dir()
         .join(run_id.to_string())
         .join("recording/report.html");
     assert!(report.is_file(), "no report at {}", report.display());
+    let (facts, failed_load) = open_report(&report, &env.dir.path().join("report-viewer")).await;
+    assert_eq!(failed_load, None, "a resource failed to load");
+    assert_report_shows_every_step(&facts);
+    env.assert_no_browsers().await;
+}
 
-    let profile = env.dir.path().join("report-viewer");
+/// Opens the report from disk in a Chromium of the test's own; what its page holds, and the
+/// first resource that failed to load, if any.
+async fn open_report(report: &Path, profile: &Path) -> (serde_json::Value, Option<String>) {
     let chromium = Config::default().resolve_chromium().unwrap();
     let config = BrowserConfig::builder()
         .chrome_executable(chromium)
@@ -51,7 +56,7 @@ async fn report_shows_each_step_with_its_screenshot_and_loads_nothing() {
         .no_sandbox()
         .arg("disable-gpu")
         .arg("no-first-run")
-        .user_data_dir(&profile)
+        .user_data_dir(profile)
         .build()
         .unwrap();
     let (mut browser, mut handler) = Browser::launch(config).await.unwrap();
@@ -98,9 +103,12 @@ async fn report_shows_each_step_with_its_screenshot_and_loads_nothing() {
     let _ = browser.close().await;
     let _ = tokio::time::timeout(Duration::from_secs(5), browser.wait()).await;
     handler_task.abort();
-    let (facts, failed_load) = checked.unwrap();
+    checked.unwrap()
+}
 
-    assert_eq!(failed_load, None, "a resource failed to load");
+/// The report loads nothing, shows every step with its timing and screenshot, and the page's
+/// text as text.
+fn assert_report_shows_every_step(facts: &serde_json::Value) {
     assert_eq!(
         facts["resources"],
         serde_json::json!([]),
@@ -138,5 +146,4 @@ async fn report_shows_each_step_with_its_screenshot_and_loads_nothing() {
     assert_eq!(steps[6]["failed"], true);
     assert!(steps[6]["text"].as_str().unwrap().contains("#missing"));
     assert!(steps[..6].iter().all(|s| s["failed"] == false));
-    env.assert_no_browsers().await;
 }

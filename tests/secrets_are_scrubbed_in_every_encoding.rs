@@ -8,13 +8,11 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::model::{Model, Planned, browser, serve_model};
 use common::secrets::SecretScan;
-use common::{Page, Site, TestEnv, request};
+use common::{Harness, Page, TestEnv};
 use futures::StreamExt;
-use pilothouse::{RunEvent, RunState};
+use pilothouse::{RunEvent, RunState, RunStatus};
 use serde_json::json;
 
 const SECRET: &str = "Tr0ub4dor&3 \"x\"<y>@! +z";
@@ -76,7 +74,7 @@ steps:
     )
 }
 
-fn run_request(on_failure: &str, agent: Option<&str>, site: &Site) -> pilothouse::RunRequest {
+fn run_request(on_failure: &str, agent: Option<&str>, h: &Harness) -> pilothouse::RunRequest {
     let mut driver = json!({"type": "playbook", "playbook": playbook(on_failure), "params": {}});
     if let Some(base_url) = agent {
         driver["agent"] = json!({"directive": "", "model": "scripted-model",
@@ -88,7 +86,7 @@ fn run_request(on_failure: &str, agent: Option<&str>, site: &Site) -> pilothouse
         "limits": {"action_timeout_ms": 1500},
         "guardrails": {"allowed_domains": ["127.0.0.1"], "allow_private_networks": true}
     });
-    request(&body.to_string(), site)
+    h.request(&body.to_string())
 }
 
 fn agent_plan() -> Vec<Planned> {
@@ -116,33 +114,38 @@ fn agent_plan() -> Vec<Planned> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_credential_leaves_no_trace_in_any_encoding_anywhere() {
     let logs = common::logs::capture();
-    let site = Site::serve(vec![
+    let model = Model::new(agent_plan(), SECRET, vec!["pw"]);
+    let base_url = serve_model(model.clone()).await;
+    let h = Harness::new(vec![
         ("/login", Page::Html(LOGIN.into())),
         ("/welcome", Page::Html(WELCOME.into())),
     ])
+    .start()
     .await;
-    let model = Model::new(agent_plan(), SECRET, vec!["pw"]);
-    let base_url = serve_model(model.clone()).await;
-    let env = TestEnv::new();
-    let orchestrator = env.start().await;
-    let handle = orchestrator.handle();
 
     let mut events: Vec<RunEvent> = Vec::new();
     let mut statuses = Vec::new();
     for (on_failure, agent) in [("agent", Some(base_url.as_str())), ("abort", None)] {
-        let run_id = handle
-            .submit(run_request(on_failure, agent, &site))
-            .await
-            .unwrap();
-        let run_events: Vec<RunEvent> = handle.events(run_id, 0).await.unwrap().collect().await;
+        let request = run_request(on_failure, agent, &h);
+        let run_id = h.handle.submit(request).await.unwrap();
+        let run_events: Vec<RunEvent> = h.handle.events(run_id, 0).await.unwrap().collect().await;
         events.extend(run_events);
-        statuses.push(handle.status(run_id).await.unwrap().unwrap());
+        statuses.push(h.handle.status(run_id).await.unwrap().unwrap());
     }
-    orchestrator.shutdown(Duration::from_secs(5)).await;
-    env.assert_no_browsers().await;
+    let env = h.finish().await;
+    assert_went_where_it_could_leak(&statuses[0], &statuses[1]);
+    let requests = assert_model_saw_scrubbed_values(&model);
+    let final_dom = env
+        .runs_dir()
+        .join(statuses[0].run_id.to_string())
+        .join("recording/final_dom.html");
+    let dom = std::fs::read_to_string(&final_dom).unwrap();
+    assert!(dom.contains("data-b64=") && dom.contains(MARK), "{dom}");
+    assert_no_trace_anywhere(&env, &events, &requests, &logs.text());
+}
 
-    // The runs went where the secret could leak: the hand-off and the failed verification.
-    let (handed, aborted) = (&statuses[0], &statuses[1]);
+/// The runs went where the secret could leak: the hand-off and the failed verification.
+fn assert_went_where_it_could_leak(handed: &RunStatus, aborted: &RunStatus) {
     assert_eq!(handed.state, RunState::Completed, "{handed:#?}");
     let recovery = handed.recovery.as_ref().expect("handed to the agent");
     assert!(recovery.error.contains("url_contains"), "{recovery:?}");
@@ -151,6 +154,11 @@ async fn a_credential_leaves_no_trace_in_any_encoding_anywhere() {
     let error = aborted.error.as_ref().unwrap();
     assert!(error.message.contains("(the URL is `"), "{error:?}");
     assert!(error.message.contains(MARK), "{error:?}");
+}
+
+/// Every planned model call was made, and the ones that show the page show scrubbed values;
+/// the requests, as text.
+fn assert_model_saw_scrubbed_values(model: &Model) -> Vec<String> {
     let problems = model.problems.lock().unwrap().clone();
     assert!(problems.is_empty(), "model server saw: {problems:#?}");
     let seen = model.seen.lock().unwrap().clone();
@@ -167,27 +175,24 @@ async fn a_credential_leaves_no_trace_in_any_encoding_anywhere() {
             "request {n} shows no scrubbed value"
         );
     }
-    let final_dom = env
-        .runs_dir()
-        .join(handed.run_id.to_string())
-        .join("recording/final_dom.html");
-    let dom = std::fs::read_to_string(&final_dom).unwrap();
-    assert!(dom.contains("data-b64=") && dom.contains(MARK), "{dom}");
+    requests
+}
 
-    // Nothing anywhere holds the value, encoded or cut.
+/// Nothing anywhere holds the value, encoded or cut: the runs' files, the recordings, the
+/// events, the model requests and the log lines.
+fn assert_no_trace_anywhere(env: &TestEnv, events: &[RunEvent], requests: &[String], lines: &str) {
     let scan = SecretScan::new(SECRET);
     assert!(scan.needle_count() >= 20, "{}", scan.needle_count());
     let mut found = scan.scan_dir(&env.runs_dir());
     found.extend(scan.scan_dir(&env.recordings_dir()));
-    for event in &events {
+    for event in events {
         let text = serde_json::to_string(event).unwrap();
         found.extend(scan.scan_text(&format!("event {}#{}", event.run_id, event.seq), &text));
     }
     for (n, text) in requests.iter().enumerate() {
         found.extend(scan.scan_text(&format!("model request {n}"), text));
     }
-    let lines = logs.text();
-    found.extend(scan.scan_text("log lines", &lines));
+    found.extend(scan.scan_text("log lines", lines));
     assert!(found.is_empty(), "the credential leaked:\n{found:#?}");
     // The scan itself finds what it should.
     let leak = format!("x={}", SECRET.replace(' ', "+").replace('&', "%26"));

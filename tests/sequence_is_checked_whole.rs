@@ -5,9 +5,7 @@
 
 mod common;
 
-use std::time::Duration;
-
-use common::{Page, Site, TestEnv, request};
+use common::{Harness, Page, Site, request};
 use futures::StreamExt;
 use pilothouse::{EventKind, RunEvent, RunState, RunStatus};
 
@@ -52,16 +50,14 @@ fn hits(site: &Site) -> usize {
 async fn a_sequence_with_a_forbidden_later_step_runs_no_step() {
     let outside = Site::serve_at("127.0.0.2", vec![]).await;
     let out = format!("http://{}/x", outside.addr);
-    let site = Site::serve(pages()).await;
-    let env = TestEnv::new();
-    let orchestrator = env.start().await;
-    let handle = orchestrator.handle();
+    let h = Harness::new(pages()).start().await;
+    let (site, handle) = (&h.site, &h.handle);
 
     // Out of scope later on: refused whole, naming the step; the click never ran.
     let (status, events) = run(
-        &handle,
+        handle,
         &format!(r#"{{"action": "goto", "url": "{out}"}}"#),
-        &site,
+        site,
     )
     .await;
     assert_eq!(status.state, RunState::Failed, "{status:#?}");
@@ -76,13 +72,13 @@ async fn a_sequence_with_a_forbidden_later_step_runs_no_step() {
             EventKind::GuardrailBlocked { check, target, .. } if check == "domain" && *target == out)),
         "{events:#?}"
     );
-    assert_eq!(hits(&site), 0, "{:?}", site.requests());
+    assert_eq!(hits(site), 0, "{:?}", site.requests());
 
     // A destructive click later on: refused whole as well.
     let (status, _) = run(
-        &handle,
+        handle,
         r##"{"action": "click", "selector": "#delete-account"}"##,
-        &site,
+        site,
     )
     .await;
     assert_eq!(status.state, RunState::Failed, "{status:#?}");
@@ -95,18 +91,12 @@ async fn a_sequence_with_a_forbidden_later_step_runs_no_step() {
             .contains("step 2 (click)"),
         "{status:#?}"
     );
-    assert_eq!(hits(&site), 0, "{:?}", site.requests());
+    assert_eq!(hits(site), 0, "{:?}", site.requests());
 
     // The same sequence in scope runs both steps.
-    let (status, _) = run(
-        &handle,
-        r#"{"action": "goto", "url": "{base}/next"}"#,
-        &site,
-    )
-    .await;
+    let (status, _) = run(handle, r#"{"action": "goto", "url": "{base}/next"}"#, site).await;
     assert_eq!(status.state, RunState::Completed, "{status:#?}");
-    assert_eq!(hits(&site), 1, "{:?}", site.requests());
+    assert_eq!(hits(site), 1, "{:?}", site.requests());
     assert!(outside.requests().is_empty(), "{:?}", outside.requests());
-    orchestrator.shutdown(Duration::from_secs(5)).await;
-    env.assert_no_browsers().await;
+    h.finish().await;
 }

@@ -9,7 +9,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::server::{LOOPBACK, RUN_TIMEOUT, Server, error_code, json_with_status, sse_frames};
-use common::{Page, Site, TestEnv};
+use common::{Page, Site, TestEnv, eventually};
 
 /// Reads an SSE response to its end; the (id, event, data) frames.
 async fn read_to_end(mut response: reqwest::Response) -> Vec<(String, String, String)> {
@@ -81,17 +81,21 @@ async fn sigterm_drains_runs_ends_streams_and_exits_0() {
 
     server.sigterm();
     // Draining: not ready, and nothing new is admitted.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let response = server.get("/ready").await;
-        if response.status() == 503 {
-            let body = json_with_status(response, 503).await;
-            assert_eq!(body["shutting_down"], true, "{body}");
-            break;
-        }
-        assert!(Instant::now() < deadline, "/ready stayed 200 after SIGTERM");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let response = eventually(
+        Duration::from_secs(5),
+        "/ready answers 503 after SIGTERM",
+        async || {
+            let response = server.get("/ready").await;
+            if response.status() == 503 {
+                Ok(response)
+            } else {
+                Err(response.status())
+            }
+        },
+    )
+    .await;
+    let body = json_with_status(response, 503).await;
+    assert_eq!(body["shutting_down"], true, "{body}");
     let refused = json_with_status(server.post("/runs", run("/late", "#late")).await, 503).await;
     assert_eq!(error_code(&refused), "SHUTTING_DOWN");
 
@@ -136,11 +140,15 @@ async fn a_second_sigterm_cancels_at_once() {
         .await;
     server.wait_for(run_id, |s| s["state"] == "running").await;
     server.sigterm();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while server.get("/ready").await.status() != 503 {
-        assert!(Instant::now() < deadline, "/ready stayed 200 after SIGTERM");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually(
+        Duration::from_secs(5),
+        "/ready answers 503 after SIGTERM",
+        async || {
+            let status = server.get("/ready").await.status();
+            if status == 503 { Ok(()) } else { Err(status) }
+        },
+    )
+    .await;
     let signalled = Instant::now();
     server.sigterm();
     let exit = server.wait_exit().await;

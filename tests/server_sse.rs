@@ -9,7 +9,7 @@ mod common;
 use std::time::Duration;
 
 use common::server::{LOOPBACK, RUN_TIMEOUT, Server, sse_frames};
-use common::{Page, Site, TestEnv};
+use common::{Page, Site, TestEnv, eventually};
 use serde_json::Value;
 
 /// A page whose `#late` appears after `delay_ms`, so a run waiting for it stays live a while.
@@ -333,14 +333,15 @@ async fn a_run_known_only_to_the_store_is_served_the_same() {
     let run_id = server.submit(&waiting_run(&site)).await;
     let status = server.wait_terminal(run_id).await;
     assert_eq!(status["state"], "completed", "{status}");
-    let deadline = tokio::time::Instant::now() + RUN_TIMEOUT;
-    while server.get_json("/ready", 200).await["runs_in_memory"] != 0 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the run never left memory"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually(RUN_TIMEOUT, "the run leaves memory", async || {
+        let in_memory = server.get_json("/ready", 200).await["runs_in_memory"].clone();
+        if in_memory == 0 {
+            Ok(())
+        } else {
+            Err(in_memory)
+        }
+    })
+    .await;
     let mut stream = server.get(&format!("/runs/{run_id}/events")).await;
     let frames = event_frames(&read_stream(&mut stream, None).await);
     assert_eq!(frames, expected_frames(&env, run_id));

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Page, Site, TestEnv, request};
+use common::{Harness, Page};
 use pilothouse::RunState;
 use serde_json::Value;
 
@@ -93,27 +93,22 @@ fn durations(events: &[Value]) -> Vec<(String, u64)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_click_waits_for_the_xhr_it_started_and_what_it_renders() {
-    let site = Site::serve(vec![
+    let h = Harness::new(vec![
         ("/", Page::Html(XHR_PAGE.into())),
         (
             "/slow-data",
             Page::Slow(Duration::from_millis(300), "42 rows".into()),
         ),
     ])
+    .start()
     .await;
-    let env = TestEnv::new();
-    let orchestrator = env.start().await;
+    let env = &h.env;
     let json = r##"{"driver": {"type": "script", "steps": [
            {"action": "goto", "url": "{base}/"},
            {"action": "click", "selector": "#load"},
            {"action": "evaluate", "script": "document.getElementById('out').textContent", "store_as": "out"}]},
          "guardrails": {"allowed_domains": ["127.0.0.1"], "allow_private_networks": true}}"##;
-    let run_id = orchestrator
-        .handle()
-        .submit(request(json, &site))
-        .await
-        .unwrap();
-    let status = orchestrator.handle().wait(run_id).await.unwrap();
+    let (run_id, status) = h.run_json(json).await;
     assert_eq!(status.state, RunState::Completed, "{status:?}");
     assert_eq!(status.data["out"], "rendered: 42 rows");
     let events = env.events_jsonl(run_id);
@@ -127,33 +122,27 @@ async fn a_click_waits_for_the_xhr_it_started_and_what_it_renders() {
         "changes",
         "{events:#?}"
     );
-    orchestrator.shutdown(Duration::from_secs(5)).await;
-    env.assert_no_browsers().await;
+    h.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_side_route_change_is_read_after_it_renders() {
-    let site = Site::serve(vec![
+    let h = Harness::new(vec![
         ("/app/a", Page::Html(ROUTER_PAGE.into())),
         (
             "/route-data",
             Page::Slow(Duration::from_millis(200), "from the server".into()),
         ),
     ])
+    .start()
     .await;
-    let env = TestEnv::new();
-    let orchestrator = env.start().await;
+    let (site, env) = (&h.site, &h.env);
     let json = r##"{"driver": {"type": "script", "steps": [
            {"action": "goto", "url": "{base}/app/a"},
            {"action": "click", "selector": "#to-b"},
            {"action": "extract", "selector": "#view", "store_as": "view"}]},
          "guardrails": {"allowed_domains": ["127.0.0.1"], "allow_private_networks": true}}"##;
-    let run_id = orchestrator
-        .handle()
-        .submit(request(json, &site))
-        .await
-        .unwrap();
-    let status = orchestrator.handle().wait(run_id).await.unwrap();
+    let (run_id, status) = h.run_json(json).await;
     assert_eq!(status.state, RunState::Completed, "{status:?}");
     assert_eq!(status.data["view"], "route /app/b: from the server");
     let base = format!("http://{}", site.addr);
@@ -166,35 +155,30 @@ async fn a_client_side_route_change_is_read_after_it_renders() {
         "{navigated:#?}"
     );
     eprintln!("route change: {:?}", durations(&events));
-    orchestrator.shutdown(Duration::from_secs(5)).await;
-    env.assert_no_browsers().await;
+    h.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_page_that_never_stops_polling_holds_no_action_past_the_cap() {
-    let site = Site::serve(vec![
+    let h = Harness::new(vec![
         ("/", Page::Html(POLLING_PAGE.into())),
         ("/poll", Page::Slow(Duration::from_millis(20), "ok".into())),
     ])
+    .config(|c| {
+        c.settle.load_ms = 400;
+        c.settle.network_idle_ms = 400;
+        c.settle.dom_stable_ms = 400;
+    })
+    .start()
     .await;
-    let env = TestEnv::new();
-    let mut config = env.config();
-    config.settle.load_ms = 400;
-    config.settle.network_idle_ms = 400;
-    config.settle.dom_stable_ms = 400;
-    let orchestrator = env.start_with(config).await;
+    let (site, env) = (&h.site, &h.env);
     let json = r##"{"driver": {"type": "script", "steps": [
            {"action": "goto", "url": "{base}/"},
            {"action": "click", "selector": "#mark"},
            {"action": "evaluate", "script": "document.getElementById('marked').textContent", "store_as": "marked"},
            {"action": "evaluate", "script": "Number(document.getElementById('ticks').textContent)", "store_as": "ticks"}]},
          "guardrails": {"allowed_domains": ["127.0.0.1"], "allow_private_networks": true}}"##;
-    let run_id = orchestrator
-        .handle()
-        .submit(request(json, &site))
-        .await
-        .unwrap();
-    let status = orchestrator.handle().wait(run_id).await.unwrap();
+    let (run_id, status) = h.run_json(json).await;
     assert_eq!(status.state, RunState::Completed, "{status:?}");
     assert_eq!(status.data["marked"], "marked");
     // The page really kept polling while the actions ran.
@@ -213,18 +197,19 @@ async fn a_page_that_never_stops_polling_holds_no_action_past_the_cap() {
     for (name, ms) in &timings {
         assert!(*ms < 1_400, "{name} took {ms} ms on a polling page");
     }
-    orchestrator.shutdown(Duration::from_secs(5)).await;
-    env.assert_no_browsers().await;
+    h.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn actions_that_change_nothing_return_at_once() {
-    let site = Site::serve(vec![("/", Page::Html(PLAIN_PAGE.into()))]).await;
-    let env = TestEnv::new();
-    let mut config = env.config();
-    // Screenshots are taken after the action's time is measured, but cost CPU on a 2-core box.
-    config.recording.screenshots = false;
-    let orchestrator = env.start_with(config).await;
+    let h = Harness::new(vec![("/", Page::Html(PLAIN_PAGE.into()))])
+        .config(|c| {
+            // Screenshots are taken after the action's time is measured, but cost CPU on a 2-core box.
+            c.recording.screenshots = false;
+        })
+        .start()
+        .await;
+    let env = &h.env;
     let json = r##"{"driver": {"type": "script", "steps": [
            {"action": "goto", "url": "{base}/"},
            {"action": "extract", "selector": "#text", "store_as": "warm-up"},
@@ -239,12 +224,7 @@ async fn actions_that_change_nothing_return_at_once() {
            {"action": "evaluate", "script": "document.getElementById('name').value", "store_as": "typed"},
            {"action": "goto", "url": "{base}/"}]},
          "guardrails": {"allowed_domains": ["127.0.0.1"], "allow_private_networks": true}}"##;
-    let run_id = orchestrator
-        .handle()
-        .submit(request(json, &site))
-        .await
-        .unwrap();
-    let status = orchestrator.handle().wait(run_id).await.unwrap();
+    let (run_id, status) = h.run_json(json).await;
     assert_eq!(status.state, RunState::Completed, "{status:?}");
     assert_eq!(status.data["two"], 2);
     assert_eq!(status.data["text"], "plain text");
@@ -273,6 +253,5 @@ async fn actions_that_change_nothing_return_at_once() {
         .map(|(a, w)| (a.to_string(), w.to_string()))
         .collect();
     assert_eq!(waited, expected, "{events:#?}");
-    orchestrator.shutdown(Duration::from_secs(5)).await;
-    env.assert_no_browsers().await;
+    h.finish().await;
 }

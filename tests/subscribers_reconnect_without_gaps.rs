@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Page, Site, TestEnv, request};
+use common::{Harness, Page};
 use futures::StreamExt;
 use pilothouse::{RunEvent, RunState};
 
@@ -25,14 +25,13 @@ impl Lcg {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconnecting_subscriber_reassembles_one_to_n() {
-    let site = Site::serve(vec![(
+    let h = Harness::new(vec![(
         "/",
         Page::Html("<title>R</title><p id=a>1</p>".into()),
     )])
+    .start()
     .await;
-    let env = TestEnv::new();
-    let orchestrator = env.start().await;
-    let handle = orchestrator.handle();
+    let handle = &h.handle;
     let mut steps = vec![r#"{"action": "goto", "url": "{base}/"}"#.to_owned()];
     for i in 0..14 {
         steps.push(format!(
@@ -50,7 +49,7 @@ async fn reconnecting_subscriber_reassembles_one_to_n() {
         .as_nanos() as u64;
     eprintln!("seed {seed}");
     let mut rng = Lcg(seed);
-    let run_id = handle.submit(request(&json, &site)).await.unwrap();
+    let run_id = h.submit_json(&json).await;
 
     let mut got: Vec<RunEvent> = Vec::new();
     let mut reconnects_mid_run = 0;
@@ -96,6 +95,5 @@ async fn reconnecting_subscriber_reassembles_one_to_n() {
         reconnects_mid_run >= 5,
         "only {reconnects_mid_run} reconnections happened while the run was live (seed {seed})"
     );
-    orchestrator.shutdown(Duration::from_secs(5)).await;
-    env.assert_no_browsers().await;
+    h.finish().await;
 }

@@ -9,11 +9,10 @@ mod common;
 
 use std::io::ErrorKind;
 use std::net::{TcpListener, UdpSocket};
-use std::time::Duration;
 
-use common::{Page, Site, TestEnv, request};
+use common::{Harness, Page};
 use futures::StreamExt;
-use pilothouse::{Config, EventKind, RunState};
+use pilothouse::{EventKind, RunEvent, RunId, RunState};
 
 /// Starts WebRTC in `win` towards the listeners: a STUN server and a TURN server over UDP, a
 /// TURN server over TCP, and (after an offer/answer with a local peer) remote host candidates
@@ -172,19 +171,26 @@ impl Outside {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webrtc_reaches_no_outside_listener_from_any_frame_or_popup() {
-    let site = Site::serve(pages()).await;
-    let cross = format!("http://localhost:{}", site.addr.port());
-    let env = TestEnv::new();
-    let config = Config {
-        max_concurrent_runs: 3,
-        ..env.config()
-    };
-    let orchestrator = env.start_with(config).await;
-    let handle = orchestrator.handle();
+    let h = Harness::new(pages())
+        .config(|c| c.max_concurrent_runs = 3)
+        .start()
+        .await;
     // The engine says which mechanism holds runs to their proxy.
-    let stats = handle.stats().await.unwrap();
+    let stats = h.handle.stats().await.unwrap();
     assert_eq!(stats.egress, "proxy+webrtc-proxied-only");
 
+    let mut leaks = Vec::new();
+    for (case, outside, run_id) in submit_probes(&h).await {
+        let events: Vec<_> = h.handle.events(run_id, 0).await.unwrap().collect().await;
+        leaks.extend(check_probe(&case, &outside, &events));
+    }
+    assert!(leaks.is_empty(), "WebRTC escaped the proxy: {leaks:#?}");
+    h.finish().await;
+}
+
+/// One run per case, each probing its own outside listener on 127.0.0.2.
+async fn submit_probes(h: &Harness) -> Vec<(Case, Outside, RunId)> {
+    let cross = format!("http://localhost:{}", h.site.addr.port());
     let mut runs = Vec::new();
     for case in cases() {
         let outside = Outside::bind();
@@ -203,48 +209,47 @@ async fn webrtc_reaches_no_outside_listener_from_any_frame_or_popup() {
             r#"{{"driver": {{"type": "script", "steps": {steps}}},
                 "guardrails": {{"allowed_domains": ["127.0.0.1", "localhost"], "allow_private_networks": true}}}}"#
         );
-        let run_id = handle.submit(request(&json, &site)).await.unwrap();
+        let run_id = h.submit_json(&json).await;
         runs.push((case, outside, run_id));
     }
-    let mut leaks = Vec::new();
-    for (case, outside, run_id) in runs {
-        let events: Vec<_> = handle.events(run_id, 0).await.unwrap().collect().await;
-        let EventKind::Finished { status } = &events.last().unwrap().kind else {
-            panic!("{}: no terminal event", case.name);
-        };
-        assert_eq!(
-            status.state,
-            RunState::Completed,
-            "{}: {status:?}",
+    runs
+}
+
+/// Fails unless the case's run completed past its probe; the leak, if its outside listener
+/// heard anything.
+fn check_probe(case: &Case, outside: &Outside, events: &[RunEvent]) -> Option<String> {
+    let EventKind::Finished { status } = &events.last().unwrap().kind else {
+        panic!("{}: no terminal event", case.name);
+    };
+    assert_eq!(
+        status.state,
+        RunState::Completed,
+        "{}: {status:?}",
+        case.name
+    );
+    assert_eq!(
+        status.data.get("after").and_then(|v| v.as_str()),
+        Some("still here"),
+        "{}: the step after the probe did not run: {status:?}",
+        case.name
+    );
+    let probe = status.data.get("probe").cloned().unwrap_or_default();
+    let refused: Vec<&str> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::GuardrailBlocked { target, .. } => Some(target.as_str()),
+            _ => None,
+        })
+        .collect();
+    let (datagrams, connections) = outside.heard();
+    eprintln!(
+        "{}: probe {probe}, {datagrams} datagrams, {connections} connections, refused {refused:?}",
+        case.name
+    );
+    (datagrams + connections > 0).then(|| {
+        format!(
+            "{}: {datagrams} UDP datagrams and {connections} TCP connections reached 127.0.0.2",
             case.name
-        );
-        assert_eq!(
-            status.data.get("after").and_then(|v| v.as_str()),
-            Some("still here"),
-            "{}: the step after the probe did not run: {status:?}",
-            case.name
-        );
-        let probe = status.data.get("probe").cloned().unwrap_or_default();
-        let refused: Vec<&str> = events
-            .iter()
-            .filter_map(|e| match &e.kind {
-                EventKind::GuardrailBlocked { target, .. } => Some(target.as_str()),
-                _ => None,
-            })
-            .collect();
-        let (datagrams, connections) = outside.heard();
-        eprintln!(
-            "{}: probe {probe}, {datagrams} datagrams, {connections} connections, refused {refused:?}",
-            case.name
-        );
-        if datagrams + connections > 0 {
-            leaks.push(format!(
-                "{}: {datagrams} UDP datagrams and {connections} TCP connections reached 127.0.0.2",
-                case.name
-            ));
-        }
-    }
-    assert!(leaks.is_empty(), "WebRTC escaped the proxy: {leaks:#?}");
-    orchestrator.shutdown(Duration::from_secs(5)).await;
-    env.assert_no_browsers().await;
+        )
+    })
 }

@@ -49,6 +49,8 @@ mod options;
 mod overhead;
 mod pilothouse;
 mod playwright;
+// The `/proc` scanner the tests use, so both count processes and memory the same way.
+#[path = "../../tests/common/procs.rs"]
 mod procs;
 mod pss;
 mod report;
@@ -89,7 +91,7 @@ async fn main() -> anyhow::Result<()> {
         Some(evals) => overhead::run(evals, &base, &root_path).await,
         None => compare(&options, &base, &root_path).await,
     };
-    let left = procs::wait_for_no_browsers(&root_path, LEAK_CHECK_WINDOW).await;
+    let left = wait_for_no_browsers(&root_path, LEAK_CHECK_WINDOW).await;
     println!();
     println!(
         "Leftover Chromium processes with a profile under {}: {} (expected 0)",
@@ -100,6 +102,22 @@ async fn main() -> anyhow::Result<()> {
         println!("  pids: {left:?}");
     }
     result
+}
+
+/// The leak check: polls until no live process names `root` (every Chromium profile the
+/// benchmark creates lives under it) in its arguments, or `window` passes; the pids still alive.
+async fn wait_for_no_browsers(root: &Path, window: Duration) -> Vec<u32> {
+    let deadline = Instant::now() + window;
+    loop {
+        let root = root.to_path_buf();
+        let left = tokio::task::spawn_blocking(move || procs::processes_with_arg(&root))
+            .await
+            .unwrap_or_default();
+        if left.is_empty() || Instant::now() >= deadline {
+            return left;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// Measures every selected system at every level, interleaved per level, then the memory per

@@ -128,13 +128,7 @@ pub(crate) async fn child(runs: usize) -> anyhow::Result<()> {
 
 /// This process's resident set size, from `/proc/self/status`.
 fn rss_bytes() -> anyhow::Result<u64> {
-    let status = std::fs::read_to_string("/proc/self/status")?;
-    let kib: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .context("no VmRSS in /proc/self/status")?;
-    Ok(kib * 1024)
+    crate::procs::own_rss_bytes().context("no VmRSS in /proc/self/status")
 }
 
 impl BrowserLauncher for InstantLauncher {

@@ -5,13 +5,12 @@
 //! chromiumoxide, Playwright (its temp profile lives under the benchmark's dir) and Pilothouse
 //! (its `profile_root`, warm pool included).
 
-use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use tokio::sync::oneshot;
 
-use crate::CHROMIUM;
+use crate::{CHROMIUM, procs};
 
 /// How often a sampler reads `/proc` while a level runs.
 const SAMPLE_INTERVAL: Duration = Duration::from_secs(1);
@@ -62,63 +61,7 @@ pub(crate) async fn idle(profiles: &std::path::Path) -> Option<u64> {
 /// The summed PSS of Chromium processes naming `profiles` in their arguments, and of their
 /// descendants. Blocking (reads `/proc`).
 fn chromium_pss_bytes(profiles: &std::path::Path) -> u64 {
-    let needle = profiles.to_string_lossy().into_owned();
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return 0;
-    };
-    let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
-    let mut roots = Vec::new();
-    for pid in entries
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-    {
-        if let Some(ppid) = parent(pid) {
-            children.entry(ppid).or_default().push(pid);
-        }
-        let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
-            continue;
-        };
-        let mut args = cmdline.split(|&b| b == 0);
-        // Chromium only: Playwright's `node` names the same directory (its script lives there).
-        let is_chromium = args
-            .next()
-            .is_some_and(|argv0| argv0 == CHROMIUM.as_bytes());
-        if is_chromium && String::from_utf8_lossy(&cmdline).contains(&needle) {
-            roots.push(pid);
-        }
-    }
-    let mut seen = HashSet::new();
-    let mut stack = roots;
-    while let Some(pid) = stack.pop() {
-        if seen.insert(pid) {
-            stack.extend(children.get(&pid).into_iter().flatten().copied());
-        }
-    }
-    seen.into_iter().map(pss_bytes).sum()
-}
-
-/// The parent pid, from `/proc/<pid>/stat` (the fields after the parenthesised name).
-fn parent(pid: u32) -> Option<u32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat.rsplit(')')
-        .next()?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
-}
-
-/// One process's PSS in bytes (0 when it is gone or unreadable).
-fn pss_bytes(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
-        .ok()
-        .and_then(|rollup| {
-            rollup
-                .lines()
-                .find_map(|line| line.strip_prefix("Pss:"))
-                .and_then(|rest| rest.split_whitespace().next()?.parse::<u64>().ok())
-        })
-        .map_or(0, |kb| kb * 1024)
+    procs::chromium_pss_bytes(profiles, CHROMIUM)
 }
 
 /// A running sampler.

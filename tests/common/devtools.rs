@@ -10,6 +10,7 @@ use chromiumoxide::{Browser, Page};
 use futures::StreamExt;
 
 use super::TestEnv;
+use super::eventually::eventually;
 
 /// The DevTools endpoints of the pool's Chromiums, from the `DevToolsActivePort` file Chromium
 /// writes in its profile.
@@ -83,22 +84,25 @@ pub async fn pool_page_urls(env: &TestEnv) -> Vec<String> {
 
 /// The page whose URL ends with `path`, waiting up to 10 s for it to appear.
 pub async fn find_page(client: &Client, path: &str) -> Page {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        for page in client.browser.pages().await.unwrap() {
-            if page
-                .url()
-                .await
-                .ok()
-                .flatten()
-                .is_some_and(|u| u.ends_with(path))
-            {
-                return page;
+    eventually(
+        Duration::from_secs(10),
+        &format!("a page at {path}"),
+        async || {
+            for page in client.browser.pages().await.unwrap() {
+                if page
+                    .url()
+                    .await
+                    .ok()
+                    .flatten()
+                    .is_some_and(|u| u.ends_with(path))
+                {
+                    return Some(page);
+                }
             }
-        }
-        assert!(Instant::now() < deadline, "no page at {path}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+            None
+        },
+    )
+    .await
 }
 
 /// Crashes the renderer of the pool page whose URL ends with `path` (as a renderer bug or an

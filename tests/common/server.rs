@@ -11,6 +11,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt as _, AsyncWriteExt as _, BufReade
 use tokio::process::{Child, Command};
 
 use super::TestEnv;
+use super::eventually::eventually;
 
 /// Bound on the server's start (the listening line) and on its exit after SIGTERM.
 pub const SERVER_TIMEOUT: Duration = Duration::from_secs(60);
@@ -87,21 +88,24 @@ impl Server {
     /// Fails unless every run's browser is gone and the server's pool has no context leased
     /// (its warm processes stay until the server stops).
     pub async fn assert_no_run_browsers(&self, env: &TestEnv) {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let ready: Value = self.get("/ready").await.json().await.unwrap_or_default();
-            let leased = ready["pool"]["leased"].as_u64();
-            let left = env.run_browsers();
-            if left.is_empty() && leased == Some(0) {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "run browsers left: {left:?}; pool: {}",
-                ready["pool"]
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        eventually(
+            Duration::from_secs(5),
+            "no run browser left and no context leased",
+            async || {
+                let ready: Value = self.get("/ready").await.json().await.unwrap_or_default();
+                let leased = ready["pool"]["leased"].as_u64();
+                let left = env.run_browsers();
+                if left.is_empty() && leased == Some(0) {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "run browsers left: {left:?}; pool: {}",
+                        ready["pool"]
+                    ))
+                }
+            },
+        )
+        .await;
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -150,18 +154,19 @@ impl Server {
 
     /// Polls the run's status until `done` holds; the status.
     pub async fn wait_for(&self, run_id: RunId, done: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + RUN_TIMEOUT;
-        loop {
-            let status = self.get_json(&format!("/runs/{run_id}"), 200).await;
-            if done(&status) {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "run {run_id} never got there: {status}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        eventually(
+            RUN_TIMEOUT,
+            &format!("run {run_id} gets there"),
+            async || {
+                let status = self.get_json(&format!("/runs/{run_id}"), 200).await;
+                if done(&status) {
+                    Ok(status)
+                } else {
+                    Err(status.to_string())
+                }
+            },
+        )
+        .await
     }
 
     /// Waits until the run is terminal; its status.
