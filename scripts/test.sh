@@ -20,5 +20,6 @@ fi
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
+python3 scripts/check_structure.py
 cargo nextest run --workspace
 cargo test --doc --workspace
