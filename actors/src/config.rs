@@ -431,10 +431,10 @@ impl Config {
         if let Err((field, message)) = self.server.validate() {
             return invalid(field, message);
         }
-        if let Some(url) = &self.recording.upload_url {
-            if let Err(message) = check_upload_url(url) {
-                return invalid("recording.upload_url", &message);
-            }
+        if let Some(url) = &self.recording.upload_url
+            && let Err(message) = check_upload_url(url)
+        {
+            return invalid("recording.upload_url", &message);
         }
         self.guardrails.check()?;
         self.browser.check()?;

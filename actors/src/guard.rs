@@ -146,15 +146,15 @@ impl Guard {
     }
 
     fn check_ip(&self, name: &str, ip: IpAddr) -> Result<IpAddr, Block> {
-        if !self.allow_private_networks {
-            if let Some(range) = network::private_range(ip) {
-                let what = if name.trim_matches(['[', ']']) == ip.to_string() {
-                    range.to_owned()
-                } else {
-                    format!("resolves to {ip}, {range}")
-                };
-                return Err(private(name, &what));
-            }
+        if !self.allow_private_networks
+            && let Some(range) = network::private_range(ip)
+        {
+            let what = if name.trim_matches(['[', ']']) == ip.to_string() {
+                range.to_owned()
+            } else {
+                format!("resolves to {ip}, {range}")
+            };
+            return Err(private(name, &what));
         }
         Ok(ip)
     }

@@ -99,10 +99,10 @@ impl Step {
         if let Some(sel) = selector {
             map.insert("selector".into(), Value::String(sel.to_owned()));
         }
-        if let Some(name) = &self.store_as {
-            if ActionKind::from_name(&self.action).is_some_and(ActionKind::keeps_result) {
-                map.insert("store_as".into(), Value::String(name.clone()));
-            }
+        if let Some(name) = &self.store_as
+            && ActionKind::from_name(&self.action).is_some_and(ActionKind::keeps_result)
+        {
+            map.insert("store_as".into(), Value::String(name.clone()));
         }
         serde_path_to_error::deserialize::<_, Action>(Value::Object(map)).map_err(|e| {
             let path = e.path().to_string();

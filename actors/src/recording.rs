@@ -181,12 +181,12 @@ impl Recorder {
     /// Appends an action to `actions.jsonl` (when recorded) and keeps it for the report.
     pub(crate) fn record_action(&self, entry: ActionEntry) {
         let mut state = self.lock();
-        if self.plan.actions {
-            if let Err(e) = append_line(&mut state.actions_file, &self.dir(), &entry) {
-                state
-                    .problems
-                    .push(format!("cannot append to {ACTIONS_FILE}: {e}"));
-            }
+        if self.plan.actions
+            && let Err(e) = append_line(&mut state.actions_file, &self.dir(), &entry)
+        {
+            state
+                .problems
+                .push(format!("cannot append to {ACTIONS_FILE}: {e}"));
         }
         state.entries.push(entry);
     }

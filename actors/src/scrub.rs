@@ -155,12 +155,12 @@ impl Pattern {
         let mut spans = Vec::new();
         let mut i = 0;
         while i < bytes.len() {
-            if self.starts[usize::from(bytes[i])] {
-                if let Some(end) = self.match_at(bytes, i) {
-                    spans.push((i, end));
-                    i = end;
-                    continue;
-                }
+            if self.starts[usize::from(bytes[i])]
+                && let Some(end) = self.match_at(bytes, i)
+            {
+                spans.push((i, end));
+                i = end;
+                continue;
             }
             i += 1;
         }

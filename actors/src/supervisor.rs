@@ -186,13 +186,13 @@ impl Actor for SupervisorActor {
                     // Its state's drop killed its processes; runs on them fail BROWSER_CRASHED.
                     tracing::error!(%error, "browser pool failed; restarting it");
                     state.pool = spawn_pool(&myself, &state.args).await?;
-                } else if let Some(run_id) = state.sessions.remove(&cell.get_id()) {
-                    if !on_session_failed(state, run_id, error.to_string()) {
-                        // The session had handed its run to the finalizer already (its
-                        // wind-down task outlives it and commits the run): nothing else
-                        // holds the slot.
-                        on_run_finalized(&myself, state, run_id).await;
-                    }
+                } else if let Some(run_id) = state.sessions.remove(&cell.get_id())
+                    && !on_session_failed(state, run_id, error.to_string())
+                {
+                    // The session had handed its run to the finalizer already (its
+                    // wind-down task outlives it and commits the run): nothing else
+                    // holds the slot.
+                    on_run_finalized(&myself, state, run_id).await;
                 }
             }
             SupervisionEvent::ActorTerminated(cell, _, _) => {

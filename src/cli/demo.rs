@@ -52,10 +52,10 @@ const GREET_VISITOR: &str = include_str!("../../config/playbooks/greet_visitor.y
 
 /// Gives a request that names the bundled playbook by id that playbook's YAML instead.
 fn embed_playbook(request: &mut RunRequest, site: &DemoSite) {
-    if let DriverSpec::Playbook(spec) = &mut request.driver {
-        if spec.playbook == "greet_visitor" {
-            spec.playbook = serde_json::Value::from(site.rewrite(GREET_VISITOR));
-        }
+    if let DriverSpec::Playbook(spec) = &mut request.driver
+        && spec.playbook == "greet_visitor"
+    {
+        spec.playbook = serde_json::Value::from(site.rewrite(GREET_VISITOR));
     }
 }
 

@@ -145,12 +145,11 @@ fn warnings(request: &RunRequest, config: &Config) -> Vec<String> {
             limits.timeout_seconds
         ));
     }
-    if let Some(schema) = agent.and_then(|a| a.output_schema.as_ref()) {
-        if schema.get("type").is_none() {
-            warnings.push(
-                "driver.output_schema has no `type`; the answer is not checked for one".into(),
-            );
-        }
+    if let Some(schema) = agent.and_then(|a| a.output_schema.as_ref())
+        && schema.get("type").is_none()
+    {
+        warnings
+            .push("driver.output_schema has no `type`; the answer is not checked for one".into());
     }
     warnings
 }

@@ -63,15 +63,13 @@ impl Validator<'_> {
                 );
             }
             let credential = step.params.get("credential_ref").and_then(|v| v.as_str());
-            if let Some(name) = credential {
-                if !self.credentials.contains_key(name) {
-                    self.push(
-                        format!("{prefix}steps[{i}].credential_ref"),
-                        format!(
-                            "no credential named `{name}`; add it to the request's `credentials`"
-                        ),
-                    );
-                }
+            if let Some(name) = credential
+                && !self.credentials.contains_key(name)
+            {
+                self.push(
+                    format!("{prefix}steps[{i}].credential_ref"),
+                    format!("no credential named `{name}`; add it to the request's `credentials`"),
+                );
             }
         }
     }

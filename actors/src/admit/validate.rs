@@ -113,13 +113,13 @@ impl<'a> Validator<'a> {
             "max_steps",
             max.into(),
         );
-        if let Some(schema) = &agent.output_schema {
-            if let Err(e) = jsonschema::validator_for(schema) {
-                self.push(
-                    "driver.output_schema",
-                    format!("is not a valid JSON Schema: {e}"),
-                );
-            }
+        if let Some(schema) = &agent.output_schema
+            && let Err(e) = jsonschema::validator_for(schema)
+        {
+            self.push(
+                "driver.output_schema",
+                format!("is not a valid JSON Schema: {e}"),
+            );
         }
     }
 

@@ -106,19 +106,17 @@ pub(crate) fn parse_done_call(
         .get("success")
         .and_then(Value::as_bool)
         .unwrap_or(true);
-    if success {
-        if let Some(validator) = schema {
-            let problems: Vec<String> = validator
-                .iter_errors(&answer)
-                .take(5)
-                .map(|e| format!("{} (at {})", e, e.instance_path()))
-                .collect();
-            if !problems.is_empty() {
-                return Err(format!(
-                    "`answer` does not match the output schema: {}",
-                    problems.join("; ")
-                ));
-            }
+    if success && let Some(validator) = schema {
+        let problems: Vec<String> = validator
+            .iter_errors(&answer)
+            .take(5)
+            .map(|e| format!("{} (at {})", e, e.instance_path()))
+            .collect();
+        if !problems.is_empty() {
+            return Err(format!(
+                "`answer` does not match the output schema: {}",
+                problems.join("; ")
+            ));
         }
     }
     Ok((answer, success))

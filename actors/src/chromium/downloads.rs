@@ -104,10 +104,10 @@ impl Downloads {
     pub(super) async fn close(&self, grace: Duration) {
         self.shared.stop.cancel();
         let task = lock(&self.shared.task).take();
-        if let Some(mut task) = task {
-            if tokio::time::timeout(grace, &mut task).await.is_err() {
-                task.abort();
-            }
+        if let Some(mut task) = task
+            && tokio::time::timeout(grace, &mut task).await.is_err()
+        {
+            task.abort();
         }
         let unfinished: Vec<Download> = lock(&self.shared.entries)
             .iter_mut()

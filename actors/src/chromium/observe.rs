@@ -290,13 +290,12 @@ fn cap_markdown(text: &str, max_chars: usize, more: bool) -> String {
         return text.chars().take(max_chars).collect();
     }
     let mut kept: String = text.chars().take(room).collect();
-    if len(text) > room {
-        if let Some(cut) = kept
+    if len(text) > room
+        && let Some(cut) = kept
             .rfind('\n')
             .filter(|&i| len(&kept[..i]) * 10 >= room * 7)
-        {
-            kept.truncate(cut);
-        }
+    {
+        kept.truncate(cut);
     }
     let mut kept = kept.trim_end().to_owned();
     if kept.lines().filter(|l| l.starts_with("```")).count() % 2 == 1 {

@@ -62,10 +62,10 @@ pub(crate) fn covers(allowed: &str, host: &str) -> bool {
 /// (and `*.x.*` matches `x.*`).
 pub(crate) fn glob_matches(glob: &str, host: &str) -> bool {
     let glob = glob.trim().trim_end_matches('.').to_ascii_lowercase();
-    if let Some(base) = glob.strip_prefix("*.") {
-        if wildcard(base.as_bytes(), host.as_bytes()) {
-            return true;
-        }
+    if let Some(base) = glob.strip_prefix("*.")
+        && wildcard(base.as_bytes(), host.as_bytes())
+    {
+        return true;
     }
     wildcard(glob.as_bytes(), host.as_bytes())
 }

@@ -71,10 +71,10 @@ impl PlaybookDriver {
             .as_deref()
             .map(|u| bind_str(u, &params))
             .or(self.start_url.clone());
-        if let Some(url) = start {
-            if let Some(outcome) = open_start_url(&ctx, url).await {
-                return outcome;
-            }
+        if let Some(url) = start
+            && let Some(outcome) = open_start_url(&ctx, url).await
+        {
+            return outcome;
         }
         for (i, step) in playbook.steps.iter().enumerate() {
             let n = i + 1;
@@ -128,10 +128,10 @@ impl PlaybookDriver {
         step: &Step,
         f: ActionFailure,
     ) -> DriverOutcome {
-        if step.on_failure == OnFailure::Agent {
-            if let Some(agent) = self.recovery_agent(&ctx) {
-                return self.hand_off(ctx, playbook, n, step, f, agent).await;
-            }
+        if step.on_failure == OnFailure::Agent
+            && let Some(agent) = self.recovery_agent(&ctx)
+        {
+            return self.hand_off(ctx, playbook, n, step, f, agent).await;
         }
         let message = step
             .failure_message

@@ -99,13 +99,13 @@ fn parameter_problems(
                 format!("`{}` is declared twice", p.name),
             );
         }
-        if let Some(pattern) = &p.pattern {
-            if let Err(e) = regex::Regex::new(pattern) {
-                push(
-                    format!("parameters[{i}].pattern"),
-                    format!("is not a valid regex: {e}"),
-                );
-            }
+        if let Some(pattern) = &p.pattern
+            && let Err(e) = regex::Regex::new(pattern)
+        {
+            push(
+                format!("parameters[{i}].pattern"),
+                format!("is not a valid regex: {e}"),
+            );
         }
         known.push(p.name.clone());
     }

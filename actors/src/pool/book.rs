@@ -257,11 +257,11 @@ impl<H, S> Book<H, S> {
     }
 
     fn retire(&mut self, id: HostId) {
-        if let Some(entry) = self.entry(id) {
-            if !entry.retiring {
-                entry.retiring = true;
-                self.recycled += 1;
-            }
+        if let Some(entry) = self.entry(id)
+            && !entry.retiring
+        {
+            entry.retiring = true;
+            self.recycled += 1;
         }
         self.spares.retain(|(h, _)| *h != id);
         self.collect(id);

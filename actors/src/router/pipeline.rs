@@ -27,11 +27,11 @@ pub(super) async fn run_pipeline(
     let (blocks_before, _) = state.record.request_blocks();
     let output = call_browser(state, action.clone()).await?;
     let mut output = hide_destructive(state, action, output);
-    if action.may_navigate() {
-        if let Some(url) = output.url.clone() {
-            check_landing(state, &url, blocks_before).await?;
-            output.url = Some(note_landing(state, action, url));
-        }
+    if action.may_navigate()
+        && let Some(url) = output.url.clone()
+    {
+        check_landing(state, &url, blocks_before).await?;
+        output.url = Some(note_landing(state, action, url));
     }
     Ok(output)
 }
@@ -218,18 +218,18 @@ pub(super) async fn call_browser(
     state: &RouterState,
     action: Action,
 ) -> Result<ActionOutput, ActionFailure> {
-    if let Some(ms) = action.own_timeout_ms() {
-        if ms > state.max_action_timeout_ms {
-            return Err(ActionFailure {
-                code: ErrorCode::ActionFailed,
-                message: format!(
-                    "{}.timeout_ms: {ms} exceeds the server's ceiling [limits] \
+    if let Some(ms) = action.own_timeout_ms()
+        && ms > state.max_action_timeout_ms
+    {
+        return Err(ActionFailure {
+            code: ErrorCode::ActionFailed,
+            message: format!(
+                "{}.timeout_ms: {ms} exceeds the server's ceiling [limits] \
                      max_action_timeout_ms = {}",
-                    action.name(),
-                    state.max_action_timeout_ms
-                ),
-            });
-        }
+                action.name(),
+                state.max_action_timeout_ms
+            ),
+        });
     }
     let limits = &state.record.limits;
     let bounds = ActionBounds::for_action(

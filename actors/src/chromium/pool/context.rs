@@ -73,10 +73,10 @@ impl Spare {
         ) else {
             return Err("a spare context was handed out twice".into());
         };
-        if let Some(RunEgress(armed)) = &spec.egress {
-            if !proxy.arm(armed.clone()) {
-                return Err("a pooled context's proxy already served a run".into());
-            }
+        if let Some(RunEgress(armed)) = &spec.egress
+            && !proxy.arm(armed.clone())
+        {
+            return Err("a pooled context's proxy already served a run".into());
         }
         if spec.viewport != self.viewport {
             let metrics = SetDeviceMetricsOverrideParams::new(
