@@ -178,15 +178,7 @@ fn run_time_gap(levels: &[Level], c: usize) -> String {
     let lease = metric(levels, d, c, 50.0, |s| s.lease_ms);
     let actions = delta(&|s| Some(s.steps.iter().sum()));
     let end = delta(&|s| Some(end_ms(s)));
-    let mut steps: Vec<(usize, f64)> = (0..STEP_NAMES.len())
-        .map(|step| (step, delta(&|s| s.steps.get(step).copied())))
-        .collect();
-    steps.sort_by(|x, y| y.1.total_cmp(&x.1));
-    let top: Vec<String> = steps
-        .iter()
-        .take(3)
-        .map(|&(step, ms)| format!("{} {ms:+.0}", STEP_NAMES[step]))
-        .collect();
+    let top = top_steps(|step| delta(&|s| s.steps.get(step).copied()));
     format!(
         "run p50 {run:+.0} ms vs (a) at c={c}: start {start:+.0} (context lease p50 \
          {lease:.0} ms), actions {actions:+.0} (most: {}), end {end:+.0}",
@@ -201,15 +193,7 @@ fn recording_gap(levels: &[Level], c: usize) -> String {
     let delta = |value: &dyn Fn(&crate::RunSample) -> Option<f64>| {
         metric(levels, on, c, 50.0, value) - metric(levels, off, c, 50.0, value)
     };
-    let mut steps: Vec<(usize, f64)> = (0..STEP_NAMES.len())
-        .map(|step| (step, delta(&|s| s.steps.get(step).copied())))
-        .collect();
-    steps.sort_by(|x, y| y.1.total_cmp(&x.1));
-    let top: Vec<String> = steps
-        .iter()
-        .take(3)
-        .map(|&(step, ms)| format!("{} {ms:+.0}", STEP_NAMES[step]))
-        .collect();
+    let top = top_steps(|step| delta(&|s| s.steps.get(step).copied()));
     format!(
         "recording adds {:+.0} ms per run p50 at c={c}: {:+.0} ms over the ten actions (a \
          screenshot after each; most: {}), {:+.0} ms at the end (final DOM, report, writes)",
@@ -235,4 +219,17 @@ struct Goal {
     measured: String,
     met: bool,
     obstacle: String,
+}
+
+/// The three steps whose p50 grew most (`step_delta` of a step's index), as "name +ms".
+fn top_steps(step_delta: impl Fn(usize) -> f64) -> Vec<String> {
+    let mut steps: Vec<(usize, f64)> = (0..STEP_NAMES.len())
+        .map(|step| (step, step_delta(step)))
+        .collect();
+    steps.sort_by(|x, y| y.1.total_cmp(&x.1));
+    steps
+        .iter()
+        .take(3)
+        .map(|&(step, ms)| format!("{} {ms:+.0}", STEP_NAMES[step]))
+        .collect()
 }
