@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 if ! command -v cargo >/dev/null 2>&1; then
-    echo "error: cargo not found; install a Rust toolchain (1.89 or newer)" >&2
+    echo "error: cargo not found; install a Rust toolchain (1.94 or newer)" >&2
     exit 1
 fi
 

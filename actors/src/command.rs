@@ -10,6 +10,7 @@ use tokio::sync::{broadcast, oneshot};
 
 use crate::event::RunEvent;
 use crate::pool::PoolStats;
+use crate::cluster::SharedRuns;
 use crate::record::RunRecord;
 use crate::request::{InvalidRequest, RunRequest};
 use crate::run::{RunId, RunStatus};
@@ -173,6 +174,20 @@ enum Source {
         after_seq: u64,
     },
     Stored(Vec<RunEvent>),
+    /// A run another node owns: its events are read from the shared store as they commit.
+    Remote(Remote, u64),
+}
+
+/// A tail of a run another node owns, woken by the store's hint or every `tail_interval`.
+struct Remote {
+    shared: Arc<dyn SharedRuns>,
+    run_id: RunId,
+}
+
+impl std::fmt::Debug for Remote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Remote").field("run_id", &self.run_id).finish()
+    }
 }
 
 impl EventSubscription {
@@ -188,6 +203,12 @@ impl EventSubscription {
         }
     }
 
+    pub(crate) fn remote(shared: Arc<dyn SharedRuns>, run_id: RunId, after_seq: u64) -> Self {
+        Self {
+            source: Source::Remote(Remote { shared, run_id }, after_seq),
+        }
+    }
+
     /// The events as a stream that ends after the terminal event.
     pub fn into_stream(self) -> impl Stream<Item = RunEvent> + Send + Unpin + 'static {
         let state = match self.source {
@@ -198,6 +219,7 @@ impl EventSubscription {
                     live: Some(sub.live),
                     record: Some(record),
                     last_seq: after_seq,
+                    remote: None,
                 }
             }
             Source::Stored(events) => Follow {
@@ -205,6 +227,14 @@ impl EventSubscription {
                 live: None,
                 record: None,
                 last_seq: 0,
+                remote: None,
+            },
+            Source::Remote(remote, after_seq) => Follow {
+                backlog: VecDeque::new(),
+                live: None,
+                record: None,
+                last_seq: after_seq,
+                remote: Some(remote),
             },
         };
         Box::pin(futures::stream::unfold(state, Follow::next))
@@ -217,21 +247,27 @@ struct Follow {
     live: Option<broadcast::Receiver<RunEvent>>,
     record: Option<Arc<RunRecord>>,
     last_seq: u64,
+    remote: Option<Remote>,
 }
 
 impl Follow {
     async fn next(mut self) -> Option<(RunEvent, Self)> {
         loop {
             if let Some(event) = self.backlog.pop_front() {
-                if event.seq <= self.last_seq && self.record.is_some() {
+                if event.seq <= self.last_seq && (self.record.is_some() || self.remote.is_some()) {
                     continue;
                 }
                 self.last_seq = event.seq;
                 if event.is_terminal() {
                     self.live = None;
                     self.record = None;
+                    self.remote = None;
                 }
                 return Some((event, self));
+            }
+            if let Some(remote) = &self.remote {
+                self.backlog = remote.next_events(self.last_seq).await.into();
+                continue;
             }
             let live = self.live.as_mut()?;
             match live.recv().await {
@@ -245,6 +281,27 @@ impl Follow {
                     self.live = Some(sub.live);
                 }
                 Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    }
+}
+
+impl Remote {
+    /// Waits for the run's next committed events after `last_seq` (never returns empty).
+    async fn next_events(&self, last_seq: u64) -> Vec<RunEvent> {
+        let hint = self.shared.events_hint();
+        loop {
+            let woken = hint.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            match self.shared.events_after(self.run_id, last_seq).await {
+                Ok(events) if !events.is_empty() => return events,
+                Ok(_) => {}
+                Err(error) => tracing::warn!(run_id = %self.run_id, %error, "tail read failed"),
+            }
+            tokio::select! {
+                () = woken => {}
+                () = tokio::time::sleep(self.shared.tail_interval()) => {}
             }
         }
     }

@@ -12,6 +12,7 @@ mod env;
 mod guardrails;
 mod limits;
 mod server;
+mod store;
 pub(crate) mod upload_backends;
 
 pub use agent::AgentConfig;
@@ -19,6 +20,7 @@ pub use browser::BrowserConfig;
 pub use guardrails::GuardrailFloor;
 pub use limits::LimitsConfig;
 pub use server::{API_KEY_ENV, ServerConfig};
+pub use store::{StoreBackend, StoreConfig};
 
 /// Checks `[recording] upload_url`'s scheme and shape (at config validation, and again when
 /// the uploader is built).
@@ -83,6 +85,8 @@ pub struct Config {
     pub guardrails: GuardrailFloor,
     /// Context or process isolation, and the warm pool.
     pub browser: BrowserConfig,
+    /// Where runs are kept: files for one node, PostgreSQL for several.
+    pub store: StoreConfig,
 }
 
 /// Playbook runs.
@@ -289,6 +293,7 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             guardrails: GuardrailFloor::default(),
             browser: BrowserConfig::default(),
+            store: StoreConfig::default(),
         }
     }
 }
@@ -438,6 +443,7 @@ impl Config {
         }
         self.guardrails.check()?;
         self.browser.check()?;
+        self.store.check()?;
         self.limits.check(self)
     }
 

@@ -10,8 +10,9 @@ use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
 
 use crate::chromium::ChromiumLauncher;
+use crate::cluster::SharedRuns;
 use crate::command::Command;
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, StoreBackend};
 use crate::handle::{Counts, OrchestratorHandle, Reader};
 use crate::index::{IndexedStore, RunIndex};
 use crate::page_driver::BrowserLauncher;
@@ -42,6 +43,9 @@ pub enum StartError {
     /// The supervisor actor failed to start.
     #[error("the supervisor did not start: {0}")]
     Spawn(String),
+    /// The shared run store (`[store] backend = "postgres"`) could not be used.
+    #[error("{0}")]
+    Store(String),
 }
 
 /// A running actor system.
@@ -65,21 +69,49 @@ impl Engine {
                 "chromium_args that would route around the run's proxy are ignored"
             );
         }
-        let store = Arc::new(DirStore::new(config.runs_dir.clone()));
-        Self::start_with(config, store, Arc::new(ChromiumLauncher)).await
+        let launcher = Arc::new(ChromiumLauncher);
+        match config.store.backend {
+            StoreBackend::File => {
+                let store = Arc::new(DirStore::new(config.runs_dir.clone()));
+                Self::start_with(config, store, launcher).await
+            }
+            StoreBackend::Postgres => start_postgres(config, launcher).await,
+        }
+    }
+
+    /// Starts as one node of several sharing `store` (e.g. [`crate::PgStore`]): submitted runs go
+    /// to the shared queue, and this node claims runs up to its `max_concurrent_runs`. No
+    /// start-up recovery of the store: runs of nodes that died are settled by the survivors'
+    /// reapers.
+    pub async fn start_shared<S: RunStore + SharedRuns>(
+        config: Config,
+        store: Arc<S>,
+        launcher: Arc<dyn BrowserLauncher>,
+    ) -> Result<Self, StartError> {
+        let shared: Arc<dyn SharedRuns> = store.clone();
+        Self::start_parts(config, store, Some(shared), launcher).await
     }
 
     /// Starts with a given store and browser launcher. Before the first command, the store is
     /// recovered (unfinished runs become `interrupted`) and orphaned browsers of a previous
     /// process under `profile_root` are killed.
     pub async fn start_with(
+        config: Config,
+        store: Arc<dyn RunStore>,
+        launcher: Arc<dyn BrowserLauncher>,
+    ) -> Result<Self, StartError> {
+        Self::start_parts(config, store, None, launcher).await
+    }
+
+    async fn start_parts(
         mut config: Config,
         store: Arc<dyn RunStore>,
+        shared: Option<Arc<dyn SharedRuns>>,
         launcher: Arc<dyn BrowserLauncher>,
     ) -> Result<Self, StartError> {
         config.validate()?;
         prepare_dirs(&mut config)?;
-        let (recovery, index) = recover_store(&store, &config).await?;
+        let (recovery, index) = recover_store(&store, &config, shared.is_none()).await?;
         let index = Arc::new(index);
         let store: Arc<dyn RunStore> = Arc::new(IndexedStore::new(store, index.clone()));
         if !recovery.orphans_killed.is_empty() {
@@ -95,7 +127,7 @@ impl Engine {
         let egress = egress_policy(&config, launcher.as_ref());
         let llm = Arc::new(crate::llm::LlmClient::new(config.agent.clone()));
         let call_timeout = std::time::Duration::from_millis(config.timeouts.actor_call_ms);
-        let reader = Arc::new(reader(&config, store, index, egress));
+        let reader = Arc::new(reader(&config, store, index, egress, shared.clone()));
         // `proxy+webrtc-proxied-only` for Chromium: see `chromium/egress.rs`.
         tracing::info!(egress, "egress policy active");
         let args = SupervisorArgs {
@@ -104,6 +136,7 @@ impl Engine {
             reader: reader.clone(),
             uploader: Arc::new(uploader),
             llm,
+            shared,
         };
         let (supervisor, supervisor_done) = Actor::spawn(None, SupervisorActor, args)
             .await
@@ -163,19 +196,28 @@ fn prepare_dirs(config: &mut Config) -> Result<(), StartError> {
 }
 
 /// Off the runtime's threads: unfinished runs become `interrupted`, a previous process's
-/// orphaned browsers under the profile root are killed, and the run index is built.
+/// orphaned browsers under the profile root are killed, and the run index is built. A shared
+/// store (`own_store` false) is neither recovered nor indexed here: other nodes' runs are live.
 async fn recover_store(
     store: &Arc<dyn RunStore>,
     config: &Config,
+    own_store: bool,
 ) -> Result<(RecoveryReport, RunIndex), StartError> {
     let store = store.clone();
     let profiles = config.profile_root.clone();
     tokio::task::spawn_blocking(move || {
-        let mut report = recover(store.as_ref());
+        let mut report = match own_store {
+            true => recover(store.as_ref()),
+            false => RecoveryReport::default(),
+        };
         let sweep = crate::chromium::orphans::sweep(&profiles);
         report.orphans_killed = sweep.killed;
         report.profiles_removed = sweep.removed_profiles;
-        (report, RunIndex::build(store.as_ref()))
+        let index = match own_store {
+            true => RunIndex::build(store.as_ref()),
+            false => RunIndex::default(),
+        };
+        (report, index)
     })
     .await
     .map_err(|e| StartError::Spawn(format!("recovery failed: {e}")))
@@ -197,6 +239,7 @@ fn reader(
     store: Arc<dyn RunStore>,
     index: Arc<RunIndex>,
     egress: &'static str,
+    shared: Option<Arc<dyn SharedRuns>>,
 ) -> Reader {
     let (firehose, _) = broadcast::channel(FIREHOSE_CAPACITY);
     Reader {
@@ -209,7 +252,33 @@ fn reader(
         queue_capacity: config.queue_capacity,
         egress,
         pool: Arc::new(tokio::sync::watch::channel(None).0),
+        shared,
     }
+}
+
+/// Joins the PostgreSQL store named by `[store] url` as a new node.
+#[cfg(feature = "postgres")]
+async fn start_postgres(
+    config: Config,
+    launcher: Arc<dyn BrowserLauncher>,
+) -> Result<Engine, StartError> {
+    config.validate()?;
+    let slots = config.max_concurrent_runs;
+    let store = crate::pg::PgStore::connect(&config.store, config.runs_dir.clone(), slots)
+        .await
+        .map_err(|message| StartError::Store(message))?;
+    Engine::start_shared(config, store, launcher).await
+}
+
+#[cfg(not(feature = "postgres"))]
+async fn start_postgres(
+    _config: Config,
+    _launcher: Arc<dyn BrowserLauncher>,
+) -> Result<Engine, StartError> {
+    Err(StartError::Config(ConfigError::Invalid {
+        field: "store.backend",
+        message: "this build has no PostgreSQL store: build with the `postgres` feature".into(),
+    }))
 }
 
 /// The pump: takes the host's commands; reads are answered by the reader at once, everything

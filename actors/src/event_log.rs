@@ -174,7 +174,7 @@ impl EventLog {
                 .map_err(std::io::Error::other)
                 .and_then(|mut line| {
                     line.push(b'\n');
-                    file.append(&line)
+                    file.append_event(&event, &line)
                 }),
             None => Err(std::io::Error::other("event log already closed")),
         };

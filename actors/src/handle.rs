@@ -18,6 +18,7 @@ use tokio_stream::wrappers::BroadcastStream;
 use crate::command::{
     CancelAck, CancelError, Command, EngineStats, EventSubscription, ShutdownReport, SubmitError,
 };
+use crate::cluster::SharedRuns;
 use crate::event::{EventKind, RunEvent};
 use crate::index::{ListQuery, RunIndex, RunPage};
 use crate::record::Registry;
@@ -65,6 +66,9 @@ pub(crate) struct Reader {
     pub(crate) egress: &'static str,
     /// The warm pool's numbers, published by the pool actor.
     pub(crate) pool: Arc<tokio::sync::watch::Sender<Option<crate::pool::PoolStats>>>,
+    /// The shared store, when several nodes share one: lists, and tails of runs other nodes
+    /// own, come from it.
+    pub(crate) shared: Option<Arc<dyn SharedRuns>>,
 }
 
 impl Reader {
@@ -109,8 +113,11 @@ impl Reader {
         out.into_iter().flatten().collect()
     }
 
-    /// One page of runs from the index, newest first.
+    /// One page of runs from the index (or the shared store), newest first.
     pub(crate) async fn list_page(self: &Arc<Self>, query: &ListQuery) -> RunPage {
+        if let Some(shared) = &self.shared {
+            return self.shared_page(shared, query.clone()).await;
+        }
         let registry = &self.registry;
         let (ids, next_cursor) = self
             .index
@@ -121,8 +128,25 @@ impl Reader {
         }
     }
 
+    /// A page from the shared store, with this node's live runs as fresh as it knows them.
+    async fn shared_page(&self, shared: &Arc<dyn SharedRuns>, query: ListQuery) -> RunPage {
+        let (mut runs, next_cursor) = shared.list_page(query).await.unwrap_or_else(|error| {
+            tracing::warn!(%error, "listing runs from the shared store failed");
+            (Vec::new(), None)
+        });
+        for status in &mut runs {
+            if let Some(record) = self.registry.get(&status.run_id) {
+                *status = record.snapshot();
+            }
+        }
+        RunPage { runs, next_cursor }
+    }
+
     /// Every run, oldest first (a file read per run not in memory: prefer `list_page`).
     pub(crate) async fn list(self: &Arc<Self>) -> Vec<RunStatus> {
+        if self.shared.is_some() {
+            return self.list_shared().await;
+        }
         let ids = self.index.ids();
         self.statuses(ids).await
     }
@@ -136,6 +160,10 @@ impl Reader {
         if let Some(record) = self.registry.get(&run_id) {
             return Some(EventSubscription::live(record.clone(), after_seq));
         }
+        if let Some(shared) = &self.shared {
+            self.status(run_id).await?;
+            return Some(EventSubscription::remote(shared.clone(), run_id, after_seq));
+        }
         let reader = self.clone();
         blocking(move || {
             let events = reader.store.load_events(run_id);
@@ -146,6 +174,25 @@ impl Reader {
         })
         .await
         .flatten()
+    }
+
+    /// Every run in the shared store, oldest first, page by page.
+    async fn list_shared(self: &Arc<Self>) -> Vec<RunStatus> {
+        let mut all = Vec::new();
+        let mut query = ListQuery {
+            limit: crate::index::MAX_PAGE,
+            ..ListQuery::default()
+        };
+        loop {
+            let page = self.list_page(&query).await;
+            all.extend(page.runs);
+            match page.next_cursor {
+                Some(cursor) => query.cursor = Some(cursor),
+                None => break,
+            }
+        }
+        all.reverse();
+        all
     }
 
     pub(crate) fn stats(&self) -> EngineStats {

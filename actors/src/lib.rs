@@ -28,6 +28,7 @@ mod blinders;
 mod browser;
 mod caps;
 mod chromium;
+mod cluster;
 mod command;
 mod config;
 mod download;
@@ -41,6 +42,8 @@ mod handle;
 mod index;
 mod llm;
 mod page_driver;
+#[cfg(feature = "postgres")]
+mod pg;
 mod playbook;
 mod pool;
 mod proxy;
@@ -57,13 +60,14 @@ mod supervisor;
 mod yaml;
 
 pub use chromium::ChromiumLauncher;
+pub use cluster::{ClaimedRun, EnqueueError, NewRun, SharedCancel, SharedRuns};
 pub use command::{
     CancelAck, CancelError, Command, EngineStats, EventSubscription, ShutdownReport, SubmitError,
 };
 pub use config::{
     API_KEY_ENV, AgentConfig, BrowserConfig, Config, ConfigError, EngineTimeouts, GuardrailFloor,
     LimitsConfig, ObserveCaps, PlaybookConfig, RecordingConfig, RegistryConfig, RunDefaults,
-    ServerConfig, SettleConfig,
+    ServerConfig, SettleConfig, StoreBackend, StoreConfig,
 };
 pub use download::{AllowedDownloads, Download, DownloadOutcome, DownloadPolicy, DownloadSink};
 pub use engine::{Engine, StartError};
@@ -71,6 +75,8 @@ pub use event::{ActionFailure, EventKind, RunEvent, Severity};
 pub use guard::is_private_ip;
 pub use handle::{EventsError, OrchestratorHandle, Unavailable};
 pub use index::{ListQuery, RunPage};
+#[cfg(feature = "postgres")]
+pub use pg::PgStore;
 pub use page_driver::{
     ActionBounds, ActionOutput, BrowserError, BrowserLauncher, Capture, CloseMode, CloseReport,
     LaunchSpec, PageDriver,

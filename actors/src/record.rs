@@ -36,6 +36,9 @@ pub(crate) enum StopReason {
     /// The driver reached its own outcome (success or failure); the stop only ends the run's
     /// deadline timer and whatever still waits on the token.
     DriverDone,
+    /// This node no longer owns the run in the shared store (another node took it over, or
+    /// this node lost its lease): it stops, and its store writes are refused.
+    Fenced,
 }
 
 /// A run's cancellation token plus the first reason it was stopped for.
@@ -318,6 +321,13 @@ impl RunRecord {
                 message.clone(),
             )),
             Some(StopReason::Cancelled) | None => RunOutcome::cancelled("cancelled by the host"),
+            Some(StopReason::Fenced) => RunOutcome {
+                state: crate::run::RunState::Interrupted,
+                error: Some(crate::run::RunError::new(
+                    crate::run::ErrorCode::NodeLost,
+                    "this node lost the run to another node; the shared store has its outcome",
+                )),
+            },
             // Set only once the driver's outcome is known, so no interrupted driver sees it.
             Some(StopReason::DriverDone) => RunOutcome::failed(crate::run::RunError::new(
                 crate::run::ErrorCode::InternalError,

@@ -73,7 +73,15 @@ fn recover_run(
         store.write_status(status)?;
         return Ok(Recovered::Committed);
     }
-    let mut status = interrupted_status(run_id, status, &events);
+    let mut status = interrupted_status(run_id, status, &events, |was| {
+        RunError::new(
+            ErrorCode::Interrupted,
+            format!(
+                "the orchestrator process stopped while this run was {was}; \
+                 found unfinished at the next start"
+            ),
+        )
+    });
     seal_partial_recording(store, &mut status)?;
     let (firehose, _) = broadcast::channel(1);
     let log = EventLog::new(run_id, store.open_log(run_id)?, events, firehose);
@@ -129,8 +137,14 @@ fn seal_partial_recording(store: &dyn RunStore, status: &mut RunStatus) -> std::
     Ok(())
 }
 
-/// The last durable status, brought up to date with the log, then ended `interrupted`.
-fn interrupted_status(run_id: RunId, status: Option<RunStatus>, events: &[RunEvent]) -> RunStatus {
+/// The last durable status, brought up to date with the log, then ended `interrupted` with
+/// `error` (`make_error` receives the state the run was in).
+pub(crate) fn interrupted_status(
+    run_id: RunId,
+    status: Option<RunStatus>,
+    events: &[RunEvent],
+    make_error: impl FnOnce(RunState) -> RunError,
+) -> RunStatus {
     let mut status = status.unwrap_or_else(|| {
         let mut s = RunStatus::new_queued(run_id, "unknown", Default::default());
         if let Some(first) = events.first() {
@@ -154,13 +168,7 @@ fn interrupted_status(run_id: RunId, status: Option<RunStatus>, events: &[RunEve
     let was = status.state;
     status.finish(RunOutcome {
         state: RunState::Interrupted,
-        error: Some(RunError::new(
-            ErrorCode::Interrupted,
-            format!(
-                "the orchestrator process stopped while this run was {was}; \
-                 found unfinished at the next start"
-            ),
-        )),
+        error: Some(make_error(was)),
     });
     // The run's last sign of life, not the time of the restart.
     if let Some(last) = events.last() {

@@ -22,6 +22,16 @@ impl RunId {
     pub fn new() -> Self {
         Self(Uuid::now_v7())
     }
+
+    /// The id as a UUID (a store's key).
+    pub fn as_uuid(&self) -> Uuid {
+        self.0
+    }
+
+    /// The run id a store's UUID key names.
+    pub fn from_uuid(id: Uuid) -> Self {
+        Self(id)
+    }
 }
 
 impl Default for RunId {
@@ -119,6 +129,9 @@ pub enum ErrorCode {
     InternalError,
     /// The run was found unfinished after a restart.
     Interrupted,
+    /// The node running it stopped renewing its lease (it died, stalled or lost the database);
+    /// another node ended the run.
+    NodeLost,
     /// An agent used all its steps without finishing the task.
     MaxSteps,
 }

@@ -32,6 +32,12 @@ pub trait RunStore: Send + Sync + std::fmt::Debug + 'static {
 pub trait LogWriter: Send + std::fmt::Debug {
     /// Appends one JSON line (the newline included).
     fn append(&mut self, line: &[u8]) -> std::io::Result<()>;
+    /// Appends `event`, whose JSON line is `line`: a store that keeps events as rows rather
+    /// than lines overrides this.
+    fn append_event(&mut self, event: &RunEvent, line: &[u8]) -> std::io::Result<()> {
+        let _ = event;
+        self.append(line)
+    }
     /// Makes everything appended so far durable.
     fn sync(&mut self) -> std::io::Result<()>;
 }

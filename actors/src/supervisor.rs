@@ -10,12 +10,12 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
 
-use crate::admission::{AdmissionWriter, SubmitReply, WriterArgs};
+use crate::admission::{AdmissionWriter, Admitted, ClaimArgs, SubmitReply, WriterArgs};
+use crate::cluster::SharedRuns;
 use crate::command::{CancelAck, CancelError, Command, SubmitError};
 use crate::config::Config;
 use crate::event::EventKind;
@@ -29,9 +29,13 @@ use crate::run::{ErrorCode, RunError, RunId, RunOutcome, RunState};
 use crate::session::{SessionActor, SessionArgs, SessionMsg};
 
 mod children;
+mod claims;
+mod memory;
 mod shutdown;
 
 use children::{spawn_finalizer, spawn_pool};
+use memory::evict_finished;
+use memory::update_gauges;
 
 use shutdown::{ShutdownState, finish_shutdown_if_idle, on_grace_expired, on_shutdown};
 
@@ -41,8 +45,8 @@ pub(crate) enum SupervisorMsg {
     Command(Command),
     /// The admission writer validated a submitted run and wrote it to the store (or failed).
     Prepared {
-        /// The run's record, or why it was refused.
-        result: Result<Arc<RunRecord>, SubmitError>,
+        /// The stored run, or why it was refused.
+        result: Result<Admitted, SubmitError>,
         /// The host's reply port.
         reply: SubmitReply,
     },
@@ -53,6 +57,12 @@ pub(crate) enum SupervisorMsg {
     GraceExpired,
     /// Time to move finished runs past their age out of memory.
     Evict,
+    /// A run this node claimed from the shared queue, ready to start.
+    Claimed(Arc<RunRecord>),
+    /// Another node asked to cancel a run this node runs.
+    CancelRequested(RunId),
+    /// The shared store no longer takes this node's writes for the run.
+    Fenced(RunId),
 }
 
 /// How often finished runs are checked against `registry.max_finished_age_seconds`.
@@ -66,6 +76,8 @@ pub(crate) struct SupervisorArgs {
     pub(crate) reader: Arc<Reader>,
     pub(crate) uploader: Arc<crate::recording::upload::Uploader>,
     pub(crate) llm: crate::llm::SharedLlm,
+    /// The shared store, when several nodes share one.
+    pub(crate) shared: Option<Arc<dyn SharedRuns>>,
 }
 
 /// Supervisor state.
@@ -90,6 +102,8 @@ pub(crate) struct SupervisorState {
     evict_timer: tokio::task::JoinHandle<()>,
     /// The warm browser pool, when the launcher's browsers can be shared.
     pool: Option<ActorRef<PoolMsg>>,
+    /// Claiming from the shared queue, when several nodes share one store.
+    claims: Option<claims::Claims>,
 }
 
 /// The root of the actor tree.
@@ -111,6 +125,7 @@ impl Actor for SupervisorActor {
             config: args.config.clone(),
             store: args.reader.store.clone(),
             firehose: args.reader.firehose.clone(),
+            shared: args.shared.clone(),
             done: Box::new(move |result, reply| {
                 answer
                     .cast(SupervisorMsg::Prepared { result, reply })
@@ -119,7 +134,17 @@ impl Actor for SupervisorActor {
         })?;
         let evict_timer = myself.send_interval(EVICT_INTERVAL, || SupervisorMsg::Evict);
         let pool = spawn_pool(&myself, &args).await?;
+        let claims = args.shared.clone().map(|shared| {
+            let claim_args = ClaimArgs {
+                config: args.config.clone(),
+                store: args.reader.store.clone(),
+                firehose: args.reader.firehose.clone(),
+            };
+            let max = args.config.max_concurrent_runs;
+            claims::Claims::start(shared, myself.clone(), claim_args, args.reader.clone(), max)
+        });
         Ok(SupervisorState {
+            claims,
             pool,
             args,
             myself: myself.clone(),
@@ -142,6 +167,9 @@ impl Actor for SupervisorActor {
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         state.evict_timer.abort();
+        if let Some(claims) = state.claims.take() {
+            claims.stop().await;
+        }
         // The pool's processes end with the orchestrator, before `join` returns.
         if let Some(pool) = state.pool.take() {
             let _ = pool
@@ -165,6 +193,11 @@ impl Actor for SupervisorActor {
             SupervisorMsg::RunFinalized(run_id) => on_run_finalized(&myself, state, run_id).await,
             SupervisorMsg::GraceExpired => on_grace_expired(&myself, state),
             SupervisorMsg::Evict => evict_finished(state),
+            SupervisorMsg::Claimed(record) => claims::on_claimed(&myself, state, record).await,
+            SupervisorMsg::CancelRequested(run_id) => {
+                claims::stop_local(state, run_id, StopReason::Cancelled)
+            }
+            SupervisorMsg::Fenced(run_id) => claims::stop_local(state, run_id, StopReason::Fenced),
         }
         Ok(())
     }
@@ -210,9 +243,14 @@ impl Actor for SupervisorActor {
 fn on_command(myself: &ActorRef<SupervisorMsg>, state: &mut SupervisorState, command: Command) {
     match command {
         Command::Submit { request, reply } => on_submit(state, *request, reply),
-        Command::Cancel { run_id, reply } => {
-            let _ = reply.send(on_cancel(state, run_id));
-        }
+        Command::Cancel { run_id, reply } => match &state.claims {
+            Some(claims) if !state.args.reader.registry.contains_key(&run_id) => {
+                claims::cancel_shared(claims.shared.clone(), run_id, reply)
+            }
+            _ => {
+                let _ = reply.send(on_cancel(state, run_id));
+            }
+        },
         Command::Shutdown { grace, reply } => on_shutdown(myself, state, grace, reply),
         // Reads are served from the registry and the store index, never queued behind this
         // actor; the pump hands them to the reader, and so does this arm if one arrives here.
@@ -231,7 +269,12 @@ fn on_submit(state: &mut SupervisorState, request: RunRequest, reply: SubmitRepl
     }
     let config = &state.args.config;
     let waiting = state.queue.len() + state.admitting;
-    if state.active.len() + waiting >= config.max_concurrent_runs + config.queue_capacity {
+    // With a shared store, the store counts its queue; only submits in flight count here.
+    let full = match state.claims {
+        Some(_) => state.admitting >= config.queue_capacity,
+        None => state.active.len() + waiting >= config.max_concurrent_runs + config.queue_capacity,
+    };
+    if full {
         let _ = reply.send(Err(SubmitError::QueueFull {
             running: state.active.len(),
             queued: waiting,
@@ -253,12 +296,20 @@ fn on_submit(state: &mut SupervisorState, request: RunRequest, reply: SubmitRepl
 async fn on_prepared(
     myself: &ActorRef<SupervisorMsg>,
     state: &mut SupervisorState,
-    result: Result<Arc<RunRecord>, SubmitError>,
+    result: Result<Admitted, SubmitError>,
     reply: SubmitReply,
 ) {
     state.admitting -= 1;
     let record = match result {
-        Ok(record) => record,
+        Ok(Admitted::Local(record)) => record,
+        Ok(Admitted::Shared(run_id)) => {
+            let _ = reply.send(Ok(run_id));
+            if let Some(claims) = &state.claims {
+                claims.wake();
+            }
+            finish_shutdown_if_idle(myself, state);
+            return;
+        }
         Err(error) => {
             let _ = reply.send(Err(error));
             finish_shutdown_if_idle(myself, state);
@@ -291,7 +342,7 @@ async fn on_prepared(
 }
 
 /// Finalizes a run that never got a session (cancelled while queued, or by shutdown).
-fn cancel_unstarted(
+pub(super) fn cancel_unstarted(
     state: &mut SupervisorState,
     record: Arc<RunRecord>,
     reason: StopReason,
@@ -304,7 +355,7 @@ fn cancel_unstarted(
     }
 }
 
-async fn start_session(
+pub(super) async fn start_session(
     myself: &ActorRef<SupervisorMsg>,
     state: &mut SupervisorState,
     record: Arc<RunRecord>,
@@ -391,8 +442,20 @@ async fn on_run_finalized(
     if !never_started && !held_slot {
         return;
     }
-    state.finished.push_back((run_id, Instant::now()));
+    let registry = &state.args.reader.registry;
+    let fenced = registry
+        .get(&run_id)
+        .is_some_and(|r| matches!(r.control.reason(), Some(StopReason::Fenced)));
+    if fenced {
+        // The shared store has the run's outcome (another node decided it): read it there.
+        registry.remove(&run_id);
+    } else {
+        state.finished.push_back((run_id, Instant::now()));
+    }
     evict_finished(state);
+    if let Some(claims) = &state.claims {
+        claims.wake();
+    }
     if let Some(shutdown) = state.shutdown.as_mut() {
         // Queued runs cancelled by the shutdown are already counted as cancelled.
         if !shutdown.grace_over && !never_started {
@@ -414,24 +477,6 @@ async fn admit_queued(myself: &ActorRef<SupervisorMsg>, state: &mut SupervisorSt
     }
 }
 
-/// Moves finished runs past the count or age bound out of memory; the store serves them from
-/// then on. A run whose final status never reached the store stays: it is the only copy.
-fn evict_finished(state: &mut SupervisorState) {
-    let bound = &state.args.config.registry;
-    let max_age = Duration::from_secs(bound.max_finished_age_seconds);
-    while let Some(&(run_id, at)) = state.finished.front() {
-        if state.finished.len() <= bound.max_finished_runs && at.elapsed() <= max_age {
-            break;
-        }
-        state.finished.pop_front();
-        let registry = &state.args.reader.registry;
-        if registry.get(&run_id).is_some_and(|r| r.is_committed()) {
-            registry.remove(&run_id);
-        } else {
-            tracing::warn!(%run_id, "finished run kept in memory: its status is not in the store");
-        }
-    }
-}
 
 fn on_cancel(state: &mut SupervisorState, run_id: RunId) -> Result<CancelAck, CancelError> {
     let reader = &state.args.reader;
@@ -458,16 +503,4 @@ fn on_cancel(state: &mut SupervisorState, run_id: RunId) -> Result<CancelAck, Ca
         record.control.stop(StopReason::Cancelled);
     }
     Ok(CancelAck::Cancelling)
-}
-
-/// Publishes the counts to the metrics and to the hosts' handles.
-fn update_gauges(state: &SupervisorState) {
-    metrics::gauge!("pilothouse_runs_active").set(state.active.len() as f64);
-    metrics::gauge!("pilothouse_runs_queued").set(state.queue.len() as f64);
-    let counts = &state.args.reader.counts;
-    counts.active.store(state.active.len(), Ordering::Relaxed);
-    counts.queued.store(state.queue.len(), Ordering::Relaxed);
-    counts
-        .finished_in_memory
-        .store(state.finished.len(), Ordering::Relaxed);
 }

@@ -1,7 +1,7 @@
 //! Shared test harness: a page server on 127.0.0.1 with a request log, an orchestrator on temp
 //! dirs, and a check that no Chromium launched by the test outlives it. `Harness` sets all three
 //! up in one call; `eventually` is the one poll-until helper; `procs` is the one `/proc`
-//! scanner (the benchmark includes it too).
+//! scanner (the benchmark includes it too); `postgres` gives a test its own database.
 #![allow(dead_code, unreachable_pub, unused_imports)]
 
 pub mod devtools;
@@ -10,6 +10,7 @@ pub mod eventually;
 pub mod harness;
 pub mod logs;
 pub mod model;
+pub mod postgres;
 pub mod procs;
 pub mod remote;
 pub mod secrets;

@@ -1,0 +1,217 @@
+//! A run's event log on PostgreSQL. `append` hands the event to a writer task and returns: the
+//! run's actions never wait on the database. The task commits what has gathered as one batch,
+//! guarded by the run's epoch — the `runs` row must still carry this node's epoch and no
+//! `(run_id, seq)` may exist yet — and then notifies `ph_ev`. A refused batch fences the run.
+//! `sync` waits until everything appended so far is committed (the terminal event's commit).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use super::Inner;
+use crate::event::{EventKind, RunEvent};
+use crate::run::RunId;
+use crate::store::LogWriter;
+
+/// Events committed in one transaction at most.
+const MAX_BATCH: usize = 256;
+/// Longest wait for `sync`: past it the terminal event is reported as not durable.
+const SYNC_TIMEOUT: Duration = Duration::from_secs(30);
+
+enum Op {
+    Event(Row),
+    Flush(std::sync::mpsc::SyncSender<Result<(), String>>),
+}
+
+struct Row {
+    seq: i64,
+    kind: String,
+    body: serde_json::Value,
+    acted: bool,
+}
+
+/// The writer end the run's [`crate::event_log::EventLog`] appends to.
+pub(super) struct PgLog {
+    ops: mpsc::UnboundedSender<Op>,
+    fenced: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for PgLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgLog").finish_non_exhaustive()
+    }
+}
+
+impl PgLog {
+    /// Starts the run's writer task on the store's runtime.
+    pub(super) fn start(
+        inner: Arc<Inner>,
+        runtime: &tokio::runtime::Handle,
+        run_id: RunId,
+        epoch: i64,
+    ) -> Self {
+        let (ops, rx) = mpsc::unbounded_channel();
+        let fenced = Arc::new(AtomicBool::new(false));
+        runtime.spawn(write_events(inner, run_id, epoch, rx, fenced.clone()));
+        Self { ops, fenced }
+    }
+}
+
+impl LogWriter for PgLog {
+    fn append(&mut self, line: &[u8]) -> std::io::Result<()> {
+        let event: RunEvent = serde_json::from_slice(line)?;
+        self.append_event(&event, line)
+    }
+
+    fn append_event(&mut self, event: &RunEvent, line: &[u8]) -> std::io::Result<()> {
+        if self.fenced.load(Ordering::Acquire) {
+            return Err(std::io::Error::other(
+                "another node owns this run now: the event was not stored",
+            ));
+        }
+        let body: serde_json::Value = serde_json::from_slice(line)?;
+        let kind = body["type"].as_str().unwrap_or("unknown").to_owned();
+        let row = Row {
+            seq: event.seq as i64,
+            kind,
+            body,
+            acted: matches!(event.kind, EventKind::Action { .. }),
+        };
+        self.ops
+            .send(Op::Event(row))
+            .map_err(|_| std::io::Error::other("the event writer has stopped"))
+    }
+
+    fn sync(&mut self) -> std::io::Result<()> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.ops
+            .send(Op::Flush(tx))
+            .map_err(|_| std::io::Error::other("the event writer has stopped"))?;
+        match rx.recv_timeout(SYNC_TIMEOUT) {
+            Ok(result) => result.map_err(std::io::Error::other),
+            Err(_) => Err(std::io::Error::other(
+                "the events were not committed to the store in time",
+            )),
+        }
+    }
+}
+
+/// Commits batches until the log is dropped or the run is fenced.
+async fn write_events(
+    inner: Arc<Inner>,
+    run_id: RunId,
+    epoch: i64,
+    mut ops: mpsc::UnboundedReceiver<Op>,
+    fenced: Arc<AtomicBool>,
+) {
+    let mut rows = Vec::new();
+    let mut waiters = Vec::new();
+    while let Some(op) = ops.recv().await {
+        gather(op, &mut rows, &mut waiters);
+        while rows.len() < MAX_BATCH {
+            match ops.try_recv() {
+                Ok(op) => gather(op, &mut rows, &mut waiters),
+                Err(_) => break,
+            }
+        }
+        let result = commit_retrying(&inner, run_id, epoch, &rows).await;
+        rows.clear();
+        if let Err(Refused::Fenced) = result {
+            fenced.store(true, Ordering::Release);
+            inner.fence(run_id, "event batch refused: a newer epoch owns the run");
+        }
+        let answer = result.map_err(|e| e.to_string());
+        for waiter in waiters.drain(..) {
+            let _ = waiter.send(answer.clone());
+        }
+    }
+}
+
+fn gather(op: Op, rows: &mut Vec<Row>, waiters: &mut Vec<std::sync::mpsc::SyncSender<Result<(), String>>>) {
+    match op {
+        Op::Event(row) => rows.push(row),
+        Op::Flush(waiter) => waiters.push(waiter),
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum Refused {
+    #[error("another node owns this run now: its events were not stored")]
+    Fenced,
+    #[error("the store did not take the events: {0}")]
+    Failed(String),
+}
+
+/// Retries a batch the database could not take (a restart, a dropped connection) until it
+/// commits, the run is fenced, or this node loses its lease.
+async fn commit_retrying(
+    inner: &Inner,
+    run_id: RunId,
+    epoch: i64,
+    rows: &[Row],
+) -> Result<(), Refused> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut pause = Duration::from_millis(50);
+    loop {
+        match commit(inner, run_id, epoch, rows).await {
+            Ok(true) => return Ok(()),
+            Ok(false) => return Err(Refused::Fenced),
+            Err(error) if is_conflict(&error) => return Err(Refused::Fenced),
+            Err(error) => {
+                if !inner.leased() || !inner.owned.contains_key(&run_id) {
+                    return Err(Refused::Failed(error.to_string()));
+                }
+                tracing::warn!(%run_id, %error, "event batch not committed; retrying");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(1));
+            }
+        }
+    }
+}
+
+/// One fenced transaction; `Ok(false)` when the run's epoch moved on.
+async fn commit(inner: &Inner, run_id: RunId, epoch: i64, rows: &[Row]) -> sqlx::Result<bool> {
+    let id = run_id.as_uuid();
+    let mut tx = inner.pool.begin().await?;
+    let acted = rows.iter().any(|r| r.acted);
+    let owned = sqlx::query(
+        "UPDATE runs SET acted = acted OR $3, updated_at = now() WHERE id = $1 AND epoch = $2",
+    )
+    .bind(id)
+    .bind(epoch)
+    .bind(acted)
+    .execute(&mut *tx)
+    .await?;
+    if owned.rows_affected() == 0 {
+        return Ok(false);
+    }
+    let seqs: Vec<i64> = rows.iter().map(|r| r.seq).collect();
+    let kinds: Vec<String> = rows.iter().map(|r| r.kind.clone()).collect();
+    let bodies: Vec<serde_json::Value> = rows.iter().map(|r| r.body.clone()).collect();
+    sqlx::query(
+        "INSERT INTO run_events (run_id, seq, epoch, kind, body) \
+         SELECT $1, s, $2, k, b FROM unnest($3::bigint[], $4::text[], $5::jsonb[]) AS t(s, k, b)",
+    )
+    .bind(id)
+    .bind(epoch)
+    .bind(seqs)
+    .bind(kinds)
+    .bind(bodies)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("SELECT pg_notify('ph_ev', $1)")
+        .bind(run_id.to_string())
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// A `(run_id, seq)` that exists already: someone else wrote this run's events.
+fn is_conflict(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(db) if db.code().as_deref() == Some("23505"))
+}

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# A throwaway PostgreSQL cluster for the tests, from Debian's `postgresql` package (installed
+# when missing): `pg-cluster.sh start DIR` makes one in DIR (initdb), starts it on a free
+# 127.0.0.1 port and prints its URL; `pg-cluster.sh stop DIR` stops it (by its pid file) and
+# removes DIR. As root, the cluster runs as the `postgres` user (initdb refuses root).
+set -euo pipefail
+
+command=${1:?usage: pg-cluster.sh start|stop DIR}
+dir=${2:?usage: pg-cluster.sh start|stop DIR}
+
+bindir() {
+    ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1
+}
+
+as_owner() {
+    if [ "$(id -u)" = 0 ]; then
+        runuser -u postgres -- "$@"
+    else
+        "$@"
+    fi
+}
+
+case "$command" in
+start)
+    if [ -z "$(bindir)" ]; then
+        echo "PostgreSQL not found: installing Debian's postgresql package" >&2
+        export DEBIAN_FRONTEND=noninteractive
+        (apt-get install -y -q postgresql >&2 || { apt-get update -q >&2 && apt-get install -y -q postgresql >&2; })
+    fi
+    bin=$(bindir)
+    mkdir -p "$dir"
+    [ "$(id -u)" = 0 ] && chown postgres "$dir"
+    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    as_owner "$bin/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --no-sync >/dev/null
+    as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 \
+        -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c max_connections=300" start >/dev/null
+    echo "postgres://postgres@127.0.0.1:$port/postgres"
+    ;;
+stop)
+    if [ -f "$dir/data/postmaster.pid" ]; then
+        as_owner "$(bindir)/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true
+    fi
+    rm -rf "$dir"
+    ;;
+*)
+    echo "usage: pg-cluster.sh start|stop DIR" >&2
+    exit 2
+    ;;
+esac
