@@ -52,8 +52,12 @@ pub use pilothouse_actors::{
 pub use pilothouse_actors::{
     AgentConfig, AgentSpec, BrowserConfig, GuardrailFloor, Isolation, LimitsConfig, OnFailure,
     ParamType, Parameter, Playbook, PlaybookConfig, PlaybookSpec, PoolStats, RecoveryInfo,
-    SelectorSpec, Step, TokenUsage, Verify, load_playbook, parse_playbook,
+    SelectorSpec, Step, StoreBackend, StoreConfig, TokenUsage, Verify, load_playbook,
+    parse_playbook,
 };
+#[cfg(feature = "postgres")]
+pub use pilothouse_actors::PgStore;
+pub use pilothouse_actors::{ClaimedRun, EnqueueError, NewRun, SharedCancel, SharedRuns};
 
 use pilothouse_actors::Engine;
 

@@ -58,6 +58,8 @@ struct Inner {
     runs_dir: PathBuf,
     /// Runs this node owns, with the epoch of its claim.
     owned: DashMap<RunId, i64>,
+    /// Terminal events held back until their run's terminal status commits with them.
+    terminal: DashMap<RunId, log::Row>,
     /// Credentials of runs submitted here, until this node claims them.
     credentials: DashMap<RunId, BTreeMap<String, Secret>>,
     fence_tx: mpsc::UnboundedSender<RunId>,
@@ -106,6 +108,7 @@ impl PgStore {
             runs_dir,
             owned: DashMap::new(),
             credentials: DashMap::new(),
+            terminal: DashMap::new(),
             fence_tx,
             fence_rx: Mutex::new(Some(fence_rx)),
             work: Arc::new(Notify::new()),

@@ -31,7 +31,8 @@ impl TestDb {
         let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin)
             .await
             .unwrap_or_else(|e| panic!("cannot reach the test cluster at {admin}: {e}"));
-        sqlx::query(&format!("CREATE DATABASE {name}"))
+        // `name` is ours: `t_` and hex digits.
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
             .execute(&mut conn)
             .await
             .expect("create the test database");

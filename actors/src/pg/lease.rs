@@ -58,31 +58,42 @@ async fn renew(inner: &Inner, slots: usize) -> sqlx::Result<()> {
 }
 
 /// Renews the lease; fences this node's runs once renewals have failed for `self_fence_ms`
-/// (measured on this node's monotonic clock, so a stalled process fences itself on waking).
+/// (measured on this node's monotonic clock, so a stalled process fences itself on waking). A
+/// slow renewal is not a failure until that window has passed.
 async fn heartbeat(inner: Arc<Inner>, slots: usize) {
     let every = inner.ms(inner.config.heartbeat_ms);
     let self_fence = inner.ms(inner.config.self_fence_ms);
     let mut last_renewal = Instant::now();
     loop {
         tokio::time::sleep(every).await;
-        if last_renewal.elapsed() >= self_fence && inner.leased() {
-            inner.leased.store(false, Ordering::Release);
-            tracing::error!(node_id = %inner.node_id, "lease not renewed in time: stopping this node's runs");
-            let owned: Vec<RunId> = inner.owned.iter().map(|e| *e.key()).collect();
-            for run_id in owned {
-                inner.fence(run_id, "this node lost its lease");
-            }
-        }
-        match tokio::time::timeout(every, renew(&inner, slots)).await {
-            Ok(Ok(())) => {
+        let deadline = last_renewal + self_fence;
+        let renewal = tokio::time::timeout_at(deadline.into(), renew(&inner, slots)).await;
+        match renewal {
+            Ok(Ok(())) if Instant::now() < deadline => {
                 last_renewal = Instant::now();
                 if !inner.leased.swap(true, Ordering::AcqRel) {
                     tracing::warn!(node_id = %inner.node_id, "lease renewed again: claiming resumes");
                 }
+                continue;
             }
+            Ok(Ok(())) => {}
             Ok(Err(error)) => tracing::warn!(%error, "lease renewal failed"),
             Err(_) => tracing::warn!("lease renewal timed out"),
         }
+        if Instant::now() >= deadline {
+            lose_lease(&inner);
+        }
+    }
+}
+
+/// Stops claiming and fences every run this node owns.
+fn lose_lease(inner: &Inner) {
+    if inner.leased.swap(false, Ordering::AcqRel) {
+        tracing::error!(node_id = %inner.node_id, "lease not renewed in time: stopping this node's runs");
+    }
+    let owned: Vec<RunId> = inner.owned.iter().map(|e| *e.key()).collect();
+    for run_id in owned {
+        inner.fence(run_id, "this node lost its lease");
     }
 }
 

@@ -2,7 +2,9 @@
 //! run's actions never wait on the database. The task commits what has gathered as one batch,
 //! guarded by the run's epoch — the `runs` row must still carry this node's epoch and no
 //! `(run_id, seq)` may exist yet — and then notifies `ph_ev`. A refused batch fences the run.
-//! `sync` waits until everything appended so far is committed (the terminal event's commit).
+//! `sync` waits until everything appended so far is committed. The terminal event is held back
+//! and committed with the run's terminal status, in one transaction (`pg/store.rs`): no node
+//! sees a run's end before its final status.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -25,10 +27,11 @@ enum Op {
     Flush(std::sync::mpsc::SyncSender<Result<(), String>>),
 }
 
-struct Row {
-    seq: i64,
-    kind: String,
-    body: serde_json::Value,
+#[derive(Debug)]
+pub(super) struct Row {
+    pub(super) seq: i64,
+    pub(super) kind: String,
+    pub(super) body: serde_json::Value,
     acted: bool,
 }
 
@@ -36,6 +39,8 @@ struct Row {
 pub(super) struct PgLog {
     ops: mpsc::UnboundedSender<Op>,
     fenced: Arc<AtomicBool>,
+    inner: Arc<Inner>,
+    run_id: RunId,
 }
 
 impl std::fmt::Debug for PgLog {
@@ -54,8 +59,13 @@ impl PgLog {
     ) -> Self {
         let (ops, rx) = mpsc::unbounded_channel();
         let fenced = Arc::new(AtomicBool::new(false));
-        runtime.spawn(write_events(inner, run_id, epoch, rx, fenced.clone()));
-        Self { ops, fenced }
+        runtime.spawn(write_events(inner.clone(), run_id, epoch, rx, fenced.clone()));
+        Self {
+            ops,
+            fenced,
+            inner,
+            run_id,
+        }
     }
 }
 
@@ -79,6 +89,10 @@ impl LogWriter for PgLog {
             body,
             acted: matches!(event.kind, EventKind::Action { .. }),
         };
+        if event.is_terminal() {
+            self.inner.terminal.insert(self.run_id, row);
+            return Ok(());
+        }
         self.ops
             .send(Op::Event(row))
             .map_err(|_| std::io::Error::other("the event writer has stopped"))

@@ -60,11 +60,17 @@ impl RunStore for PgStore {
     }
 }
 
-/// Writes an owned run's status under its epoch; a terminal status ends the ownership.
+/// Writes an owned run's status under its epoch. A terminal status commits together with the
+/// run's held-back terminal event, and ends the ownership.
 async fn write_status(inner: &Inner, status: RunStatus) -> std::io::Result<()> {
     let run_id = status.run_id;
     let epoch = inner.epoch_of(run_id)?;
     let body = serde_json::to_value(&status)?;
+    let terminal = match status.state.is_terminal() {
+        true => inner.terminal.remove(&run_id).map(|(_, row)| row),
+        false => None,
+    };
+    let mut tx = inner.pool.begin().await.map_err(io)?;
     let written = sqlx::query(
         "UPDATE runs SET status = $3, state = $4, updated_at = now() \
          WHERE id = $1 AND epoch = $2",
@@ -73,7 +79,7 @@ async fn write_status(inner: &Inner, status: RunStatus) -> std::io::Result<()> {
     .bind(epoch)
     .bind(body)
     .bind(status.state.as_str())
-    .execute(&inner.pool)
+    .execute(&mut *tx)
     .await
     .map_err(io)?;
     if written.rows_affected() == 0 {
@@ -82,6 +88,25 @@ async fn write_status(inner: &Inner, status: RunStatus) -> std::io::Result<()> {
             "run {run_id} is owned by another node now; this node's write was refused"
         )));
     }
+    if let Some(row) = terminal {
+        sqlx::query(
+            "INSERT INTO run_events (run_id, seq, epoch, kind, body) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(run_id.as_uuid())
+        .bind(row.seq)
+        .bind(epoch)
+        .bind(&row.kind)
+        .bind(&row.body)
+        .execute(&mut *tx)
+        .await
+        .map_err(io)?;
+        sqlx::query("SELECT pg_notify('ph_ev', $1)")
+            .bind(run_id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(io)?;
+    }
+    tx.commit().await.map_err(io)?;
     if status.state.is_terminal() {
         inner.owned.remove(&run_id);
         inner.credentials.remove(&run_id);
