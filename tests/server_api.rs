@@ -203,7 +203,9 @@ async fn nothing_outside_the_recording_is_served(server: &Server, env: &TestEnv,
         "escape.json",
         "etc/passwd",
     ] {
-        let (code, body) = server.raw_get(&format!("/runs/{run}/recording/{path}")).await;
+        let (code, body) = server
+            .raw_get(&format!("/runs/{run}/recording/{path}"))
+            .await;
         assert_eq!(code, 400, "{path}: {body}");
         assert!(body.contains("INVALID_PATH"), "{path}: {body}");
         assert!(!body.contains("root:"), "{path} leaked a file");

@@ -45,8 +45,12 @@ async fn sigterm_drains_runs_ends_streams_and_exits_0() {
     .await;
     let finishing = server.submit(&wait_for_run(&site, "/late", "#late")).await;
     let stuck = [
-        server.submit(&wait_for_run(&site, "/never", "#never")).await,
-        server.submit(&wait_for_run(&site, "/never", "#never")).await,
+        server
+            .submit(&wait_for_run(&site, "/never", "#never"))
+            .await,
+        server
+            .submit(&wait_for_run(&site, "/never", "#never"))
+            .await,
     ];
     let all = [finishing, stuck[0], stuck[1]];
     let (streams, firehose) = follow_once_running(&server, &all).await;
