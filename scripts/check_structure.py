@@ -7,9 +7,8 @@ item under its sibling B (`use crate::…`, `super::…`, or a `crate::…` path
 A cycle among siblings fails the check, except the pairs listed in ALLOWED: actors that
 answer each other through messages. A child naming its own ancestors is not an edge here.
 
-Also fails on a source file over MAX_FILE_LINES lines or a library or binary function over
-MAX_FN_LINES (a test or benchmark function over it is listed as a warning), and on a
-module file that README.md's "Concept → file" table does not lead to in one hop: named by path,
+Also fails on a source file over MAX_FILE_LINES lines or a function over MAX_FN_LINES (library,
+binary, test and benchmark code alike), and on a module file that README.md's "Concept → file" table does not lead to in one hop: named by path,
 under a directory it names (`actors/src/router/`), or listed after one (`actors/src/chromium/:
 process, settle`, `validate/ceilings.rs`).
 Usage: scripts/check_structure.py [--graph]
@@ -207,14 +206,8 @@ def map_failures():
     return out
 
 
-def is_test_or_example(rel):
-    parts = rel.split(os.sep)
-    return parts[0] in ("tests", "examples") or "tests" in parts or parts[-1] == "tests.rs"
-
-
 def main():
     failures = map_failures()
-    warnings = []
     for crate, src in CRATES.items():
         mods = modules(os.path.join(ROOT, src))
         known = set(mods)
@@ -241,21 +234,13 @@ def main():
                 if len(lines) > MAX_FILE_LINES:
                     failures.append(f"{rel}: {len(lines)} lines (most {MAX_FILE_LINES})")
                 for _, line, fn, n in long_functions(rel, lines):
-                    problem = f"{rel}:{line}: fn {fn} is {n} lines (most {MAX_FN_LINES})"
-                    # Library and binary code must hold the limit; long test scenarios and
-                    # benchmark steps are listed until they are split.
-                    if is_test_or_example(rel):
-                        warnings.append(problem)
-                    else:
-                        failures.append(problem)
-    for warning in warnings:
-        print(f"warning: {warning}")
+                    failures.append(f"{rel}:{line}: fn {fn} is {n} lines (most {MAX_FN_LINES})")
     for failure in failures:
         print(failure)
     if failures:
         print(f"{len(failures)} structure problem(s)", file=sys.stderr)
         return 1
-    print("structure: no module cycle, no file over its limit, no library function over its limit")
+    print("structure: no module cycle, no file over its limit, no function over its limit")
     return 0
 
 

@@ -11,8 +11,8 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::TestEnv;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::Command;
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::process::{ChildStdout, Command};
 
 /// Bound on the whole demo: four concurrent Chromium runs on a small machine.
 const DEMO_TIMEOUT: Duration = Duration::from_secs(120);
@@ -115,17 +115,7 @@ async fn serve_only_site_answers_the_run_command_for_each_example() {
         .unwrap();
     let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
     let deadline = Instant::now() + DEMO_TIMEOUT;
-    let port = loop {
-        let line = tokio::time::timeout_at(deadline.into(), lines.next_line())
-            .await
-            .expect("the demo site did not start in time")
-            .unwrap()
-            .expect("demo --serve-only exited early");
-        // "serving the demo site on http://127.0.0.1:PORT/ (Ctrl-C stops it)"
-        if let Some(rest) = line.split("http://127.0.0.1:").nth(1) {
-            break rest.split('/').next().unwrap().parse::<u16>().unwrap();
-        }
-    };
+    let port = the_port_served_on(&mut lines, deadline).await;
 
     for (name, json) in examples() {
         let request: serde_json::Value = serde_json::from_str(&json).unwrap();
@@ -167,4 +157,19 @@ async fn serve_only_site_answers_the_run_command_for_each_example() {
         .unwrap();
     assert_eq!(exit.code(), Some(0), "{exit:?}");
     assert!(env.browsers().is_empty(), "a browser outlived the runs");
+}
+
+/// Reads the demo's stdout until it names its port (by `deadline`); the port.
+async fn the_port_served_on(lines: &mut Lines<BufReader<ChildStdout>>, deadline: Instant) -> u16 {
+    loop {
+        let line = tokio::time::timeout_at(deadline.into(), lines.next_line())
+            .await
+            .expect("the demo site did not start in time")
+            .unwrap()
+            .expect("demo --serve-only exited early");
+        // "serving the demo site on http://127.0.0.1:PORT/ (Ctrl-C stops it)"
+        if let Some(rest) = line.split("http://127.0.0.1:").nth(1) {
+            return rest.split('/').next().unwrap().parse::<u16>().unwrap();
+        }
+    }
 }

@@ -12,8 +12,8 @@ use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{FORM_PAGE, Page, Site, TestEnv};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::Command;
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::process::{ChildStdout, Command};
 
 /// Bound on one CLI invocation: Chromium launch plus a few local actions.
 const CLI_TIMEOUT: Duration = Duration::from_secs(60);
@@ -230,16 +230,7 @@ async fn sigint_cancels_the_run_and_exits_130() {
     )])
     .await;
     let cli = CliEnv::new();
-    let request = cli.request(
-        "long_wait.json",
-        &format!(
-            r##"{{"driver": {{"type": "script", "steps": [
-                   {{"action": "goto", "url": "{{base}}/"}},
-                   {{"action": "wait_for", "selector": "#never", "timeout_ms": 60000}}]}},
-                 {GUARDRAILS}}}"##
-        ),
-        Some(&site),
-    );
+    let request = long_wait_request(&cli, &site);
     let mut child = cli
         .command(&["run", arg(&request)])
         .stdout(Stdio::piped())
@@ -248,21 +239,8 @@ async fn sigint_cancels_the_run_and_exits_130() {
         .unwrap();
     let pid = child.id().unwrap();
     let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut seen = Vec::new();
-    // Read until the goto's action line: the 60 s wait_for is dispatched right after it.
     let deadline = Instant::now() + CLI_TIMEOUT;
-    loop {
-        let line = tokio::time::timeout_at(deadline.into(), stdout.next_line())
-            .await
-            .expect("no action line in time")
-            .unwrap()
-            .unwrap_or_else(|| panic!("stdout ended before the first action: {seen:?}"));
-        seen.push(line.clone());
-        if line.starts_with("  1 goto ") {
-            assert!(line.contains("  ok  "), "{line}");
-            break;
-        }
-    }
+    let mut seen = read_through_the_goto(&mut stdout, deadline).await;
     let run_id = run_id_of(&seen[0]);
     assert!(
         !cli.env.browsers().is_empty(),
@@ -270,18 +248,8 @@ async fn sigint_cancels_the_run_and_exits_130() {
     );
 
     let interrupted = Instant::now();
-    let kill = std::process::Command::new("kill")
-        .args(["-INT", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    while let Some(line) = tokio::time::timeout_at(deadline.into(), stdout.next_line())
-        .await
-        .expect("stdout did not end in time")
-        .unwrap()
-    {
-        seen.push(line);
-    }
+    sigint(pid);
+    seen.extend(read_to_the_end(&mut stdout, deadline).await);
     let exit = tokio::time::timeout_at(deadline.into(), child.wait())
         .await
         .expect("pilothouse did not exit in time")
@@ -310,6 +278,66 @@ async fn sigint_cancels_the_run_and_exits_130() {
     );
 }
 
+/// A request file whose run opens the page, then waits 60 s for an element that never comes.
+fn long_wait_request(cli: &CliEnv, site: &Site) -> PathBuf {
+    cli.request(
+        "long_wait.json",
+        &format!(
+            r##"{{"driver": {{"type": "script", "steps": [
+                   {{"action": "goto", "url": "{{base}}/"}},
+                   {{"action": "wait_for", "selector": "#never", "timeout_ms": 60000}}]}},
+                 {GUARDRAILS}}}"##
+        ),
+        Some(site),
+    )
+}
+
+/// Sends SIGINT to the CLI child (by its own pid).
+fn sigint(pid: u32) {
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+}
+
+/// Reads stdout until the goto's action line (the 60 s wait_for is dispatched right after it);
+/// the lines read.
+async fn read_through_the_goto(
+    stdout: &mut Lines<BufReader<ChildStdout>>,
+    deadline: Instant,
+) -> Vec<String> {
+    let mut seen = Vec::new();
+    loop {
+        let line = tokio::time::timeout_at(deadline.into(), stdout.next_line())
+            .await
+            .expect("no action line in time")
+            .unwrap()
+            .unwrap_or_else(|| panic!("stdout ended before the first action: {seen:?}"));
+        seen.push(line.clone());
+        if line.starts_with("  1 goto ") {
+            assert!(line.contains("  ok  "), "{line}");
+            return seen;
+        }
+    }
+}
+
+/// The rest of stdout, read until it ends (by `deadline`).
+async fn read_to_the_end(
+    stdout: &mut Lines<BufReader<ChildStdout>>,
+    deadline: Instant,
+) -> Vec<String> {
+    let mut seen = Vec::new();
+    while let Some(line) = tokio::time::timeout_at(deadline.into(), stdout.next_line())
+        .await
+        .expect("stdout did not end in time")
+        .unwrap()
+    {
+        seen.push(line);
+    }
+    seen
+}
+
 /// Bound on `pilothouse run` with 100 requests: each launches its own Chromium, four at a time
 /// (about 80 s on a busy 2-core machine; nextest ends a test at 180 s).
 const MANY_TIMEOUT: Duration = Duration::from_secs(170);
@@ -323,23 +351,7 @@ async fn more_requests_than_the_queue_holds_all_run_as_slots_free() {
     )])
     .await;
     let env = TestEnv::new();
-    let config = env.dir.path().join("pilothouse.toml");
-    // 4 running + 8 queued: the 13th submission meets QueueFull.
-    let text = env.config_toml("queue_capacity = 8\n")
-        + "screenshots = false\nactions = false\nfinal_dom = false\nreport = false\nupload = false\n";
-    std::fs::write(&config, text).unwrap();
-    let mut args = vec!["run".to_owned(), "--json".to_owned()];
-    for i in 0..REQUESTS {
-        let path = env.dir.path().join(format!("request_{i:03}.json"));
-        let json = format!(
-            r##"{{"start_url": "http://{}/", "driver": {{"type": "script", "steps": [
-                   {{"action": "extract", "selector": "#h", "store_as": "h"}}]}},
-                 "labels": {{"n": "{i}"}}, {GUARDRAILS}}}"##,
-            site.addr
-        );
-        std::fs::write(&path, json).unwrap();
-        args.push(path.to_str().unwrap().to_owned());
-    }
+    let (config, args) = write_config_and_requests(&env, &site, REQUESTS);
     let output = tokio::time::timeout(
         MANY_TIMEOUT,
         Command::new(env!("CARGO_BIN_EXE_pilothouse"))
@@ -375,6 +387,29 @@ async fn more_requests_than_the_queue_holds_all_run_as_slots_free() {
     assert_eq!(labels, (0..REQUESTS as u64).collect::<Vec<_>>());
     assert!(!stderr.contains("queue full"), "{stderr}");
     env.assert_no_browsers().await;
+}
+
+/// A config with a queue of 8 (4 running + 8 queued: the 13th submission meets QueueFull) and
+/// no recording, and `n` requests that each extract `#h`, labelled `n`; the config's path and
+/// the `run --json REQUEST…` arguments.
+fn write_config_and_requests(env: &TestEnv, site: &Site, n: usize) -> (PathBuf, Vec<String>) {
+    let config = env.dir.path().join("pilothouse.toml");
+    let text = env.config_toml("queue_capacity = 8\n")
+        + "screenshots = false\nactions = false\nfinal_dom = false\nreport = false\nupload = false\n";
+    std::fs::write(&config, text).unwrap();
+    let mut args = vec!["run".to_owned(), "--json".to_owned()];
+    for i in 0..n {
+        let path = env.dir.path().join(format!("request_{i:03}.json"));
+        let json = format!(
+            r##"{{"start_url": "http://{}/", "driver": {{"type": "script", "steps": [
+                   {{"action": "extract", "selector": "#h", "store_as": "h"}}]}},
+                 "labels": {{"n": "{i}"}}, {GUARDRAILS}}}"##,
+            site.addr
+        );
+        std::fs::write(&path, json).unwrap();
+        args.push(path.to_str().unwrap().to_owned());
+    }
+    (config, args)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

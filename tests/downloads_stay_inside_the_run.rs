@@ -249,23 +249,40 @@ async fn a_run_that_allows_downloads_keeps_them_in_its_recording_capped() {
     let message = status["error"]["message"].as_str().unwrap();
     assert!(message.contains("max_bytes"), "{message}");
     let events = cli.events(&status);
-    let goto_file = action(&events, 1);
+    the_gotos_around_a_download_succeed(&events);
+    each_saved_download_is_in_the_recording_and_uploaded(&cli, &status, &events);
+    the_download_past_the_cap_is_cancelled_and_leaves_nothing(&cli, &events);
+    server.abort();
+    cli.env.assert_no_browsers().await;
+}
+
+/// The goto to a download succeeds naming the file, and the page navigates normally right
+/// after it.
+fn the_gotos_around_a_download_succeed(events: &[Value]) {
+    let goto_file = action(events, 1);
     assert_eq!(goto_file["success"], true, "{goto_file:#}");
     assert!(
         goto_file["result"].as_str().unwrap().contains("report.bin"),
         "{goto_file:#}"
     );
-    // The page navigates normally right after a goto that downloaded.
-    let goto_page = action(&events, 2);
+    let goto_page = action(events, 2);
     assert_eq!(goto_page["success"], true, "{goto_page:#}");
     let goto_ms = goto_page["duration_ms"].as_u64().unwrap();
     assert!(
         goto_ms < 3_000,
         "the goto after a download took {goto_ms} ms"
     );
+}
 
+/// The attachment and the blob are saved under `recording/downloads/` whole, with their size
+/// and hash in the event and the manifest, and uploaded byte for byte.
+fn each_saved_download_is_in_the_recording_and_uploaded(
+    cli: &Cli,
+    status: &Value,
+    events: &[Value],
+) {
     let run_dir = cli.env.runs_dir().join(status["run_id"].as_str().unwrap());
-    let saved: Vec<&Value> = downloads(&events)
+    let saved: Vec<&Value> = downloads(events)
         .into_iter()
         .filter(|e| e["outcome"] == "saved")
         .collect();
@@ -304,19 +321,21 @@ async fn a_run_that_allows_downloads_keeps_them_in_its_recording_capped() {
         assert_eq!(artifact["bytes"], bytes.len() as u64);
         assert_eq!(std::fs::read(uploaded.join(in_recording)).unwrap(), bytes);
     }
-    let big = downloads(&events)
+}
+
+/// The big download is cancelled at its cap with no path; nothing of it is left anywhere, nor
+/// in $HOME.
+fn the_download_past_the_cap_is_cancelled_and_leaves_nothing(cli: &Cli, events: &[Value]) {
+    let big = downloads(events)
         .into_iter()
         .find(|e| e["file_name"] == "big.bin")
         .unwrap_or_else(|| panic!("no download event for big.bin: {events:#?}"));
     assert_eq!(big["outcome"], "cancelled", "{big:#}");
     assert!(big.get("path").is_none(), "{big:#}");
-    // Nothing of the big file is left anywhere, nor in $HOME.
     let strays = cli.files_with(&"b".repeat(4096));
     assert!(strays.is_empty(), "big.bin left {strays:?}");
     assert!(
         !cli.home.join("Downloads").exists(),
         "$HOME/Downloads was created"
     );
-    server.abort();
-    cli.env.assert_no_browsers().await;
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use common::TestEnv;
 use common::server::{Server, error_code, json_with_status, serve_command};
+use pilothouse::RunId;
 use tokio::io::AsyncBufReadExt as _;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -16,7 +17,34 @@ async fn with_a_key_every_route_but_the_probes_needs_the_bearer_token() {
     const KEY: &str = "s3cret-key-for-tests";
     let env = TestEnv::new();
     let server = Server::start(&env, "", &format!("api_key = {KEY:?}")).await;
-    let run = pilothouse::RunId::new();
+    let run = RunId::new();
+    every_protected_route_refuses_a_wrong_or_missing_token(&server, KEY, run).await;
+    the_right_token_passes(&server, KEY, run).await;
+    // The probes and the document stay open, and never show the key.
+    for path in ["/health", "/ready", "/openapi.json"] {
+        let response = server.get(path).await;
+        assert_eq!(response.status(), 200, "{path}");
+        assert!(!response.text().await.unwrap().contains(KEY), "{path}");
+    }
+    // The client commands use PILOTHOUSE_API_KEY.
+    let (code, _, err) = server.client(&["runs"], None).await;
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("unauthorized") && err.contains("PILOTHOUSE_API_KEY"),
+        "{err}"
+    );
+    let (code, _, err) = server.client(&["runs"], Some(KEY)).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(!server.stderr().contains(KEY), "the key was logged");
+}
+
+/// No token, a wrong one, another scheme or the bare key: 401 UNAUTHORIZED on every route but
+/// the probes, and the answer never shows the key.
+async fn every_protected_route_refuses_a_wrong_or_missing_token(
+    server: &Server,
+    key: &str,
+    run: RunId,
+) {
     let protected = [
         ("get", "/runs".to_owned()),
         ("post", "/runs".to_owned()),
@@ -34,7 +62,7 @@ async fn with_a_key_every_route_but_the_probes_needs_the_bearer_token() {
         None,
         Some("Bearer wrong"),
         Some("Basic czNjcmV0"),
-        Some(KEY),
+        Some(key),
     ] {
         for (method, path) in &protected {
             let mut request = match *method {
@@ -46,14 +74,18 @@ async fn with_a_key_every_route_but_the_probes_needs_the_bearer_token() {
             }
             let body = json_with_status(request.send().await.unwrap(), 401).await;
             assert_eq!(error_code(&body), "UNAUTHORIZED", "{method} {path}");
-            assert!(!body.to_string().contains(KEY));
+            assert!(!body.to_string().contains(key));
         }
     }
-    // The right token passes (an unknown run is then a plain 404).
+}
+
+/// The right token passes (an unknown run is then a plain 404; a dry run reports without the
+/// key).
+async fn the_right_token_passes(server: &Server, key: &str, run: RunId) {
     let ok = server
         .http
         .get(server.url(&format!("/runs/{run}")))
-        .bearer_auth(KEY)
+        .bearer_auth(key)
         .send()
         .await
         .unwrap();
@@ -61,29 +93,13 @@ async fn with_a_key_every_route_but_the_probes_needs_the_bearer_token() {
     let dry = server
         .http
         .post(server.url("/runs/dry-run"))
-        .bearer_auth(KEY)
+        .bearer_auth(key)
         .body(r#"{"driver": {"type": "script", "steps": []}, "start_url": "https://example.com/"}"#)
         .send()
         .await
         .unwrap();
     let dry = json_with_status(dry, 200).await;
-    assert!(!dry.to_string().contains(KEY), "{dry}");
-    // The probes and the document stay open, and never show the key.
-    for path in ["/health", "/ready", "/openapi.json"] {
-        let response = server.get(path).await;
-        assert_eq!(response.status(), 200, "{path}");
-        assert!(!response.text().await.unwrap().contains(KEY), "{path}");
-    }
-    // The client commands use PILOTHOUSE_API_KEY.
-    let (code, _, err) = server.client(&["runs"], None).await;
-    assert_eq!(code, 1);
-    assert!(
-        err.contains("unauthorized") && err.contains("PILOTHOUSE_API_KEY"),
-        "{err}"
-    );
-    let (code, _, err) = server.client(&["runs"], Some(KEY)).await;
-    assert_eq!(code, 0, "{err}");
-    assert!(!server.stderr().contains(KEY), "the key was logged");
+    assert!(!dry.to_string().contains(key), "{dry}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

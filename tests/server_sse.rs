@@ -6,11 +6,14 @@
 
 mod common;
 
+use std::process::Output;
 use std::time::Duration;
 
 use common::server::{LOOPBACK, RUN_TIMEOUT, Server, sse_frames};
 use common::{Page, Site, TestEnv, eventually};
+use pilothouse::RunId;
 use serde_json::Value;
+use tokio::task::JoinHandle;
 
 /// A page whose `#late` appears after `delay_ms`, so a run waiting for it stays live a while.
 fn late_page(delay_ms: u64) -> String {
@@ -57,7 +60,7 @@ fn waiting_run(site: &Site) -> String {
 }
 
 /// The events of `events.jsonl` as (id, type, event) frames.
-fn expected_frames(env: &TestEnv, run_id: pilothouse::RunId) -> Vec<(String, String, Value)> {
+fn expected_frames(env: &TestEnv, run_id: RunId) -> Vec<(String, String, Value)> {
     env.events_jsonl(run_id)
         .into_iter()
         .map(|e| {
@@ -115,6 +118,28 @@ async fn a_browser_event_source_records_every_event_of_a_live_run() {
     let origin = format!("http://{}", site.addr);
     let server = Server::start(&env, "", &format!("cors_origins = [{origin:?}]")).await;
     let target = server.submit(&waiting_run(&site)).await;
+    let observed = observe_in_a_browser(&server, &site, target).await;
+    assert_eq!(server.wait_terminal(target).await["state"], "completed");
+
+    let expected = expected_frames(&env, target);
+    assert!(expected.len() >= 8, "{expected:?}");
+    assert_eq!(
+        recorded_frames(&observed),
+        expected,
+        "the browser's events differ from events.jsonl"
+    );
+    assert_eq!(
+        observed["data"]["errors"], 0,
+        "the EventSource had to reconnect"
+    );
+    the_events_arrived_live(&observed);
+    cors_allows_only_the_configured_origin(&server, target, &origin).await;
+    server.assert_no_run_browsers(&env).await;
+}
+
+/// Runs the observer page on `target`'s event stream until it saw `finished`; the observer
+/// run's completed status.
+async fn observe_in_a_browser(server: &Server, site: &Site, target: RunId) -> Value {
     let events_url = server.url(&format!("/runs/{target}/events"));
     let observer_url =
         reqwest::Url::parse_with_params(&site.url("/observer"), &[("src", &events_url)]).unwrap();
@@ -130,13 +155,16 @@ async fn a_browser_event_source_records_every_event_of_a_live_run() {
         .await;
     let observed = server.wait_terminal(observer).await;
     assert_eq!(observed["state"], "completed", "{observed}");
-    assert_eq!(server.wait_terminal(target).await["state"], "completed");
+    observed
+}
 
+/// What the observer's EventSource recorded, as (id, type, data) frames.
+fn recorded_frames(observed: &Value) -> Vec<(String, String, Value)> {
     let recorded = match &observed["data"]["recorded"] {
         Value::String(text) => serde_json::from_str(text).unwrap(),
         other => other.clone(),
     };
-    let recorded: Vec<(String, String, Value)> = recorded
+    recorded
         .as_array()
         .unwrap_or_else(|| panic!("nothing recorded: {observed}"))
         .iter()
@@ -147,19 +175,12 @@ async fn a_browser_event_source_records_every_event_of_a_live_run() {
                 e["data"].clone(),
             )
         })
-        .collect();
-    let expected = expected_frames(&env, target);
-    assert!(expected.len() >= 8, "{expected:?}");
-    assert_eq!(
-        recorded, expected,
-        "the browser's events differ from events.jsonl"
-    );
-    assert_eq!(
-        observed["data"]["errors"], 0,
-        "the EventSource had to reconnect"
-    );
-    // The run was live while the browser listened: its events arrived over the 3 s the run
-    // waited for #late, not in one replayed burst.
+        .collect()
+}
+
+/// The run was live while the browser listened: its events arrived over the 3 s the run
+/// waited for #late, not in one replayed burst.
+fn the_events_arrived_live(observed: &Value) {
     let received: Vec<u64> = observed["data"]["recorded"]
         .as_array()
         .unwrap()
@@ -171,12 +192,14 @@ async fn a_browser_event_source_records_every_event_of_a_live_run() {
         spread >= 1_000,
         "all events arrived within {spread} ms: a replay, not live"
     );
+}
 
-    // CORS: the configured origin is allowed, any other is not.
-    for (asking, allowed) in [(origin.as_str(), true), ("http://evil.test", false)] {
+/// CORS: the configured origin is allowed, any other is not.
+async fn cors_allows_only_the_configured_origin(server: &Server, run: RunId, origin: &str) {
+    for (asking, allowed) in [(origin, true), ("http://evil.test", false)] {
         let response = server
             .http
-            .get(server.url(&format!("/runs/{target}")))
+            .get(server.url(&format!("/runs/{run}")))
             .header("origin", asking)
             .send()
             .await
@@ -188,7 +211,6 @@ async fn a_browser_event_source_records_every_event_of_a_live_run() {
             "{asking}: {header:?}"
         );
     }
-    server.assert_no_run_browsers(&env).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -197,60 +219,15 @@ async fn a_dropped_client_resumes_with_last_event_id_and_gets_exactly_the_rest()
     let env = TestEnv::new();
     let server = Server::start(&env, "", "heartbeat_seconds = 1").await;
     // The firehose, subscribed before the run exists.
-    let mut firehose = server.get("/events").await;
+    let firehose = server.get("/events").await;
     assert_eq!(firehose.status(), 200);
     let run_id = server.submit(&waiting_run(&site)).await;
-    let follower = {
-        let server_base = server.base.clone();
-        let id = run_id.to_string();
-        tokio::spawn(async move {
-            let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_pilothouse"))
-                .args(["events", &id, "--follow", "--server", &server_base])
-                .env_remove(pilothouse::API_KEY_ENV)
-                .kill_on_drop(true)
-                .output();
-            tokio::time::timeout(RUN_TIMEOUT, output)
-                .await
-                .unwrap()
-                .unwrap()
-        })
-    };
+    let follower = follow_with_the_client(&server, run_id);
 
-    // First client: reads the first three events, then drops the connection mid-run.
-    let mut first = server.get(&format!("/runs/{run_id}/events")).await;
-    let headers = first.headers().clone();
-    assert_eq!(headers["content-type"], "text/event-stream");
-    assert_eq!(headers["cache-control"], "no-cache");
-    assert_eq!(headers["x-accel-buffering"], "no");
-    let head = event_frames(&read_stream(&mut first, Some(3)).await);
-    drop(first);
+    let head = a_first_client_reads_three_events_and_drops(&server, run_id).await;
+    let logged = a_replay_only_client_gets_what_was_logged(&server, run_id).await;
     let last_id = head.last().unwrap().0.clone();
-    assert_eq!(
-        server.get_json(&format!("/runs/{run_id}"), 200).await["state"]
-            .as_str()
-            .map(|s| s == "completed"),
-        Some(false),
-        "the run ended before the client dropped"
-    );
-
-    // A replay-only client (`?follow=false`) gets what was logged so far and its stream ends
-    // while the run is still going.
-    let mut replay_only = server
-        .get(&format!("/runs/{run_id}/events?follow=false"))
-        .await;
-    let logged = event_frames(&read_stream(&mut replay_only, None).await);
-    assert!(logged.len() >= 3, "{logged:?}");
-    assert_ne!(logged.last().unwrap().1, "finished", "{logged:?}");
-
-    // Second client resumes after the last id it saw and reads to the end.
-    let mut second = server
-        .http
-        .get(server.url(&format!("/runs/{run_id}/stream")))
-        .header("last-event-id", &last_id)
-        .send()
-        .await
-        .unwrap();
-    let rest_text = read_stream(&mut second, None).await;
+    let rest_text = a_second_client_resumes_after(&server, run_id, &last_id).await;
     let rest = event_frames(&rest_text);
     let mut joined = head.clone();
     joined.extend(rest.clone());
@@ -264,28 +241,108 @@ async fn a_dropped_client_resumes_with_last_event_id_and_gets_exactly_the_rest()
         "finished",
         "the stream did not end after finished"
     );
-
     assert_eq!(
         logged,
         expected_frames(&env, run_id)[..logged.len()].to_vec(),
         "the replay-only stream is not the log's prefix"
     );
-
-    // Heartbeats came while the page was waiting, as comments with no id.
-    let blocks: Vec<&str> = rest_text.split("\n\n").collect();
-    let heartbeats: Vec<&&str> = blocks.iter().filter(|b| b.starts_with(':')).collect();
-    assert!(!heartbeats.is_empty(), "no heartbeat in {rest_text}");
-    assert!(
-        heartbeats.iter().all(|b| !b.contains("id:")),
-        "{heartbeats:?}"
-    );
+    heartbeats_are_comments_without_ids(&rest_text);
 
     // ?after=N resumes the same way; the stream of a finished run replays and ends.
     let mut after = server.get(&format!("/runs/{run_id}/events?after=2")).await;
     let replay = event_frames(&read_stream(&mut after, None).await);
     assert_eq!(replay, expected_frames(&env, run_id)[2..].to_vec());
 
-    // The firehose carried the same events, in order.
+    the_firehose_carried_the_same_events(firehose, &env, run_id).await;
+    the_follower_printed_the_run(follower.await.unwrap());
+    server.assert_no_run_browsers(&env).await;
+}
+
+/// Starts `pilothouse events RUN --follow` against the server; its output once it exits.
+fn follow_with_the_client(server: &Server, run_id: RunId) -> JoinHandle<Output> {
+    let server_base = server.base.clone();
+    let id = run_id.to_string();
+    tokio::spawn(async move {
+        let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_pilothouse"))
+            .args(["events", &id, "--follow", "--server", &server_base])
+            .env_remove(pilothouse::API_KEY_ENV)
+            .kill_on_drop(true)
+            .output();
+        tokio::time::timeout(RUN_TIMEOUT, output)
+            .await
+            .unwrap()
+            .unwrap()
+    })
+}
+
+/// A first client (with the stream's headers) reads the first three events, then drops the
+/// connection mid-run; the events it read.
+async fn a_first_client_reads_three_events_and_drops(
+    server: &Server,
+    run_id: RunId,
+) -> Vec<(String, String, Value)> {
+    let mut first = server.get(&format!("/runs/{run_id}/events")).await;
+    let headers = first.headers().clone();
+    assert_eq!(headers["content-type"], "text/event-stream");
+    assert_eq!(headers["cache-control"], "no-cache");
+    assert_eq!(headers["x-accel-buffering"], "no");
+    let head = event_frames(&read_stream(&mut first, Some(3)).await);
+    drop(first);
+    assert_eq!(
+        server.get_json(&format!("/runs/{run_id}"), 200).await["state"]
+            .as_str()
+            .map(|s| s == "completed"),
+        Some(false),
+        "the run ended before the client dropped"
+    );
+    head
+}
+
+/// A replay-only client (`?follow=false`) gets what was logged so far and its stream ends
+/// while the run is still going; the events it got.
+async fn a_replay_only_client_gets_what_was_logged(
+    server: &Server,
+    run_id: RunId,
+) -> Vec<(String, String, Value)> {
+    let mut replay_only = server
+        .get(&format!("/runs/{run_id}/events?follow=false"))
+        .await;
+    let logged = event_frames(&read_stream(&mut replay_only, None).await);
+    assert!(logged.len() >= 3, "{logged:?}");
+    assert_ne!(logged.last().unwrap().1, "finished", "{logged:?}");
+    logged
+}
+
+/// A second client resumes after the last id it saw (`Last-Event-ID` on `/stream`) and reads
+/// to the end; the raw text.
+async fn a_second_client_resumes_after(server: &Server, run_id: RunId, last_id: &str) -> String {
+    let mut second = server
+        .http
+        .get(server.url(&format!("/runs/{run_id}/stream")))
+        .header("last-event-id", last_id)
+        .send()
+        .await
+        .unwrap();
+    read_stream(&mut second, None).await
+}
+
+/// Heartbeats came while the page was waiting, as comments with no id.
+fn heartbeats_are_comments_without_ids(text: &str) {
+    let blocks: Vec<&str> = text.split("\n\n").collect();
+    let heartbeats: Vec<&&str> = blocks.iter().filter(|b| b.starts_with(':')).collect();
+    assert!(!heartbeats.is_empty(), "no heartbeat in {text}");
+    assert!(
+        heartbeats.iter().all(|b| !b.contains("id:")),
+        "{heartbeats:?}"
+    );
+}
+
+/// The firehose carried the same events, in order.
+async fn the_firehose_carried_the_same_events(
+    mut firehose: reqwest::Response,
+    env: &TestEnv,
+    run_id: RunId,
+) {
     let mut text = String::new();
     loop {
         let frames = event_frames(&complete_part(&text));
@@ -294,8 +351,8 @@ async fn a_dropped_client_resumes_with_last_event_id_and_gets_exactly_the_rest()
                 .into_iter()
                 .filter(|(_, _, e)| e["run_id"] == run_id.to_string())
                 .collect();
-            assert_eq!(ours, expected_frames(&env, run_id));
-            break;
+            assert_eq!(ours, expected_frames(env, run_id));
+            return;
         }
         let chunk = tokio::time::timeout(Duration::from_secs(30), firehose.chunk())
             .await
@@ -304,9 +361,10 @@ async fn a_dropped_client_resumes_with_last_event_id_and_gets_exactly_the_rest()
             .expect("the firehose ended early");
         text.push_str(std::str::from_utf8(&chunk).unwrap());
     }
+}
 
-    // `pilothouse events --follow` printed the run as `pilothouse run` does, exit 0.
-    let output = follower.await.unwrap();
+/// `pilothouse events --follow` printed the run as `pilothouse run` does, exit 0.
+fn the_follower_printed_the_run(output: Output) {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(
         output.status.code(),
@@ -321,7 +379,6 @@ async fn a_dropped_client_resumes_with_last_event_id_and_gets_exactly_the_rest()
         "{stdout}"
     );
     assert!(stdout.contains("state     completed"), "{stdout}");
-    server.assert_no_run_browsers(&env).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

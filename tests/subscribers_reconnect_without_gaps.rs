@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::{Harness, Page};
 use futures::StreamExt;
-use pilothouse::{RunEvent, RunState};
+use pilothouse::{RunEvent, RunId, RunState};
 
 /// A tiny deterministic generator; the seed is printed so a failure can be replayed.
 struct Lcg(u64);
@@ -32,56 +32,15 @@ async fn reconnecting_subscriber_reassembles_one_to_n() {
     .start()
     .await;
     let handle = &h.handle;
-    let mut steps = vec![r#"{"action": "goto", "url": "{base}/"}"#.to_owned()];
-    for i in 0..14 {
-        steps.push(format!(
-            r#"{{"action": "evaluate", "script": "document.getElementById('a').textContent = '{i}'"}}"#
-        ));
-    }
-    let json = format!(
-        r#"{{"driver": {{"type": "script", "steps": [{}]}},
-             "guardrails": {{"allowed_domains": ["127.0.0.1"], "allow_private_networks": true}}}}"#,
-        steps.join(",")
-    );
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_nanos() as u64;
     eprintln!("seed {seed}");
     let mut rng = Lcg(seed);
-    let run_id = h.submit_json(&json).await;
+    let run_id = h.submit_json(&fifteen_step_run()).await;
 
-    let mut got: Vec<RunEvent> = Vec::new();
-    let mut reconnects_mid_run = 0;
-    'outer: loop {
-        let after = got.last().map_or(0, |e| e.seq);
-        let live = !handle
-            .status(run_id)
-            .await
-            .unwrap()
-            .unwrap()
-            .state
-            .is_terminal();
-        let mut stream = handle.events(run_id, after).await.unwrap();
-        if live {
-            reconnects_mid_run += 1;
-        }
-        let take = 1 + rng.below(3);
-        for _ in 0..take {
-            match stream.next().await {
-                Some(event) => {
-                    let done = event.is_terminal();
-                    got.push(event);
-                    if done {
-                        break 'outer;
-                    }
-                }
-                None => panic!("stream ended without a terminal event after seq {after}"),
-            }
-        }
-        drop(stream);
-        tokio::time::sleep(Duration::from_millis(rng.below(40))).await;
-    }
+    let (got, reconnects_mid_run) = reassemble_reconnecting_at_random(&h, run_id, &mut rng).await;
     let n = got.len() as u64;
     let seqs: Vec<u64> = got.iter().map(|e| e.seq).collect();
     assert_eq!(seqs, (1..=n).collect::<Vec<_>>(), "seed {seed}");
@@ -96,4 +55,61 @@ async fn reconnecting_subscriber_reassembles_one_to_n() {
         "only {reconnects_mid_run} reconnections happened while the run was live (seed {seed})"
     );
     h.finish().await;
+}
+
+/// A goto and fourteen quick evaluates: a run long enough to reconnect into many times.
+fn fifteen_step_run() -> String {
+    let mut steps = vec![r#"{"action": "goto", "url": "{base}/"}"#.to_owned()];
+    for i in 0..14 {
+        steps.push(format!(
+            r#"{{"action": "evaluate", "script": "document.getElementById('a').textContent = '{i}'"}}"#
+        ));
+    }
+    format!(
+        r#"{{"driver": {{"type": "script", "steps": [{}]}},
+             "guardrails": {{"allowed_domains": ["127.0.0.1"], "allow_private_networks": true}}}}"#,
+        steps.join(",")
+    )
+}
+
+/// Subscribes after the last seq seen, takes 1 to 3 events, drops the stream and pauses up to
+/// 40 ms, until the terminal event; every event got, and how many subscriptions began while
+/// the run was live.
+async fn reassemble_reconnecting_at_random(
+    h: &Harness,
+    run_id: RunId,
+    rng: &mut Lcg,
+) -> (Vec<RunEvent>, u32) {
+    let mut got: Vec<RunEvent> = Vec::new();
+    let mut reconnects_mid_run = 0;
+    loop {
+        let after = got.last().map_or(0, |e| e.seq);
+        let live = !h
+            .handle
+            .status(run_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .state
+            .is_terminal();
+        let mut stream = h.handle.events(run_id, after).await.unwrap();
+        if live {
+            reconnects_mid_run += 1;
+        }
+        let take = 1 + rng.below(3);
+        for _ in 0..take {
+            match stream.next().await {
+                Some(event) => {
+                    let done = event.is_terminal();
+                    got.push(event);
+                    if done {
+                        return (got, reconnects_mid_run);
+                    }
+                }
+                None => panic!("stream ended without a terminal event after seq {after}"),
+            }
+        }
+        drop(stream);
+        tokio::time::sleep(Duration::from_millis(rng.below(40))).await;
+    }
 }

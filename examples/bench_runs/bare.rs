@@ -152,26 +152,31 @@ pub(crate) async fn run_in_process(profile: PathBuf, base: &str) -> anyhow::Resu
 
 /// The ten steps on `page`; returns each step's duration in ms.
 async fn workload(page: &Page, base: &str) -> anyhow::Result<Vec<f64>> {
-    let mut steps = Vec::with_capacity(10);
-    let mut clock = Instant::now();
-    let mut lap = |steps: &mut Vec<f64>| {
-        steps.push(ms_since(clock));
-        clock = Instant::now();
+    let mut laps = Laps {
+        steps: Vec::with_capacity(10),
+        clock: Instant::now(),
     };
+    choose_navigate_and_fill(page, base, &mut laps).await?;
+    wait_read_and_leave(page, base, &mut laps).await?;
+    Ok(laps.steps)
+}
 
+/// Steps 1–5: goto, select, the click that navigates, type, and the click that starts the
+/// delayed greeting.
+async fn choose_navigate_and_fill(page: &Page, base: &str, laps: &mut Laps) -> anyhow::Result<()> {
     page.goto(format!("{base}/")).await?;
-    lap(&mut steps);
+    laps.lap();
 
     let chosen: String = page.evaluate(SELECT_B).await?.into_value()?;
     ensure!(chosen == "b", "select: #pick holds `{chosen}`, not `b`");
-    lap(&mut steps);
+    laps.lap();
 
     let mut loads = page.event_listener::<EventLoadEventFired>().await?;
     page.find_element("#next").await?.click().await?;
     tokio::time::timeout(NAVIGATION_TIMEOUT, loads.next())
         .await
         .context("click on #next: no load event within 10 s")?;
-    lap(&mut steps);
+    laps.lap();
 
     page.find_element("#name")
         .await?
@@ -179,11 +184,15 @@ async fn workload(page: &Page, base: &str) -> anyhow::Result<Vec<f64>> {
         .await?
         .type_str("Ada")
         .await?;
-    lap(&mut steps);
+    laps.lap();
 
     page.find_element("#go").await?.click().await?;
-    lap(&mut steps);
+    laps.lap();
+    Ok(())
+}
 
+/// Steps 6–10: wait for the greeting, extract it, evaluate, screenshot, and goto back.
+async fn wait_read_and_leave(page: &Page, base: &str, laps: &mut Laps) -> anyhow::Result<()> {
     page.evaluate_expression(
         EvaluateParams::builder()
             .expression(WAIT_FOR_OUT)
@@ -192,17 +201,17 @@ async fn workload(page: &Page, base: &str) -> anyhow::Result<Vec<f64>> {
             .map_err(anyhow::Error::msg)?,
     )
     .await?;
-    lap(&mut steps);
+    laps.lap();
 
     let greeting = page.find_element("#out").await?.inner_text().await?;
     ensure!(
         greeting.as_deref() == Some(GREETING),
         "extract: #out reads {greeting:?}, not {GREETING:?}"
     );
-    lap(&mut steps);
+    laps.lap();
 
     let _title: String = page.evaluate("document.title").await?.into_value()?;
-    lap(&mut steps);
+    laps.lap();
 
     let image = page
         .screenshot(
@@ -213,9 +222,23 @@ async fn workload(page: &Page, base: &str) -> anyhow::Result<Vec<f64>> {
         )
         .await?;
     ensure!(!image.is_empty(), "screenshot: empty image");
-    lap(&mut steps);
+    laps.lap();
 
     page.goto(format!("{base}/")).await?;
-    lap(&mut steps);
-    Ok(steps)
+    laps.lap();
+    Ok(())
+}
+
+impl Laps {
+    /// Records the time since the last lap (or the start) as the next step's duration.
+    fn lap(&mut self) {
+        self.steps.push(ms_since(self.clock));
+        self.clock = Instant::now();
+    }
+}
+
+/// Each step's duration so far, and when the current step began.
+struct Laps {
+    steps: Vec<f64>,
+    clock: Instant,
 }

@@ -26,10 +26,33 @@ const BYTES_PER_RUN: f64 = 4096.0;
 /// Prints the goals table for Pilothouse's default system (d: context isolation, warm pool,
 /// recording off) and its recording variant.
 pub(crate) fn print(levels: &[Level], memory: Option<&MemoryReport>) {
-    let d = System::Pilothouse;
-    let a = System::BareContext;
-    let mut rows: Vec<Goal> = Vec::new();
+    let mut rows: Vec<Goal> = throughput_goals(levels);
+    rows.push(action_goal(levels));
+    rows.push(first_action_goal(levels));
+    rows.push(pss_goal(levels));
+    rows.push(recording_goal(levels));
+    if let Some(memory) = memory {
+        rows.push(memory_goal(memory));
+    }
 
+    println!("\n## Issue 11's goals, for (d) Pilothouse, isolation = context, warm pool\n");
+    println!("| goal | measured | | what stands in the way |");
+    println!("|---|---|:-:|---|");
+    for row in rows {
+        println!(
+            "| {} | {} | {} | {} |",
+            row.goal,
+            row.measured,
+            if row.met { "✓" } else { "✗" },
+            if row.met { "" } else { row.obstacle.as_str() }
+        );
+    }
+}
+
+/// Throughput of (d) against (a) at concurrency 1 and 4.
+fn throughput_goals(levels: &[Level]) -> Vec<Goal> {
+    let (d, a) = (System::Pilothouse, System::BareContext);
+    let mut rows = Vec::new();
     for (c, target) in [(1, THROUGHPUT_C1), (4, THROUGHPUT_C4)] {
         let ratio = rate(levels, d, c) / rate(levels, a, c);
         let vs_playwright = rate(levels, d, c) / rate(levels, System::Playwright, c);
@@ -48,7 +71,12 @@ pub(crate) fn print(levels: &[Level], memory: Option<&MemoryReport>) {
             ),
         });
     }
+    rows
+}
 
+/// Every non-navigating action of (d) against (a), p50 at c=1.
+fn action_goal(levels: &[Level]) -> Goal {
+    let (d, a) = (System::Pilothouse, System::BareContext);
     let step_ms = |s, step: usize| metric(levels, s, 1, 50.0, |r| r.steps.get(step).copied());
     let slow: Vec<(usize, f64, f64)> = NON_NAVIGATING_STEPS
         .iter()
@@ -70,17 +98,21 @@ pub(crate) fn print(levels: &[Level], memory: Option<&MemoryReport>) {
             )
         })
         .collect();
-    rows.push(Goal {
+    Goal {
         goal: format!("every non-navigating action ≤ {ACTION_RATIO:.2}× (a) (p50, c=1)"),
         measured: format!("worst {worst:.3}×"),
         met: worst <= ACTION_RATIO,
         obstacle: format!("slower than bare: {}", over.join("; ")),
-    });
+    }
+}
 
+/// (d)'s submit → first action from a warm pool, with where the time goes.
+fn first_action_goal(levels: &[Level]) -> Goal {
+    let d = System::Pilothouse;
     let first = metric(levels, d, 1, 50.0, |s| Some(s.first_action_ms));
     let lease = metric(levels, d, 1, 50.0, |s| s.lease_ms);
     let admit = metric(levels, d, 1, 50.0, |s| s.admit_ms);
-    rows.push(Goal {
+    Goal {
         goal: format!("submit → first action p50 ≤ {FIRST_ACTION_MS:.0} ms (warm pool)"),
         measured: format!(
             "{first:.1} ms at c=1, {:.1} ms at c=4",
@@ -93,11 +125,15 @@ pub(crate) fn print(levels: &[Level], memory: Option<&MemoryReport>) {
              launch_ms) {lease:.0} ms; the rest (session and router start) ≈ {:.0} ms",
             first - admit - lease
         ),
-    });
+    }
+}
 
+/// (d)'s PSS per concurrent run, beside (a), d-cold and the idle warm pool.
+fn pss_goal(levels: &[Level]) -> Goal {
+    let (d, a) = (System::Pilothouse, System::BareContext);
     let pss = pss_per_run(levels, d);
     let bare_pss = pss_per_run(levels, a);
-    rows.push(Goal {
+    Goal {
         goal: format!(
             "PSS per concurrent run ≤ {:.0} MB (c={PSS_CONCURRENCY})",
             PSS_PER_RUN_BYTES / 1e6
@@ -113,11 +149,15 @@ pub(crate) fn print(levels: &[Level], memory: Option<&MemoryReport>) {
             idle_pss(levels, d) / 1e6,
             (idle_pss(levels, d) - idle_pss(levels, System::PilothouseCold)) / 1e6
         ),
-    });
+    }
+}
 
+/// The throughput recording costs (d), at c=1 and c=4.
+fn recording_goal(levels: &[Level]) -> Goal {
+    let d = System::Pilothouse;
     let cost = |c| 1.0 - rate(levels, System::PilothouseRecording, c) / rate(levels, d, c);
     let (cost_c1, cost_c4) = (cost(1), cost(4));
-    rows.push(Goal {
+    Goal {
         goal: format!(
             "recording costs ≤ {:.0} % of throughput",
             RECORDING_COST * 100.0
@@ -129,40 +169,28 @@ pub(crate) fn print(levels: &[Level], memory: Option<&MemoryReport>) {
         ),
         met: cost_c1 <= RECORDING_COST && cost_c4 <= RECORDING_COST,
         obstacle: recording_gap(levels, if cost_c4 > cost_c1 { 4 } else { 1 }),
-    });
-
-    if let Some(memory) = memory {
-        let per_run = (memory.rss_end - memory.rss_start) / memory.runs as f64;
-        let bound = memory.runs.min(memory.registry_bound).max(1);
-        let kept = (memory.rss_bound - memory.rss_start) / bound as f64;
-        let evicted = if memory.runs > bound {
-            (memory.rss_end - memory.rss_bound) / (memory.runs - bound) as f64
-        } else {
-            f64::NAN
-        };
-        rows.push(Goal {
-            goal: "≤ 4 KB per finished run in memory".into(),
-            measured: format!("{per_run:.0} B/run over {} runs", memory.runs),
-            met: per_run <= BYTES_PER_RUN,
-            obstacle: format!(
-                "a run kept in the registry (the last {}) holds ≈ {kept:.0} B; after eviction \
-                 ≈ {evicted:.0} B/run stays",
-                memory.registry_bound
-            ),
-        });
     }
+}
 
-    println!("\n## Issue 11's goals, for (d) Pilothouse, isolation = context, warm pool\n");
-    println!("| goal | measured | | what stands in the way |");
-    println!("|---|---|:-:|---|");
-    for row in rows {
-        println!(
-            "| {} | {} | {} | {} |",
-            row.goal,
-            row.measured,
-            if row.met { "✓" } else { "✗" },
-            if row.met { "" } else { row.obstacle.as_str() }
-        );
+/// Memory per finished run, split into runs the registry keeps and runs it evicted.
+fn memory_goal(memory: &MemoryReport) -> Goal {
+    let per_run = (memory.rss_end - memory.rss_start) / memory.runs as f64;
+    let bound = memory.runs.min(memory.registry_bound).max(1);
+    let kept = (memory.rss_bound - memory.rss_start) / bound as f64;
+    let evicted = if memory.runs > bound {
+        (memory.rss_end - memory.rss_bound) / (memory.runs - bound) as f64
+    } else {
+        f64::NAN
+    };
+    Goal {
+        goal: "≤ 4 KB per finished run in memory".into(),
+        measured: format!("{per_run:.0} B/run over {} runs", memory.runs),
+        met: per_run <= BYTES_PER_RUN,
+        obstacle: format!(
+            "a run kept in the registry (the last {}) holds ≈ {kept:.0} B; after eviction \
+             ≈ {evicted:.0} B/run stays",
+            memory.registry_bound
+        ),
     }
 }
 

@@ -124,18 +124,7 @@ async fn wait_for_no_browsers(root: &Path, window: Duration) -> Vec<u32> {
 /// run, and prints the tables and the goals.
 async fn compare(options: &Options, base: &str, root: &Path) -> anyhow::Result<()> {
     let mut systems = options.systems.clone();
-    let playwright_version = if systems.contains(&System::Playwright) {
-        match playwright::installed_version(&options.playwright_dir) {
-            Ok(version) => Some(version),
-            Err(e) => {
-                println!("Playwright skipped: {e:#}");
-                systems.retain(|s| *s != System::Playwright);
-                None
-            }
-        }
-    } else {
-        None
-    };
+    let playwright_version = playwright_or_skip(options, &mut systems);
     let machine = machine::Machine::probe(root, playwright_version).await;
     machine.print(base);
     println!("counts: {}", options.describe_counts());
@@ -163,21 +152,7 @@ async fn compare(options: &Options, base: &str, root: &Path) -> anyhow::Result<(
             });
         }
     }
-    let memory = if options.instant_runs > 0 {
-        eprintln!(
-            "measuring the orchestrator's memory: {} instant-driver runs in a child process ...",
-            options.instant_runs
-        );
-        match memory::measure(options.instant_runs, root).await {
-            Ok(report) => Some(report),
-            Err(e) => {
-                println!("memory per run not measured: {e:#}");
-                None
-            }
-        }
-    } else {
-        None
-    };
+    let memory = measure_memory(options, root).await;
     report::print(&results, &systems, memory.as_ref());
     goals::print(&results, memory.as_ref());
     println!(
@@ -186,6 +161,41 @@ async fn compare(options: &Options, base: &str, root: &Path) -> anyhow::Result<(
         started.elapsed().as_secs_f64() / 60.0
     );
     Ok(())
+}
+
+/// Playwright's version when (c) is selected and installed; when it is not installed, says so
+/// and drops (c) from `systems`.
+fn playwright_or_skip(options: &Options, systems: &mut Vec<System>) -> Option<String> {
+    if !systems.contains(&System::Playwright) {
+        return None;
+    }
+    match playwright::installed_version(&options.playwright_dir) {
+        Ok(version) => Some(version),
+        Err(e) => {
+            println!("Playwright skipped: {e:#}");
+            systems.retain(|s| *s != System::Playwright);
+            None
+        }
+    }
+}
+
+/// The orchestrator's memory per finished run (`--instant-runs`, in a child process); `None`
+/// when not asked for or when it failed (said on stdout).
+async fn measure_memory(options: &Options, root: &Path) -> Option<memory::MemoryReport> {
+    if options.instant_runs == 0 {
+        return None;
+    }
+    eprintln!(
+        "measuring the orchestrator's memory: {} instant-driver runs in a child process ...",
+        options.instant_runs
+    );
+    match memory::measure(options.instant_runs, root).await {
+        Ok(report) => Some(report),
+        Err(e) => {
+            println!("memory per run not measured: {e:#}");
+            None
+        }
+    }
 }
 
 /// One level of one system. With `sample_pss`, the browsers' memory is sampled while the measured
@@ -201,43 +211,10 @@ async fn measure(
 ) -> anyhow::Result<Measured> {
     match system {
         System::BareContext => {
-            let profile = root.join(format!("bare-context-c{concurrency}"));
-            let browser = bare::BareBrowser::launch(&profile).await?;
-            let idle_pss = match sample_pss {
-                true => pss::idle(&profile).await,
-                false => None,
-            };
-            let measured = async {
-                bare::run_in_context(&browser, base)
-                    .await
-                    .context("warm-up run")?;
-                let sample = sample_pss.then(|| profile.clone());
-                let measured = closed_loop(concurrency, runs, sample, || {
-                    bare::run_in_context(&browser, base)
-                })
-                .await;
-                anyhow::Ok(Measured {
-                    idle_pss,
-                    ..measured
-                })
-            }
-            .await;
-            browser.close().await;
-            measured
+            measure_bare_context(concurrency, runs, sample_pss, base, root).await
         }
         System::BareProcess => {
-            let next = AtomicUsize::new(0);
-            let prefix = format!("bare-process-c{concurrency}-");
-            let profile = |n: usize| root.join(format!("{prefix}{n}"));
-            bare::run_in_process(profile(usize::MAX), base)
-                .await
-                .context("warm-up run")?;
-            // Every run's profile starts with the prefix: the sampler matches it as a substring.
-            let sample = sample_pss.then(|| root.join(&prefix));
-            Ok(closed_loop(concurrency, runs, sample, || {
-                bare::run_in_process(profile(next.fetch_add(1, Ordering::Relaxed)), base)
-            })
-            .await)
+            measure_bare_process(concurrency, runs, sample_pss, base, root).await
         }
         System::Playwright => {
             playwright::measure(
@@ -255,6 +232,61 @@ async fn measure(
             pilothouse::measure(root, base, concurrency, runs, variant, sample_pss).await
         }
     }
+}
+
+/// (a): one bare browser, a fresh context per run; its idle PSS with `sample_pss`.
+async fn measure_bare_context(
+    concurrency: usize,
+    runs: usize,
+    sample_pss: bool,
+    base: &str,
+    root: &Path,
+) -> anyhow::Result<Measured> {
+    let profile = root.join(format!("bare-context-c{concurrency}"));
+    let browser = bare::BareBrowser::launch(&profile).await?;
+    let idle_pss = match sample_pss {
+        true => pss::idle(&profile).await,
+        false => None,
+    };
+    let measured = async {
+        bare::run_in_context(&browser, base)
+            .await
+            .context("warm-up run")?;
+        let sample = sample_pss.then(|| profile.clone());
+        let measured = closed_loop(concurrency, runs, sample, || {
+            bare::run_in_context(&browser, base)
+        })
+        .await;
+        anyhow::Ok(Measured {
+            idle_pss,
+            ..measured
+        })
+    }
+    .await;
+    browser.close().await;
+    measured
+}
+
+/// (b): a bare browser process per run, each with its own profile.
+async fn measure_bare_process(
+    concurrency: usize,
+    runs: usize,
+    sample_pss: bool,
+    base: &str,
+    root: &Path,
+) -> anyhow::Result<Measured> {
+    let next = AtomicUsize::new(0);
+    let prefix = format!("bare-process-c{concurrency}-");
+    let profile = |n: usize| root.join(format!("{prefix}{n}"));
+    bare::run_in_process(profile(usize::MAX), base)
+        .await
+        .context("warm-up run")?;
+    // Every run's profile starts with the prefix: the sampler matches it as a substring.
+    let sample = sample_pss.then(|| root.join(&prefix));
+    Ok(closed_loop(concurrency, runs, sample, || {
+        bare::run_in_process(profile(next.fetch_add(1, Ordering::Relaxed)), base)
+    })
+    .await)
 }
 
 /// `concurrency` clients run `run` back to back until `runs` have started; returns the wall

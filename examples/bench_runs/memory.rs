@@ -19,7 +19,7 @@ use pilothouse::{Action, Config, RunState};
 // The engine's browser seam, below the facade: the instant driver plugs in there.
 use pilothouse_actors::{
     ActionBounds, ActionFailure, ActionOutput, BrowserError, BrowserLauncher, CloseMode,
-    CloseReport, DirStore, Engine, LaunchSpec, PageDriver,
+    CloseReport, DirStore, Engine, LaunchSpec, OrchestratorHandle, PageDriver, RunRequest,
 };
 use serde_json::{Value, json};
 
@@ -78,26 +78,7 @@ pub(crate) async fn child(runs: usize) -> anyhow::Result<()> {
     let engine = Engine::start_with(config, store, Arc::new(InstantLauncher)).await?;
     let handle = engine.handle();
     let request = crate::pilothouse::workload("http://127.0.0.1:9")?;
-    let batch = |count: usize| {
-        let (handle, request) = (handle.clone(), request.clone());
-        async move {
-            let next = AtomicUsize::new(0);
-            let clients = (0..CLIENTS).map(|_| async {
-                while next.fetch_add(1, Ordering::Relaxed) < count {
-                    let run_id = handle.submit(request.clone()).await?;
-                    let status = handle.wait(run_id).await?;
-                    ensure!(
-                        status.state == RunState::Completed,
-                        "instant run {run_id} ended {}: {:?}",
-                        status.state,
-                        status.error
-                    );
-                }
-                anyhow::Ok(())
-            });
-            futures::future::try_join_all(clients).await.map(|_| ())
-        }
-    };
+    let batch = |count: usize| run_batch(&handle, &request, count);
     batch(WARMUP_RUNS).await?;
     let rss_start = rss_bytes()?;
     let started = Instant::now();
@@ -124,6 +105,30 @@ pub(crate) async fn child(runs: usize) -> anyhow::Result<()> {
         })
     );
     Ok(())
+}
+
+/// `CLIENTS` clients submit `request` back to back until `count` runs have started; fails on
+/// the first run that does not complete.
+async fn run_batch(
+    handle: &OrchestratorHandle,
+    request: &RunRequest,
+    count: usize,
+) -> anyhow::Result<()> {
+    let next = AtomicUsize::new(0);
+    let clients = (0..CLIENTS).map(|_| async {
+        while next.fetch_add(1, Ordering::Relaxed) < count {
+            let run_id = handle.submit(request.clone()).await?;
+            let status = handle.wait(run_id).await?;
+            ensure!(
+                status.state == RunState::Completed,
+                "instant run {run_id} ended {}: {:?}",
+                status.state,
+                status.error
+            );
+        }
+        anyhow::Ok(())
+    });
+    futures::future::try_join_all(clients).await.map(|_| ())
 }
 
 /// This process's resident set size, from `/proc/self/status`.

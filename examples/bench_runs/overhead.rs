@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use pilothouse::{Action, EventKind, Orchestrator, RunId, RunRequest, RunState, Viewport};
+use pilothouse::{Action, Config, EventKind, Orchestrator, RunId, RunRequest, RunState, Viewport};
 // The engine's browser seam, below the facade: only this benchmark needs to drive a page
 // without actors.
 use pilothouse_actors::{ActionBounds, BrowserLauncher, ChromiumLauncher, CloseMode, LaunchSpec};
@@ -71,23 +71,7 @@ async fn bare_evaluates(count: usize, base: &str, root: &Path) -> anyhow::Result
 /// per-run filtering proxy, which an `evaluate` of `1+1` never touches).
 async fn driver_evaluates(count: usize, base: &str, root: &Path) -> anyhow::Result<Vec<f64>> {
     let config = config(1, 1, root, "driver", false);
-    let run_id = RunId::new();
-    let spec = LaunchSpec {
-        run_id,
-        chromium: PathBuf::from(CHROMIUM),
-        profile_dir: config.profile_root.join(format!("run-{run_id}")),
-        viewport: Viewport::default(),
-        extra_args: config.chromium_args.clone(),
-        launch_timeout: Duration::from_millis(config.timeouts.launch_ms),
-        screenshot_quality: config.screenshot_quality,
-        observe: config.observe.clone(),
-        settle: config.settle.clone(),
-        egress: None,
-        scrubber: Default::default(),
-        max_result_bytes: config.limits.max_result_bytes,
-        hide_forms: false,
-        downloads: Default::default(),
-    };
+    let spec = launch_spec(&config);
     let bounds = ActionBounds {
         action: Duration::from_millis(config.defaults.action_timeout_ms),
         navigation: Duration::from_millis(config.defaults.navigation_timeout_ms),
@@ -129,6 +113,28 @@ async fn driver_evaluates(count: usize, base: &str, root: &Path) -> anyhow::Resu
         println!("  driver close: {problem}");
     }
     measured
+}
+
+/// A launch spec for one page, from `config` the way a session builds it (no egress proxy,
+/// nothing scrubbed, downloads refused).
+fn launch_spec(config: &Config) -> LaunchSpec {
+    let run_id = RunId::new();
+    LaunchSpec {
+        run_id,
+        chromium: PathBuf::from(CHROMIUM),
+        profile_dir: config.profile_root.join(format!("run-{run_id}")),
+        viewport: Viewport::default(),
+        extra_args: config.chromium_args.clone(),
+        launch_timeout: Duration::from_millis(config.timeouts.launch_ms),
+        screenshot_quality: config.screenshot_quality,
+        observe: config.observe.clone(),
+        settle: config.settle.clone(),
+        egress: None,
+        scrubber: Default::default(),
+        max_result_bytes: config.limits.max_result_bytes,
+        hide_forms: false,
+        downloads: Default::default(),
+    }
 }
 
 async fn pilothouse_evaluates(
@@ -225,10 +231,16 @@ fn print_overhead(bare: &[f64], driver: &[f64], pilothouse: &PilothouseTimings) 
             m - bare_mean
         );
     }
+    print_breakdown(bare_mean, driver, &pilothouse.wall);
+}
+
+/// What the table's rows mean together: the actors' share (row 4 − row 2) against row 2's
+/// noise, and the driver's CDP work (row 2 − row 1).
+fn print_breakdown(bare_mean: f64, driver: &[f64], wall: &[f64]) {
     let driver_mean = mean(driver);
     let driver_p50 = percentile(driver, 50.0);
-    let wall_mean = mean(&pilothouse.wall);
-    let wall_p50 = percentile(&pilothouse.wall, 50.0);
+    let wall_mean = mean(wall);
+    let wall_p50 = percentile(wall, 50.0);
     let actors_mean = wall_mean - driver_mean;
     let actors_p50 = wall_p50 - driver_p50;
     // Paths 2 and 4 run one after the other on a shared machine; the spread of path 2 says how

@@ -11,7 +11,7 @@ use anyhow::{bail, ensure};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use pilothouse::{
-    Config, EventKind, Isolation, Orchestrator, OrchestratorHandle, RunRequest, RunState,
+    Config, EventKind, Isolation, Orchestrator, OrchestratorHandle, RunRequest, RunState, RunStatus,
 };
 use serde_json::json;
 
@@ -188,17 +188,7 @@ async fn run_once(handle: &OrchestratorHandle, request: RunRequest) -> anyhow::R
                 previous_at = Some(event.at);
             }
             EventKind::Finished { status } => {
-                ensure!(
-                    status.state == RunState::Completed,
-                    "run {run_id} ended {}: {:?}",
-                    status.state,
-                    status.error
-                );
-                ensure!(
-                    status.data.get("greeting") == Some(&json!(GREETING)),
-                    "run {run_id} extracted {:?}, not {GREETING:?}",
-                    status.data.get("greeting")
-                );
+                completed_with_the_greeting(&status)?;
                 let Some(running_at) = running_at else {
                     bail!("run {run_id}: no running state event");
                 };
@@ -214,6 +204,23 @@ async fn run_once(handle: &OrchestratorHandle, request: RunRequest) -> anyhow::R
         }
     }
     bail!("run {run_id}: the event stream ended without a finished event")
+}
+
+/// Fails unless the run completed and extracted the greeting.
+fn completed_with_the_greeting(status: &RunStatus) -> anyhow::Result<()> {
+    let run_id = status.run_id;
+    ensure!(
+        status.state == RunState::Completed,
+        "run {run_id} ended {}: {:?}",
+        status.state,
+        status.error
+    );
+    ensure!(
+        status.data.get("greeting") == Some(&json!(GREETING)),
+        "run {run_id} extracted {:?}, not {GREETING:?}",
+        status.data.get("greeting")
+    );
+    Ok(())
 }
 
 /// How one Pilothouse system is configured.

@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Child;
 
 use crate::{CHROMIUM, Measured, RunSample};
 
@@ -46,27 +47,8 @@ pub(crate) async fn measure(
     runs: usize,
     sample_pss: bool,
 ) -> anyhow::Result<Measured> {
-    // Node's createRequire needs an absolute path.
-    let dir = dir
-        .canonicalize()
-        .with_context(|| format!("--playwright-dir {}", dir.display()))?;
     let tmp = root.join("playwright");
-    std::fs::create_dir_all(&tmp)?;
-    let script = tmp.join("playwright.mjs");
-    std::fs::write(&script, SCRIPT)?;
-    let mut child = tokio::process::Command::new("node")
-        .arg(&script)
-        .arg(&dir)
-        .arg(CHROMIUM)
-        .arg(base)
-        .arg(concurrency.to_string())
-        .arg(runs.to_string())
-        .env("TMPDIR", &tmp)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .context("cannot start `node` (is Node.js installed?)")?;
+    let mut child = start_node(dir, &tmp, base, concurrency, runs)?;
     let stdout = child.stdout.take().context("node: no stdout")?;
     let mut lines = BufReader::new(stdout).lines();
     let mut samples = Vec::with_capacity(runs);
@@ -105,6 +87,37 @@ pub(crate) async fn measure(
         pss,
         idle_pss: None,
     })
+}
+
+/// Writes the script under `tmp` and starts it in Node against `playwright-core` in `dir`, with
+/// `TMPDIR` at `tmp`; its stdout is piped.
+fn start_node(
+    dir: &Path,
+    tmp: &Path,
+    base: &str,
+    concurrency: usize,
+    runs: usize,
+) -> anyhow::Result<Child> {
+    // Node's createRequire needs an absolute path.
+    let dir = dir
+        .canonicalize()
+        .with_context(|| format!("--playwright-dir {}", dir.display()))?;
+    std::fs::create_dir_all(tmp)?;
+    let script = tmp.join("playwright.mjs");
+    std::fs::write(&script, SCRIPT)?;
+    tokio::process::Command::new("node")
+        .arg(&script)
+        .arg(&dir)
+        .arg(CHROMIUM)
+        .arg(base)
+        .arg(concurrency.to_string())
+        .arg(runs.to_string())
+        .env("TMPDIR", tmp)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .context("cannot start `node` (is Node.js installed?)")
 }
 
 fn sample(message: &Value) -> anyhow::Result<RunSample> {

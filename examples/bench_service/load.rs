@@ -55,6 +55,36 @@ pub(crate) async fn submit_and_poll(
         tokio::spawn(poll(client.clone(), url, ids.clone(), done.clone(), 0))
     };
     let started = Instant::now();
+    let retries_429 = submit_all(client, base, &body, &ids, runs).await?;
+    let submits_done = Instant::now();
+    let submit_seconds = started.elapsed().as_secs_f64();
+    tokio::time::sleep(POLL_AFTER_SUBMITS).await;
+    done.store(true, Ordering::SeqCst);
+    let mut status = Vec::new();
+    for p in pollers {
+        status.extend(p.await??);
+    }
+    let floor = floor_poller.await??;
+    let ids = ids.lock().await.clone();
+    Ok(Load {
+        ids,
+        submit_seconds,
+        retries_429,
+        status,
+        floor,
+        submits_done,
+    })
+}
+
+/// `SUBMITTERS` clients POST `body` until `runs` are accepted, pushing each id to `ids`; how
+/// many 429s they met in all.
+async fn submit_all(
+    client: &reqwest::Client,
+    base: &str,
+    body: &Value,
+    ids: &Arc<Mutex<Vec<String>>>,
+    runs: usize,
+) -> anyhow::Result<usize> {
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let submitters: Vec<_> = (0..SUBMITTERS)
         .map(|_| {
@@ -80,24 +110,7 @@ pub(crate) async fn submit_and_poll(
     for s in submitters {
         retries_429 += s.await??;
     }
-    let submits_done = Instant::now();
-    let submit_seconds = started.elapsed().as_secs_f64();
-    tokio::time::sleep(POLL_AFTER_SUBMITS).await;
-    done.store(true, Ordering::SeqCst);
-    let mut status = Vec::new();
-    for p in pollers {
-        status.extend(p.await??);
-    }
-    let floor = floor_poller.await??;
-    let ids = ids.lock().await.clone();
-    Ok(Load {
-        ids,
-        submit_seconds,
-        retries_429,
-        status,
-        floor,
-        submits_done,
-    })
+    Ok(retries_429)
 }
 
 /// POSTs one run, retrying on 429; returns its id and how many 429s it met.

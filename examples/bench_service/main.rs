@@ -279,6 +279,12 @@ fn summary(sorted: &[f64]) -> String {
 }
 
 fn print_report(args: &Args, load: &Load, fanout: &Fanout, floor: &Fanout) {
+    print_load(args, load);
+    print_fanout(fanout, floor);
+}
+
+/// Table 1: submit rate, and status latency against the baseline's, per window.
+fn print_load(args: &Args, load: &Load) {
     println!(
         "\n1. Submits and status under load ({} runs, {SUBMITTERS} submitters, {POLLERS} pollers \
          on GET /runs/{{id}}, 1 on the baseline's GET /health)",
@@ -309,6 +315,10 @@ fn print_report(args: &Args, load: &Load, fanout: &Fanout, floor: &Fanout) {
             p99 / STATUS_P99_TARGET_MS
         );
     }
+}
+
+/// Table 2: SSE fan-out completeness and delivery latency, Pilothouse against the baseline.
+fn print_fanout(fanout: &Fanout, floor: &Fanout) {
     println!(
         "\n2. SSE fan-out: {} subscribers of one stream, {} events each",
         fanout.subscribers, fanout.events

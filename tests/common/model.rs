@@ -77,16 +77,25 @@ fn check(problems: &Mutex<Vec<String>>, ok: bool, what: String) {
     }
 }
 
+/// The Chat Completions route: records the request, checks it (see `check_headers` and
+/// `check_request`), and answers with the next planned reply.
 async fn completions(State(model): State<Model>, headers: HeaderMap, body: String) -> Response {
     let n = model.seen.lock().unwrap().len();
     let request: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
     model.seen.lock().unwrap().push(request.clone());
-    let p = &model.problems;
     check(
-        p,
+        &model.problems,
         !body.contains(model.secret),
         format!("request {n} carries the credential value"),
     );
+    check_headers(&model, n, &headers);
+    check_request(&model, n, &request);
+    next_reply(&model, n)
+}
+
+/// Records request `n`'s `Authorization` header and checks it carries the bearer key (when the
+/// model checks one).
+fn check_headers(model: &Model, n: usize, headers: &HeaderMap) {
     let authorization = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -98,11 +107,17 @@ async fn completions(State(model): State<Model>, headers: HeaderMap, body: Strin
         .push(authorization.clone());
     if let Some(key) = &model.api_key {
         check(
-            p,
+            &model.problems,
             authorization == Some(format!("Bearer {key}")),
             format!("request {n}: not the bearer key {key}: {authorization:?}"),
         );
     }
+}
+
+/// Request `n` offers the `browser` and `done` tools with the expected actions, names the
+/// model, carries an observation, and its system prompt offers every credential name.
+fn check_request(model: &Model, n: usize, request: &Value) {
+    let p = &model.problems;
     let tools = &request["tools"];
     let names: Vec<&str> = tools
         .as_array()
@@ -149,6 +164,10 @@ async fn completions(State(model): State<Model>, headers: HeaderMap, body: Strin
             format!("request {n}: the credential name `{name}` is not offered"),
         );
     }
+}
+
+/// The next planned reply to request `n` (an unplanned request is a problem and a 400).
+fn next_reply(model: &Model, n: usize) -> Response {
     let planned = {
         let mut plan = model.plan.lock().unwrap();
         if plan.is_empty() {
@@ -159,7 +178,11 @@ async fn completions(State(model): State<Model>, headers: HeaderMap, body: Strin
     };
     match planned {
         None => {
-            check(p, false, format!("request {n}: nothing planned"));
+            check(
+                &model.problems,
+                false,
+                format!("request {n}: nothing planned"),
+            );
             (StatusCode::BAD_REQUEST, "unplanned").into_response()
         }
         Some(Planned::Status(code)) => {

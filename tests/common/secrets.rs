@@ -107,6 +107,17 @@ fn percent(value: &str, keep: impl Fn(u8) -> bool, plus: bool, lower: bool) -> S
 /// Every encoding of `value` the scan looks for.
 pub fn encodings(value: &str) -> Vec<(String, String)> {
     let mut out = vec![("raw".to_owned(), value.to_owned())];
+    out.extend(percent_encodings(value));
+    out.extend(html_and_json_encodings(value));
+    out.extend(base64_encodings(value));
+    out.retain(|(_, text)| !text.is_empty());
+    out
+}
+
+/// Percent-encodings: every byte, form (`application/x-www-form-urlencoded`) and
+/// `encodeURIComponent` sets, upper and lower case hex, spaces as `%20` and as `+`.
+fn percent_encodings(value: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
     let every = |b: u8| b.is_ascii_alphanumeric();
     let form = |b: u8| b.is_ascii_alphanumeric() || b"*-._".contains(&b);
     let component = |b: u8| b.is_ascii_alphanumeric() || b"-_.!~*'()".contains(&b);
@@ -128,6 +139,12 @@ pub fn encodings(value: &str) -> Vec<(String, String)> {
             ));
         }
     }
+    out
+}
+
+/// HTML named, decimal and hex entities; a JSON string's body, plain and all `\u` escapes.
+fn html_and_json_encodings(value: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
     let named = value
         .replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -160,6 +177,12 @@ pub fn encodings(value: &str) -> Vec<(String, String)> {
         })
         .collect();
     out.push(("json \\u".into(), unicode));
+    out
+}
+
+/// Base64 and base64url at each of the three alignments the value can have inside longer data.
+fn base64_encodings(value: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
     for (name, engine) in [
         ("base64", base64::engine::general_purpose::STANDARD_NO_PAD),
         (
@@ -177,6 +200,5 @@ pub fn encodings(value: &str) -> Vec<(String, String)> {
             out.push((format!("{name} @{lead}"), encoded[from..to].to_owned()));
         }
     }
-    out.retain(|(_, text)| !text.is_empty());
     out
 }

@@ -8,7 +8,7 @@ use serde_json::Value;
 use tokio::sync::oneshot;
 
 use super::Engine;
-use crate::command::Command;
+use crate::command::{Command, EngineStats};
 use crate::config::Config;
 use crate::event::ActionFailure;
 use crate::page_driver::{
@@ -192,18 +192,7 @@ async fn a_thousand_finished_runs_keep_a_hundred_in_memory_and_all_stay_queryabl
         c.queue_capacity = 1_000;
     })
     .await;
-    let quiet = r#"{"driver":{"type":"script","steps":[{"action":"evaluate","script":"fine","store_as":"v"}]},
-        "recording":{"screenshots":false,"actions":false,"final_dom":false,"report":false,"upload":false}}"#;
-    let mut ids = Vec::new();
-    for _ in 0..1_000 {
-        let request = RunRequest::from_json(quiet).unwrap();
-        let submitted = ask(&engine, |reply| Command::Submit {
-            request: Box::new(request),
-            reply,
-        })
-        .await;
-        ids.push(submitted.unwrap());
-    }
+    let ids = submit_quiet_runs(&engine, 1_000).await;
     for run_id in &ids {
         let subscription = ask(&engine, |reply| Command::Subscribe {
             run_id: *run_id,
@@ -215,15 +204,7 @@ async fn a_thousand_finished_runs_keep_a_hundred_in_memory_and_all_stay_queryabl
         let events: Vec<_> = futures::StreamExt::collect(subscription.into_stream()).await;
         assert!(events.last().unwrap().is_terminal());
     }
-    // The supervisor counts a run as finished once its commit is acknowledged; wait for the last.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    let stats = loop {
-        let stats = ask(&engine, |reply| Command::Stats { reply }).await;
-        if stats.active == 0 || std::time::Instant::now() > deadline {
-            break stats;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    };
+    let stats = stats_once_none_active(&engine).await;
     assert_eq!(stats.finished_in_memory, 100, "{stats:?}");
     assert_eq!(stats.runs_in_memory, 100, "{stats:?}");
 
@@ -235,16 +216,54 @@ async fn a_thousand_finished_runs_keep_a_hundred_in_memory_and_all_stay_queryabl
     );
     let listed: Vec<RunId> = all.iter().map(|s| s.run_id).collect();
     assert_eq!(listed, ids, "oldest first");
-    // The oldest run lives only in the store now; it answers the same.
-    let oldest = ids[0];
-    let status = ask(&engine, |reply| Command::Status {
+    the_oldest_answers_from_the_store(&engine, ids[0]).await;
+
+    // Pages from the index, newest first, cover every run once.
+    let newest_first: Vec<RunId> = ids.iter().rev().copied().collect();
+    assert_eq!(every_page_of_the_index(&engine).await, newest_first);
+}
+
+/// Submits `n` runs of one evaluate that record nothing; their ids, in order.
+async fn submit_quiet_runs(engine: &Engine, n: usize) -> Vec<RunId> {
+    let quiet = r#"{"driver":{"type":"script","steps":[{"action":"evaluate","script":"fine","store_as":"v"}]},
+        "recording":{"screenshots":false,"actions":false,"final_dom":false,"report":false,"upload":false}}"#;
+    let mut ids = Vec::new();
+    for _ in 0..n {
+        let request = RunRequest::from_json(quiet).unwrap();
+        let submitted = ask(engine, |reply| Command::Submit {
+            request: Box::new(request),
+            reply,
+        })
+        .await;
+        ids.push(submitted.unwrap());
+    }
+    ids
+}
+
+/// The supervisor counts a run as finished once its commit is acknowledged; the stats once no
+/// run is active (or after 10 s, for the caller's assertions to show).
+async fn stats_once_none_active(engine: &Engine) -> EngineStats {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let stats = ask(engine, |reply| Command::Stats { reply }).await;
+        if stats.active == 0 || std::time::Instant::now() > deadline {
+            return stats;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// A run that lives only in the store answers the same: its status, a replay from a seq, and
+/// a cancel that finds it already finished.
+async fn the_oldest_answers_from_the_store(engine: &Engine, oldest: RunId) {
+    let status = ask(engine, |reply| Command::Status {
         run_id: oldest,
         reply,
     })
     .await
     .unwrap();
     assert_eq!(status.state, RunState::Completed);
-    let replay = ask(&engine, |reply| Command::Subscribe {
+    let replay = ask(engine, |reply| Command::Subscribe {
         run_id: oldest,
         after_seq: 2,
         reply,
@@ -254,14 +273,16 @@ async fn a_thousand_finished_runs_keep_a_hundred_in_memory_and_all_stay_queryabl
     let events: Vec<_> = futures::StreamExt::collect(replay.into_stream()).await;
     let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
     assert_eq!(seqs, (3..=status.last_seq).collect::<Vec<_>>());
-    let cancelled = ask(&engine, |reply| Command::Cancel {
+    let cancelled = ask(engine, |reply| Command::Cancel {
         run_id: oldest,
         reply,
     })
     .await;
     assert_eq!(cancelled, Ok(crate::command::CancelAck::AlreadyFinished));
+}
 
-    // Pages from the index, newest first, cover every run once.
+/// Every run id the index lists, following cursors through pages of 300.
+async fn every_page_of_the_index(engine: &Engine) -> Vec<RunId> {
     let handle = engine.handle();
     let mut paged = Vec::new();
     let mut cursor = None;
@@ -275,11 +296,9 @@ async fn a_thousand_finished_runs_keep_a_hundred_in_memory_and_all_stay_queryabl
         paged.extend(page.runs.iter().map(|s| s.run_id));
         match page.next_cursor {
             Some(next) => cursor = Some(next),
-            None => break,
+            None => return paged,
         }
     }
-    let newest_first: Vec<RunId> = ids.iter().rev().copied().collect();
-    assert_eq!(paged, newest_first);
 }
 
 /// A store whose `create_run` waits at a gate while the gate is closed.

@@ -74,8 +74,31 @@ async fn a_panicking_finalize_job_fails_its_run_and_frees_its_slot() {
         .await
         .unwrap();
 
-    // `run` waits for the terminal event: it arrives although the job that owed it panicked.
-    let first = tokio::time::timeout(std::time::Duration::from_secs(20), run(&engine, OK))
+    the_run_whose_job_panicked_fails_as_an_internal_error(&engine, &store, &armed).await;
+    the_next_run_gets_the_freed_slot(&engine).await;
+
+    let handle = engine.handle();
+    let report = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        handle.shutdown(std::time::Duration::from_secs(1)),
+    )
+    .await
+    .expect("shutdown completed in time")
+    .unwrap();
+    assert_eq!(report.cancelled, 0);
+    tokio::time::timeout(std::time::Duration::from_secs(10), engine.join())
+        .await
+        .expect("the engine stopped");
+}
+
+/// `run` waits for the terminal event: it arrives although the job that owed it panicked; the
+/// run failed as `INTERNAL_ERROR`, in the store and in the engine.
+async fn the_run_whose_job_panicked_fails_as_an_internal_error(
+    engine: &Engine,
+    store: &PanickingStore,
+    armed: &AtomicBool,
+) {
+    let first = tokio::time::timeout(std::time::Duration::from_secs(20), run(engine, OK))
         .await
         .expect("no terminal event for the run whose finalize job panicked");
     assert!(
@@ -100,9 +123,12 @@ async fn a_panicking_finalize_job_fails_its_run_and_frees_its_slot() {
             .state,
         RunState::Failed
     );
+}
 
-    // One slot: the next run can only run if the panicked job's slot was freed.
-    let second = tokio::time::timeout(std::time::Duration::from_secs(20), run(&engine, OK))
+/// One slot: the next run can only run if the panicked job's slot was freed; then nothing is
+/// active or queued.
+async fn the_next_run_gets_the_freed_slot(engine: &Engine) {
+    let second = tokio::time::timeout(std::time::Duration::from_secs(20), run(engine, OK))
         .await
         .expect("the next run never ran: the slot was not freed");
     assert_eq!(second.state, RunState::Completed);
@@ -116,17 +142,4 @@ async fn a_panicking_finalize_job_fails_its_run_and_frees_its_slot() {
         assert!(tokio::time::Instant::now() < deadline, "{stats:?}");
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
-
-    let handle = engine.handle();
-    let report = tokio::time::timeout(
-        std::time::Duration::from_secs(10),
-        handle.shutdown(std::time::Duration::from_secs(1)),
-    )
-    .await
-    .expect("shutdown completed in time")
-    .unwrap();
-    assert_eq!(report.cancelled, 0);
-    tokio::time::timeout(std::time::Duration::from_secs(10), engine.join())
-        .await
-        .expect("the engine stopped");
 }
