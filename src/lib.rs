@@ -38,6 +38,8 @@
 
 use std::time::Duration;
 
+#[cfg(feature = "postgres")]
+pub use pilothouse_actors::PgStore;
 pub use pilothouse_actors::{
     API_KEY_ENV, Action, ActionFailure, AllowedDownloads, Artifact, CancelAck, CancelError,
     ChromiumLauncher, Command, Config, ConfigError, DirStore, Download, DownloadOutcome,
@@ -55,8 +57,6 @@ pub use pilothouse_actors::{
     SelectorSpec, Step, StoreBackend, StoreConfig, TokenUsage, Verify, load_playbook,
     parse_playbook,
 };
-#[cfg(feature = "postgres")]
-pub use pilothouse_actors::PgStore;
 pub use pilothouse_actors::{ClaimedRun, EnqueueError, NewRun, SharedCancel, SharedRuns};
 
 use pilothouse_actors::Engine;

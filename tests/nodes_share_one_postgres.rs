@@ -69,9 +69,16 @@ async fn runs_submitted_anywhere_run_once_and_read_the_same_everywhere() {
     for &run_id in &ids {
         let from_a = all_events(&a.handle, run_id).await;
         let from_b = all_events(&b.handle, run_id).await;
-        assert_eq!(from_a, from_b, "both nodes tell run {run_id}'s events alike");
+        assert_eq!(
+            from_a, from_b,
+            "both nodes tell run {run_id}'s events alike"
+        );
         let seqs: Vec<u64> = from_a.iter().map(|e| e.seq).collect();
-        assert_eq!(seqs, (1..=from_a.len() as u64).collect::<Vec<_>>(), "gap-free");
+        assert_eq!(
+            seqs,
+            (1..=from_a.len() as u64).collect::<Vec<_>>(),
+            "gap-free"
+        );
         assert!(from_a.last().unwrap().is_terminal());
         assert_eq!(from_a.iter().filter(|e| e.is_terminal()).count(), 1);
         let status_a = a.handle.status(run_id).await.unwrap().unwrap();
@@ -108,7 +115,11 @@ async fn assert_each_ran_once(db: &TestDb, ids: &[RunId]) {
         .fetch_all(&pool)
         .await
         .unwrap();
-        assert_eq!(epochs, vec![1], "run {run_id}'s actions come from one epoch");
+        assert_eq!(
+            epochs,
+            vec![1],
+            "run {run_id}'s actions come from one epoch"
+        );
     }
 }
 
@@ -129,7 +140,10 @@ async fn a_cancel_sent_to_another_node_stops_the_run_and_credentials_stay_home()
         .await;
     a.reach_step(run_id, 1).await;
     let asked = Instant::now();
-    assert_eq!(b.handle.cancel(run_id).await.unwrap(), CancelAck::Cancelling);
+    assert_eq!(
+        b.handle.cancel(run_id).await.unwrap(),
+        CancelAck::Cancelling
+    );
     let status = b.handle.wait(run_id).await.unwrap();
     assert_eq!(status.state, RunState::Cancelled, "{status:?}");
     assert!(
@@ -137,13 +151,20 @@ async fn a_cancel_sent_to_another_node_stops_the_run_and_credentials_stay_home()
         "the owner stopped the run {:?} after another node was asked",
         asked.elapsed()
     );
-    assert_eq!(a.handle.status(run_id).await.unwrap().unwrap().state, RunState::Cancelled);
+    assert_eq!(
+        a.handle.status(run_id).await.unwrap().unwrap().state,
+        RunState::Cancelled
+    );
     let owner: Option<String> = sqlx::query_scalar("SELECT owner FROM runs WHERE id = $1")
         .bind(run_id.as_uuid())
         .fetch_one(&db.pool().await)
         .await
         .unwrap();
-    assert_eq!(owner.as_deref(), Some("a"), "a run with credentials runs where they were given");
+    assert_eq!(
+        owner.as_deref(),
+        Some("a"),
+        "a run with credentials runs where they were given"
+    );
     assert_secret_absent(&db, "hunter2-in-the-db?").await;
     a.finish().await;
     b.finish().await;
@@ -161,6 +182,9 @@ async fn assert_secret_absent(db: &TestDb, secret: &str) {
     .unwrap();
     let text = dump.join("\n");
     for (how, encoded) in common::secrets::encodings(secret) {
-        assert!(!text.contains(&encoded), "the database holds the secret {how}: {encoded:?}");
+        assert!(
+            !text.contains(&encoded),
+            "the database holds the secret {how}: {encoded:?}"
+        );
     }
 }

@@ -148,10 +148,15 @@ fn enqueue(
 pub(crate) fn prepare_claimed(
     args: &ClaimArgs,
     claimed: ClaimedRun,
-) -> Result<Arc<RunRecord>, (ClaimedRun, String)> {
+) -> Result<Arc<RunRecord>, Box<(ClaimedRun, String)>> {
     let admitted = match claimed.request.clone().admit(&args.config) {
         Ok(admitted) => admitted,
-        Err(e) => return Err((claimed, format!("this node's config refuses the run: {e}"))),
+        Err(e) => {
+            return Err(Box::new((
+                claimed,
+                format!("this node's config refuses the run: {e}"),
+            )));
+        }
     };
     let run_id = claimed.run_id;
     let opened = args
@@ -160,12 +165,24 @@ pub(crate) fn prepare_claimed(
         .and_then(|dir| Ok((dir, args.store.open_log(run_id)?)));
     let (dir, file) = match opened {
         Ok(opened) => opened,
-        Err(e) => return Err((claimed, format!("cannot prepare the claimed run: {e}"))),
+        Err(e) => {
+            return Err(Box::new((
+                claimed,
+                format!("cannot prepare the claimed run: {e}"),
+            )));
+        }
     };
     let log = EventLog::new(run_id, file, claimed.events, args.firehose.clone());
     let max_data_bytes = args.config.limits.max_data_bytes;
     let store = args.store.clone();
-    Ok(RunRecord::new(admitted, dir, log, claimed.status, store, max_data_bytes))
+    Ok(RunRecord::new(
+        admitted,
+        dir,
+        log,
+        claimed.status,
+        store,
+        max_data_bytes,
+    ))
 }
 
 /// What [`prepare_claimed`] needs.

@@ -8,9 +8,9 @@ use std::time::Duration;
 use futures::Stream;
 use tokio::sync::{broadcast, oneshot};
 
+use crate::cluster::SharedRuns;
 use crate::event::RunEvent;
 use crate::pool::PoolStats;
-use crate::cluster::SharedRuns;
 use crate::record::RunRecord;
 use crate::request::{InvalidRequest, RunRequest};
 use crate::run::{RunId, RunStatus};
@@ -186,7 +186,9 @@ struct Remote {
 
 impl std::fmt::Debug for Remote {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Remote").field("run_id", &self.run_id).finish()
+        f.debug_struct("Remote")
+            .field("run_id", &self.run_id)
+            .finish()
     }
 }
 

@@ -266,7 +266,7 @@ async fn start_postgres(
     let slots = config.max_concurrent_runs;
     let store = crate::pg::PgStore::connect(&config.store, config.runs_dir.clone(), slots)
         .await
-        .map_err(|message| StartError::Store(message))?;
+        .map_err(StartError::Store)?;
     Engine::start_shared(config, store, launcher).await
 }
 

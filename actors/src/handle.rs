@@ -15,10 +15,10 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_stream::StreamExt as _;
 use tokio_stream::wrappers::BroadcastStream;
 
+use crate::cluster::SharedRuns;
 use crate::command::{
     CancelAck, CancelError, Command, EngineStats, EventSubscription, ShutdownReport, SubmitError,
 };
-use crate::cluster::SharedRuns;
 use crate::event::{EventKind, RunEvent};
 use crate::index::{ListQuery, RunIndex, RunPage};
 use crate::record::Registry;

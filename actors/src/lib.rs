@@ -75,12 +75,12 @@ pub use event::{ActionFailure, EventKind, RunEvent, Severity};
 pub use guard::is_private_ip;
 pub use handle::{EventsError, OrchestratorHandle, Unavailable};
 pub use index::{ListQuery, RunPage};
-#[cfg(feature = "postgres")]
-pub use pg::PgStore;
 pub use page_driver::{
     ActionBounds, ActionOutput, BrowserError, BrowserLauncher, Capture, CloseMode, CloseReport,
     LaunchSpec, PageDriver,
 };
+#[cfg(feature = "postgres")]
+pub use pg::PgStore;
 pub use playbook::{load as load_playbook, parse_yaml as parse_playbook};
 pub use pool::PoolStats;
 pub use recording::{Artifact, Manifest};

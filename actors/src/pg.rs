@@ -34,8 +34,6 @@ mod queue;
 mod read;
 mod shared;
 mod store;
-#[cfg(test)]
-mod tests;
 
 /// The schema, applied at start (each node takes the migration lock; the first applies).
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -155,7 +153,11 @@ impl PgStore {
 
 impl Drop for PgStore {
     fn drop(&mut self) {
-        let runtime = self.runtime.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let runtime = self
+            .runtime
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
         if let Some(runtime) = runtime {
             runtime.shutdown_background();
         }
@@ -211,7 +213,11 @@ fn default_node_id() -> String {
         .map(|h| h.trim().to_owned())
         .unwrap_or_else(|_| "node".into());
     let random = uuid::Uuid::now_v7().simple().to_string();
-    format!("{host}-{}-{}", std::process::id(), &random[random.len() - 8..])
+    format!(
+        "{host}-{}-{}",
+        std::process::id(),
+        &random[random.len() - 8..]
+    )
 }
 
 /// A database error as an I/O error (the store traits speak `std::io`).

@@ -243,14 +243,11 @@ impl Actor for SupervisorActor {
 fn on_command(myself: &ActorRef<SupervisorMsg>, state: &mut SupervisorState, command: Command) {
     match command {
         Command::Submit { request, reply } => on_submit(state, *request, reply),
-        Command::Cancel { run_id, reply } => match &state.claims {
-            Some(claims) if !state.args.reader.registry.contains_key(&run_id) => {
-                claims::cancel_shared(claims.shared.clone(), run_id, reply)
-            }
-            _ => {
+        Command::Cancel { run_id, reply } => {
+            if let Some(reply) = claims::cancel_elsewhere(state, run_id, reply) {
                 let _ = reply.send(on_cancel(state, run_id));
             }
-        },
+        }
         Command::Shutdown { grace, reply } => on_shutdown(myself, state, grace, reply),
         // Reads are served from the registry and the store index, never queued behind this
         // actor; the pump hands them to the reader, and so does this arm if one arrives here.
@@ -442,20 +439,10 @@ async fn on_run_finalized(
     if !never_started && !held_slot {
         return;
     }
-    let registry = &state.args.reader.registry;
-    let fenced = registry
-        .get(&run_id)
-        .is_some_and(|r| matches!(r.control.reason(), Some(StopReason::Fenced)));
-    if fenced {
-        // The shared store has the run's outcome (another node decided it): read it there.
-        registry.remove(&run_id);
-    } else {
+    if !claims::forget_fenced(state, run_id) {
         state.finished.push_back((run_id, Instant::now()));
     }
     evict_finished(state);
-    if let Some(claims) = &state.claims {
-        claims.wake();
-    }
     if let Some(shutdown) = state.shutdown.as_mut() {
         // Queued runs cancelled by the shutdown are already counted as cancelled.
         if !shutdown.grace_over && !never_started {
@@ -476,7 +463,6 @@ async fn admit_queued(myself: &ActorRef<SupervisorMsg>, state: &mut SupervisorSt
         start_session(myself, state, record).await;
     }
 }
-
 
 fn on_cancel(state: &mut SupervisorState, run_id: RunId) -> Result<CancelAck, CancelError> {
     let reader = &state.args.reader;

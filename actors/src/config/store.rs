@@ -81,7 +81,9 @@ impl StoreConfig {
                             .into(),
                     );
                 }
-                Some(url) if !url.starts_with("postgres://") && !url.starts_with("postgresql://") => {
+                Some(url)
+                    if !url.starts_with("postgres://") && !url.starts_with("postgresql://") =>
+                {
                     return invalid(
                         "store.url",
                         "must start with postgres:// or postgresql://".into(),

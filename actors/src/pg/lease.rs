@@ -191,7 +191,8 @@ async fn requeue(
         },
     };
     insert_event(tx, &note, epoch).await?;
-    let mut status = status.unwrap_or_else(|| RunStatus::new_queued(run_id, "unknown", Default::default()));
+    let mut status =
+        status.unwrap_or_else(|| RunStatus::new_queued(run_id, "unknown", Default::default()));
     status.state = RunState::Queued;
     status.last_seq = seq;
     set_status(tx, &status, RunState::Queued, epoch).await?;

@@ -59,7 +59,13 @@ impl PgLog {
     ) -> Self {
         let (ops, rx) = mpsc::unbounded_channel();
         let fenced = Arc::new(AtomicBool::new(false));
-        runtime.spawn(write_events(inner.clone(), run_id, epoch, rx, fenced.clone()));
+        runtime.spawn(write_events(
+            inner.clone(),
+            run_id,
+            epoch,
+            rx,
+            fenced.clone(),
+        ));
         Self {
             ops,
             fenced,
@@ -143,7 +149,11 @@ async fn write_events(
     }
 }
 
-fn gather(op: Op, rows: &mut Vec<Row>, waiters: &mut Vec<std::sync::mpsc::SyncSender<Result<(), String>>>) {
+fn gather(
+    op: Op,
+    rows: &mut Vec<Row>,
+    waiters: &mut Vec<std::sync::mpsc::SyncSender<Result<(), String>>>,
+) {
     match op {
         Op::Event(row) => rows.push(row),
         Op::Flush(waiter) => waiters.push(waiter),

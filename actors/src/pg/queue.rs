@@ -164,7 +164,9 @@ pub(super) async fn cancel(inner: &Inner, run_id: RunId) -> std::io::Result<Shar
             let mut status: RunStatus = serde_json::from_value(row.get("status"))?;
             status.finish(RunOutcome::cancelled("cancelled while queued"));
             let epoch: i64 = row.get("epoch");
-            end_locked(&mut tx, run_id, status, epoch + 1).await.map_err(io)?;
+            end_locked(&mut tx, run_id, status, epoch + 1)
+                .await
+                .map_err(io)?;
             SharedCancel::CancelledQueued
         }
         "starting" | "running" => {
@@ -251,14 +253,16 @@ pub(super) async fn insert_event(
 ) -> sqlx::Result<()> {
     let body = serde_json::to_value(event).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     let kind = body["type"].as_str().unwrap_or("unknown").to_owned();
-    sqlx::query("INSERT INTO run_events (run_id, seq, epoch, kind, body) VALUES ($1, $2, $3, $4, $5)")
-        .bind(event.run_id.as_uuid())
-        .bind(event.seq as i64)
-        .bind(epoch)
-        .bind(kind)
-        .bind(body)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query(
+        "INSERT INTO run_events (run_id, seq, epoch, kind, body) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(event.run_id.as_uuid())
+    .bind(event.seq as i64)
+    .bind(epoch)
+    .bind(kind)
+    .bind(body)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 

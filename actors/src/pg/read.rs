@@ -67,7 +67,11 @@ pub(super) async fn list_page(
     for row in rows.into_iter().take(limit) {
         runs.push(serde_json::from_value::<RunStatus>(row.get("status"))?);
     }
-    let next = if more { runs.last().map(|s| s.run_id) } else { None };
+    let next = if more {
+        runs.last().map(|s| s.run_id)
+    } else {
+        None
+    };
     Ok((runs, next))
 }
 

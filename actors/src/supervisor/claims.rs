@@ -108,7 +108,8 @@ async fn claim_loop(
         if reader.counts.shutting_down.load(Ordering::Relaxed) || !shared.may_claim() {
             continue;
         }
-        let busy = reader.counts.active.load(Ordering::Relaxed) + gate.claiming.load(Ordering::Acquire);
+        let busy =
+            reader.counts.active.load(Ordering::Relaxed) + gate.claiming.load(Ordering::Acquire);
         let free = max.saturating_sub(busy);
         if free == 0 {
             continue;
@@ -139,7 +140,10 @@ async fn hand_over(
                     return;
                 }
             }
-            Ok(Err((claimed, why))) => refuse(shared, claimed, why).await,
+            Ok(Err(refused)) => {
+                let (claimed, why) = *refused;
+                refuse(shared, claimed, why).await
+            }
             Err(error) => tracing::error!(%error, "preparing a claimed run failed"),
         }
     }
@@ -149,7 +153,10 @@ async fn hand_over(
 async fn refuse(shared: &Arc<dyn SharedRuns>, claimed: ClaimedRun, why: String) {
     tracing::error!(run_id = %claimed.run_id, %why, "claimed run refused");
     let mut status = claimed.status.clone();
-    status.finish(RunOutcome::failed(RunError::new(ErrorCode::InternalError, why)));
+    status.finish(RunOutcome::failed(RunError::new(
+        ErrorCode::InternalError,
+        why,
+    )));
     shared.fail_claimed(&claimed, status).await;
 }
 
@@ -184,12 +191,44 @@ pub(super) fn stop_local(state: &SupervisorState, run_id: RunId, reason: StopRea
     }
 }
 
-/// Cancels a run this node does not hold, through the shared store; answers `reply` when done.
-pub(super) fn cancel_shared(
-    shared: Arc<dyn SharedRuns>,
+/// A run whose slot was freed: when this node was fenced out of it, it leaves the registry at
+/// once (the shared store has the outcome another node decided) and true is returned. Either
+/// way, the freed slot may take a queued run now.
+pub(super) fn forget_fenced(state: &SupervisorState, run_id: RunId) -> bool {
+    let registry = &state.args.reader.registry;
+    let fenced = registry
+        .get(&run_id)
+        .is_some_and(|r| matches!(r.control.reason(), Some(StopReason::Fenced)));
+    if fenced {
+        registry.remove(&run_id);
+    }
+    if let Some(claims) = &state.claims {
+        claims.wake();
+    }
+    fenced
+}
+
+/// The host's reply port for a cancel.
+type CancelReply = tokio::sync::oneshot::Sender<Result<CancelAck, CancelError>>;
+
+/// With a shared store, a cancel of a run this node does not hold goes through the store (the
+/// reply follows when it is done); otherwise the reply comes back for the local cancel.
+pub(super) fn cancel_elsewhere(
+    state: &SupervisorState,
     run_id: RunId,
-    reply: tokio::sync::oneshot::Sender<Result<CancelAck, CancelError>>,
-) {
+    reply: CancelReply,
+) -> Option<CancelReply> {
+    match &state.claims {
+        Some(claims) if !state.args.reader.registry.contains_key(&run_id) => {
+            cancel_shared(claims.shared.clone(), run_id, reply);
+            None
+        }
+        _ => Some(reply),
+    }
+}
+
+/// Cancels a run this node does not hold, through the shared store; answers `reply` when done.
+fn cancel_shared(shared: Arc<dyn SharedRuns>, run_id: RunId, reply: CancelReply) {
     tokio::spawn(async move {
         let answer = match shared.cancel(run_id).await {
             Ok(SharedCancel::NotFound) => Err(CancelError::NotFound(run_id)),
