@@ -23,6 +23,10 @@ fi
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 python3 scripts/check_structure.py
+# An embedder's build: the engine and the facade without the CLI, the cloud upload backends or
+# the PostgreSQL store.
+cargo check -p pilothouse-actors --no-default-features
+cargo check -p pilothouse --no-default-features --lib
 pg_dir=$(mktemp -d "${TMPDIR:-/tmp}/pilothouse-pg.XXXXXX")
 trap 'scripts/pg-cluster.sh stop "$pg_dir"' EXIT
 PILOTHOUSE_TEST_PG_URL=$(scripts/pg-cluster.sh start "$pg_dir")

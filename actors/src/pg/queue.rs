@@ -80,6 +80,7 @@ pub(super) async fn claim(inner: &Inner, max: usize) -> std::io::Result<Vec<Clai
            WHERE state = 'queued' AND (pinned_node IS NULL OR pinned_node = $1) \
            ORDER BY queued_at, id FOR UPDATE SKIP LOCKED LIMIT $2) \
          UPDATE runs r SET state = 'starting', owner = $1, epoch = r.epoch + 1, \
+           status = jsonb_set(r.status, '{state}', '\"starting\"'), \
            attempt = r.attempt + 1, cancel_requested = false, updated_at = now() \
          FROM picked WHERE r.id = picked.id \
            AND EXISTS (SELECT 1 FROM nodes WHERE node_id = $1 AND lease_until > now()) \
