@@ -109,21 +109,7 @@ async fn a_node_past_its_lease_is_fenced_out_and_its_run_ends_as_the_survivor_de
     tokio::task::spawn_blocking(move || store.enqueue(run).unwrap())
         .await
         .unwrap();
-    let claimed = stale.claim(5).await.unwrap();
-    assert_eq!(claimed.len(), 1);
-    assert_eq!((claimed[0].run_id, claimed[0].epoch), (run_id, 1));
-    let mut running = claimed[0].status.clone();
-    running.state = RunState::Running;
-    let store = stale.clone();
-    let mut log = tokio::task::spawn_blocking(move || {
-        let mut log = store.open_log(run_id).unwrap();
-        log.append(&line(&note(run_id, 2))).unwrap();
-        log.sync().unwrap();
-        store.write_status(&running).unwrap();
-        log
-    })
-    .await
-    .unwrap();
+    let log = claim_and_write(&stale, run_id).await;
 
     expire(&db, "stale").await;
     let settled = eventually(
@@ -141,28 +127,7 @@ async fn a_node_past_its_lease_is_fenced_out_and_its_run_ends_as_the_survivor_de
     assert_eq!(settled.state, RunState::Interrupted);
     assert_eq!(settled.error.as_ref().unwrap().code, ErrorCode::NodeLost);
 
-    // The stale owner wakes up and writes: refused, and told.
-    let store = stale.clone();
-    let mut late = settled.clone();
-    late.state = RunState::Completed;
-    let (status_write, event_sync) = tokio::task::spawn_blocking(move || {
-        let status_write = store.write_status(&late);
-        let _ = log.append(&line(&note(run_id, 4)));
-        (status_write, log.sync())
-    })
-    .await
-    .unwrap();
-    assert!(
-        status_write.is_err(),
-        "a fenced node's status write is refused"
-    );
-    assert!(event_sync.is_err(), "a fenced node's events are refused");
-    let told = tokio::time::timeout(Duration::from_secs(5), fenced.recv()).await;
-    assert_eq!(
-        told.ok().flatten(),
-        Some(run_id),
-        "the fenced node learns it"
-    );
+    assert_late_writes_refused(&stale, log, &settled, &mut fenced).await;
 
     let stored = events(&survivor, run_id).await;
     let seqs: Vec<u64> = stored.iter().map(|e| e.seq).collect();
@@ -186,20 +151,7 @@ async fn queued_runs_cancel_at_once_the_queue_has_a_bound_and_unstarted_runs_req
     let db = TestDb::new().await;
     let (a, _d1) = node(&db, "a", true).await;
     let (b, _d2) = node(&db, "b", true).await;
-    let (first, second) = (new_run(2), new_run(2));
-    let (first_id, second_id) = (first.run_id, second.run_id);
-    let store = a.clone();
-    let refused = tokio::task::spawn_blocking(move || {
-        assert_eq!(store.enqueue(first).unwrap(), 0);
-        assert_eq!(store.enqueue(second).unwrap(), 1);
-        store.enqueue(new_run(2))
-    })
-    .await
-    .unwrap();
-    assert!(
-        matches!(refused, Err(EnqueueError::QueueFull { queued: 2 })),
-        "{refused:?}"
-    );
+    let (first_id, second_id) = fill_queue(&a).await;
 
     assert_eq!(
         b.cancel(first_id).await.unwrap(),
@@ -245,4 +197,74 @@ async fn queued_runs_cancel_at_once_the_queue_has_a_bound_and_unstarted_runs_req
     );
     a.close().await;
     b.close().await;
+}
+
+/// `stale` claims the run (epoch 1), appends an event and writes a running status; its log.
+async fn claim_and_write(stale: &Arc<PgStore>, run_id: RunId) -> Box<dyn pilothouse::LogWriter> {
+    let claimed = stale.claim(5).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!((claimed[0].run_id, claimed[0].epoch), (run_id, 1));
+    let mut running = claimed[0].status.clone();
+    running.state = RunState::Running;
+    let store = stale.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut log = store.open_log(run_id).unwrap();
+        log.append(&line(&note(run_id, 2))).unwrap();
+        log.sync().unwrap();
+        store.write_status(&running).unwrap();
+        log
+    })
+    .await
+    .unwrap()
+}
+
+/// The stale owner wakes up and writes: its status write and its events are refused, and the
+/// fence receiver names the run.
+async fn assert_late_writes_refused(
+    stale: &Arc<PgStore>,
+    mut log: Box<dyn pilothouse::LogWriter>,
+    settled: &RunStatus,
+    fenced: &mut tokio::sync::mpsc::UnboundedReceiver<RunId>,
+) {
+    let run_id = settled.run_id;
+    let store = stale.clone();
+    let mut late = settled.clone();
+    late.state = RunState::Completed;
+    let (status_write, event_sync) = tokio::task::spawn_blocking(move || {
+        let status_write = store.write_status(&late);
+        let _ = log.append(&line(&note(run_id, 4)));
+        (status_write, log.sync())
+    })
+    .await
+    .unwrap();
+    assert!(
+        status_write.is_err(),
+        "a fenced node's status write is refused"
+    );
+    assert!(event_sync.is_err(), "a fenced node's events are refused");
+    let told = tokio::time::timeout(Duration::from_secs(5), fenced.recv()).await;
+    assert_eq!(
+        told.ok().flatten(),
+        Some(run_id),
+        "the fenced node learns it"
+    );
+}
+
+/// Enqueues two runs on a queue of capacity 2 and checks a third is refused; their ids.
+async fn fill_queue(a: &Arc<PgStore>) -> (RunId, RunId) {
+    let (first, second) = (new_run(2), new_run(2));
+    let (first_id, second_id) = (first.run_id, second.run_id);
+    let store = a.clone();
+    let refused = tokio::task::spawn_blocking(move || {
+        assert_eq!(store.enqueue(first).unwrap(), 0);
+        assert_eq!(store.enqueue(second).unwrap(), 1);
+        store.enqueue(new_run(2))
+    })
+    .await
+    .unwrap();
+    assert!(
+        matches!(refused, Err(EnqueueError::QueueFull { queued: 2 })),
+        "{refused:?}"
+    );
+    (first_id, second_id)
 }

@@ -128,6 +128,8 @@ async fn write_events(
 ) {
     let mut rows = Vec::new();
     let mut waiters = Vec::new();
+    // The first refusal sticks: every later `sync` reports that events were lost.
+    let mut lost: Option<String> = None;
     while let Some(op) = ops.recv().await {
         gather(op, &mut rows, &mut waiters);
         while rows.len() < MAX_BATCH {
@@ -136,13 +138,17 @@ async fn write_events(
                 Err(_) => break,
             }
         }
-        let result = commit_retrying(&inner, run_id, epoch, &rows).await;
-        rows.clear();
-        if let Err(Refused::Fenced) = result {
-            fenced.store(true, Ordering::Release);
-            inner.fence(run_id, "event batch refused: a newer epoch owns the run");
+        if lost.is_none()
+            && let Err(refused) = commit_retrying(&inner, run_id, epoch, &rows).await
+        {
+            if let Refused::Fenced = refused {
+                fenced.store(true, Ordering::Release);
+                inner.fence(run_id, "event batch refused: a newer epoch owns the run");
+            }
+            lost = Some(refused.to_string());
         }
-        let answer = result.map_err(|e| e.to_string());
+        rows.clear();
+        let answer = lost.clone().map_or(Ok(()), Err);
         for waiter in waiters.drain(..) {
             let _ = waiter.send(answer.clone());
         }
