@@ -17,8 +17,9 @@ pub enum StoreBackend {
     Postgres,
 }
 
-/// The run store, and for `postgres` the timings of the nodes' leases.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// The run store, and for `postgres` the timings of the nodes' leases. Its `Debug` shows the
+/// URL without its password.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StoreConfig {
     /// `file` or `postgres`.
@@ -65,6 +66,24 @@ impl Default for StoreConfig {
             tail_ms: 200,
             requeue_unstarted: false,
         }
+    }
+}
+
+impl std::fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreConfig")
+            .field("backend", &self.backend)
+            .field("url", &self.url.as_ref().map(|_| self.url_for_display()))
+            .field("node_id", &self.node_id)
+            .field("pool_connections", &self.pool_connections)
+            .field("heartbeat_ms", &self.heartbeat_ms)
+            .field("lease_ms", &self.lease_ms)
+            .field("self_fence_ms", &self.self_fence_ms)
+            .field("reaper_ms", &self.reaper_ms)
+            .field("poll_ms", &self.poll_ms)
+            .field("tail_ms", &self.tail_ms)
+            .field("requeue_unstarted", &self.requeue_unstarted)
+            .finish()
     }
 }
 
@@ -131,5 +150,56 @@ impl StoreConfig {
             Ok(parsed) => parsed.to_string(),
             Err(_) => "(unparseable url)".into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_and_display_hide_the_password_and_checks_name_the_field() {
+        let config = StoreConfig {
+            backend: StoreBackend::Postgres,
+            url: Some("postgres://ph:s3cr3t-pw@db:5432/ph".into()),
+            ..StoreConfig::default()
+        };
+        let shown = format!("{config:?} {}", config.url_for_display());
+        assert!(!shown.contains("s3cr3t-pw"), "{shown}");
+        assert!(shown.contains("postgres://ph:***@db:5432/ph"), "{shown}");
+        assert!(config.check().is_ok());
+        let no_url = StoreConfig {
+            url: None,
+            ..config.clone()
+        };
+        assert!(matches!(
+            no_url.check(),
+            Err(ConfigError::Invalid {
+                field: "store.url",
+                ..
+            })
+        ));
+        let mysql = StoreConfig {
+            url: Some("mysql://db/ph".into()),
+            ..config.clone()
+        };
+        assert!(matches!(
+            mysql.check(),
+            Err(ConfigError::Invalid {
+                field: "store.url",
+                ..
+            })
+        ));
+        let late_fence = StoreConfig {
+            self_fence_ms: 30_000,
+            ..config
+        };
+        assert!(matches!(
+            late_fence.check(),
+            Err(ConfigError::Invalid {
+                field: "store.self_fence_ms",
+                ..
+            })
+        ));
     }
 }
