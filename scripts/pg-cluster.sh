@@ -2,11 +2,12 @@
 # A throwaway PostgreSQL cluster for the tests, from Debian's `postgresql` package (installed
 # when missing): `pg-cluster.sh start DIR` makes one in DIR (initdb), starts it on a free
 # 127.0.0.1 port and prints its URL; `pg-cluster.sh stop DIR` stops it (by its pid file) and
-# removes DIR. As root, the cluster runs as the `postgres` user (initdb refuses root).
+# removes DIR; `pg-cluster.sh restart DIR` crashes and restarts it (`-m immediate`, as a
+# power loss would). As root, the cluster runs as the `postgres` user (initdb refuses root).
 set -euo pipefail
 
-command=${1:?usage: pg-cluster.sh start|stop DIR}
-dir=${2:?usage: pg-cluster.sh start|stop DIR}
+command=${1:?usage: pg-cluster.sh start|stop|restart DIR}
+dir=${2:?usage: pg-cluster.sh start|stop|restart DIR}
 
 bindir() {
     ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1
@@ -42,8 +43,11 @@ stop)
     fi
     rm -rf "$dir"
     ;;
+restart)
+    as_owner "$(bindir)/pg_ctl" -D "$dir/data" -l "$dir/log" -m immediate -w -t 60 restart >/dev/null
+    ;;
 *)
-    echo "usage: pg-cluster.sh start|stop DIR" >&2
+    echo "usage: pg-cluster.sh start|stop|restart DIR" >&2
     exit 2
     ;;
 esac

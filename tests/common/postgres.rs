@@ -20,13 +20,33 @@ pub struct TestDb {
 impl TestDb {
     /// Creates the database (and a cluster first, when the suite has none).
     pub async fn new() -> Self {
-        let (admin, own_cluster) = match std::env::var(CLUSTER_URL_VAR) {
-            Ok(url) => (url, None),
-            Err(_) => {
-                let (url, dir) = start_cluster();
-                (url, Some(dir))
-            }
-        };
+        match std::env::var(CLUSTER_URL_VAR) {
+            Ok(url) => Self::create(url, None).await,
+            Err(_) => Self::own().await,
+        }
+    }
+
+    /// A database in a cluster of this test's own (one it may restart).
+    pub async fn own() -> Self {
+        let (url, dir) = start_cluster();
+        Self::create(url, Some(dir)).await
+    }
+
+    /// Crashes and restarts the test's own cluster (`pg_ctl restart -m immediate`).
+    pub fn restart(&self) {
+        let dir = self
+            .own_cluster
+            .as_ref()
+            .expect("only a cluster of the test's own restarts");
+        let status = Command::new(script())
+            .arg("restart")
+            .arg(dir)
+            .status()
+            .unwrap();
+        assert!(status.success(), "scripts/pg-cluster.sh restart failed");
+    }
+
+    async fn create(admin: String, own_cluster: Option<PathBuf>) -> Self {
         let name = format!("t_{}", uuid::Uuid::now_v7().simple());
         let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin)
             .await

@@ -242,6 +242,6 @@ async fn commit(inner: &Inner, run_id: RunId, epoch: i64, rows: &[Row]) -> sqlx:
 }
 
 /// A `(run_id, seq)` that exists already: someone else wrote this run's events.
-fn is_conflict(error: &sqlx::Error) -> bool {
+pub(super) fn is_conflict(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(db) if db.code().as_deref() == Some("23505"))
 }

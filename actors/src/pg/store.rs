@@ -3,7 +3,8 @@
 
 use sqlx::Row;
 
-use super::{Inner, PgStore, io, log::PgLog};
+use super::log::{PgLog, Row as EventRow, is_conflict};
+use super::{Inner, PgStore, io};
 use crate::event::RunEvent;
 use crate::run::{RunId, RunStatus};
 use crate::store::{LogWriter, RunStore};
@@ -61,7 +62,8 @@ impl RunStore for PgStore {
 }
 
 /// Writes an owned run's status under its epoch. A terminal status commits together with the
-/// run's held-back terminal event, and ends the ownership.
+/// run's held-back terminal event, and ends the ownership; it is retried through database
+/// blips while this node holds its lease (a run's end must not be lost to a restart).
 async fn write_status(inner: &Inner, status: RunStatus) -> std::io::Result<()> {
     let run_id = status.run_id;
     let epoch = inner.epoch_of(run_id)?;
@@ -70,7 +72,44 @@ async fn write_status(inner: &Inner, status: RunStatus) -> std::io::Result<()> {
         true => inner.terminal.remove(&run_id).map(|(_, row)| row),
         false => None,
     };
-    let mut tx = inner.pool.begin().await.map_err(io)?;
+    let mut pause = std::time::Duration::from_millis(50);
+    loop {
+        let committed = commit_status(inner, &status, epoch, &body, terminal.as_ref()).await;
+        match committed {
+            Ok(true) => break,
+            Err(error) if !is_conflict(&error) && status.state.is_terminal() && inner.leased() => {
+                tracing::warn!(%run_id, %error, "final status not committed; retrying");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(std::time::Duration::from_secs(1));
+            }
+            Err(error) if !is_conflict(&error) => return Err(io(error)),
+            // Refused (the epoch moved on), or its terminal seq was taken: another owner.
+            Ok(false) | Err(_) => {
+                inner.fence(run_id, "status write refused: a newer epoch owns the run");
+                return Err(std::io::Error::other(format!(
+                    "run {run_id} is owned by another node now; this node's write was refused"
+                )));
+            }
+        }
+    }
+    if status.state.is_terminal() {
+        inner.owned.remove(&run_id);
+        inner.credentials.remove(&run_id);
+    }
+    Ok(())
+}
+
+/// One epoch-guarded status write (with the terminal event, if any); `Ok(false)` when the
+/// run's epoch moved on.
+async fn commit_status(
+    inner: &Inner,
+    status: &RunStatus,
+    epoch: i64,
+    body: &serde_json::Value,
+    terminal: Option<&EventRow>,
+) -> sqlx::Result<bool> {
+    let run_id = status.run_id;
+    let mut tx = inner.pool.begin().await?;
     let written = sqlx::query(
         "UPDATE runs SET status = $3, state = $4, updated_at = now() \
          WHERE id = $1 AND epoch = $2",
@@ -80,13 +119,9 @@ async fn write_status(inner: &Inner, status: RunStatus) -> std::io::Result<()> {
     .bind(body)
     .bind(status.state.as_str())
     .execute(&mut *tx)
-    .await
-    .map_err(io)?;
+    .await?;
     if written.rows_affected() == 0 {
-        inner.fence(run_id, "status write refused: a newer epoch owns the run");
-        return Err(std::io::Error::other(format!(
-            "run {run_id} is owned by another node now; this node's write was refused"
-        )));
+        return Ok(false);
     }
     if let Some(row) = terminal {
         sqlx::query(
@@ -98,18 +133,12 @@ async fn write_status(inner: &Inner, status: RunStatus) -> std::io::Result<()> {
         .bind(&row.kind)
         .bind(&row.body)
         .execute(&mut *tx)
-        .await
-        .map_err(io)?;
+        .await?;
         sqlx::query("SELECT pg_notify('ph_ev', $1)")
             .bind(run_id.to_string())
             .execute(&mut *tx)
-            .await
-            .map_err(io)?;
+            .await?;
     }
-    tx.commit().await.map_err(io)?;
-    if status.state.is_terminal() {
-        inner.owned.remove(&run_id);
-        inner.credentials.remove(&run_id);
-    }
-    Ok(())
+    tx.commit().await?;
+    Ok(true)
 }
