@@ -37,7 +37,9 @@ use children::{spawn_finalizer, spawn_pool};
 use memory::evict_finished;
 use memory::update_gauges;
 
-use shutdown::{ShutdownState, finish_shutdown_if_idle, on_grace_expired, on_shutdown};
+use shutdown::{
+    ShutdownState, finish_shutdown_if_idle, on_grace_expired, on_shutdown, unless_shutting_down,
+};
 
 /// Messages of the Supervisor.
 pub(crate) enum SupervisorMsg {
@@ -315,16 +317,7 @@ async fn on_prepared(
     };
     let run_id = record.id;
     state.args.reader.registry.insert(run_id, record.clone());
-    if let Some(shutdown) = state.shutdown.as_mut() {
-        // Shutdown began while the run was being stored: it ends as a queued run would.
-        shutdown.report.cancelled += 1;
-        cancel_unstarted(
-            state,
-            record,
-            StopReason::Shutdown,
-            "orchestrator shut down before the run started",
-        );
-    } else {
+    if let Some(record) = unless_shutting_down(state, record) {
         let has_slot = state.active.len() < state.args.config.max_concurrent_runs;
         let position = if has_slot { 0 } else { state.queue.len() + 1 };
         record.emit(EventKind::Queued { position });

@@ -219,26 +219,41 @@ async fn commit(inner: &Inner, run_id: RunId, epoch: i64, rows: &[Row]) -> sqlx:
     if owned.rows_affected() == 0 {
         return Ok(false);
     }
-    let seqs: Vec<i64> = rows.iter().map(|r| r.seq).collect();
-    let kinds: Vec<String> = rows.iter().map(|r| r.kind.clone()).collect();
-    let bodies: Vec<serde_json::Value> = rows.iter().map(|r| r.body.clone()).collect();
+    insert_rows(&mut tx, run_id, epoch, rows.iter()).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Inserts event rows under `epoch` and notifies `ph_ev` (at commit), in the caller's
+/// transaction.
+pub(super) async fn insert_rows<'r>(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    run_id: RunId,
+    epoch: i64,
+    rows: impl Iterator<Item = &'r Row>,
+) -> sqlx::Result<()> {
+    let (mut seqs, mut kinds, mut bodies) = (Vec::new(), Vec::new(), Vec::new());
+    for row in rows {
+        seqs.push(row.seq);
+        kinds.push(row.kind.clone());
+        bodies.push(row.body.clone());
+    }
     sqlx::query(
         "INSERT INTO run_events (run_id, seq, epoch, kind, body) \
          SELECT $1, s, $2, k, b FROM unnest($3::bigint[], $4::text[], $5::jsonb[]) AS t(s, k, b)",
     )
-    .bind(id)
+    .bind(run_id.as_uuid())
     .bind(epoch)
     .bind(seqs)
     .bind(kinds)
     .bind(bodies)
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?;
     sqlx::query("SELECT pg_notify('ph_ev', $1)")
         .bind(run_id.to_string())
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
-    tx.commit().await?;
-    Ok(true)
+    Ok(())
 }
 
 /// A `(run_id, seq)` that exists already: someone else wrote this run's events.

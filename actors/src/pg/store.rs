@@ -3,7 +3,7 @@
 
 use sqlx::Row;
 
-use super::log::{PgLog, Row as EventRow, is_conflict};
+use super::log::{PgLog, Row as EventRow, insert_rows, is_conflict};
 use super::{Inner, PgStore, io};
 use crate::event::RunEvent;
 use crate::run::{RunId, RunStatus};
@@ -124,20 +124,7 @@ async fn commit_status(
         return Ok(false);
     }
     if let Some(row) = terminal {
-        sqlx::query(
-            "INSERT INTO run_events (run_id, seq, epoch, kind, body) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(run_id.as_uuid())
-        .bind(row.seq)
-        .bind(epoch)
-        .bind(&row.kind)
-        .bind(&row.body)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("SELECT pg_notify('ph_ev', $1)")
-            .bind(run_id.to_string())
-            .execute(&mut *tx)
-            .await?;
+        insert_rows(&mut tx, run_id, epoch, std::iter::once(row)).await?;
     }
     tx.commit().await?;
     Ok(true)

@@ -13,7 +13,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use super::memory::update_gauges;
-use super::{SupervisorMsg, SupervisorState, cancel_unstarted, start_session};
+use super::{SupervisorMsg, SupervisorState, start_session, unless_shutting_down};
 use crate::admission::{ClaimArgs, prepare_claimed};
 use crate::cluster::{ClaimedRun, SharedCancel, SharedRuns};
 use crate::command::{CancelAck, CancelError};
@@ -170,15 +170,7 @@ pub(super) async fn on_claimed(
         claims.gate.claiming.fetch_sub(1, Ordering::AcqRel);
     }
     state.args.reader.registry.insert(record.id, record.clone());
-    if let Some(shutdown) = state.shutdown.as_mut() {
-        shutdown.report.cancelled += 1;
-        cancel_unstarted(
-            state,
-            record,
-            StopReason::Shutdown,
-            "orchestrator shut down before the run started",
-        );
-    } else {
+    if let Some(record) = unless_shutting_down(state, record) {
         start_session(myself, state, record).await;
     }
     update_gauges(state);

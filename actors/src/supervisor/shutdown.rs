@@ -1,6 +1,7 @@
 //! The supervisor's shutdown: stop admitting, cancel the queue, let running runs finish within
 //! the grace period, cancel the rest, and answer once every run is finalized.
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -9,7 +10,7 @@ use tokio::sync::oneshot;
 
 use super::{SupervisorMsg, SupervisorState, cancel_unstarted, update_gauges};
 use crate::command::ShutdownReport;
-use crate::record::StopReason;
+use crate::record::{RunRecord, StopReason};
 
 /// A shutdown in progress.
 pub(super) struct ShutdownState {
@@ -88,4 +89,24 @@ pub(super) fn finish_shutdown_if_idle(
         }
         myself.stop(Some("shutdown".into()));
     }
+}
+
+/// A run that got here after shutdown began ends as a queued run would (counted as cancelled);
+/// otherwise it comes back, to start or queue.
+pub(super) fn unless_shutting_down(
+    state: &mut SupervisorState,
+    record: Arc<RunRecord>,
+) -> Option<Arc<RunRecord>> {
+    let shutdown = match state.shutdown.as_mut() {
+        Some(shutdown) => shutdown,
+        None => return Some(record),
+    };
+    shutdown.report.cancelled += 1;
+    cancel_unstarted(
+        state,
+        record,
+        StopReason::Shutdown,
+        "orchestrator shut down before the run started",
+    );
+    None
 }
