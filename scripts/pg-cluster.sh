@@ -9,8 +9,12 @@ set -euo pipefail
 command=${1:?usage: pg-cluster.sh start|stop|restart DIR}
 dir=${2:?usage: pg-cluster.sh start|stop|restart DIR}
 
+# The newest server's bin directory (a client-only install has no initdb there).
 bindir() {
-    ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1
+    local initdb
+    initdb=$(ls /usr/lib/postgresql/*/bin/initdb 2>/dev/null | sort -V | tail -n 1)
+    [ -n "$initdb" ] && dirname "$initdb"
+    return 0
 }
 
 as_owner() {
