@@ -33,6 +33,10 @@ start)
         (apt-get install -y -q postgresql >&2 || { apt-get update -q >&2 && apt-get install -y -q postgresql >&2; })
     fi
     bin=$(bindir)
+    if [ -z "$bin" ]; then
+        echo "error: no PostgreSQL server (initdb) under /usr/lib/postgresql/*/bin; install Debian's postgresql" >&2
+        exit 1
+    fi
     mkdir -p "$dir"
     [ "$(id -u)" = 0 ] && chown postgres "$dir"
     port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
