@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use pilothouse::{DirStore, RunId, RunStore, SharedRuns};
+use pilothouse::{DirStore, PgStore, RunId, RunRequest, RunStore, SharedRuns};
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
@@ -20,68 +20,109 @@ use crate::cluster::Cluster;
 use crate::report::{self, Samples};
 use crate::stores;
 
-/// One system's event writes.
+/// The systems take turns in this many rounds (each writes a batch of N and a share of the
+/// each-synced events per round), so a slow spell of the shared disk falls on all of them.
+const ROUNDS: usize = 4;
+
+/// One system's event writes, gathered over the rounds.
 pub(crate) struct EventRow {
     name: &'static str,
-    /// Appending all N events, then one sync.
-    batched: Duration,
-    /// Appending and syncing each event: the whole, and each event's time.
+    /// Appending N events then one sync, once per round: the time and the events.
+    batched: (Duration, usize),
+    /// Appending and syncing each event: the whole time, and each event's time.
     each: Duration,
     each_samples: Samples,
     /// The row of the floor this one is compared with (`None`: it is a floor).
     floor: Option<usize>,
 }
 
-/// Measures the four systems with `n` events per mode.
+impl EventRow {
+    fn new(name: &'static str, floor: Option<usize>) -> Self {
+        Self {
+            name,
+            batched: (Duration::ZERO, 0),
+            each: Duration::ZERO,
+            each_samples: Samples::default(),
+            floor,
+        }
+    }
+
+    fn add(&mut self, n: usize, ((batched, _), (each, samples)): Modes) {
+        self.batched.0 += batched;
+        self.batched.1 += n;
+        self.each += each;
+        self.each_samples = std::mem::take(&mut self.each_samples).merged(samples);
+    }
+}
+
+/// What a round writes to.
+struct Targets {
+    bare_dir: PathBuf,
+    files: Arc<dyn RunStore>,
+    pool: PgPool,
+    node: Arc<PgStore>,
+    request: RunRequest,
+}
+
+/// Measures the four systems: batches of `n` events, and `n` events each synced.
 pub(crate) async fn measure(cluster: &Cluster, n: usize) -> anyhow::Result<Vec<EventRow>> {
-    let request = stores::request()?;
     let scratch = tempfile::Builder::new()
         .prefix("pilothouse-bench-store-")
         .tempdir()?;
     let url = cluster.database("events").await?;
-    let node = stores::pg_node(&url, "bench-events", scratch.path()).await?;
-    let files: Arc<dyn RunStore> = Arc::new(DirStore::new(scratch.path().join("runs")));
-    let pg: Arc<dyn RunStore> = node.clone();
-
-    let bare_file = bare_file(scratch.path().join("bare"), n).await?;
-    let file_batched = write_log(files.clone(), new_file_run(&files)?, 1, n, false).await?;
-    let file_each = write_log(files.clone(), new_file_run(&files)?, 1, n, true).await?;
-    let bare_sqlx = bare_sqlx(&url, n).await?;
-    // The queued event is seq 1: the node's events follow it.
-    let run_id = stores::owned_run(&node, &request).await?;
-    let pg_batched = write_log(pg.clone(), run_id, 2, n, false).await?;
-    let run_id = stores::owned_run(&node, &request).await?;
-    let pg_each = write_log(pg, run_id, 2, n, true).await?;
-    node.close().await;
-
-    let row = |name, (batched, _): (Duration, Samples), (each, each_samples), floor| EventRow {
-        name,
-        batched,
-        each,
-        each_samples,
-        floor,
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&url)
+        .await?;
+    sqlx::query(
+        "CREATE TABLE bench_events (run_id uuid NOT NULL, seq bigint NOT NULL, \
+         kind text NOT NULL, body jsonb NOT NULL, PRIMARY KEY (run_id, seq))",
+    )
+    .execute(&pool)
+    .await?;
+    let targets = Targets {
+        bare_dir: scratch.path().join("bare"),
+        files: Arc::new(DirStore::new(scratch.path().join("runs"))),
+        pool,
+        node: stores::pg_node(&url, "bench-events", scratch.path()).await?,
+        request: stores::request()?,
     };
-    Ok(vec![
-        row("bare file: write (+ fsync)", bare_file.0, bare_file.1, None),
-        row(
-            "file store (DirStore log)",
-            file_batched,
-            file_each,
-            Some(0),
-        ),
-        row(
+    let mut rows = vec![
+        EventRow::new("bare file: write (+ fsync)", None),
+        EventRow::new("file store (DirStore log)", Some(0)),
+        EventRow::new(
             "bare sqlx: INSERT (+ commit); batched: one INSERT … unnest of N rows",
-            bare_sqlx.0,
-            bare_sqlx.1,
             None,
         ),
-        row(
-            "PostgreSQL store (PgStore log)",
-            pg_batched,
-            pg_each,
-            Some(2),
-        ),
-    ])
+        EventRow::new("PostgreSQL store (PgStore log)", Some(2)),
+    ];
+    for round in 0..ROUNDS {
+        let share = n / ROUNDS + usize::from(round < n % ROUNDS);
+        let modes = one_round(&targets, n, share).await?;
+        for (row, modes) in rows.iter_mut().zip(modes) {
+            row.add(n, modes);
+        }
+    }
+    targets.node.close().await;
+    targets.pool.close().await;
+    Ok(rows)
+}
+
+/// Each system in turn: a batch of `n` events, then `share` events each synced.
+async fn one_round(t: &Targets, n: usize, share: usize) -> anyhow::Result<[Modes; 4]> {
+    let bare_file = bare_file(t.bare_dir.clone(), n, share).await?;
+    let files = (
+        write_log(t.files.clone(), new_file_run(&t.files)?, 1, n, false).await?,
+        write_log(t.files.clone(), new_file_run(&t.files)?, 1, share, true).await?,
+    );
+    let bare_sqlx = bare_sqlx(&t.pool, n, share).await?;
+    // The queued event is seq 1: the node's events follow it.
+    let pg: Arc<dyn RunStore> = t.node.clone();
+    let batched = stores::owned_run(&t.node, &t.request).await?;
+    let batched = write_log(pg.clone(), batched, 2, n, false).await?;
+    let each = stores::owned_run(&t.node, &t.request).await?;
+    let each = write_log(pg, each, 2, share, true).await?;
+    Ok([bare_file, files, bare_sqlx, (batched, each)])
 }
 
 fn new_file_run(files: &Arc<dyn RunStore>) -> std::io::Result<RunId> {
@@ -123,12 +164,12 @@ async fn write_log(
 type Modes = ((Duration, Samples), (Duration, Samples));
 
 /// A bare file: N writes then one fsync; N writes each followed by an fsync.
-async fn bare_file(dir: PathBuf, n: usize) -> anyhow::Result<Modes> {
+async fn bare_file(dir: PathBuf, n: usize, share: usize) -> anyhow::Result<Modes> {
     tokio::task::spawn_blocking(move || {
         std::fs::create_dir_all(&dir)?;
         let line = stores::action_event(RunId::new(), 1).1;
         let mut modes = Vec::new();
-        for each_synced in [false, true] {
+        for (each_synced, n) in [(false, n), (true, share)] {
             let mut file = OpenOptions::new()
                 .create(true)
                 .append(true)
@@ -152,25 +193,18 @@ async fn bare_file(dir: PathBuf, n: usize) -> anyhow::Result<Modes> {
     .await?
 }
 
-/// Bare sqlx: all N rows in one `INSERT … unnest` and one commit; then N single-row inserts,
-/// each committed.
-async fn bare_sqlx(url: &str, n: usize) -> anyhow::Result<Modes> {
-    let pool = PgPoolOptions::new().max_connections(1).connect(url).await?;
-    sqlx::query(
-        "CREATE TABLE bench_events (run_id uuid NOT NULL, seq bigint NOT NULL, \
-         kind text NOT NULL, body jsonb NOT NULL, PRIMARY KEY (run_id, seq))",
-    )
-    .execute(&pool)
-    .await?;
-    let bodies: Vec<serde_json::Value> = (0..n as u64)
+/// Bare sqlx: `n` rows in one `INSERT … unnest` and one commit; then `share` single-row
+/// inserts, each committed.
+async fn bare_sqlx(pool: &PgPool, n: usize, share: usize) -> anyhow::Result<Modes> {
+    let bodies: Vec<serde_json::Value> = (0..n.max(share) as u64)
         .map(|seq| serde_json::to_value(stores::action_event(RunId::new(), seq + 1).0))
         .collect::<Result<_, _>>()?;
-    let seqs: Vec<i64> = (1..=n as i64).collect();
-    let batched = bare_sqlx_batched(&pool, &seqs, &bodies).await?;
+    let seqs: Vec<i64> = (1..=bodies.len() as i64).collect();
+    let batched = bare_sqlx_batched(pool, &seqs[..n], &bodies[..n]).await?;
     let run_id = RunId::new();
-    let mut times = Vec::with_capacity(n);
+    let mut times = Vec::with_capacity(share);
     let started = Instant::now();
-    for (seq, body) in seqs.iter().zip(&bodies) {
+    for (seq, body) in seqs.iter().zip(&bodies).take(share) {
         let one = Instant::now();
         let mut tx = pool.begin().await?;
         sqlx::query(
@@ -184,9 +218,7 @@ async fn bare_sqlx(url: &str, n: usize) -> anyhow::Result<Modes> {
         tx.commit().await?;
         times.push(one.elapsed());
     }
-    let each = (started.elapsed(), Samples::new(times));
-    pool.close().await;
-    Ok((batched, each))
+    Ok((batched, (started.elapsed(), Samples::new(times))))
 }
 
 async fn bare_sqlx_batched(
@@ -212,18 +244,19 @@ async fn bare_sqlx_batched(
 /// Prints the section's table.
 pub(crate) fn print(rows: &[EventRow], n: usize) {
     println!(
-        "\n## 2. Per-event write cost ({n} events per mode; ×floor: time ÷ the floor's time)\n"
+        "\n## 2. Per-event write cost (batched: {ROUNDS} batches of {n} events; each synced: {n} \
+         events; the systems take turns in {ROUNDS} rounds; ×floor: time ÷ the floor's time)\n"
     );
-    let per_event = |d: Duration| d.as_secs_f64() * 1e6 / n as f64;
+    let per_event = |(d, events): (Duration, usize)| d.as_secs_f64() * 1e6 / events as f64;
     let table: Vec<Vec<String>> = rows
         .iter()
         .map(|row| {
             let floor = row.floor.map(|i| &rows[i]);
-            let vs = |value: f64, of: fn(&EventRow) -> Duration| {
+            let vs = |value: f64, of: fn(&EventRow) -> (Duration, usize)| {
                 floor.map_or("floor".into(), |f| report::ratio(value, per_event(of(f))))
             };
             let batched = per_event(row.batched);
-            let each = per_event(row.each);
+            let each = per_event((row.each, row.each_samples.len()));
             vec![
                 row.name.to_owned(),
                 format!("{batched:.1}"),
@@ -231,7 +264,7 @@ pub(crate) fn print(rows: &[EventRow], n: usize) {
                 format!("{each:.0}"),
                 report::ms(row.each_samples.ms(0.5)),
                 report::ms(row.each_samples.ms(0.99)),
-                vs(each, |r| r.each),
+                vs(each, |r| (r.each, r.each_samples.len())),
             ]
         })
         .collect();

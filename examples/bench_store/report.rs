@@ -12,6 +12,13 @@ impl Samples {
         Self(times)
     }
 
+    /// These samples and `other`'s.
+    pub(crate) fn merged(self, other: Samples) -> Self {
+        let mut all = self.0;
+        all.extend(other.0);
+        Self::new(all)
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.0.len()
     }

@@ -23,8 +23,10 @@ use crate::stores::{self, AsyncOp, timed_async, timed_blocking};
 
 /// Concurrent submitters in the second measurement.
 pub(crate) const SUBMITTERS: usize = 8;
-/// Uncounted submits before each measurement (connections opened, directories warm).
+/// Uncounted submits per system before the measurement (connections opened, directories warm).
 const WARM_UP: usize = 5;
+/// The systems take turns in this many rounds.
+const ROUNDS: usize = 4;
 
 type BlockingOp = Arc<dyn Fn() -> anyhow::Result<()> + Send + Sync>;
 
@@ -88,36 +90,68 @@ pub(crate) async fn measure(cluster: &Cluster, n: usize) -> anyhow::Result<Vec<S
             pg_store(node.clone(), &request),
         ),
     ];
-    let mut rows = Vec::with_capacity(systems.len());
-    for (name, floor, op) in systems {
-        rows.push(SubmitRow {
-            name,
-            seq: run(&op, n, 1).await?,
-            concurrent: run(&op, n, SUBMITTERS).await?,
-            floor,
-        });
-    }
+    let ops: Vec<&Op> = systems.iter().map(|(_, _, op)| op).collect();
+    let [seq, concurrent] = take_turns(&ops, n).await?;
     node.close().await;
     pool.close().await;
+    let rows = systems
+        .into_iter()
+        .zip(seq.into_iter().zip(concurrent))
+        .map(|((name, floor, _), (seq, concurrent))| SubmitRow {
+            name,
+            seq: seq.measured(),
+            concurrent: concurrent.measured(),
+            floor,
+        })
+        .collect();
     Ok(rows)
 }
 
-async fn run(op: &Op, n: usize, workers: usize) -> anyhow::Result<Measured> {
-    let timed = |n, workers| async move {
-        match op {
-            Op::Blocking(f) => {
-                let f = f.clone();
-                timed_blocking(n, workers, move || f()).await
-            }
-            Op::Async(f) => timed_async(n, workers, f.clone()).await,
+/// Wall time and submit times gathered over the rounds.
+#[derive(Default)]
+struct Tally {
+    wall: Duration,
+    samples: Samples,
+}
+
+impl Tally {
+    fn measured(self) -> Measured {
+        Measured {
+            per_sec: self.samples.len() as f64 / self.wall.as_secs_f64(),
+            samples: self.samples,
         }
-    };
-    timed(WARM_UP, 1).await?;
-    let (wall, samples): (Duration, Samples) = timed(n, workers).await?;
-    Ok(Measured {
-        per_sec: samples.len() as f64 / wall.as_secs_f64(),
-        samples,
-    })
+    }
+}
+
+/// `n` submits per system and level, in [`ROUNDS`] rounds in which every system takes its
+/// turn, sequential then concurrent: a slow spell of the shared machine falls on all of them.
+async fn take_turns(ops: &[&Op], n: usize) -> anyhow::Result<[Vec<Tally>; 2]> {
+    for op in ops {
+        timed(op, WARM_UP, 1).await?;
+    }
+    let mut tallies = [(); 2].map(|()| ops.iter().map(|_| Tally::default()).collect::<Vec<_>>());
+    for round in 0..ROUNDS {
+        let share = n / ROUNDS + usize::from(round < n % ROUNDS);
+        for (i, op) in ops.iter().enumerate() {
+            for (level, workers) in [1, SUBMITTERS].into_iter().enumerate() {
+                let (wall, samples) = timed(op, share, workers).await?;
+                let tally = &mut tallies[level][i];
+                tally.wall += wall;
+                tally.samples = std::mem::take(&mut tally.samples).merged(samples);
+            }
+        }
+    }
+    Ok(tallies)
+}
+
+async fn timed(op: &Op, n: usize, workers: usize) -> anyhow::Result<(Duration, Samples)> {
+    match op {
+        Op::Blocking(f) => {
+            let f = f.clone();
+            timed_blocking(n, workers, move || f()).await
+        }
+        Op::Async(f) => timed_async(n, workers, f.clone()).await,
+    }
 }
 
 /// The queued status's bytes, written atomically into a new directory.
@@ -195,7 +229,8 @@ fn bare_sqlx(pool: PgPool, request: &RunRequest) -> anyhow::Result<Op> {
 /// Prints the section's table.
 pub(crate) fn print(rows: &[SubmitRow], n: usize) {
     println!(
-        "\n## 1. Durable submits ({n} per system and level; ×floor: submits/s ÷ the floor's)\n"
+        "\n## 1. Durable submits ({n} per system and level; the systems take turns in {ROUNDS} \
+         rounds; ×floor: submits/s ÷ the floor's)\n"
     );
     let rate = |m: &Measured, floor: Option<&Measured>| {
         vec![
