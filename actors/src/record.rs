@@ -177,8 +177,13 @@ impl RunRecord {
     }
 
     /// The committing write of the final status: nothing written later can replace it.
+    /// The live status becomes the committed one at once, on the committing thread: with a
+    /// shared store, another node may read the commit a moment later, and this node must not
+    /// answer with the run still live after that.
     pub(crate) fn commit_status(&self, status: &RunStatus) -> std::io::Result<()> {
-        self.write_status(COMMIT_VERSION, status)
+        self.write_status(COMMIT_VERSION, status)?;
+        *self.status() = status.clone();
+        Ok(())
     }
 
     /// True once the final status is durably in the store.
