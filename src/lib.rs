@@ -53,9 +53,10 @@ pub use pilothouse_actors::{
 };
 pub use pilothouse_actors::{
     AgentConfig, AgentSpec, BrowserConfig, GuardrailFloor, Isolation, LimitsConfig, OnFailure,
-    ParamType, Parameter, Playbook, PlaybookConfig, PlaybookSpec, PoolStats, RecoveryInfo,
-    SelectorSpec, Step, StoreBackend, StoreConfig, TokenUsage, Verify, load_playbook,
-    parse_playbook,
+    ParamType, Parameter, Playbook, PlaybookConfig, PlaybookFormat, PlaybookGuardrails,
+    PlaybookSpec, PoolStats, RecoveryInfo, SelectorSpec, Step, StoreBackend, StoreConfig,
+    TokenUsage, Verify, load_playbook, parse_playbook, parse_playbook_with_format,
+    playbook_yaml_format,
 };
 pub use pilothouse_actors::{ClaimedRun, EnqueueError, NewRun, SharedCancel, SharedRuns};
 

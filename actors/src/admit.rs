@@ -79,7 +79,8 @@ impl RunRequest {
             return Ok(());
         };
         if let Some(own) = &playbook.guardrails {
-            self.guardrails = narrow(&self.guardrails, own);
+            let own = narrowing::capped_by(own.spec(), &self.guardrails);
+            self.guardrails = narrow(&self.guardrails, &own);
         }
         spec.playbook = serde_json::to_value(&playbook).map_err(|e| {
             InvalidRequest::single("driver.playbook", format!("cannot be inlined: {e}"))

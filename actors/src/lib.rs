@@ -81,15 +81,18 @@ pub use page_driver::{
 };
 #[cfg(feature = "postgres")]
 pub use pg::PgStore;
-pub use playbook::{load as load_playbook, parse_yaml as parse_playbook};
+pub use playbook::{
+    PlaybookFormat, load as load_playbook, parse_yaml as parse_playbook,
+    parse_yaml_with_format as parse_playbook_with_format, yaml_format as playbook_yaml_format,
+};
 pub use pool::PoolStats;
 pub use recording::{Artifact, Manifest};
 pub use recovery::RecoveryReport;
 pub use request::{
     Action, ActionKind, AgentSpec, DownloadSpec, DriverSpec, EffectiveLimits, ExtractMode,
     FieldError, GuardrailSpec, InvalidRequest, Isolation, Limits, OnFailure, ParamType, Parameter,
-    Playbook, PlaybookSpec, RecordingSpec, RunRequest, ScrollDirection, Secret, SelectorSpec, Step,
-    StuckSpec, TaskKind, Verify, Viewport, WaitState,
+    Playbook, PlaybookGuardrails, PlaybookSpec, RecordingSpec, RunRequest, ScrollDirection, Secret,
+    SelectorSpec, Step, StuckSpec, TaskKind, Verify, Viewport, WaitState,
 };
 pub use run::{
     ErrorCode, FinalizeError, RecordingInfo, RecoveryInfo, RunError, RunId, RunOutcome, RunState,

@@ -7,6 +7,11 @@
 //! names its step and field (`steps[2].selector.primary: ...`). `{name}` in any string of a step
 //! is replaced by the parameter's value (recursively); a step's `store_as` result becomes a
 //! parameter for the steps after it.
+//!
+//! The reference system's playbook files load unchanged: the same parser reads its spelling
+//! and Pilothouse's (`request/playbook.rs`); `playbook/format.rs` says which one a file used,
+//! `playbook/inject.rs` applies its `inject_into` paths, and its `key_press` step becomes a
+//! `type` and/or a `press_key` here.
 
 use std::path::Path;
 
@@ -17,10 +22,17 @@ use crate::request::{Action, ActionKind, FieldError, Playbook, PlaybookSpec, Ste
 
 mod binding;
 mod checks;
+mod format;
+mod inject;
 pub(crate) mod run;
 mod validate;
 
 pub(crate) use binding::{bind, bind_str};
+pub use format::PlaybookFormat;
+
+/// The reference's typing step: `params.text` typed (into the selector, or at the focus)
+/// and/or `params.key` pressed.
+pub(crate) const KEY_PRESS: &str = "key_press";
 
 /// Parses playbook YAML; the error names the field path (and the line).
 pub fn parse_yaml(text: &str) -> Result<Playbook, FieldError> {
@@ -32,6 +44,22 @@ pub fn parse_yaml(text: &str) -> Result<Playbook, FieldError> {
         },
         message: e.message,
     })
+}
+
+/// Parses playbook YAML and says which spelling it is written in (see [`PlaybookFormat`]).
+pub fn parse_yaml_with_format(text: &str) -> Result<(Playbook, PlaybookFormat), FieldError> {
+    let playbook = parse_yaml(text)?;
+    let document: Value = crate::yaml::from_str(text).unwrap_or(Value::Null);
+    Ok((playbook, PlaybookFormat::detect(&document)))
+}
+
+/// Which spelling the YAML `text` is written in, when it is YAML at all (for messages about a
+/// playbook that did not parse).
+pub fn yaml_format(text: &str) -> Option<PlaybookFormat> {
+    let document: Value = crate::yaml::from_str(text).ok()?;
+    document
+        .is_object()
+        .then(|| PlaybookFormat::detect(&document))
 }
 
 /// Loads `<dir>/<id>.yaml` (or `.yml`).
@@ -94,6 +122,9 @@ impl PlaybookSpec {
 impl Step {
     /// The step as an action, with `selector` (the chosen candidate) put in.
     pub(crate) fn action_with(&self, selector: Option<&str>) -> Result<Action, FieldError> {
+        if self.action == KEY_PRESS {
+            return self.key_press(selector);
+        }
         let mut map = self.params.clone();
         map.insert("action".into(), Value::String(self.action.clone()));
         if let Some(sel) = selector {
@@ -113,12 +144,78 @@ impl Step {
         })
     }
 
+    /// A `key_press` step as actions: `text` typed into the selector (replacing its value) or
+    /// at the focus, and/or `key` pressed at the focus (after the selector is visible, as the
+    /// reference does); both: typed, then pressed.
+    fn key_press(&self, selector: Option<&str>) -> Result<Action, FieldError> {
+        let fields: KeyPress = serde_path_to_error::deserialize(Value::Object(self.params.clone()))
+            .map_err(|e| {
+                let path = e.path().to_string();
+                FieldError {
+                    field: if path == "." { String::new() } else { path },
+                    message: e.into_inner().to_string(),
+                }
+            })?;
+        let text = fields.text.filter(|t| !t.is_empty());
+        let key = fields.key.filter(|k| !k.is_empty());
+        let selector = selector.map(str::to_owned);
+        let press = |key: String| Action::PressKey { key };
+        Ok(match (text, key) {
+            (Some(text), None) => Action::Type {
+                selector,
+                text: Some(text),
+                credential_ref: None,
+            },
+            (None, Some(key)) => match selector {
+                None => press(key),
+                Some(selector) => Action::Sequence {
+                    steps: vec![
+                        Action::WaitFor {
+                            selector,
+                            state: crate::request::WaitState::Visible,
+                            timeout_ms: None,
+                        },
+                        press(key),
+                    ],
+                },
+            },
+            (Some(text), Some(key)) => Action::Sequence {
+                steps: vec![
+                    Action::Type {
+                        selector,
+                        text: Some(text),
+                        credential_ref: None,
+                    },
+                    press(key),
+                ],
+            },
+            (None, None) => {
+                return Err(FieldError {
+                    field: "params".into(),
+                    message: "key_press needs `text` (typed into the selector, or at the focus) \
+                              or `key` (a key to press, such as Enter)"
+                        .into(),
+                });
+            }
+        })
+    }
+
     /// What this step does, for messages.
     pub(crate) fn label(&self) -> String {
         self.description
             .clone()
             .unwrap_or_else(|| self.action.clone())
     }
+}
+
+/// A `key_press` step's arguments.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyPress {
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    key: Option<String>,
 }
 
 #[cfg(test)]

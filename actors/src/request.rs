@@ -16,6 +16,7 @@ mod driver_wire;
 mod guardrails;
 mod isolation;
 mod playbook;
+mod playbook_wire;
 
 pub use action::{Action, ExtractMode, ScrollDirection, Secret, WaitState};
 pub(crate) use action::{clip, map_strings};
@@ -27,7 +28,9 @@ pub(crate) use guardrails::{
 };
 pub use guardrails::{GuardrailSpec, StuckSpec, TaskKind};
 pub use isolation::Isolation;
-pub use playbook::{OnFailure, ParamType, Parameter, Playbook, SelectorSpec, Step, Verify};
+pub use playbook::{
+    OnFailure, ParamType, Parameter, Playbook, PlaybookGuardrails, SelectorSpec, Step, Verify,
+};
 
 /// A run to execute: what drives it, where it may go, and its limits.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

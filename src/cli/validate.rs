@@ -1,10 +1,11 @@
 //! `pilothouse validate FILE...`: checks playbooks (`.yaml`, `.yml`) and run requests (`.json`)
-//! without running anything — every problem printed with its step and field. Exit 0 when all
-//! are valid, 2 otherwise.
+//! without running anything — every problem printed with its step and field, and for a playbook
+//! the spelling it is written in (the reference's or Pilothouse's). Exit 0 when all are valid,
+//! 2 otherwise.
 
 use std::path::{Path, PathBuf};
 
-use pilothouse::{RunRequest, parse_playbook};
+use pilothouse::{RunRequest, parse_playbook_with_format, playbook_yaml_format};
 
 use crate::host::{EXIT_COMPLETED, EXIT_INVALID, load_config};
 
@@ -48,13 +49,19 @@ fn check(file: &Path, config: &pilothouse::Config) -> Result<String, Vec<String>
     let text = std::fs::read_to_string(file).map_err(|e| vec![format!("cannot read it: {e}")])?;
     let ext = file.extension().and_then(|e| e.to_str()).unwrap_or("");
     if matches!(ext, "yaml" | "yml") {
-        let playbook = parse_playbook(&text).map_err(|e| vec![e.to_string()])?;
+        // A file that does not read still says whose spelling it looks like.
+        let read_as = |problems: Vec<String>| match playbook_yaml_format(&text) {
+            Some(format) => [vec![format!("(read as {format})")], problems].concat(),
+            None => problems,
+        };
+        let (playbook, format) =
+            parse_playbook_with_format(&text).map_err(|e| read_as(vec![e.to_string()]))?;
         let problems = playbook.problems();
         if !problems.is_empty() {
-            return Err(problems.iter().map(ToString::to_string).collect());
+            return Err(read_as(problems.iter().map(ToString::to_string).collect()));
         }
         return Ok(format!(
-            "playbook `{}` ({} steps, {} parameters)",
+            "playbook `{}` ({} steps, {} parameters), {format}",
             playbook.id,
             playbook.steps.len(),
             playbook.parameters.len()

@@ -4,7 +4,27 @@
 
 use super::Validator;
 use crate::guard::intersect_allowed;
-use crate::request::GuardrailSpec;
+use crate::request::{DEFAULT_MAX_CONSECUTIVE_ERRORS, DEFAULT_MAX_URLS_VISITED, GuardrailSpec};
+
+/// A playbook's guardrails with its counts held to the request's: a request that sets no
+/// `max_urls_visited` has the default (50), and a playbook asking for 200 (as the reference's
+/// files do, to widen its hand-off) gets the request's 50, not 200.
+pub(super) fn capped_by(mut playbook: GuardrailSpec, request: &GuardrailSpec) -> GuardrailSpec {
+    let cap = |own: Option<u32>, outer: Option<u32>, default: u32| {
+        own.map(|n| n.min(outer.unwrap_or(default)))
+    };
+    playbook.max_urls_visited = cap(
+        playbook.max_urls_visited,
+        request.max_urls_visited,
+        DEFAULT_MAX_URLS_VISITED,
+    );
+    playbook.max_consecutive_errors = cap(
+        playbook.max_consecutive_errors,
+        request.max_consecutive_errors,
+        DEFAULT_MAX_CONSECUTIVE_ERRORS,
+    );
+    playbook
+}
 
 impl Validator<'_> {
     /// The request's `allowed_domains` must meet the server's `[guardrails] allowed_domains`.

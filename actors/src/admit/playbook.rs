@@ -40,7 +40,7 @@ impl Validator<'_> {
                 &format!("{prefix}guardrails.allow_private_networks"),
                 guardrails.allow_private_networks,
             );
-            self.playbook_scope(&prefix, guardrails, request);
+            self.playbook_scope(&prefix, &guardrails.spec(), request);
         }
         if let Err(errors) = playbook.resolve_params(&spec.params) {
             self.errors.extend(errors);

@@ -12,6 +12,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use serde_json::Value;
 
+use super::inject::inject;
 use super::{bind, bind_str};
 use crate::agent::AgentDriver;
 use crate::driver::{Driver, DriverContext, DriverOutcome};
@@ -76,9 +77,13 @@ impl PlaybookDriver {
         {
             return outcome;
         }
+        note_reference_keys(&ctx, &playbook);
         for (i, step) in playbook.steps.iter().enumerate() {
             let n = i + 1;
-            let step = bind_step(step, &params);
+            let step = match inject(bind_step(step, &params), i, &playbook.parameters, &params) {
+                Ok(step) => step,
+                Err(e) => return failed(ErrorCode::InvalidRequest, format!("step {n}: {e}")),
+            };
             match self.run_step_with_retry(&ctx, n, &step).await {
                 StepResult::Stopped => return DriverOutcome::Interrupted,
                 StepResult::Done(out) => keep_result(&ctx, &step, out, &mut params),
@@ -236,6 +241,33 @@ impl PlaybookDriver {
             max_steps: Some(budget),
         };
         Box::new(driver).run(ctx).await
+    }
+}
+
+/// Records the reference's keys that Pilothouse accepts but does not act on.
+fn note_reference_keys(ctx: &DriverContext, playbook: &Playbook) {
+    if playbook.auth_required && playbook.auth.is_none() {
+        ctx.record.log(
+            "info",
+            &format!(
+                "playbook `{}`: auth_required, no auth block; running its steps as written",
+                playbook.id
+            ),
+        );
+    }
+    let llm_check = playbook
+        .guardrails
+        .as_ref()
+        .and_then(|g| g.enable_llm_action_check);
+    if let Some(on) = llm_check {
+        ctx.record.log(
+            "info",
+            &format!(
+                "playbook `{}`: enable_llm_action_check {on}; every action passes the \
+                 rule-based guard (there is no model check)",
+                playbook.id
+            ),
+        );
     }
 }
 

@@ -1,7 +1,10 @@
-//! Unit tests of playbook.rs and playbook/validate.rs.
+//! Unit tests of playbook.rs and playbook/validate.rs; the reference's spelling in
+//! `tests/reference.rs`.
 use std::collections::BTreeMap;
 
 use super::*;
+
+mod reference;
 
 const GOOD: &str = r##"
 id: order_lookup

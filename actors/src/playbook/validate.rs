@@ -6,9 +6,25 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use super::KEY_PRESS;
 use super::binding::{is_param_name, references};
 use super::checks::{check_param, check_selector};
+use super::inject::{parse_path, set_in_step};
 use crate::request::{ActionKind, FieldError, Parameter, Playbook, SelectorSpec, Step, Verify};
+
+/// The reference's steps that Pilothouse does not run yet, and what to do instead.
+const NOT_YET: &[(&str, &str)] = &[
+    (
+        "api_request",
+        "calls from the orchestrator are not supported yet; fetch in the page with an \
+         `evaluate` step, or leave the step to the agent",
+    ),
+    (
+        "llm_extract",
+        "model extraction is not supported yet; read the page with `extract` (`mode: \
+         markdown`), or leave the step to the agent",
+    ),
+];
 
 impl Playbook {
     /// Everything wrong with the playbook; empty when it is usable.
@@ -35,7 +51,63 @@ impl Playbook {
                 known.push(name.clone());
             }
         }
+        self.later_work(&mut push);
+        self.inject_problems(&mut push);
         out
+    }
+
+    /// The reference's `auth` and `capture` blocks: refused until logins are supported.
+    fn later_work(&self, push: &mut impl FnMut(String, String)) {
+        if self.auth.is_some() {
+            push(
+                "auth".into(),
+                "login blocks are not supported yet; remove `auth` (a playbook with \
+                 `auth_required: true` and no `auth` block runs as it is: sign in with `type` \
+                 steps and a `credential_ref`)"
+                    .into(),
+            );
+        }
+        if self.capture.is_some() {
+            push(
+                "capture".into(),
+                "capturing cookies and storage is not supported yet; remove `capture`".into(),
+            );
+        }
+    }
+
+    /// Every `inject_into` names a step that exists and a place in it that takes a value.
+    fn inject_problems(&self, push: &mut impl FnMut(String, String)) {
+        for (i, p) in self.parameters.iter().enumerate() {
+            let Some(path) = &p.inject_into else { continue };
+            let field = format!("parameters[{i}].inject_into");
+            let parsed = match parse_path(path) {
+                Ok(parsed) => parsed,
+                Err(message) => {
+                    push(field, message);
+                    continue;
+                }
+            };
+            let Some(step) = self.steps.get(parsed.step) else {
+                push(
+                    field,
+                    format!(
+                        "`{path}` points at step {} but the playbook has {} (steps count from 0)",
+                        parsed.step,
+                        self.steps.len()
+                    ),
+                );
+                continue;
+            };
+            let placeholder = Value::String(format!("<{}>", p.name));
+            let fits = set_in_step(step, &parsed.inside, placeholder).and_then(|s| {
+                let selector = s.selector.as_ref().map(|c| c.candidates()[0].to_owned());
+                s.action_with(selector.as_deref())
+                    .map_err(|e| e.to_string())
+            });
+            if let Err(e) = fits {
+                push(field, format!("`{path}` is not a place for a value: {e}"));
+            }
+        }
     }
 
     /// The parameter values for a run: the request's, checked against the declarations, plus
@@ -115,14 +187,25 @@ fn parameter_problems(
 /// One step at `at`: a known action, known parameters, sound selectors, fields that parse, a
 /// verification that checks something.
 fn step_problems(at: &str, step: &Step, known: &[String], push: &mut impl FnMut(String, String)) {
-    // A step is one action: every action but `sequence`.
-    if !ActionKind::from_name(&step.action).is_some_and(ActionKind::is_single) {
+    // A step is one action: every action but `sequence`, or the reference's `key_press`.
+    if let Some((_, why)) = NOT_YET.iter().find(|(name, _)| *name == step.action) {
+        push(
+            format!("{at}.action"),
+            format!("`{}` steps: {why}", step.action),
+        );
+        return;
+    }
+    if step.action != KEY_PRESS
+        && !ActionKind::from_name(&step.action).is_some_and(ActionKind::is_single)
+    {
+        let mut names = ActionKind::single_names();
+        names.push(KEY_PRESS);
         push(
             format!("{at}.action"),
             format!(
                 "unknown action `{}`; use one of {}",
                 step.action,
-                ActionKind::single_names().join(", ")
+                names.join(", ")
             ),
         );
         return;

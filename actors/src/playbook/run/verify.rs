@@ -42,6 +42,21 @@ pub(super) async fn verify(ctx: &DriverContext, v: &Verify) -> StepResult {
     StepResult::Done(ActionOutput::default())
 }
 
+/// Whether `seen` contains `needle`: as written for a URL; for page text as the reference's
+/// `text=` match reads it, ignoring case and runs of white space.
+fn contains_text(seen: &str, needle: &str, check: &str) -> bool {
+    if check == "url_contains" {
+        return seen.contains(needle);
+    }
+    let fold = |s: &str| {
+        s.split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase()
+    };
+    fold(seen).contains(&fold(needle))
+}
+
 /// Milliseconds to `deadline`, at least 1.
 fn ms_left(deadline: Instant) -> u64 {
     deadline
@@ -96,7 +111,7 @@ async fn verify_text(
                     Some(Value::String(s)) => s,
                     _ => out.text,
                 };
-                if seen.contains(needle) {
+                if contains_text(&seen, needle, check) {
                     return None;
                 }
                 seen
