@@ -50,6 +50,27 @@ impl SelectorError {
     }
 }
 
+/// A quoted string at the start of `s` (either quote, `\` escapes the next character): its
+/// text and the bytes it used.
+fn quoted(s: &str) -> Result<(String, usize), Problem> {
+    let mut chars = s.char_indices();
+    let Some((_, quote)) = chars.next() else {
+        return Err(Problem::Form("a quoted string is missing".into()));
+    };
+    let mut out = String::new();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some((_, next)) => out.push(next),
+                None => break,
+            },
+            c if c == quote => return Ok((out, i + c.len_utf8())),
+            c => out.push(c),
+        }
+    }
+    Err(Problem::Form(format!("a {quote} quote is not closed")))
+}
+
 impl fmt::Display for SelectorError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)

@@ -3,8 +3,7 @@
 //! `:text()`, `:text-is()` and `:visible`, which must end their part: what they filter is the
 //! CSS before them, and what would follow them is chained with `>>` instead.
 
-use super::parse::quoted;
-use super::{Filter, Part, Problem};
+use super::{Filter, Part, Problem, quoted};
 
 /// Playwright pseudo-classes this engine does not have, refused by name.
 const UNSUPPORTED: &[&str] = &[

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::{Part, Problem, RoleAttr, Selector, css};
+use super::{Part, Problem, RoleAttr, Selector, css, quoted};
 
 /// ARIA 1.2 roles (and the abstract-free ones browsers expose): a typo is refused at admission.
 const ROLES: &[&str] = &[
@@ -205,27 +205,6 @@ fn text(body: &str) -> Result<Part, Problem> {
         text: body.to_owned(),
         exact: false,
     })
-}
-
-/// A quoted string at the start of `s` (either quote, `\` escapes the next character): its
-/// text and the bytes it used.
-pub(super) fn quoted(s: &str) -> Result<(String, usize), Problem> {
-    let mut chars = s.char_indices();
-    let Some((_, quote)) = chars.next() else {
-        return Err(Problem::Form("a quoted string is missing".into()));
-    };
-    let mut out = String::new();
-    while let Some((i, c)) = chars.next() {
-        match c {
-            '\\' => match chars.next() {
-                Some((_, next)) => out.push(next),
-                None => break,
-            },
-            c if c == quote => return Ok((out, i + c.len_utf8())),
-            c => out.push(c),
-        }
-    }
-    Err(Problem::Form(format!("a {quote} quote is not closed")))
 }
 
 /// `nth=` bodies: a whole number, negative from the end.
