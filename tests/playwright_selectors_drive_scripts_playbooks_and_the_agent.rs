@@ -91,7 +91,7 @@ steps:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_playbook_falls_back_to_a_role_selector_and_verifies_by_text() {
     let h = Harness::new(pages()).start().await;
-    let yaml = PLAYBOOK.replace("{base}", &h.url("").trim_end_matches('/').to_owned());
+    let yaml = PLAYBOOK.replace("{base}", h.url("").trim_end_matches('/'));
     let request = format!(
         r#"{{"driver": {{"type": "playbook", "playbook": {}}}, "guardrails": {GUARDRAILS}}}"#,
         serde_json::to_string(&yaml).unwrap()
@@ -175,5 +175,40 @@ async fn a_malformed_selector_is_refused_at_submit_with_its_field() {
         "{}",
         errors[1].message
     );
+    h.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_playbook_with_a_malformed_fallback_or_check_is_refused_naming_both() {
+    let h = Harness::new(vec![]).start().await;
+    let yaml = r#"
+id: bad_selectors
+start_url: "https://example.com/"
+steps:
+  - action: click
+    selector: {primary: "text=Cancel", fallbacks: ["role=button[name=Cancel]"]}
+    verify: {element_visible: "li >> nth=first"}
+"#;
+    let request = json!({"driver": {"type": "playbook", "playbook": yaml}});
+    let request = RunRequest::from_json(&request.to_string()).unwrap();
+    let errors = match h.handle.submit(request).await {
+        Err(SubmitError::Invalid(e)) => e.errors,
+        other => panic!("expected Invalid, got {other:?}"),
+    };
+    let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        [
+            "driver.playbook.steps[0].selector.fallbacks[0]",
+            "driver.playbook.steps[0].verify.element_visible"
+        ],
+        "{errors:#?}"
+    );
+    assert!(
+        errors[0]
+            .message
+            .contains("must be quoted: [name=\"Cancel\"]")
+    );
+    assert!(errors[1].message.contains("nth= takes a whole number"));
     h.finish().await;
 }
