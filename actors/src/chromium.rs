@@ -10,6 +10,7 @@ mod observe;
 pub(crate) mod orphans;
 pub(crate) mod pool;
 mod process;
+mod query;
 mod run_page;
 mod screenshot;
 mod scripts;

@@ -54,6 +54,7 @@ mod request;
 mod router;
 mod run;
 mod scrub;
+mod selector;
 mod session;
 mod store;
 mod supervisor;

@@ -10,6 +10,7 @@ use crate::request::{
     Action, AgentSpec, FieldError, GuardrailSpec, InvalidRequest, RunRequest, Secret, Viewport,
     check_domain_pattern,
 };
+use crate::selector::Selector;
 
 /// Collects the problems of one request.
 pub(super) struct Validator<'a> {
@@ -147,14 +148,17 @@ impl<'a> Validator<'a> {
         }
     }
 
+    /// A selector in one of the accepted forms (see `selector.rs`), at most 2000 bytes.
     pub(super) fn selector(&mut self, field: String, value: &str) {
         if value.trim().is_empty() {
             self.push(
                 field,
-                "must not be empty; give a CSS selector such as #submit",
+                format!("must not be empty; {}", crate::selector::ACCEPTED_FORMS),
             );
         } else if value.len() > 2000 {
             self.push(field, "is longer than 2000 characters");
+        } else if let Err(e) = Selector::parse(value) {
+            self.push(field, e.to_string());
         }
     }
 

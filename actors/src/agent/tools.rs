@@ -32,7 +32,7 @@ pub(crate) fn definitions(offered: &[&str], output_schema: Option<&Value>) -> Ve
                 "properties": {
                     "action": {"type": "string", "enum": offered},
                     "url": {"type": "string", "description": "goto: absolute http(s) URL"},
-                    "selector": {"type": "string", "description": "a CSS selector"},
+                    "selector": {"type": "string", "description": "CSS (#submit), or Playwright-style: text=Cancel (substring), text=\"Cancel\" (exact), role=button[name=\"Cancel\"], li:has-text(\"Order 7\"), parts chained with >>, nth=0"},
                     "text": {"type": "string", "description": "type: the text to type"},
                     "credential_ref": {"type": "string", "description": "type: the name of a credential to type instead of text"},
                     "key": {"type": "string", "description": "press_key: a key name such as Enter"},

@@ -11,7 +11,8 @@ use chromiumoxide::cdp::browser_protocol::input::{
 use chromiumoxide::cdp::browser_protocol::page::NavigateParams;
 use serde_json::{Value, json};
 
-use super::cdp::{call, evaluate, failed, is_context_loss};
+use super::cdp::{evaluate, failed, is_context_loss};
+use super::query::{call, parsed};
 use super::settings::Settings;
 use super::settle::{Reading, Settled, Settler, location, report, settle_after};
 use super::{observe, screenshot, scripts};
@@ -199,7 +200,8 @@ async fn click(
 ) -> Result<ActionOutput, ActionFailure> {
     let started = Instant::now();
     wait_for(page, selector, WaitState::Visible, bounds.action).await?;
-    let point = call(page, scripts::CLICK_POINT, json!({ "selector": selector })).await?;
+    let arg = json!({ "selector": selector, "query": parsed(selector)? });
+    let point = call(page, scripts::CLICK_POINT, arg).await?;
     if let Some(error) = point.get("error").and_then(Value::as_str) {
         return Err(failed(format!("click {selector}: {error}")));
     }
@@ -239,7 +241,7 @@ async fn type_text(
         let focused = call(
             page,
             scripts::FOCUS_AND_CLEAR,
-            json!({ "selector": selector }),
+            json!({ "selector": selector, "query": parsed(selector)? }),
         )
         .await?;
         if let Some(error) = focused.get("error").and_then(Value::as_str) {
@@ -302,7 +304,8 @@ async fn scroll(
     if let Some(selector) = selector {
         wait_for(page, selector, WaitState::Attached, bounds.action).await?;
     }
-    let arg = json!({ "direction": direction.as_str(), "amount": amount, "selector": selector });
+    let query = selector.map(parsed).transpose()?;
+    let arg = json!({ "direction": direction.as_str(), "amount": amount, "selector": selector, "query": query });
     let out = call(page, scripts::SCROLL, arg).await?;
     if let Some(error) = out.get("error").and_then(Value::as_str) {
         return Err(failed(format!("scroll: {error}")));
@@ -325,7 +328,8 @@ async fn select(
 ) -> Result<ActionOutput, ActionFailure> {
     wait_for(page, selector, WaitState::Visible, bounds.action).await?;
     let mut chosen = Value::Null;
-    let arg = json!({ "selector": selector, "value": value, "label": label });
+    let arg =
+        json!({ "selector": selector, "query": parsed(selector)?, "value": value, "label": label });
     let settled = settle_after(page, bounds, settle, async {
         chosen = call(page, scripts::SELECT, arg).await?;
         match chosen.get("error").and_then(Value::as_str) {
@@ -350,7 +354,8 @@ async fn hover(
     bounds: ActionBounds,
 ) -> Result<ActionOutput, ActionFailure> {
     wait_for(page, selector, WaitState::Visible, bounds.action).await?;
-    let point = call(page, scripts::CLICK_POINT, json!({ "selector": selector })).await?;
+    let arg = json!({ "selector": selector, "query": parsed(selector)? });
+    let point = call(page, scripts::CLICK_POINT, arg).await?;
     if let Some(error) = point.get("error").and_then(Value::as_str) {
         return Err(failed(format!("hover {selector}: {error}")));
     }
@@ -371,10 +376,12 @@ async fn wait_for(
     state: WaitState,
     timeout: Duration,
 ) -> Result<(), ActionFailure> {
+    let query = parsed(selector)?;
     let deadline = Instant::now() + timeout;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        let arg = json!({ "selector": selector, "state": state.as_str(), "timeout": left.as_millis() as u64 });
+        let arg =
+            json!({ "query": query, "state": state.as_str(), "timeout": left.as_millis() as u64 });
         match call(page, scripts::WAIT_FOR, arg).await {
             Ok(v) if v.get("ok").is_some() => return Ok(()),
             Ok(v) if v.get("timeout").is_some() => break,
@@ -414,7 +421,7 @@ async fn extract(
     let out = call(
         page,
         scripts::EXTRACT,
-        json!({ "selector": selector, "mode": mode.as_str() }),
+        json!({ "selector": selector, "query": selector.map(parsed).transpose()?, "mode": mode.as_str() }),
     )
     .await?;
     if let Some(error) = out.get("error").and_then(Value::as_str) {

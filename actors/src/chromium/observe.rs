@@ -15,6 +15,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::cdp::{call, failed};
+use super::query::{self, parsed};
 use super::settings::Settings;
 use crate::event::ActionFailure;
 use crate::scrub::Scrubber;
@@ -88,12 +89,9 @@ pub(super) async fn markdown(
     max_chars: usize,
     scrubber: &Scrubber,
 ) -> Result<String, ActionFailure> {
-    let reply = call(
-        page,
-        MARKDOWN_JS,
-        json!({ "selector": selector, "maxChars": max_chars }),
-    )
-    .await?;
+    let query = selector.map(parsed).transpose()?;
+    let arg = json!({ "selector": selector, "query": query, "maxChars": max_chars });
+    let reply = query::call(page, MARKDOWN_JS, arg).await?;
     if let Some(error) = reply.get("error").and_then(Value::as_str) {
         return Err(failed(format!("extract: {error}")));
     }

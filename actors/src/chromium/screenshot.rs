@@ -20,9 +20,11 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::cdp::{call, evaluate, failed};
+use super::query;
 use super::settings::Settings;
 use crate::event::ActionFailure;
 use crate::page_driver::{ActionOutput, Capture};
+use crate::selector::Selector;
 
 mod paint;
 
@@ -184,13 +186,19 @@ fn mask_boxes(settings: &Settings, probe: &Probe) -> Result<Vec<paint::Rect>, St
 
 /// Runs the probe in the isolated world only: the page's own world cannot be trusted with it.
 async fn probe(page: &Page, masks: &[String], full_page: bool) -> Result<Probe, String> {
+    // A mask's selector was typed into, so it parses; one that does not masks nothing extra
+    // (every field holding a credential's value is masked by that value anyway).
+    let queries: Vec<_> = masks
+        .iter()
+        .filter_map(|m| Selector::parse(m).ok().map(|s| s.to_json()))
+        .collect();
     let arg = json!({
-        "selectors": masks,
+        "queries": queries,
         "fullPage": full_page,
         "maxTextBytes": PROBE_TEXT_BYTES,
         "maxNodes": PROBE_NODES,
     });
-    let expression = format!("({PROBE_JS})({arg})");
+    let expression = format!("({})({arg})", query::with_engine(PROBE_JS));
     let world = page
         .secondary_execution_context()
         .await

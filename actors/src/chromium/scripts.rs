@@ -1,28 +1,22 @@
 //! JavaScript run in the page. Each is a function expression called with one JSON argument, so
-//! inputs are never spliced into code as text.
+//! inputs are never spliced into code as text, and the selector engine as `Q` (`query.rs`):
+//! `query` is the parsed selector, `selector` its text for messages.
 
-/// Polls until `selector` reaches `state` or `timeout` ms pass. Resolves to `{ok: true}`,
-/// `{timeout: true}` or `{error}` (an invalid selector).
-pub(super) const WAIT_FOR: &str = r#"async ({selector, state, timeout}) => {
+/// Polls until `query` reaches `state` or `timeout` ms pass. Resolves to `{ok: true}`,
+/// `{timeout: true}` or `{error}` (an invalid selector). `visible`: some match is visible;
+/// `hidden`: none is.
+pub(super) const WAIT_FOR: &str = r#"async ({query, state, timeout}, Q) => {
   const deadline = Date.now() + timeout;
-  const visible = (el) => {
-    if (!el || !el.isConnected) return false;
-    const s = getComputedStyle(el);
-    if (s.visibility === 'hidden' || s.display === 'none') return false;
-    const r = el.getBoundingClientRect();
-    return r.width > 0 && r.height > 0;
-  };
   const reached = () => {
-    const el = document.querySelector(selector);
     switch (state) {
-      case 'visible': return visible(el);
-      case 'hidden': return !visible(el);
-      case 'attached': return !!el;
-      case 'detached': return !el;
+      case 'visible': return Q.visible(Q.one(query));
+      case 'hidden': return !Q.visible(Q.one(query));
+      case 'attached': return Q.exists(query);
+      case 'detached': return !Q.exists(query);
     }
     return false;
   };
-  try { document.querySelector(selector); } catch (e) { return {error: 'invalid selector: ' + e.message}; }
+  try { Q.exists(query); } catch (e) { return {error: 'invalid selector: ' + e.message}; }
   for (;;) {
     if (reached()) return {ok: true};
     if (Date.now() >= deadline) return {timeout: true};
@@ -31,8 +25,8 @@ pub(super) const WAIT_FOR: &str = r#"async ({selector, state, timeout}) => {
 }"#;
 
 /// Scrolls a (visible) element into view and returns the centre of its box.
-pub(super) const CLICK_POINT: &str = r#"({selector}) => {
-  const el = document.querySelector(selector);
+pub(super) const CLICK_POINT: &str = r#"({selector, query}, Q) => {
+  const el = Q.one(query);
   if (!el) return {error: 'no element matches ' + selector};
   el.scrollIntoView({block: 'center', inline: 'center', behavior: 'instant'});
   const r = el.getBoundingClientRect();
@@ -41,8 +35,8 @@ pub(super) const CLICK_POINT: &str = r#"({selector}) => {
 }"#;
 
 /// Focuses an element and clears its value so inserted text replaces it.
-pub(super) const FOCUS_AND_CLEAR: &str = r#"({selector}) => {
-  const el = document.querySelector(selector);
+pub(super) const FOCUS_AND_CLEAR: &str = r#"({selector, query}, Q) => {
+  const el = Q.one(query);
   if (!el) return {error: 'no element matches ' + selector};
   el.focus();
   if (el.isContentEditable) {
@@ -59,8 +53,8 @@ pub(super) const FOCUS_AND_CLEAR: &str = r#"({selector}) => {
 }"#;
 
 /// Reads text, html or a form value from an element, or the whole page.
-pub(super) const EXTRACT: &str = r#"({selector, mode}) => {
-  const el = selector ? document.querySelector(selector) : (document.body || document.documentElement);
+pub(super) const EXTRACT: &str = r#"({selector, query, mode}, Q) => {
+  const el = query ? Q.one(query) : (document.body || document.documentElement);
   if (!el) return {error: 'no element matches ' + selector};
   if (mode === 'html') return {value: el.outerHTML};
   if (mode === 'value') return {value: ('value' in el) ? String(el.value) : (el.textContent || '')};
@@ -68,19 +62,19 @@ pub(super) const EXTRACT: &str = r#"({selector, mode}) => {
 }"#;
 
 /// Scrolls the page or an element by `amount` steps of 200 px; returns the new position.
-pub(super) const SCROLL: &str = r#"({direction, amount, selector}) => {
+pub(super) const SCROLL: &str = r#"({direction, amount, selector, query}, Q) => {
   const step = 200 * amount;
   const [dx, dy] = {up: [0, -step], down: [0, step], left: [-step, 0], right: [step, 0]}[direction];
-  const el = selector ? document.querySelector(selector) : null;
-  if (selector && !el) return {error: 'no element matches ' + selector};
+  const el = query ? Q.one(query) : null;
+  if (query && !el) return {error: 'no element matches ' + selector};
   const target = el || window;
   target.scrollBy({left: dx, top: dy, behavior: 'instant'});
   return el ? {x: el.scrollLeft, y: el.scrollTop} : {x: window.scrollX, y: window.scrollY};
 }"#;
 
 /// Chooses an option of a `<select>` by value or visible label and fires input and change.
-pub(super) const SELECT: &str = r#"({selector, value, label}) => {
-  const el = document.querySelector(selector);
+pub(super) const SELECT: &str = r#"({selector, query, value, label}, Q) => {
+  const el = Q.one(query);
   if (!el) return {error: 'no element matches ' + selector};
   if (el.tagName !== 'SELECT') return {error: selector + ' is a <' + el.tagName.toLowerCase() + '>, not a <select>'};
   const options = [...el.options];

@@ -3,6 +3,7 @@
 use serde_json::Value;
 
 use crate::request::{ParamType, Parameter};
+use crate::selector::Selector;
 
 pub(super) fn check_param(p: &Parameter, value: &Value) -> Result<Value, String> {
     let text = match value {
@@ -31,38 +32,9 @@ pub(super) fn check_param(p: &Parameter, value: &Value) -> Result<Value, String>
     Ok(Value::String(text))
 }
 
-/// A light syntax check of a CSS selector: not empty, brackets, parentheses and quotes
-/// balanced, not ending in a combinator. (The browser has the final word.)
+/// A selector in one of the accepted forms (`selector.rs`, the one parser).
 pub(super) fn check_selector(selector: &str) -> Result<(), String> {
-    let s = selector.trim();
-    if s.is_empty() {
-        return Err("must not be empty; give a CSS selector such as #submit".into());
-    }
-    let mut stack = Vec::new();
-    let mut quote: Option<char> = None;
-    for c in s.chars() {
-        match (quote, c) {
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), _) => {}
-            (None, '"' | '\'') => quote = Some(c),
-            (None, '[' | '(') => stack.push(c),
-            (None, ']') if stack.pop() != Some('[') => return Err(malformed(s, "unbalanced `]`")),
-            (None, ')') if stack.pop() != Some('(') => return Err(malformed(s, "unbalanced `)`")),
-            _ => {}
-        }
-    }
-    if quote.is_some() {
-        return Err(malformed(s, "an unclosed quote"));
-    }
-    if let Some(open) = stack.pop() {
-        return Err(malformed(s, &format!("an unclosed `{open}`")));
-    }
-    if s.ends_with(['>', '+', '~', ',']) {
-        return Err(malformed(s, "it ends with a combinator"));
-    }
-    Ok(())
-}
-
-fn malformed(s: &str, why: &str) -> String {
-    format!("`{s}` is not a valid CSS selector: {why}")
+    Selector::parse(selector)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }

@@ -288,6 +288,15 @@ fn verify_problems(at: &str, v: &Verify, push: &mut impl FnMut(String, String)) 
                 .into(),
         );
     }
+    let elements = [
+        ("element_visible", &v.element_visible),
+        ("element_gone", &v.element_gone),
+    ];
+    for (name, selector) in elements {
+        if let Some(Err(m)) = selector.as_deref().map(check_selector) {
+            push(format!("{at}.verify.{name}"), m);
+        }
+    }
     if v.timeout_ms == 0 {
         push(
             format!("{at}.verify.timeout_ms"),

@@ -16,14 +16,14 @@ pub enum Action {
     },
     /// Click the element matching `selector` (waiting for it to be visible).
     Click {
-        /// A CSS selector.
+        /// A selector: CSS, or `text=`, `role=`, `:has-text()`, `nth=`, `>>` (see `selector.rs`).
         selector: String,
     },
     /// Type `text`, or the secret named by `credential_ref`: into `selector` (replacing its
     /// value) or, without one, at the focus. A credential's value never appears in events,
     /// status, logs or recordings.
     Type {
-        /// A CSS selector; when absent the text goes to the focused element.
+        /// A selector (as for `click`); when absent the text goes to the focused element.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         selector: Option<String>,
         /// The text (exclusive with `credential_ref`).
@@ -52,7 +52,7 @@ pub enum Action {
     },
     /// Choose an option of the `<select>` matching `selector`, by `value` or by visible `label`.
     Select {
-        /// A CSS selector of a `<select>`.
+        /// A selector (as for `click`) of a `<select>`.
         selector: String,
         /// The option's value (exclusive with `label`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -63,12 +63,12 @@ pub enum Action {
     },
     /// Move the mouse over the element matching `selector`.
     Hover {
-        /// A CSS selector.
+        /// A selector: CSS, or `text=`, `role=`, `:has-text()`, `nth=`, `>>` (see `selector.rs`).
         selector: String,
     },
     /// Wait until `selector` reaches `state`.
     WaitFor {
-        /// A CSS selector.
+        /// A selector: CSS, or `text=`, `role=`, `:has-text()`, `nth=`, `>>` (see `selector.rs`).
         selector: String,
         /// visible (default), hidden, attached or detached.
         #[serde(default)]
@@ -79,7 +79,7 @@ pub enum Action {
     },
     /// Read text, html, a form value or readable markdown from `selector`, or from the page.
     Extract {
-        /// A CSS selector; absent means the whole page.
+        /// A selector (as for `click`); absent means the whole page.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         selector: Option<String>,
         /// text (default), html, value or markdown.

@@ -177,12 +177,12 @@ pub(super) const OBSERVE_JS: &str = r#"({fieldChars, contentChars, maxInteractiv
 
 /// Converts the page's main content (or `selector`'s element) to markdown, stopping once
 /// `maxChars` is passed. Resolves to `{markdown, more}` or `{error}`.
-pub(super) const MARKDOWN_JS: &str = r#"({selector, maxChars}) => {
+pub(super) const MARKDOWN_JS: &str = r#"({selector, query, maxChars}, Q) => {
   const doc = document;
   const wf = (s) => (typeof s.toWellFormed === 'function' ? s.toWellFormed() : s);
   let root = null;
   if (selector) {
-    try { root = doc.querySelector(selector); } catch (e) { return {error: 'invalid selector: ' + e.message}; }
+    try { root = Q.one(query); } catch (e) { return {error: 'invalid selector: ' + e.message}; }
     if (!root) return {error: 'no element matches ' + selector};
   }
   const body = doc.body || doc.documentElement;

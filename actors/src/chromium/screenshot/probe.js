@@ -1,15 +1,17 @@
 // Measures what a screenshot would show of credentials. Runs in our isolated world, so a page
 // that overrides DOM prototypes (querySelectorAll, getBoundingClientRect...) changes nothing
 // here. Returns every field with a value or a selector match (its box and text), and the text
-// of every rendered text node outside fields, in the captured area.
-({selectors, fullPage, maxTextBytes, maxNodes}) => {
+// of every rendered text node outside fields, in the captured area. `queries` are parsed
+// selectors, looked up with the selector engine `Q` (`query/engine.js`): every match, hidden
+// or not.
+({queries, fullPage, maxTextBytes, maxNodes}, Q) => {
   const vw = window.innerWidth, vh = window.innerHeight;
   const sx = fullPage ? window.scrollX : 0, sy = fullPage ? window.scrollY : 0;
   const seen = (r) => r.width > 0 && r.height > 0 &&
     (fullPage || (r.bottom > 0 && r.right > 0 && r.top < vh && r.left < vw));
   const selected = new Set();
-  for (const s of selectors) {
-    try { for (const e of document.querySelectorAll(s)) selected.add(e); } catch (e) {}
+  for (const q of queries) {
+    try { for (const e of Q.all(q)) selected.add(e); } catch (e) {}
   }
   const isField = (el) => el.matches('input, textarea, select') || el.isContentEditable;
   const fields = [];
