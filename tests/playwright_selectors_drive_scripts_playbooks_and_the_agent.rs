@@ -9,7 +9,7 @@ mod common;
 use common::Harness;
 use common::Page;
 use common::model::{Model, Planned, browser, serve_model};
-use pilothouse::{RunRequest, RunState, SubmitError};
+use pilothouse::{FieldError, RunRequest, RunState, SubmitError};
 use serde_json::json;
 
 const ORDERS: &str = r#"<!doctype html><html><head><title>Orders</title></head><body>
@@ -154,10 +154,7 @@ async fn a_malformed_selector_is_refused_at_submit_with_its_field() {
             {"action": "wait_for", "selector": "text=\"Cancel"}]}}"##,
     )
     .unwrap();
-    let errors = match h.handle.submit(request).await {
-        Err(SubmitError::Invalid(e)) => e.errors,
-        other => panic!("expected Invalid, got {other:?}"),
-    };
+    let errors = refusals(&h, request).await;
     let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
     assert_eq!(
         fields,
@@ -191,10 +188,7 @@ steps:
 "#;
     let request = json!({"driver": {"type": "playbook", "playbook": yaml}});
     let request = RunRequest::from_json(&request.to_string()).unwrap();
-    let errors = match h.handle.submit(request).await {
-        Err(SubmitError::Invalid(e)) => e.errors,
-        other => panic!("expected Invalid, got {other:?}"),
-    };
+    let errors = refusals(&h, request).await;
     let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
     assert_eq!(
         fields,
@@ -211,4 +205,12 @@ steps:
     );
     assert!(errors[1].message.contains("nth= takes a whole number"));
     h.finish().await;
+}
+
+/// The field errors a submit of `request` is refused with; fails the test if it is admitted.
+async fn refusals(h: &Harness, request: RunRequest) -> Vec<FieldError> {
+    match h.handle.submit(request).await {
+        Err(SubmitError::Invalid(e)) => e.errors,
+        other => panic!("expected Invalid, got {other:?}"),
+    }
 }

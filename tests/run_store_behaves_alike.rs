@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use common::postgres::TestDb;
 use pilothouse::{
-    DirStore, EventKind, NewRun, PgStore, RunEvent, RunId, RunOutcome, RunRequest, RunState,
-    RunStatus, RunStore, SharedRuns, StoreBackend, StoreConfig,
+    DirStore, NewRun, PgStore, RunEvent, RunId, RunOutcome, RunRequest, RunState, RunStatus,
+    RunStore, SharedRuns, StoreBackend, StoreConfig,
 };
 
 /// A store under test (with what it lives in), and how a run it may write is made.
@@ -101,28 +101,13 @@ async fn blocking<T: Send + 'static>(check: impl FnOnce() -> T + Send + 'static)
     tokio::task::spawn_blocking(check).await.unwrap()
 }
 
-fn note(run_id: RunId, seq: u64) -> (RunEvent, Vec<u8>) {
-    let event = RunEvent {
-        run_id,
-        seq,
-        at: chrono::Utc::now(),
-        kind: EventKind::Log {
-            level: "info".into(),
-            message: format!("event {seq}"),
-        },
-    };
-    let mut line = serde_json::to_vec(&event).unwrap();
-    line.push(b'\n');
-    (event, line)
-}
-
 /// Appends `count` events after those the store holds, through a freshly opened log; all of them.
 fn append(store: &dyn RunStore, run_id: RunId, count: u64) -> Vec<RunEvent> {
     let mut all = store.load_events(run_id);
     let first = all.last().map_or(1, |e| e.seq + 1);
     let mut log = store.open_log(run_id).unwrap();
     for seq in first..first + count {
-        let (event, line) = note(run_id, seq);
+        let (event, line) = common::log_note(run_id, seq);
         log.append_event(&event, &line).unwrap();
         all.push(event);
     }

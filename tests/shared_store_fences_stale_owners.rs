@@ -12,8 +12,8 @@ use std::time::Duration;
 use common::eventually;
 use common::postgres::TestDb;
 use pilothouse::{
-    EnqueueError, ErrorCode, EventKind, NewRun, PgStore, RunEvent, RunId, RunRequest, RunState,
-    RunStatus, RunStore, SharedCancel, SharedRuns, StoreBackend, StoreConfig,
+    EnqueueError, ErrorCode, NewRun, PgStore, RunEvent, RunId, RunRequest, RunState, RunStatus,
+    RunStore, SharedCancel, SharedRuns, StoreBackend, StoreConfig,
 };
 
 /// A store for node `name` whose own lease lasts minutes (tests expire it by hand), with a
@@ -77,24 +77,6 @@ async fn expire(db: &TestDb, node: &str) {
         .execute(&db.pool().await)
         .await
         .unwrap();
-}
-
-fn line(event: &RunEvent) -> Vec<u8> {
-    let mut line = serde_json::to_vec(event).unwrap();
-    line.push(b'\n');
-    line
-}
-
-fn note(run_id: RunId, seq: u64) -> RunEvent {
-    RunEvent {
-        run_id,
-        seq,
-        at: chrono::Utc::now(),
-        kind: EventKind::Log {
-            level: "info".into(),
-            message: format!("event {seq}"),
-        },
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -209,7 +191,7 @@ async fn claim_and_write(stale: &Arc<PgStore>, run_id: RunId) -> Box<dyn pilotho
     let store = stale.clone();
     tokio::task::spawn_blocking(move || {
         let mut log = store.open_log(run_id).unwrap();
-        log.append(&line(&note(run_id, 2))).unwrap();
+        log.append(&common::log_note(run_id, 2).1).unwrap();
         log.sync().unwrap();
         store.write_status(&running).unwrap();
         log
@@ -232,7 +214,7 @@ async fn assert_late_writes_refused(
     late.state = RunState::Completed;
     let (status_write, event_sync) = tokio::task::spawn_blocking(move || {
         let status_write = store.write_status(&late);
-        let _ = log.append(&line(&note(run_id, 4)));
+        let _ = log.append(&common::log_note(run_id, 4).1);
         (status_write, log.sync())
     })
     .await

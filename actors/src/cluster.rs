@@ -8,7 +8,6 @@
 //! it through [`SharedRuns::fenced`]. Reads (status, list, events) of runs owned elsewhere come
 //! from the store; cancels of runs owned elsewhere are requests the owner picks up.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
@@ -16,15 +15,12 @@ use tokio::sync::{Notify, mpsc};
 
 use crate::event::RunEvent;
 use crate::index::ListQuery;
-use crate::request::{RunRequest, Secret};
+use crate::request::RunRequest;
 use crate::run::{RunId, RunStatus};
 
 /// A store shared by several nodes: the admission queue, ownership and fencing, and reads of
 /// runs other nodes own. Blocking methods are called off the async runtime's threads.
 pub trait SharedRuns: Send + Sync + std::fmt::Debug + 'static {
-    /// This node's id in the store.
-    fn node_id(&self) -> &str;
-
     /// Commits a new run `queued` (its row and its first event) before the host hears of it.
     /// Blocking. `QueueFull` when `capacity` runs are queued already.
     fn enqueue(&self, run: NewRun) -> Result<usize, EnqueueError>;
@@ -56,9 +52,6 @@ pub trait SharedRuns: Send + Sync + std::fmt::Debug + 'static {
         query: ListQuery,
     ) -> BoxFuture<'static, std::io::Result<(Vec<RunStatus>, Option<RunId>)>>;
 
-    /// How many runs wait in the shared queue.
-    fn queued(&self) -> BoxFuture<'static, std::io::Result<usize>>;
-
     /// Notified when a run was queued or a cancel was requested somewhere (a hint: poll too).
     fn work_hint(&self) -> Arc<Notify>;
 
@@ -71,10 +64,6 @@ pub trait SharedRuns: Send + Sync + std::fmt::Debug + 'static {
     /// Run ids this node must stop at once: fenced out by a newer owner, or this node lost its
     /// lease. Taken once, by the supervisor.
     fn fenced(&self) -> Option<mpsc::UnboundedReceiver<RunId>>;
-
-    /// Keeps a request's credentials for the run on this node only: they are never written to
-    /// the store, so a run carrying credentials can be claimed by no other node.
-    fn keep_credentials(&self, run_id: RunId, credentials: BTreeMap<String, Secret>);
 
     /// How often to look for queued runs and cancel requests without a hint.
     fn poll_interval(&self) -> std::time::Duration;

@@ -220,6 +220,22 @@ fn default_node_id() -> String {
     )
 }
 
+/// Waits before retrying a write the database could not take, each wait twice the last, up
+/// to a second: a restart or a dropped connection is ridden out without hammering it.
+#[derive(Debug)]
+struct Backoff(Duration);
+
+impl Backoff {
+    fn new() -> Self {
+        Self(Duration::from_millis(50))
+    }
+
+    async fn wait(&mut self) {
+        tokio::time::sleep(self.0).await;
+        self.0 = (self.0 * 2).min(Duration::from_secs(1));
+    }
+}
+
 /// A database error as an I/O error (the store traits speak `std::io`).
 fn io(error: sqlx::Error) -> std::io::Error {
     std::io::Error::other(error.to_string())

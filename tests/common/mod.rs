@@ -17,12 +17,28 @@ pub mod secrets;
 pub mod server;
 pub mod site;
 
-use pilothouse::RunRequest;
+use pilothouse::{EventKind, RunEvent, RunId, RunRequest};
 
 pub use env::TestEnv;
 pub use eventually::eventually;
 pub use harness::Harness;
 pub use site::{Page, Site};
+
+/// A log event (`event {seq}`) of `run_id` and its JSON line, as a run store appends it.
+pub fn log_note(run_id: RunId, seq: u64) -> (RunEvent, Vec<u8>) {
+    let event = RunEvent {
+        run_id,
+        seq,
+        at: chrono::Utc::now(),
+        kind: EventKind::Log {
+            level: "info".into(),
+            message: format!("event {seq}"),
+        },
+    };
+    let mut line = serde_json::to_vec(&event).unwrap();
+    line.push(b'\n');
+    (event, line)
+}
 
 /// A request from JSON with `{base}` replaced by the site's base URL.
 pub fn request(json: &str, site: &Site) -> RunRequest {

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use super::Inner;
+use super::{Backoff, Inner};
 use crate::event::{EventKind, RunEvent};
 use crate::run::RunId;
 use crate::store::LogWriter;
@@ -185,7 +185,7 @@ async fn commit_retrying(
     if rows.is_empty() {
         return Ok(());
     }
-    let mut pause = Duration::from_millis(50);
+    let mut backoff = Backoff::new();
     loop {
         match commit(inner, run_id, epoch, rows).await {
             Ok(true) => return Ok(()),
@@ -196,8 +196,7 @@ async fn commit_retrying(
                     return Err(Refused::Failed(error.to_string()));
                 }
                 tracing::warn!(%run_id, %error, "event batch not committed; retrying");
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_secs(1));
+                backoff.wait().await;
             }
         }
     }

@@ -1,5 +1,5 @@
 //! Reads any node answers from the database: a run's status, its events after a seq, a page of
-//! runs, the queue's length.
+//! runs.
 
 use sqlx::Row;
 
@@ -73,13 +73,4 @@ pub(super) async fn list_page(
         None
     };
     Ok((runs, next))
-}
-
-/// Runs waiting in the shared queue.
-pub(super) async fn queued(inner: &Inner) -> std::io::Result<usize> {
-    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM runs WHERE state = 'queued'")
-        .fetch_one(&inner.pool)
-        .await
-        .map_err(io)?;
-    Ok(n as usize)
 }

@@ -1,7 +1,6 @@
 //! [`SharedRuns`] on PostgreSQL: the engine's view of the cluster, each call run on the store's
 //! runtime.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
@@ -11,14 +10,9 @@ use super::{PgStore, lease, queue, read};
 use crate::cluster::{ClaimedRun, EnqueueError, NewRun, SharedCancel, SharedRuns};
 use crate::event::RunEvent;
 use crate::index::ListQuery;
-use crate::request::Secret;
 use crate::run::{RunId, RunStatus};
 
 impl SharedRuns for PgStore {
-    fn node_id(&self) -> &str {
-        &self.inner.node_id
-    }
-
     fn enqueue(&self, run: NewRun) -> Result<usize, EnqueueError> {
         let inner = self.inner.clone();
         self.block(async move { Ok(queue::enqueue(&inner, run).await) })
@@ -69,11 +63,6 @@ impl SharedRuns for PgStore {
         self.spawn(async move { read::list_page(&inner, query).await })
     }
 
-    fn queued(&self) -> BoxFuture<'static, std::io::Result<usize>> {
-        let inner = self.inner.clone();
-        self.spawn(async move { read::queued(&inner).await })
-    }
-
     fn work_hint(&self) -> Arc<Notify> {
         self.inner.work.clone()
     }
@@ -92,12 +81,6 @@ impl SharedRuns for PgStore {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .take()
-    }
-
-    fn keep_credentials(&self, run_id: RunId, credentials: BTreeMap<String, Secret>) {
-        if !credentials.is_empty() {
-            self.inner.credentials.insert(run_id, credentials);
-        }
     }
 
     fn poll_interval(&self) -> std::time::Duration {

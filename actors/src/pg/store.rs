@@ -4,7 +4,7 @@
 use sqlx::Row;
 
 use super::log::{PgLog, Row as EventRow, insert_rows, is_conflict};
-use super::{Inner, PgStore, io};
+use super::{Backoff, Inner, PgStore, io};
 use crate::event::RunEvent;
 use crate::run::{RunId, RunStatus};
 use crate::store::{LogWriter, RunStore};
@@ -72,15 +72,14 @@ async fn write_status(inner: &Inner, status: RunStatus) -> std::io::Result<()> {
         true => inner.terminal.remove(&run_id).map(|(_, row)| row),
         false => None,
     };
-    let mut pause = std::time::Duration::from_millis(50);
+    let mut backoff = Backoff::new();
     loop {
         let committed = commit_status(inner, &status, epoch, &body, terminal.as_ref()).await;
         match committed {
             Ok(true) => break,
             Err(error) if !is_conflict(&error) && status.state.is_terminal() && inner.leased() => {
                 tracing::warn!(%run_id, %error, "final status not committed; retrying");
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(std::time::Duration::from_secs(1));
+                backoff.wait().await;
             }
             Err(error) if !is_conflict(&error) => return Err(io(error)),
             // Refused (the epoch moved on), or its terminal seq was taken: another owner.
