@@ -15,42 +15,7 @@ use serde_json::{Value, json};
 /// The orders page: a search box that lists the matching order on Enter; its Cancel button
 /// ignores the first press (the retry gets it), opens a confirmation that Confirm closes; a
 /// note box that saves by fetching `/note/<text>` (so the site's log shows it).
-const ORDERS: &str = r#"<!doctype html><title>Orders</title><h1>Orders</h1>
-<input type="search" placeholder="Search orders">
-<table><thead><tr><th>Order</th><th>Status</th><th></th></tr></thead><tbody id="rows"></tbody></table>
-<p id="banner"></p>
-<div id="confirm-modal" class="modal" hidden><p>Are you sure?</p>
-  <button class="confirm-btn primary" type="button">Confirm</button></div>
-<p><input id="note-input"> <button id="note-save" type="button">Save note</button></p>
-<script>
-const orders = {"123": "shipped", "456": "processing"};
-let presses = 0;
-document.querySelector('input[type=search]').addEventListener('keydown', e => {
-  if (e.key !== 'Enter') return;
-  const id = e.target.value.trim();
-  const rows = document.getElementById('rows');
-  rows.innerHTML = '';
-  if (!(id in orders)) { rows.innerHTML = '<tr><td colspan="3">no such order</td></tr>'; return; }
-  const tr = document.createElement('tr');
-  tr.className = 'match';
-  tr.innerHTML = `<td>Order ${id}</td><td id="status-${id}">${orders[id]}</td>
-    <td><button class="cancel-btn" type="button">Cancel</button></td>`;
-  tr.querySelector('button').onclick = () => {
-    presses += 1;
-    if (presses > 1) document.getElementById('confirm-modal').hidden = false;
-  };
-  rows.appendChild(tr);
-});
-document.querySelector('.confirm-btn').onclick = () => {
-  const id = document.querySelector('tr.match td').textContent.replace('Order ', '');
-  orders[id] = 'cancelled';
-  document.getElementById('status-' + id).textContent = 'cancelled';
-  document.getElementById('banner').textContent = `Order ${id} cancelled`;
-  document.getElementById('confirm-modal').hidden = true;
-};
-document.getElementById('note-save').onclick = () =>
-  fetch('/note/' + encodeURIComponent(document.getElementById('note-input').value));
-</script>"#;
+const ORDERS: &str = include_str!("pages/orders.html");
 
 /// A harness whose playbook dir is `tests/playbooks`.
 async fn harness() -> Harness {

@@ -15,9 +15,10 @@ use crate::config::{Config, LimitsConfig, RecordingConfig};
 use crate::guard::{narrow, within_floor};
 use crate::request::{
     AdmittedRun, DownloadSpec, DriverSpec, EffectiveLimits, InvalidRequest, Limits, Playbook,
-    RecordingPlan, RecordingSpec, RunRequest,
+    RecordingPlan, RecordingSpec, Route, RunRequest,
 };
 
+mod auto;
 mod ceilings;
 mod downloads;
 mod narrowing;
@@ -35,7 +36,11 @@ impl RunRequest {
     /// The run this request asks for, ready to store and start: validated, its playbook loaded
     /// once and inlined, its guardrails narrowed, its limits and recording resolved.
     pub(crate) fn admit(mut self, config: &Config) -> Result<AdmittedRun, InvalidRequest> {
-        if let Some(playbook) = self.check(config)? {
+        let (route, playbook) = self.check(config)?;
+        if let DriverSpec::Auto(spec) = &mut self.driver {
+            spec.route = route.map(Box::new);
+        }
+        if let Some(playbook) = playbook {
             self.inline(playbook)?;
         }
         // The playbook's guardrails narrowed the request's; the operator's floors narrow both.
@@ -47,13 +52,15 @@ impl RunRequest {
         })
     }
 
-    /// Every check, in field order; a playbook driver's playbook, loaded once, when all pass.
-    fn check(&self, config: &Config) -> Result<Option<Playbook>, InvalidRequest> {
+    /// Every check, in field order; when all pass, an `auto` driver's route and the playbook
+    /// to inline (a playbook driver's, or the one an `auto` directive was routed to), loaded
+    /// once.
+    fn check(&self, config: &Config) -> Result<(Option<Route>, Option<Playbook>), InvalidRequest> {
         let mut v = Validator::new(&self.credentials, &config.limits, &config.guardrails);
         if let Some(url) = &self.start_url {
             v.url("start_url", url);
         }
-        let playbook = match &self.driver {
+        let routed = match &self.driver {
             DriverSpec::Script { steps } => {
                 v.script(self, steps, self.limits.effective(config).max_steps);
                 None
@@ -62,21 +69,29 @@ impl RunRequest {
                 v.agent(agent, &config.agent);
                 None
             }
-            DriverSpec::Playbook(spec) => v.playbook(spec, config, &self.guardrails),
+            DriverSpec::Playbook(spec) => Some((None, v.playbook(spec, config, &self.guardrails))),
+            DriverSpec::Auto(spec) => v
+                .auto(spec, config, &self.guardrails)
+                .map(|(route, playbook)| (Some(route), playbook)),
         };
         v.domain_patterns(&self.guardrails);
         v.limits(self);
         v.downloads(&self.downloads);
         v.viewport(self.viewport);
-        v.finish().map(|()| playbook)
+        v.finish().map(|()| routed.unwrap_or((None, None)))
     }
 
     /// Puts the validated `playbook` in place of the id or text that named it, so the run
     /// executes exactly what was validated; its `guardrails`, when it has them, narrow the
     /// request's (never widen them).
     fn inline(&mut self, playbook: Playbook) -> Result<(), InvalidRequest> {
-        let DriverSpec::Playbook(spec) = &mut self.driver else {
-            return Ok(());
+        let spec = match &mut self.driver {
+            DriverSpec::Playbook(spec) => spec,
+            DriverSpec::Auto(auto) => match auto.route.as_deref_mut() {
+                Some(Route::Playbook { spec, .. }) => spec,
+                _ => return Ok(()),
+            },
+            _ => return Ok(()),
         };
         if let Some(own) = &playbook.guardrails {
             let own = narrowing::capped_by(own.spec(), &self.guardrails);

@@ -24,6 +24,7 @@
 mod admission;
 mod admit;
 mod agent;
+mod auto;
 mod blinders;
 mod browser;
 mod caps;
@@ -52,6 +53,7 @@ mod recording;
 mod recovery;
 mod request;
 mod router;
+mod routing;
 mod run;
 mod scrub;
 mod selector;
@@ -90,14 +92,15 @@ pub use pool::PoolStats;
 pub use recording::{Artifact, Manifest};
 pub use recovery::RecoveryReport;
 pub use request::{
-    Action, ActionKind, AgentSpec, DownloadSpec, DriverSpec, EffectiveLimits, ExtractMode,
-    FieldError, GuardrailSpec, InvalidRequest, Isolation, Limits, OnFailure, ParamType, Parameter,
-    Playbook, PlaybookGuardrails, PlaybookSpec, RecordingSpec, RunRequest, ScrollDirection, Secret,
-    SelectorSpec, Step, StuckSpec, TaskKind, Verify, Viewport, WaitState,
+    Action, ActionKind, AgentSpec, AutoSpec, DownloadSpec, DriverSpec, EffectiveLimits,
+    ExecutionMode, ExtractMode, FieldError, GuardrailSpec, InvalidRequest, Isolation, Limits,
+    OnFailure, ParamType, Parameter, Playbook, PlaybookGuardrails, PlaybookSpec, RecordingSpec,
+    RunRequest, ScrollDirection, Secret, SelectorSpec, Step, StuckSpec, TaskKind, Verify, Viewport,
+    WaitState,
 };
 pub use run::{
-    ErrorCode, FinalizeError, RecordingInfo, RecoveryInfo, RunError, RunId, RunOutcome, RunState,
-    RunStatus, TokenUsage,
+    ErrorCode, FinalizeError, RecordingInfo, RecoveryInfo, RouteInfo, RunError, RunId, RunOutcome,
+    RunState, RunStatus, TokenUsage,
 };
 pub use scrub::{MIN_PREFIX_CHARS, Scrubber};
 pub use store::{DirStore, LogWriter, RunStore};

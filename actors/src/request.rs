@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 mod action;
 mod action_kind;
+mod auto;
 mod downloads;
 mod driver_wire;
 mod guardrails;
@@ -21,6 +22,8 @@ mod playbook_wire;
 pub use action::{Action, ExtractMode, ScrollDirection, Secret, WaitState};
 pub(crate) use action::{clip, map_strings};
 pub use action_kind::ActionKind;
+pub(crate) use auto::Route;
+pub use auto::{AutoSpec, ExecutionMode};
 pub use downloads::DownloadSpec;
 pub(crate) use guardrails::{
     DEFAULT_MAX_CONSECUTIVE_ERRORS, DEFAULT_MAX_URLS_VISITED, check_domain_pattern,
@@ -69,7 +72,7 @@ pub struct RunRequest {
     pub isolation: Option<Isolation>,
 }
 
-/// What decides a run's actions. Tagged by `type`: `script`, `agent` or `playbook`.
+/// What decides a run's actions. Tagged by `type`: `script`, `agent`, `playbook` or `auto`.
 ///
 /// Deserialized through [`RawDriverSpec`], a plain struct: serde buffers internally tagged
 /// enums, which would hide the path of an error inside `steps` (`driver.steps[3]`).
@@ -90,6 +93,8 @@ pub enum DriverSpec {
     Agent(AgentSpec),
     /// A YAML playbook with parameters, selector fallbacks, verification and recovery.
     Playbook(PlaybookSpec),
+    /// A directive routed to a playbook by its tags, or to the agent (`request/auto.rs`).
+    Auto(AutoSpec),
 }
 
 /// A playbook run: which playbook, its parameters, and the agent that may take over a step
@@ -137,6 +142,7 @@ impl DriverSpec {
             Self::Script { .. } => "script",
             Self::Agent(_) => "agent",
             Self::Playbook(_) => "playbook",
+            Self::Auto(_) => "auto",
         }
     }
 
@@ -145,6 +151,7 @@ impl DriverSpec {
         match self {
             Self::Script { .. } | Self::Playbook(_) => false,
             Self::Agent(_) => true,
+            Self::Auto(spec) => spec.execution_mode != ExecutionMode::PlaybookOnly,
         }
     }
 }

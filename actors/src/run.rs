@@ -287,6 +287,32 @@ pub struct RunStatus {
     /// Set when a playbook step failed twice and the run was handed to the agent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovery: Option<RecoveryInfo>,
+    /// For `auto` runs: which path admission chose and why, and any hand-off to the agent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route: Option<RouteInfo>,
+}
+
+/// How an `auto` run was routed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteInfo {
+    /// The request's `execution_mode`.
+    pub mode: String,
+    /// `playbook` or `agent`: the path the run started on.
+    pub path: String,
+    /// The matched playbook's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub playbook: Option<String>,
+    /// The playbook's tags found in the directive.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub matched_tags: Vec<String>,
+    /// The parameters read from the directive (names only; values are in the request).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extracted: Vec<String>,
+    /// Why this path, in words.
+    pub reason: String,
+    /// Set when the playbook failed and the agent took over with the directive: why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handed_off: Option<String>,
 }
 
 /// A playbook step the agent took over.
@@ -354,6 +380,7 @@ impl RunStatus {
             recording: None,
             usage: None,
             recovery: None,
+            route: None,
         }
     }
 

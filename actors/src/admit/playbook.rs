@@ -31,6 +31,19 @@ impl Validator<'_> {
             serde_json::Value::String(id) if !id.contains('\n') => format!("playbook {id}: "),
             _ => "driver.playbook.".to_owned(),
         };
+        self.loaded_playbook(&prefix, spec, &playbook, request);
+        Some(playbook)
+    }
+
+    /// A loaded playbook's problems, each under `prefix`: its own, its guardrails against the
+    /// `request`'s, its parameters against `spec`'s, its steps' waits and credentials.
+    pub(super) fn loaded_playbook(
+        &mut self,
+        prefix: &str,
+        spec: &PlaybookSpec,
+        playbook: &Playbook,
+        request: &GuardrailSpec,
+    ) {
         for problem in playbook.problems() {
             self.push(format!("{prefix}{}", problem.field), problem.message);
         }
@@ -40,13 +53,12 @@ impl Validator<'_> {
                 &format!("{prefix}guardrails.allow_private_networks"),
                 guardrails.allow_private_networks,
             );
-            self.playbook_scope(&prefix, &guardrails.spec(), request);
+            self.playbook_scope(prefix, &guardrails.spec(), request);
         }
         if let Err(errors) = playbook.resolve_params(&spec.params) {
             self.errors.extend(errors);
         }
-        self.playbook_steps(&prefix, &playbook);
-        Some(playbook)
+        self.playbook_steps(prefix, playbook);
     }
 
     /// A playbook's steps: their own waits within the ceiling, their credentials present.

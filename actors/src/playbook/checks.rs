@@ -25,7 +25,9 @@ pub(super) fn check_param(p: &Parameter, value: &Value) -> Result<Value, String>
     }
     if let Some(pattern) = &p.pattern {
         let re = regex::Regex::new(pattern).map_err(|e| format!("bad pattern: {e}"))?;
-        if !re.is_match(&text) {
+        // With a capture group, a pattern reads the value out of an `auto` directive (its
+        // group 1, as in the reference); it constrains only values given whole.
+        if re.captures_len() == 1 && !re.is_match(&text) {
             return Err(format!("`{text}` does not match the pattern `{pattern}`"));
         }
     }

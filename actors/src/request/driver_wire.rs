@@ -30,6 +30,8 @@ pub(super) struct RawDriverSpec {
     params: Option<BTreeMap<String, serde_json::Value>>,
     #[serde(default)]
     agent: Option<AgentSpec>,
+    #[serde(default)]
+    execution_mode: Option<ExecutionMode>,
 }
 
 #[derive(Deserialize)]
@@ -38,6 +40,7 @@ enum DriverType {
     Script,
     Agent,
     Playbook,
+    Auto,
 }
 
 impl RawDriverSpec {
@@ -54,6 +57,7 @@ impl RawDriverSpec {
             ("playbook", self.playbook.is_some()),
             ("params", self.params.is_some()),
             ("agent", self.agent.is_some()),
+            ("execution_mode", self.execution_mode.is_some()),
         ];
         set.into_iter()
             .find(|(name, is_set)| *is_set && !allowed.contains(name))
@@ -61,26 +65,34 @@ impl RawDriverSpec {
     }
 }
 
+/// The fields a model driver takes.
+const MODEL_FIELDS: [&str; 5] = ["model", "max_steps", "output_schema", "base_url", "api_key"];
+
+impl DriverType {
+    /// Its name, and the fields it takes besides `type`.
+    fn fields(&self) -> (&'static str, Vec<&'static str>) {
+        match self {
+            Self::Script => ("script", vec!["steps"]),
+            Self::Agent => ("agent", [&["directive"][..], &MODEL_FIELDS].concat()),
+            Self::Playbook => ("playbook", vec!["playbook", "params", "agent"]),
+            Self::Auto => (
+                "auto",
+                [
+                    &["directive", "execution_mode", "params"][..],
+                    &MODEL_FIELDS,
+                ]
+                .concat(),
+            ),
+        }
+    }
+}
+
 impl TryFrom<RawDriverSpec> for DriverSpec {
     type Error = String;
 
     fn try_from(raw: RawDriverSpec) -> Result<Self, Self::Error> {
-        let (kind, allowed): (&str, &[&str]) = match raw.kind {
-            DriverType::Script => ("script", &["steps"]),
-            DriverType::Agent => (
-                "agent",
-                &[
-                    "directive",
-                    "model",
-                    "max_steps",
-                    "output_schema",
-                    "base_url",
-                    "api_key",
-                ],
-            ),
-            DriverType::Playbook => ("playbook", &["playbook", "params", "agent"]),
-        };
-        if let Some(field) = raw.stray(allowed) {
+        let (kind, allowed) = raw.kind.fields();
+        if let Some(field) = raw.stray(&allowed) {
             return Err(format!(
                 "`{field}` is not a field of {kind} drivers; they take {}",
                 allowed.join(", ")
@@ -113,6 +125,26 @@ impl TryFrom<RawDriverSpec> for DriverSpec {
                 params: raw.params.unwrap_or_default(),
                 agent: raw.agent,
             })),
+            DriverType::Auto => raw.auto().map(Self::Auto),
         }
+    }
+}
+
+impl RawDriverSpec {
+    fn auto(self) -> Result<AutoSpec, String> {
+        Ok(AutoSpec {
+            directive: self.directive.ok_or(
+                "`directive` is required for auto drivers: the task, in words, matched \
+                 against the playbooks' tags",
+            )?,
+            execution_mode: self.execution_mode.unwrap_or_default(),
+            params: self.params.unwrap_or_default(),
+            model: self.model,
+            max_steps: self.max_steps,
+            output_schema: self.output_schema,
+            base_url: self.base_url,
+            api_key: self.api_key,
+            route: None,
+        })
     }
 }

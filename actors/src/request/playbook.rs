@@ -151,7 +151,8 @@ pub struct Parameter {
     /// What it means.
     #[serde(default)]
     pub description: String,
-    /// A regex the value must match.
+    /// A regex that reads the value out of an `auto` run's directive (its group 1, or the
+    /// whole match); without a capture group it also checks values given whole.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pattern: Option<String>,
     /// A run must give it unless it has a default (default: true).
@@ -223,7 +224,7 @@ pub struct Step {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum SelectorSpec {
-    /// Just a CSS selector.
+    /// Just a selector (any form `selector.rs` reads).
     Plain(String),
     /// A primary selector, fallbacks probed in order, and a description.
     Full {

@@ -12,6 +12,7 @@ use tracing::Instrument;
 
 use super::{SessionMsg, SessionState};
 use crate::agent::AgentDriver;
+use crate::auto::AutoDriver;
 use crate::browser::{BrowserActor, BrowserArgs, BrowserMsg};
 use crate::config::Config;
 use crate::download::{AllowedDownloads, DOWNLOADS_DIR, Download, DownloadPolicy};
@@ -71,6 +72,10 @@ fn driver_for(request: &RunRequest) -> Box<dyn Driver> {
             steps: steps.clone(),
         }),
         DriverSpec::Playbook(spec) => Box::new(PlaybookDriver {
+            spec: spec.clone(),
+            start_url: request.start_url.clone(),
+        }),
+        DriverSpec::Auto(spec) => Box::new(AutoDriver {
             spec: spec.clone(),
             start_url: request.start_url.clone(),
         }),
