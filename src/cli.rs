@@ -8,6 +8,7 @@
 mod client;
 mod demo;
 mod demo_site;
+mod eval;
 mod output;
 mod run;
 mod validate;
@@ -49,6 +50,8 @@ enum Commands {
     Runs(client::RunsArgs),
     /// Cancel a run on a server.
     Cancel(client::CancelArgs),
+    /// Run an evaluation suite: trials per case, scored, with report.json and report.html.
+    Eval(eval::EvalArgs),
 }
 
 /// Parses the arguments, installs logging, and runs the command on a tokio runtime.
@@ -83,6 +86,7 @@ pub(crate) fn main() -> ExitCode {
             Commands::Events(args) => client::events(args).await,
             Commands::Runs(args) => client::runs(args).await,
             Commands::Cancel(args) => client::cancel(args).await,
+            Commands::Eval(args) => eval::eval(args).await,
         }
     });
     match result {

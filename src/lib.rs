@@ -52,11 +52,11 @@ pub use pilothouse_actors::{
     StartError, StuckSpec, SubmitError, TaskKind, Unavailable, Viewport, WaitState,
 };
 pub use pilothouse_actors::{
-    AgentConfig, AgentSpec, BrowserConfig, GuardrailFloor, Isolation, LimitsConfig, OnFailure,
-    ParamType, Parameter, Playbook, PlaybookConfig, PlaybookFormat, PlaybookGuardrails,
-    PlaybookSpec, PoolStats, RecoveryInfo, SelectorSpec, Step, StoreBackend, StoreConfig,
-    TokenUsage, Verify, load_playbook, parse_playbook, parse_playbook_with_format,
-    playbook_yaml_format,
+    AgentConfig, AgentSpec, AutoSpec, BrowserConfig, ExecutionMode, GuardrailFloor, Isolation,
+    LimitsConfig, OnFailure, ParamType, Parameter, Playbook, PlaybookConfig, PlaybookFormat,
+    PlaybookGuardrails, PlaybookSpec, PoolStats, RecoveryInfo, RouteInfo, SelectorSpec, Step,
+    StoreBackend, StoreConfig, TokenUsage, Verify, load_playbook, parse_playbook,
+    parse_playbook_with_format, parse_yaml_value, playbook_yaml_format,
 };
 pub use pilothouse_actors::{ClaimedRun, EnqueueError, NewRun, SharedCancel, SharedRuns};
 

@@ -22,6 +22,7 @@ macro_rules! say_err {
 }
 
 mod cli;
+mod eval;
 mod host;
 mod server;
 

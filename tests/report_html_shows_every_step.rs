@@ -4,15 +4,9 @@
 
 mod common;
 
-use std::path::Path;
-use std::time::Duration;
-
-use chromiumoxide::cdp::browser_protocol::network::EventLoadingFailed;
-use chromiumoxide::{Browser, BrowserConfig};
 use common::harness::SHUTDOWN_GRACE;
 use common::{FORM_PAGE, Harness, Page};
-use futures::StreamExt;
-use pilothouse::{Config, RunState};
+use pilothouse::RunState;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn report_shows_each_step_with_its_screenshot_and_loads_nothing() {
@@ -40,41 +34,15 @@ async fn report_shows_each_step_with_its_screenshot_and_loads_nothing() {
         .join(run_id.to_string())
         .join("recording/report.html");
     assert!(report.is_file(), "no report at {}", report.display());
-    let (facts, failed_load) = open_report(&report, &env.dir.path().join("report-viewer")).await;
+    let viewer = env.dir.path().join("report-viewer");
+    let (facts, failed_load) = common::viewer::open_file(&report, &viewer, FACTS).await;
     assert_eq!(failed_load, None, "a resource failed to load");
     assert_report_shows_every_step(&facts);
     env.assert_no_browsers().await;
 }
 
-/// Opens the report from disk in a Chromium of the test's own; what its page holds, and the
-/// first resource that failed to load, if any.
-async fn open_report(report: &Path, profile: &Path) -> (serde_json::Value, Option<String>) {
-    let chromium = Config::default().resolve_chromium().unwrap();
-    let config = BrowserConfig::builder()
-        .chrome_executable(chromium)
-        .new_headless_mode()
-        .no_sandbox()
-        .arg("disable-gpu")
-        .arg("no-first-run")
-        .user_data_dir(profile)
-        .build()
-        .unwrap();
-    let (mut browser, mut handler) = Browser::launch(config).await.unwrap();
-    let handler_task = tokio::spawn(async move {
-        while let Some(event) = handler.next().await {
-            if event.is_err() {
-                break;
-            }
-        }
-    });
-    let checked = async {
-        let page = browser.new_page("about:blank").await?;
-        let mut failures = page.event_listener::<EventLoadingFailed>().await?;
-        page.goto(format!("file://{}", report.display())).await?;
-        page.wait_for_navigation().await?;
-        let facts: serde_json::Value = page
-            .evaluate(
-                r#"(() => {
+/// What the report shows.
+const FACTS: &str = r#"(() => {
                     const steps = [...document.querySelectorAll('li.step')];
                     return {
                       steps: steps.map(li => ({
@@ -89,22 +57,7 @@ async fn open_report(report: &Path, profile: &Path) -> (serde_json::Value, Optio
                       state: document.getElementById('state').textContent,
                       scripts: document.scripts.length,
                     };
-                })()"#,
-            )
-            .await?
-            .into_value()?;
-        let failed_loads = tokio::time::timeout(Duration::from_millis(200), failures.next())
-            .await
-            .ok()
-            .flatten();
-        anyhow::Ok((facts, failed_loads.map(|e| e.error_text.clone())))
-    }
-    .await;
-    let _ = browser.close().await;
-    let _ = tokio::time::timeout(Duration::from_secs(5), browser.wait()).await;
-    handler_task.abort();
-    checked.unwrap()
-}
+                })()"#;
 
 /// The report loads nothing, shows every step with its timing and screenshot, and the page's
 /// text as text.

@@ -104,3 +104,4 @@ pub use run::{
 };
 pub use scrub::{MIN_PREFIX_CHARS, Scrubber};
 pub use store::{DirStore, LogWriter, RunStore};
+pub use yaml::parse_yaml_value;

@@ -18,6 +18,12 @@ const MAX_YAML_NODES: usize = 100_000;
 /// "billion laughs" can expand to.
 const MAX_ALIAS_REPLAY_EVENTS: usize = 100_000;
 
+/// Parses one YAML document into `T` within the limits above (for files other than playbooks:
+/// evaluation suites, profiles); the error is `path: message`.
+pub fn parse_yaml_value<T: DeserializeOwned>(text: &str) -> Result<T, String> {
+    from_str(text).map_err(|e| format!("{}: {}", e.path, e.message))
+}
+
 /// Parses one YAML document into `T`, within the limits above.
 pub(crate) fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, YamlError> {
     if text.len() > MAX_YAML_BYTES {

@@ -16,6 +16,7 @@ pub mod remote;
 pub mod secrets;
 pub mod server;
 pub mod site;
+pub mod viewer;
 
 use pilothouse::{EventKind, RunEvent, RunId, RunRequest};
 
