@@ -1,6 +1,7 @@
 //! The bundled demo site the `demo` command serves on 127.0.0.1: a home page with links, a form
-//! whose greeting is computed in JavaScript after a short delay, a filterable products table and a
-//! slow page. Everything is inline, so the demo needs nothing outside the machine.
+//! whose greeting is computed in JavaScript after a short delay, a filterable products table, a
+//! slow page, and a sign-in with an account page and a JSON API behind it (`demo_site/account.rs`).
+//! Everything is inline, so the demo needs nothing outside the machine.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
@@ -11,6 +12,8 @@ use axum::response::{Html, IntoResponse};
 use axum::routing::get;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
+
+mod account;
 
 /// The port the example requests in `config/examples/` name.
 pub(crate) const EXAMPLES_PORT: u16 = 8080;
@@ -94,6 +97,7 @@ fn routes() -> Router {
             }),
         )
         .route("/admin", get(|| async { Html(ADMIN_PAGE) }))
+        .merge(account::routes())
         .route(
             "/favicon.ico",
             get(|| async { StatusCode::NO_CONTENT.into_response() }),
