@@ -9,6 +9,7 @@ mod client;
 mod demo;
 mod demo_site;
 mod eval;
+mod export;
 mod output;
 mod run;
 mod validate;
@@ -52,13 +53,17 @@ enum Commands {
     Cancel(client::CancelArgs),
     /// Run an evaluation suite: trials per case, scored, with report.json and report.html.
     Eval(eval::EvalArgs),
+    /// Turn a finished agent run into a playbook that replays it without the model.
+    ExportPlaybook(export::ExportArgs),
 }
 
 /// Parses the arguments, installs logging, and runs the command on a tokio runtime.
 pub(crate) fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Commands::Validate(args) = &cli.command {
-        return ExitCode::from(validate::validate(args));
+    match &cli.command {
+        Commands::Validate(args) => return ExitCode::from(validate::validate(args)),
+        Commands::ExportPlaybook(args) => return ExitCode::from(export::export(args)),
+        _ => {}
     }
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER));
@@ -81,6 +86,7 @@ pub(crate) fn main() -> ExitCode {
             Commands::Run(args) => run::run(args).await,
             Commands::Demo(args) => demo::demo(args).await,
             Commands::Validate(args) => Ok(validate::validate(&args)),
+            Commands::ExportPlaybook(args) => Ok(export::export(&args)),
             Commands::Serve(args) => crate::server::serve(args).await,
             Commands::Status(args) => client::status(args).await,
             Commands::Events(args) => client::events(args).await,

@@ -59,6 +59,7 @@ pub use pilothouse_actors::{
     parse_playbook_with_format, parse_yaml_value, playbook_yaml_format,
 };
 pub use pilothouse_actors::{ClaimedRun, EnqueueError, NewRun, SharedCancel, SharedRuns};
+pub use pilothouse_actors::{ExportedPlaybook, export_playbook};
 
 use pilothouse_actors::Engine;
 

@@ -216,7 +216,11 @@ async fn seal_and_upload(
 ) -> Option<RecordingInfo> {
     let sealer = record.clone();
     let for_report = status.clone();
-    let sealed = tokio::task::spawn_blocking(move || sealer.recorder.seal(&for_report)).await;
+    let sealed = tokio::task::spawn_blocking(move || {
+        sealer.recorder.save_request(&sealer.request);
+        sealer.recorder.seal(&for_report)
+    })
+    .await;
     for problem in record.recorder.problems() {
         errors.push(FinalizeError::new("recording", problem));
     }

@@ -37,6 +37,7 @@ mod driver;
 mod engine;
 mod event;
 mod event_log;
+mod export;
 mod finalizer;
 mod guard;
 mod handle;
@@ -75,6 +76,7 @@ pub use config::{
 pub use download::{AllowedDownloads, Download, DownloadOutcome, DownloadPolicy, DownloadSink};
 pub use engine::{Engine, StartError};
 pub use event::{ActionFailure, EventKind, RunEvent, Severity};
+pub use export::{ExportedPlaybook, export_playbook};
 pub use guard::is_private_ip;
 pub use handle::{EventsError, OrchestratorHandle, Unavailable};
 pub use index::{ListQuery, RunPage};

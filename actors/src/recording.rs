@@ -27,6 +27,8 @@ const ACTIONS_FILE: &str = "actions.jsonl";
 const MANIFEST_FILE: &str = "manifest.json";
 const REPORT_FILE: &str = "report.html";
 const FINAL_DOM_FILE: &str = "final_dom.html";
+/// The request the recorded actions answered.
+pub(crate) const REQUEST_FILE: &str = "request.json";
 /// Longest result text kept per action in `actions.jsonl` and the report.
 const RESULT_MAX_CHARS: usize = 2_000;
 
@@ -37,6 +39,10 @@ pub(crate) struct ActionEntry {
     pub(crate) action: String,
     /// The action's input summary (credential values never appear).
     pub(crate) input: String,
+    /// The action itself as JSON, scrubbed like everything else (a `credential_ref` keeps its
+    /// name; a value never appears): what `pilothouse export-playbook` turns into a step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) params: Option<serde_json::Value>,
     pub(crate) started_at: DateTime<Utc>,
     pub(crate) duration_ms: u64,
     pub(crate) success: bool,
@@ -215,6 +221,25 @@ impl Recorder {
         self.lock().problems.clone()
     }
 
+    /// Writes `request.json` beside `actions.jsonl` (when actions are recorded): the admitted
+    /// request the actions answered (secrets serialize as `******`; an `auto` run's route is
+    /// in its status). Blocking.
+    pub(crate) fn save_request(&self, request: &crate::request::RunRequest) {
+        if !self.plan.actions || self.lock().entries.is_empty() {
+            return;
+        }
+        let dir = self.dir();
+        let written = serde_json::to_vec_pretty(request)
+            .map_err(std::io::Error::other)
+            .and_then(|json| {
+                std::fs::create_dir_all(&dir)?;
+                std::fs::write(dir.join(REQUEST_FILE), json)
+            });
+        if let Err(e) = written {
+            self.problem(format!("cannot write {REQUEST_FILE}: {e}"));
+        }
+    }
+
     /// Writes the final DOM (already scrubbed).
     pub(crate) fn save_final_dom(&self, html: &str) {
         let dir = self.dir();
@@ -318,6 +343,7 @@ fn kind_of(rel: &str) -> &'static str {
         ACTIONS_FILE => "actions",
         FINAL_DOM_FILE => "dom",
         REPORT_FILE => "report",
+        REQUEST_FILE => "request",
         _ if rel.starts_with(crate::download::DOWNLOADS_DIR) => "download",
         _ if rel.ends_with(".jpg") => "screenshot",
         _ => "other",
@@ -359,6 +385,7 @@ mod tests {
             step: 1,
             action: "goto".into(),
             input: "https://example.com/".into(),
+            params: None,
             started_at: Utc::now(),
             duration_ms: 12,
             success: true,

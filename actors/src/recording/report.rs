@@ -190,6 +190,7 @@ mod tests {
             step: 1,
             action: "extract".into(),
             input: "h1".into(),
+            params: None,
             started_at: chrono::Utc::now(),
             duration_ms: 3,
             success: true,

@@ -103,6 +103,9 @@ pub(super) fn record_step(
         step,
         action: action.name().to_owned(),
         input: action.summary(),
+        params: serde_json::to_value(action)
+            .ok()
+            .map(|v| state.record.scrubber.scrub_value(v)),
         started_at,
         duration_ms: elapsed.as_millis() as u64,
         success: output.is_ok(),

@@ -53,7 +53,11 @@ async fn login(State(accounts): State<Accounts>, Form(form): Form<Credentials>) 
     accounts.logins.fetch_add(1, Ordering::Relaxed);
     // A fresh id per sign-in (a UUID v7: the time and 74 random bits).
     let session = pilothouse::RunId::new().to_string().replace('-', "");
-    accounts.sessions.lock().expect("not poisoned").push(session.clone());
+    accounts
+        .sessions
+        .lock()
+        .expect("not poisoned")
+        .push(session.clone());
     let cookie = format!("demo_session={session}; Path=/; HttpOnly; SameSite=Lax");
     ([(header::SET_COOKIE, cookie)], Redirect::to("/account")).into_response()
 }
