@@ -1,8 +1,8 @@
 //! The demo site's signed-in part, for the bundled login and API playbooks: `/login` (a form;
-//! the right password sets an HttpOnly `demo_session` cookie), `/account` (needs the cookie,
-//! else sends the browser to `/login`), `/api/invoices?email=` (JSON, needs the cookie, else
-//! 401) and `/api/logins` (how many times someone signed in, so a run that reuses a saved
-//! session can show it did not sign in again).
+//! the right password sets an HttpOnly `demo_session` cookie; someone signed in goes on to
+//! `/account`), `/account` (needs the cookie, else sends the browser to `/login`),
+//! `/api/invoices?email=` (JSON, needs the cookie, else 401) and `/api/logins` (how many times
+//! someone signed in, so a run that reuses a saved session can show it did not sign in again).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -42,8 +42,13 @@ struct Credentials {
     password: String,
 }
 
-async fn login_page() -> Html<&'static str> {
-    Html(LOGIN_PAGE)
+/// The sign-in form; someone already signed in goes on to `/account`.
+async fn login_page(State(accounts): State<Accounts>, headers: HeaderMap) -> Response {
+    if signed_in(&accounts, &headers) {
+        Redirect::to("/account").into_response()
+    } else {
+        Html(LOGIN_PAGE).into_response()
+    }
 }
 
 async fn login(State(accounts): State<Accounts>, Form(form): Form<Credentials>) -> Response {
