@@ -82,6 +82,8 @@ struct DemoRun {
     name: &'static str,
     expect_state: String,
     expect_error: Option<String>,
+    /// Labelled `"wave": "2"`: runs after the others (see `drive_waves`).
+    second_wave: bool,
     run_id: Option<RunId>,
     /// Why it could not be submitted.
     refused: Option<String>,
@@ -99,6 +101,7 @@ impl DemoRun {
                 .cloned()
                 .unwrap_or_else(|| RunState::Completed.as_str().to_owned()),
             expect_error: request.labels.get("expect_error").cloned(),
+            second_wave: request.labels.get("wave").is_some_and(|w| w == "2"),
             run_id: None,
             refused: None,
             status: None,
@@ -145,12 +148,14 @@ pub(crate) async fn demo(args: DemoArgs) -> anyhow::Result<u8> {
     let orchestrator = Orchestrator::start(config.clone())
         .await
         .context("cannot start the orchestrator")?;
-    let interrupted = drive(&orchestrator, &mut runs, requests, &mut sigint).await;
+    let interrupted = drive_waves(&orchestrator, &mut runs, requests, &mut sigint).await;
     orchestrator.shutdown(SHUTDOWN_GRACE).await;
+    let sign_ins = site.accounts.sign_ins();
     drop(site);
     let interrupted = interrupted?;
 
     print_summary(&runs, &config);
+    say!("the demo site saw {sign_ins} sign-in(s)");
     Ok(if interrupted {
         EXIT_CANCELLED
     } else if runs.iter().all(DemoRun::as_expected) {
@@ -211,6 +216,31 @@ async fn serve_only(site: &DemoSite, sigint: &mut Interrupts) -> anyhow::Result<
     sigint.recv().await;
     say!("stopped");
     Ok(EXIT_COMPLETED)
+}
+
+/// Runs the examples labelled `"wave": "2"` (listed last) once every other has ended: they
+/// reuse what the first ones saved (a signed-in session). Returns whether Ctrl-C cancelled.
+async fn drive_waves(
+    orchestrator: &Orchestrator,
+    runs: &mut [DemoRun],
+    mut requests: Vec<RunRequest>,
+    sigint: &mut Interrupts,
+) -> anyhow::Result<bool> {
+    let split = runs
+        .iter()
+        .position(|r| r.second_wave)
+        .unwrap_or(runs.len());
+    let later = requests.split_off(split);
+    let (first, second) = runs.split_at_mut(split);
+    let interrupted = drive(orchestrator, first, requests, sigint).await?;
+    if interrupted || second.is_empty() {
+        return Ok(interrupted);
+    }
+    say!(
+        "\nthen {} example(s) that reuse what those saved\n",
+        second.len()
+    );
+    drive(orchestrator, second, later, sigint).await
 }
 
 /// Submits every example, prints each run's events as they happen, and fills in the final

@@ -27,6 +27,8 @@ pub(crate) struct DemoSite {
     pub(crate) addr: SocketAddr,
     /// Whether the requested port was busy and an ephemeral one was taken instead.
     pub(crate) fell_back: bool,
+    /// Its sign-ins (see `demo_site/account.rs`).
+    pub(crate) accounts: account::Accounts,
     task: JoinHandle<()>,
 }
 
@@ -42,14 +44,17 @@ impl DemoSite {
             Err(e) => return Err(e),
         };
         let addr = listener.local_addr()?;
+        let accounts = account::Accounts::default();
+        let app = routes().merge(account::routes(accounts.clone()));
         let task = tokio::spawn(async move {
-            if let Err(error) = axum::serve(listener, routes()).await {
+            if let Err(error) = axum::serve(listener, app).await {
                 say_err!("error: the demo site stopped: {error}");
             }
         });
         Ok(Self {
             addr,
             fell_back,
+            accounts,
             task,
         })
     }
@@ -97,7 +102,6 @@ fn routes() -> Router {
             }),
         )
         .route("/admin", get(|| async { Html(ADMIN_PAGE) }))
-        .merge(account::routes())
         .route(
             "/favicon.ico",
             get(|| async { StatusCode::NO_CONTENT.into_response() }),

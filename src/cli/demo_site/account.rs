@@ -26,14 +26,21 @@ pub(crate) struct Accounts {
     logins: Arc<AtomicU64>,
 }
 
-/// The signed-in routes, with their state.
-pub(crate) fn routes() -> Router {
+impl Accounts {
+    /// How many times someone signed in.
+    pub(crate) fn sign_ins(&self) -> u64 {
+        self.logins.load(Ordering::Relaxed)
+    }
+}
+
+/// The signed-in routes over `accounts`.
+pub(crate) fn routes(accounts: Accounts) -> Router {
     Router::new()
         .route("/login", get(login_page).post(login))
         .route("/account", get(account))
         .route("/api/invoices", get(invoices))
         .route("/api/logins", get(logins))
-        .with_state(Accounts::default())
+        .with_state(accounts)
 }
 
 #[derive(Deserialize)]
