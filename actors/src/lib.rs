@@ -24,6 +24,7 @@
 mod admission;
 mod admit;
 mod agent;
+mod api_call;
 mod blinders;
 mod browser;
 mod caps;
@@ -41,6 +42,7 @@ mod guard;
 mod handle;
 mod index;
 mod llm;
+mod llm_extract;
 mod page_driver;
 #[cfg(feature = "postgres")]
 mod pg;
@@ -90,10 +92,11 @@ pub use pool::PoolStats;
 pub use recording::{Artifact, Manifest};
 pub use recovery::RecoveryReport;
 pub use request::{
-    Action, ActionKind, AgentSpec, DownloadSpec, DriverSpec, EffectiveLimits, ExtractMode,
-    FieldError, GuardrailSpec, InvalidRequest, Isolation, Limits, OnFailure, ParamType, Parameter,
-    Playbook, PlaybookGuardrails, PlaybookSpec, RecordingSpec, RunRequest, ScrollDirection, Secret,
-    SelectorSpec, Step, StuckSpec, TaskKind, Verify, Viewport, WaitState,
+    Action, ActionKind, AgentSpec, ApiCall, ApiCookies, ApiResponse, DownloadSpec, DriverSpec,
+    EffectiveLimits, ExtractMode, FieldError, GuardrailSpec, HeaderValue, InvalidRequest,
+    Isolation, Limits, OnFailure, ParamType, Parameter, Playbook, PlaybookGuardrails, PlaybookSpec,
+    RecordingSpec, ResponseMode, RunRequest, ScrollDirection, Secret, SelectorSpec, Step,
+    StuckSpec, TaskKind, Verify, Viewport, WaitState,
 };
 pub use run::{
     ErrorCode, FinalizeError, RecordingInfo, RecoveryInfo, RunError, RunId, RunOutcome, RunState,

@@ -12,20 +12,6 @@ use super::checks::{check_param, check_selector};
 use super::inject::{parse_path, set_in_step};
 use crate::request::{ActionKind, FieldError, Parameter, Playbook, SelectorSpec, Step, Verify};
 
-/// The reference's steps that Pilothouse does not run yet, and what to do instead.
-const NOT_YET: &[(&str, &str)] = &[
-    (
-        "api_request",
-        "calls from the orchestrator are not supported yet; fetch in the page with an \
-         `evaluate` step, or leave the step to the agent",
-    ),
-    (
-        "llm_extract",
-        "model extraction is not supported yet; read the page with `extract` (`mode: \
-         markdown`), or leave the step to the agent",
-    ),
-];
-
 impl Playbook {
     /// Everything wrong with the playbook; empty when it is usable.
     pub fn problems(&self) -> Vec<FieldError> {
@@ -188,13 +174,6 @@ fn parameter_problems(
 /// verification that checks something.
 fn step_problems(at: &str, step: &Step, known: &[String], push: &mut impl FnMut(String, String)) {
     // A step is one action: every action but `sequence`, or the reference's `key_press`.
-    if let Some((_, why)) = NOT_YET.iter().find(|(name, _)| *name == step.action) {
-        push(
-            format!("{at}.action"),
-            format!("`{}` steps: {why}", step.action),
-        );
-        return;
-    }
     if step.action != KEY_PRESS
         && !ActionKind::from_name(&step.action).is_some_and(ActionKind::is_single)
     {

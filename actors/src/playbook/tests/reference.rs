@@ -296,18 +296,6 @@ fn malformed_reference_files_name_the_field_and_where() {
 fn later_work_is_refused_naming_the_step() {
     let head = "id: x\nsteps:\n  - action: goto\n    params: {url: 'https://a.test/'}\n";
     assert_problem(
-        &format!(
-            "{head}  - action: api_request\n    request: {{method: GET, url: 'https://a.test/api'}}\n"
-        ),
-        "steps[1].action",
-        &["`api_request` steps", "not supported yet"],
-    );
-    assert_problem(
-        &format!("{head}  - action: llm_extract\n    prompt: the price\n"),
-        "steps[1].action",
-        &["`llm_extract` steps", "not supported yet"],
-    );
-    assert_problem(
         &format!("auth:\n  mode: form_login\n{head}"),
         "auth",
         &["not supported yet"],
