@@ -102,15 +102,20 @@ async fn the_api_step_returns_the_json_path_with_the_browsers_cookie() {
     let playbook_events = the_reference_spelling_runs_too(&h, &api).await;
     events.extend(playbook_events);
     let env = h.finish().await;
+    assert_no_trace(&env, &events, &logs.text());
+}
+
+/// Neither the cookie nor the token is in the runs' files, recordings, events or log lines.
+fn assert_no_trace(env: &common::TestEnv, events: &[RunEvent], lines: &str) {
     for secret in [SESSION, TOKEN] {
         let scan = SecretScan::new(secret);
         let mut found = scan.scan_dir(&env.runs_dir());
         found.extend(scan.scan_dir(&env.recordings_dir()));
-        for event in &events {
+        for event in events {
             let text = serde_json::to_string(event).unwrap();
             found.extend(scan.scan_text(&format!("event {}", event.seq), &text));
         }
-        found.extend(scan.scan_text("log lines", &logs.text()));
+        found.extend(scan.scan_text("log lines", lines));
         assert!(found.is_empty(), "{secret} leaked:\n{found:#?}");
     }
 }
