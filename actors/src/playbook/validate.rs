@@ -10,7 +10,9 @@ use super::KEY_PRESS;
 use super::binding::{is_param_name, references};
 use super::checks::{check_param, check_selector};
 use super::inject::{parse_path, set_in_step};
-use crate::request::{ActionKind, FieldError, Parameter, Playbook, SelectorSpec, Step, Verify};
+use crate::request::{
+    Action, ActionKind, FieldError, Parameter, Playbook, ResponseMode, SelectorSpec, Step, Verify,
+};
 
 impl Playbook {
     /// Everything wrong with the playbook; empty when it is usable.
@@ -195,16 +197,56 @@ fn step_problems(at: &str, step: &Step, known: &[String], push: &mut impl FnMut(
     }
     // The action must parse with its fields (parameters stand in as placeholders).
     let selector = step.selector.as_ref().map(|s| s.candidates()[0].to_owned());
-    if let Err(e) = step.action_with(selector.as_deref()) {
-        let field = if e.field.is_empty() {
-            at.to_owned()
-        } else {
-            format!("{at}.{}", e.field)
-        };
-        push(field, e.message);
+    match step.action_with(selector.as_deref()) {
+        Ok(action) => own_step_problems(at, &action, push),
+        Err(e) => {
+            let field = if e.field.is_empty() {
+                at.to_owned()
+            } else {
+                format!("{at}.{}", e.field)
+            };
+            push(field, e.message);
+        }
     }
     if let Some(verify) = &step.verify {
         verify_problems(at, verify, push);
+    }
+}
+
+/// What serde cannot check of the steps the orchestrator runs itself: an `api_request`'s
+/// `json_path`, an `llm_extract`'s prompt and schema.
+fn own_step_problems(at: &str, action: &Action, push: &mut impl FnMut(String, String)) {
+    match action {
+        Action::ApiRequest { request, .. } => {
+            let field = format!("{at}.request.response.path");
+            match (request.response.mode, request.response.path.as_deref()) {
+                (ResponseMode::JsonPath, None) => push(
+                    field,
+                    "mode json_path needs a path, such as `data.items[0].id`".into(),
+                ),
+                (ResponseMode::JsonPath, Some(path)) => {
+                    if let Err(e) = crate::api_call::JsonPath::parse(path) {
+                        push(field, e);
+                    }
+                }
+                _ => {}
+            }
+        }
+        Action::LlmExtract { prompt, schema, .. } => {
+            if prompt.trim().is_empty() {
+                push(
+                    format!("{at}.prompt"),
+                    "must not be empty; say what to extract".into(),
+                );
+            }
+            if let Some(Err(e)) = schema.as_ref().map(jsonschema::validator_for) {
+                push(
+                    format!("{at}.schema"),
+                    format!("is not a valid JSON Schema: {e}"),
+                );
+            }
+        }
+        _ => {}
     }
 }
 
