@@ -250,7 +250,7 @@ struct Prepared {
     secrets: BTreeMap<String, Secret>,
 }
 
-/// The final response: its status, URL and (capped) body.
+/// The final response: its status, URL (without its query) and (capped) body.
 struct Response {
     status: reqwest::StatusCode,
     url: String,

@@ -61,7 +61,7 @@ pub(super) async fn follow(
                 let body = read_capped(response, ctx.max_body_bytes).await?;
                 return Ok(Response {
                     status,
-                    url: url.to_string(),
+                    url: redacted(&url),
                     body,
                 });
             }
@@ -142,11 +142,10 @@ fn redirect_target(
 /// The body, up to `max` bytes; more is a failure (a cut JSON body would not parse).
 async fn read_capped(mut response: reqwest::Response, max: usize) -> Result<Vec<u8>, ApiError> {
     let mut body = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|e| ApiError::Failed(format!("reading the response: {}", error_text(&e))))?
-    {
+    while let Some(chunk) = response.chunk().await.map_err(|e| {
+        let e = e.without_url();
+        ApiError::Failed(format!("reading the response: {}", error_text(&e)))
+    })? {
         if body.len() + chunk.len() > max {
             return Err(ApiError::Failed(format!(
                 "the response is larger than [limits] max_result_bytes = {max}"
@@ -165,7 +164,8 @@ pub(super) fn redacted(url: &Url) -> String {
     bare.to_string()
 }
 
-/// reqwest's error with its causes (its own text alone often says only "error sending request").
+/// reqwest's error with its causes (its own text alone often says only "error sending
+/// request"); callers strip its URL first (the query may carry a secret).
 fn error_text(error: &reqwest::Error) -> String {
     let mut text = error.to_string();
     let mut source = std::error::Error::source(error);
