@@ -279,3 +279,36 @@ async fn a_slow_api_is_a_clear_timeout_and_a_bad_path_a_field_error() {
     }
     h.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_named_host_is_reached_at_its_checked_address_and_a_refusal_is_clear() {
+    let api = ApiSite::serve(String::new(), String::new()).await;
+    let port = api.base.rsplit(':').next().unwrap().to_owned();
+    let h = Harness::new(vec![]).start().await;
+    // `localhost` is resolved by the guard and connected to at the address it checked; the
+    // reference's cookie map sends the given value.
+    let named = json!({
+        "driver": {"type": "script", "steps": [{"action": "api_request", "store_as": "id",
+            "request": {"url": format!("http://localhost:{port}/api/orders"),
+                "cookies": {"sid": SESSION},
+                "headers": {"X-Token": {"credential_ref": "api_token"}},
+                "response": {"mode": "json_path", "path": "data.items[1].id"}}}]},
+        "credentials": {"api_token": TOKEN},
+        "guardrails": {"allowed_domains": ["localhost"], "allow_private_networks": true},
+    });
+    let (status, _) = run(&h, &named.to_string()).await;
+    assert_eq!(status.state, RunState::Completed, "{status:#?}");
+    assert_eq!(status.data["id"], json!("B-3"));
+    // Without the browser's cookie the API refuses: a clear failure quoting its answer.
+    let steps = json!([{"action": "api_request", "request": {
+        "url": format!("{}/api/orders?q=1", api.base),
+        "headers": {"X-Token": {"credential_ref": "api_token"}}}}]);
+    let (status, _) = run(&h, &script(&api, steps, loopback_only())).await;
+    assert_eq!(status.state, RunState::Failed, "{status:#?}");
+    let message = status.error.unwrap().message;
+    let expected = format!("HTTP 401 Unauthorized from {}/api/orders: ", api.base);
+    assert!(message.contains(&expected), "{message}");
+    assert!(message.contains("sign in first"), "{message}");
+    assert!(message.contains("[credential:api_token]"), "{message}");
+    h.finish().await;
+}
