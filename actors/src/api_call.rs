@@ -184,7 +184,10 @@ fn cookies(
             }
             chosen
         }
-        ApiCookies::Values(values) => values.iter().map(|(n, v)| (n.clone(), v.clone())).collect(),
+        ApiCookies::Values(values) => values
+            .iter()
+            .map(|(n, v)| (n.clone(), v.expose().to_owned()))
+            .collect(),
     };
     for (name, value) in &chosen {
         secrets.insert(format!("cookie {name}"), Secret::new(value.clone()));

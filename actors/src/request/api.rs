@@ -93,8 +93,8 @@ pub enum ApiCookies {
     Browser(bool),
     /// Only the browser's cookies with these names.
     Names(Vec<String>),
-    /// These values, by name.
-    Values(BTreeMap<String, String>),
+    /// These values, by name (secrets: never serialized, logged or recorded).
+    Values(BTreeMap<String, super::Secret>),
 }
 
 impl Default for ApiCookies {
