@@ -58,6 +58,7 @@ pub use pilothouse_actors::{
     StoreBackend, StoreConfig, TokenUsage, Verify, load_playbook, parse_playbook,
     parse_playbook_with_format, parse_yaml_value, playbook_yaml_format,
 };
+pub use pilothouse_actors::{ApiCall, ApiCookies, ApiResponse, HeaderValue, ResponseMode};
 pub use pilothouse_actors::{ClaimedRun, EnqueueError, NewRun, SharedCancel, SharedRuns};
 pub use pilothouse_actors::{ExportedPlaybook, export_playbook};
 

@@ -9,7 +9,8 @@
 //!
 //! The checks themselves: `admit/validate.rs` (drivers, actions, URLs, selectors),
 //! `admit/ceilings.rs` (the server's `[limits]`), `admit/narrowing.rs` (allow-lists that must
-//! meet), `admit/playbook.rs`, `admit/downloads.rs`.
+//! meet), `admit/playbook.rs`, `admit/downloads.rs`, `admit/api_steps.rs` (`api_request`,
+//! `llm_extract`).
 
 use crate::config::{Config, LimitsConfig, RecordingConfig};
 use crate::guard::{narrow, within_floor};
@@ -18,6 +19,7 @@ use crate::request::{
     RecordingPlan, RecordingSpec, Route, RunRequest,
 };
 
+mod api_steps;
 mod auto;
 mod ceilings;
 mod downloads;

@@ -46,6 +46,12 @@ pub(crate) enum BrowserMsg {
     },
     /// Leave the page on about:blank.
     Blank(RpcReplyPort<Result<(), BrowserError>>),
+    /// The cookies the page's browser context holds for `url` (name, value), for an
+    /// `api_request`. They go to that request only: not through the seam, never evented.
+    Cookies {
+        url: String,
+        reply: RpcReplyPort<Result<Vec<(String, String)>, BrowserError>>,
+    },
     /// End the browser and wait for its processes to exit.
     Close(CloseMode, RpcReplyPort<CloseReport>),
 }
@@ -123,6 +129,16 @@ impl Actor for BrowserActor {
                 let result = match state.page.as_mut() {
                     Some(page) => bounded("blank", state.args.close_timeout, page.blank()).await,
                     None => Ok(()),
+                };
+                let _ = reply.send(result.map_err(|e| state.args.seam.error(e)));
+            }
+            BrowserMsg::Cookies { url, reply } => {
+                let result = match state.page.as_mut() {
+                    Some(page) => {
+                        let read = page.cookies_for(&url);
+                        bounded("cookies", state.args.close_timeout, read).await
+                    }
+                    None => Err(BrowserError::NotRunning),
                 };
                 let _ = reply.send(result.map_err(|e| state.args.seam.error(e)));
             }

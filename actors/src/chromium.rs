@@ -204,6 +204,16 @@ impl PageDriver for ChromiumSession {
         })
     }
 
+    fn cookies_for<'a>(
+        &'a mut self,
+        url: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<(String, String)>, BrowserError>> {
+        Box::pin(async move {
+            let result = self.run_page.cookies_for(url).await;
+            result.map_err(|e| self.call_error(e))
+        })
+    }
+
     fn capture<'a>(
         &'a mut self,
         screenshot: bool,

@@ -24,6 +24,7 @@
 mod admission;
 mod admit;
 mod agent;
+mod api_call;
 mod auto;
 mod blinders;
 mod browser;
@@ -43,6 +44,7 @@ mod guard;
 mod handle;
 mod index;
 mod llm;
+mod llm_extract;
 mod page_driver;
 #[cfg(feature = "postgres")]
 mod pg;
@@ -94,11 +96,11 @@ pub use pool::PoolStats;
 pub use recording::{Artifact, Manifest};
 pub use recovery::RecoveryReport;
 pub use request::{
-    Action, ActionKind, AgentSpec, AutoSpec, DownloadSpec, DriverSpec, EffectiveLimits,
-    ExecutionMode, ExtractMode, FieldError, GuardrailSpec, InvalidRequest, Isolation, Limits,
-    OnFailure, ParamType, Parameter, Playbook, PlaybookGuardrails, PlaybookSpec, RecordingSpec,
-    RunRequest, ScrollDirection, Secret, SelectorSpec, Step, StuckSpec, TaskKind, Verify, Viewport,
-    WaitState,
+    Action, ActionKind, AgentSpec, ApiCall, ApiCookies, ApiResponse, AutoSpec, DownloadSpec,
+    DriverSpec, EffectiveLimits, ExecutionMode, ExtractMode, FieldError, GuardrailSpec,
+    HeaderValue, InvalidRequest, Isolation, Limits, OnFailure, ParamType, Parameter, Playbook,
+    PlaybookGuardrails, PlaybookSpec, RecordingSpec, ResponseMode, RunRequest, ScrollDirection,
+    Secret, SelectorSpec, Step, StuckSpec, TaskKind, Verify, Viewport, WaitState,
 };
 pub use run::{
     ErrorCode, FinalizeError, RecordingInfo, RecoveryInfo, RouteInfo, RunError, RunId, RunOutcome,

@@ -13,6 +13,10 @@ use serde_json::{Value, json};
 use crate::config::AgentConfig;
 use crate::run::TokenUsage;
 
+mod endpoint;
+
+pub(crate) use endpoint::endpoint_for;
+
 /// Longest pause a `Retry-After` header may ask for.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(10);
 /// Longest error body quoted in a message.

@@ -191,6 +191,16 @@ pub trait PageDriver: Send + 'static {
         Box::pin(async { Ok(Capture::default()) })
     }
 
+    /// The cookies the run's browser would send to `url` (name, value), for an `api_request`
+    /// that sends them. Drivers without cookies refuse.
+    fn cookies_for<'a>(
+        &'a mut self,
+        url: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<(String, String)>, BrowserError>> {
+        let _ = url;
+        Box::pin(async { Err(BrowserError::Cdp("this browser cannot read cookies".into())) })
+    }
+
     /// Leaves the page on `about:blank` (after a guardrail refused where it landed).
     fn blank(&mut self) -> BoxFuture<'_, Result<(), BrowserError>>;
 

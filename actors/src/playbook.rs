@@ -126,6 +126,11 @@ impl Step {
             return self.key_press(selector);
         }
         let mut map = self.params.clone();
+        if self.action == ActionKind::ApiRequest.name() && !map.contains_key("request") {
+            // Pilothouse's spelling: the call's fields beside `action` (the reference's puts
+            // them under `request:`).
+            map = serde_json::Map::from_iter([("request".to_owned(), Value::Object(map))]);
+        }
         map.insert("action".into(), Value::String(self.action.clone()));
         if let Some(sel) = selector {
             map.insert("selector".into(), Value::String(sel.to_owned()));

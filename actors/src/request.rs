@@ -1,8 +1,8 @@
 //! The run request: the JSON contract a host submits and its parsing with field paths. The
 //! contract is data and imports no behaviour: its actions and their kinds (`request/action.rs`,
-//! `request/action_kind.rs`), guardrails and task kinds (`request/guardrails.rs`), the playbook
-//! format (`request/playbook.rs`). Checking a request against the config and admitting it as a
-//! run is `admit.rs`.
+//! `request/action_kind.rs`, the `api_request` call in `request/api.rs`), guardrails and task
+//! kinds (`request/guardrails.rs`), the playbook format (`request/playbook.rs`). Checking a
+//! request against the config and admitting it as a run is `admit.rs`.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 mod action;
 mod action_kind;
+mod api;
 mod auto;
 mod downloads;
 mod driver_wire;
@@ -22,6 +23,7 @@ mod playbook_wire;
 pub use action::{Action, ExtractMode, ScrollDirection, Secret, WaitState};
 pub(crate) use action::{clip, map_strings};
 pub use action_kind::ActionKind;
+pub use api::{ApiCall, ApiCookies, ApiResponse, HeaderValue, ResponseMode};
 pub(crate) use auto::Route;
 pub use auto::{AutoSpec, ExecutionMode};
 pub use downloads::DownloadSpec;

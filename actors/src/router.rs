@@ -16,6 +16,7 @@ use crate::request::Action;
 use crate::run::ErrorCode;
 
 mod capture;
+mod external;
 mod limits;
 mod output;
 mod pipeline;
@@ -54,6 +55,11 @@ pub(crate) struct RouterArgs {
     /// `[limits] max_action_timeout_ms`: the most an action's own `timeout_ms` may ask for
     /// (a script's is checked at submit; an agent's or a playbook's only here).
     pub(crate) max_action_timeout_ms: u64,
+    /// `[limits] max_result_bytes`: the most an `api_request` reads of a response body.
+    pub(crate) max_result_bytes: usize,
+    /// The model client and `[agent]`, for `llm_extract`.
+    pub(crate) llm: crate::llm::SharedLlm,
+    pub(crate) agent: crate::config::AgentConfig,
 }
 
 /// Router state.
@@ -66,6 +72,9 @@ pub(crate) struct RouterState {
     limits: limits::RunLimits,
     call_timeout: Duration,
     max_action_timeout_ms: u64,
+    max_result_bytes: usize,
+    llm: crate::llm::SharedLlm,
+    agent: crate::config::AgentConfig,
     steps: u32,
 }
 
@@ -96,6 +105,9 @@ impl Actor for RouterActor {
             browser: args.browser,
             call_timeout: args.call_timeout,
             max_action_timeout_ms: args.max_action_timeout_ms,
+            max_result_bytes: args.max_result_bytes,
+            llm: args.llm,
+            agent: args.agent,
             steps: 0,
         })
     }
@@ -220,8 +232,15 @@ async fn run_one(
     action: &Action,
 ) -> Result<ActionOutput, ActionFailure> {
     let executable = output::materialize(state, action)?;
-    // What comes back passed the browser seam: scrubbed, then cut to max_result_bytes.
-    let out = pipeline::run_pipeline(state, &executable).await?;
+    // What comes back passed the browser seam (or, for the steps the orchestrator runs
+    // itself, the run's scrubber): scrubbed, then cut to max_result_bytes.
+    let out = match &executable {
+        Action::ApiRequest { request, .. } => external::api_request(state, request).await?,
+        Action::LlmExtract { prompt, schema, .. } => {
+            external::llm_extract(state, prompt, schema.as_ref()).await?
+        }
+        _ => pipeline::run_pipeline(state, &executable).await?,
+    };
     let out = output::screen(state, action, out);
     output::keep_results(state, file_stem, action, out).await
 }

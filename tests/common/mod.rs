@@ -4,6 +4,7 @@
 //! scanner (the benchmark includes it too); `postgres` gives a test its own database.
 #![allow(dead_code, unreachable_pub, unused_imports)]
 
+pub mod api_site;
 pub mod devtools;
 pub mod env;
 pub mod eventually;

@@ -285,6 +285,12 @@ impl<'a> Validator<'a> {
             }
             Action::Observe { store_as } => self.store_as(format!("{at}.store_as"), store_as),
             Action::Screenshot { .. } => {}
+            Action::ApiRequest { request, store_as } => self.api_request(at, request, store_as),
+            Action::LlmExtract {
+                prompt,
+                schema,
+                store_as,
+            } => self.llm_extract(at, prompt, schema.as_ref(), store_as),
             Action::Sequence { steps } => self.sequence(at, steps, nested),
         }
     }

@@ -7,12 +7,13 @@ use serde_json::{Map, Value, json};
 
 use crate::request::{Action, ActionKind};
 
-/// The actions a model may call, given what the guardrails allow (by name): the single ones,
-/// since a model calls one action per tool call, in [`ActionKind::ALL`]'s order.
+/// The actions a model may call, given what the guardrails allow (by name): the ones offered
+/// to models (single actions, since a model calls one per tool call), in [`ActionKind::ALL`]'s
+/// order.
 pub(crate) fn offered(allowed: &[&'static str]) -> Vec<&'static str> {
     ActionKind::ALL
         .into_iter()
-        .filter(|kind| kind.is_single() && allowed.contains(&kind.name()))
+        .filter(|kind| kind.is_offered_to_models() && allowed.contains(&kind.name()))
         .map(ActionKind::name)
         .collect()
 }

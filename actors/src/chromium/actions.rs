@@ -21,6 +21,15 @@ use crate::event::{ActionFailure, SettleWait};
 use crate::page_driver::{ActionBounds, ActionOutput};
 use crate::request::{Action, ExtractMode, ScrollDirection, WaitState};
 
+/// Why an action cannot run on the page as it came: the router runs it itself (a sequence,
+/// `api_request`, `llm_extract`), or it still names a credential instead of its value.
+fn not_on_page(action: &Action) -> &'static str {
+    match action {
+        Action::Type { .. } => "type needs its credential resolved before it reaches the page",
+        _ => "sequence, api_request and llm_extract are run by the router, not on the page",
+    }
+}
+
 /// Runs one action on the page: each kind is one step below.
 pub(super) async fn execute(
     page: &Page,
@@ -37,9 +46,6 @@ pub(super) async fn execute(
             text: Some(text),
             ..
         } => type_text(page, selector.as_deref(), text, bounds).await,
-        Action::Type { .. } => Err(failed(
-            "type needs its credential resolved before it reaches the page",
-        )),
         Action::PressKey { key } => press_key(page, key, bounds, settle).await,
         Action::Scroll {
             direction,
@@ -65,7 +71,6 @@ pub(super) async fn execute(
         }
         Action::Hover { selector } => hover(page, selector, bounds).await,
         Action::Observe { .. } => observe_page(page, settings).await,
-        Action::Sequence { .. } => Err(failed("a sequence is run step by step by the router")),
         Action::Extract {
             selector,
             mode: ExtractMode::Markdown,
@@ -79,6 +84,7 @@ pub(super) async fn execute(
         }
         Action::Evaluate { script, .. } => evaluate_script(page, script, bounds, settle).await,
         Action::Screenshot { full_page } => screenshot::action(page, *full_page, settings).await,
+        other => Err(failed(not_on_page(other))),
     }
 }
 

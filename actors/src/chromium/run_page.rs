@@ -98,6 +98,28 @@ impl RunPage {
         self.renderer_crashed.is_cancelled() || self.browser_gone.is_cancelled()
     }
 
+    /// The cookies of the page's browser context that apply to `url` (`Network.getCookies`).
+    pub(super) async fn cookies_for(&self, url: &str) -> Result<Vec<(String, String)>, String> {
+        use chromiumoxide::cdp::browser_protocol::network::GetCookiesParams;
+        if self.is_crashed() {
+            return Err("the page crashed".into());
+        }
+        let params = GetCookiesParams::builder()
+            .urls(vec![url.to_owned()])
+            .build();
+        let cookies = self
+            .page
+            .execute(params)
+            .await
+            .map_err(|e| format!("cannot read the cookies for {url}: {e}"))?;
+        Ok(cookies
+            .result
+            .cookies
+            .into_iter()
+            .map(|c| (c.name, c.value))
+            .collect())
+    }
+
     pub(super) async fn blank(&self) -> Result<(), String> {
         actions::blank(&self.page).await
     }

@@ -200,7 +200,7 @@ fn the_reference_task_kind_table() {
         assert!(Read.allowed_names().contains(&name), "read lacks {name}");
     }
     for kind in [Interact, FillForm] {
-        assert_eq!(kind.allowed_names().len(), 13);
+        assert_eq!(kind.allowed_names().len(), 15);
     }
     // A sequence is allowed exactly when each of its steps is (the reference refuses every
     // sequence in read tasks; see README).

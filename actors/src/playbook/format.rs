@@ -21,8 +21,7 @@ const STEP_KEYS: &[&str] = &[
     "request",
     "prompt",
 ];
-/// Actions only the reference spells (`api_request` and `llm_extract` are refused, but they
-/// still say whose file it is).
+/// Actions only the reference spells.
 const REFERENCE_ACTIONS: &[&str] = &["key_press", "api_request", "llm_extract"];
 /// Actions only Pilothouse has.
 const PILOTHOUSE_ACTIONS: &[&str] = &["type", "press_key", "hover", "observe", "screenshot"];

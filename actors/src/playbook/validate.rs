@@ -10,21 +10,9 @@ use super::KEY_PRESS;
 use super::binding::{is_param_name, references};
 use super::checks::{check_param, check_selector};
 use super::inject::{parse_path, set_in_step};
-use crate::request::{ActionKind, FieldError, Parameter, Playbook, SelectorSpec, Step, Verify};
-
-/// The reference's steps that Pilothouse does not run yet, and what to do instead.
-const NOT_YET: &[(&str, &str)] = &[
-    (
-        "api_request",
-        "calls from the orchestrator are not supported yet; fetch in the page with an \
-         `evaluate` step, or leave the step to the agent",
-    ),
-    (
-        "llm_extract",
-        "model extraction is not supported yet; read the page with `extract` (`mode: \
-         markdown`), or leave the step to the agent",
-    ),
-];
+use crate::request::{
+    Action, ActionKind, FieldError, Parameter, Playbook, ResponseMode, SelectorSpec, Step, Verify,
+};
 
 impl Playbook {
     /// Everything wrong with the playbook; empty when it is usable.
@@ -188,13 +176,6 @@ fn parameter_problems(
 /// verification that checks something.
 fn step_problems(at: &str, step: &Step, known: &[String], push: &mut impl FnMut(String, String)) {
     // A step is one action: every action but `sequence`, or the reference's `key_press`.
-    if let Some((_, why)) = NOT_YET.iter().find(|(name, _)| *name == step.action) {
-        push(
-            format!("{at}.action"),
-            format!("`{}` steps: {why}", step.action),
-        );
-        return;
-    }
     if step.action != KEY_PRESS
         && !ActionKind::from_name(&step.action).is_some_and(ActionKind::is_single)
     {
@@ -216,16 +197,56 @@ fn step_problems(at: &str, step: &Step, known: &[String], push: &mut impl FnMut(
     }
     // The action must parse with its fields (parameters stand in as placeholders).
     let selector = step.selector.as_ref().map(|s| s.candidates()[0].to_owned());
-    if let Err(e) = step.action_with(selector.as_deref()) {
-        let field = if e.field.is_empty() {
-            at.to_owned()
-        } else {
-            format!("{at}.{}", e.field)
-        };
-        push(field, e.message);
+    match step.action_with(selector.as_deref()) {
+        Ok(action) => own_step_problems(at, &action, push),
+        Err(e) => {
+            let field = if e.field.is_empty() {
+                at.to_owned()
+            } else {
+                format!("{at}.{}", e.field)
+            };
+            push(field, e.message);
+        }
     }
     if let Some(verify) = &step.verify {
         verify_problems(at, verify, push);
+    }
+}
+
+/// What serde cannot check of the steps the orchestrator runs itself: an `api_request`'s
+/// `json_path`, an `llm_extract`'s prompt and schema.
+fn own_step_problems(at: &str, action: &Action, push: &mut impl FnMut(String, String)) {
+    match action {
+        Action::ApiRequest { request, .. } => {
+            let field = format!("{at}.request.response.path");
+            match (request.response.mode, request.response.path.as_deref()) {
+                (ResponseMode::JsonPath, None) => push(
+                    field,
+                    "mode json_path needs a path, such as `data.items[0].id`".into(),
+                ),
+                (ResponseMode::JsonPath, Some(path)) => {
+                    if let Err(e) = crate::api_call::JsonPath::parse(path) {
+                        push(field, e);
+                    }
+                }
+                _ => {}
+            }
+        }
+        Action::LlmExtract { prompt, schema, .. } => {
+            if prompt.trim().is_empty() {
+                push(
+                    format!("{at}.prompt"),
+                    "must not be empty; say what to extract".into(),
+                );
+            }
+            if let Some(Err(e)) = schema.as_ref().map(jsonschema::validator_for) {
+                push(
+                    format!("{at}.schema"),
+                    format!("is not a valid JSON Schema: {e}"),
+                );
+            }
+        }
+        _ => {}
     }
 }
 

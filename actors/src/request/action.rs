@@ -110,6 +110,29 @@ pub enum Action {
         #[serde(default)]
         full_page: bool,
     },
+    /// Send an HTTP request from the orchestrator itself (not the page), with the run's
+    /// browser cookies where asked; the guardrails hold on the URL and on every redirect hop.
+    /// Returns the response body as text, as JSON, or one value of it (`response.mode`).
+    ApiRequest {
+        /// The call (the reference's `request:` block).
+        request: Box<super::ApiCall>,
+        /// Keep the result in the run's `data` under this name.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        store_as: Option<String>,
+    },
+    /// Ask the configured model (`[agent]`, or a playbook's `agent`) to read the page's
+    /// markdown (blinded as `observe` is) and answer `prompt` with JSON, checked against
+    /// `schema` when there is one (a mismatch is sent back to the model once).
+    LlmExtract {
+        /// What to extract, in words.
+        prompt: String,
+        /// A JSON Schema the answer must match.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        schema: Option<serde_json::Value>,
+        /// Keep the result in the run's `data` under this name.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        store_as: Option<String>,
+    },
     /// Run `steps` in order as one action; stops at the first failing step. No nesting.
     Sequence {
         /// The steps.
@@ -122,7 +145,7 @@ impl Action {
     pub fn summary(&self) -> String {
         match self {
             Self::Goto { url } => clip(url, 120),
-            Self::Click { selector } => clip(selector, 120),
+            Self::Click { selector } | Self::Hover { selector } => clip(selector, 120),
             Self::Type {
                 selector,
                 text,
@@ -158,7 +181,6 @@ impl Action {
                 (_, Some(l)) => format!("{} label={}", clip(selector, 100), clip(l, 40)),
                 _ => clip(selector, 100),
             },
-            Self::Hover { selector } => clip(selector, 120),
             Self::Observe { .. } => "page".to_owned(),
             Self::Sequence { steps } => steps
                 .iter()
@@ -174,9 +196,10 @@ impl Action {
                 mode.as_str()
             ),
             Self::Evaluate { script, .. } => clip(script, 80),
-            Self::Screenshot { full_page } => {
-                if *full_page { "full page" } else { "viewport" }.to_owned()
-            }
+            Self::Screenshot { full_page: true } => "full page".to_owned(),
+            Self::Screenshot { .. } => "viewport".to_owned(),
+            Self::ApiRequest { request, .. } => api_summary(request),
+            Self::LlmExtract { prompt, .. } => clip(prompt, 80),
         }
     }
 
@@ -185,7 +208,9 @@ impl Action {
         match self {
             Self::Extract { store_as, .. }
             | Self::Evaluate { store_as, .. }
-            | Self::Observe { store_as } => store_as.as_deref(),
+            | Self::Observe { store_as }
+            | Self::ApiRequest { store_as, .. }
+            | Self::LlmExtract { store_as, .. } => store_as.as_deref(),
             _ => None,
         }
     }
@@ -198,11 +223,12 @@ impl Action {
         }
     }
 
-    /// The action's own time bound (`wait_for`'s `timeout_ms`), which replaces the run's
-    /// `action_timeout_ms` for it.
+    /// The action's own time bound (`wait_for`'s and `api_request`'s `timeout_ms`), which
+    /// replaces the run's `action_timeout_ms` for it.
     pub fn own_timeout_ms(&self) -> Option<u64> {
         match self {
             Action::WaitFor { timeout_ms, .. } => *timeout_ms,
+            Action::ApiRequest { request, .. } => Some(request.timeout_ms),
             _ => None,
         }
     }
@@ -218,6 +244,45 @@ impl Action {
                 | Self::Select { .. }
         )
     }
+}
+
+/// `GET https://api.example/v1/items (query: a, b; headers: X-Token; cookies)`: the method
+/// and the URL without its query, then only the names of what else is sent — never a value.
+fn api_summary(call: &super::ApiCall) -> String {
+    let bare = call.url.split(['?', '#']).next().unwrap_or_default();
+    let mut parts = Vec::new();
+    let names = |keys: Vec<&String>| {
+        keys.into_iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if !call.query.is_empty() {
+        parts.push(format!("query: {}", names(call.query.keys().collect())));
+    }
+    if !call.headers.is_empty() {
+        parts.push(format!("headers: {}", names(call.headers.keys().collect())));
+    }
+    if !call.cookies.is_none() {
+        parts.push("cookies".to_owned());
+    }
+    if call.json.is_some() {
+        parts.push("json body".to_owned());
+    }
+    if !call.form.is_empty() {
+        parts.push(format!("form: {}", names(call.form.keys().collect())));
+    }
+    let extra = if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", parts.join("; "))
+    };
+    format!(
+        "{} {}{extra} -> {}",
+        call.method.to_ascii_uppercase(),
+        clip(bare, 120),
+        call.response.mode.as_str()
+    )
 }
 
 /// Element states `wait_for` can wait for.

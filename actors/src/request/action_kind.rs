@@ -9,7 +9,7 @@ use super::Action;
 
 impl ActionKind {
     /// Every kind, in the order lists show them (`goto` first, `sequence` last).
-    pub const ALL: [ActionKind; 13] = [
+    pub const ALL: [ActionKind; 15] = [
         Self::Goto,
         Self::Click,
         Self::Type,
@@ -22,6 +22,8 @@ impl ActionKind {
         Self::Evaluate,
         Self::Observe,
         Self::Screenshot,
+        Self::ApiRequest,
+        Self::LlmExtract,
         Self::Sequence,
     ];
 
@@ -40,6 +42,8 @@ impl ActionKind {
             Self::Evaluate => "evaluate",
             Self::Observe => "observe",
             Self::Screenshot => "screenshot",
+            Self::ApiRequest => "api_request",
+            Self::LlmExtract => "llm_extract",
             Self::Sequence => "sequence",
         }
     }
@@ -65,6 +69,30 @@ impl ActionKind {
             | Self::Extract
             | Self::Evaluate
             | Self::Observe
+            | Self::Screenshot
+            | Self::ApiRequest
+            | Self::LlmExtract => true,
+        }
+    }
+
+    /// True for the kinds the agent's `browser` tool offers a model. Not `api_request` (a
+    /// request the orchestrator sends, with the run's cookies, is for scripts and playbooks
+    /// that name its URL, not for a model a page may steer) nor `llm_extract` (the agent
+    /// reads the page itself); not `sequence` (one action per tool call).
+    pub const fn is_offered_to_models(self) -> bool {
+        match self {
+            Self::ApiRequest | Self::LlmExtract | Self::Sequence => false,
+            Self::Goto
+            | Self::Click
+            | Self::Type
+            | Self::PressKey
+            | Self::Scroll
+            | Self::Select
+            | Self::Hover
+            | Self::WaitFor
+            | Self::Extract
+            | Self::Evaluate
+            | Self::Observe
             | Self::Screenshot => true,
         }
     }
@@ -72,7 +100,11 @@ impl ActionKind {
     /// True for the kinds whose result a `store_as` keeps in the run's `data`.
     pub const fn keeps_result(self) -> bool {
         match self {
-            Self::Extract | Self::Evaluate | Self::Observe => true,
+            Self::Extract
+            | Self::Evaluate
+            | Self::Observe
+            | Self::ApiRequest
+            | Self::LlmExtract => true,
             Self::Goto
             | Self::Click
             | Self::Type
@@ -113,6 +145,8 @@ impl Action {
             Self::Evaluate { .. } => ActionKind::Evaluate,
             Self::Observe { .. } => ActionKind::Observe,
             Self::Screenshot { .. } => ActionKind::Screenshot,
+            Self::ApiRequest { .. } => ActionKind::ApiRequest,
+            Self::LlmExtract { .. } => ActionKind::LlmExtract,
             Self::Sequence { .. } => ActionKind::Sequence,
         }
     }
@@ -151,6 +185,10 @@ pub enum ActionKind {
     Observe,
     /// `screenshot`.
     Screenshot,
+    /// `api_request`.
+    ApiRequest,
+    /// `llm_extract`.
+    LlmExtract,
     /// `sequence`.
     Sequence,
 }

@@ -78,14 +78,17 @@ impl TaskKind {
         use ActionKind::*;
         match self {
             Self::Interact | Self::FillForm => true,
+            // `llm_extract` reads the page as `extract` does; `api_request` may change what a
+            // site holds (any method), so only the kinds that may act allow it.
             Self::Read => match kind {
                 Goto | Click | Scroll | Hover | WaitFor | Extract | Observe | Screenshot
-                | Sequence => true,
-                Type | PressKey | Select | Evaluate => false,
+                | LlmExtract | Sequence => true,
+                Type | PressKey | Select | Evaluate | ApiRequest => false,
             },
             Self::Navigate => match kind {
                 Goto | Click | Scroll | Hover | Observe | Screenshot | Sequence => true,
-                Type | PressKey | Select | WaitFor | Extract | Evaluate => false,
+                Type | PressKey | Select | WaitFor | Extract | Evaluate | ApiRequest
+                | LlmExtract => false,
             },
         }
     }
@@ -232,6 +235,7 @@ mod tests {
                 "extract",
                 "observe",
                 "screenshot",
+                "llm_extract",
                 "sequence"
             ]
         );

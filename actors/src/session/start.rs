@@ -158,6 +158,9 @@ async fn spawn_router(
         browser,
         call_timeout: Duration::from_millis(config.timeouts.actor_call_ms),
         max_action_timeout_ms: config.limits.max_action_timeout_ms,
+        max_result_bytes: config.limits.max_result_bytes,
+        llm: state.args.llm.clone(),
+        agent: config.agent.clone(),
     };
     let (router, _) = Actor::spawn_linked(None, RouterActor, args, myself.get_cell()).await?;
     Ok(router)

@@ -296,18 +296,6 @@ fn malformed_reference_files_name_the_field_and_where() {
 fn later_work_is_refused_naming_the_step() {
     let head = "id: x\nsteps:\n  - action: goto\n    params: {url: 'https://a.test/'}\n";
     assert_problem(
-        &format!(
-            "{head}  - action: api_request\n    request: {{method: GET, url: 'https://a.test/api'}}\n"
-        ),
-        "steps[1].action",
-        &["`api_request` steps", "not supported yet"],
-    );
-    assert_problem(
-        &format!("{head}  - action: llm_extract\n    prompt: the price\n"),
-        "steps[1].action",
-        &["`llm_extract` steps", "not supported yet"],
-    );
-    assert_problem(
         &format!("auth:\n  mode: form_login\n{head}"),
         "auth",
         &["not supported yet"],
@@ -346,5 +334,51 @@ fn inject_paths_are_checked() {
         &with("steps.0.params.txt"),
         "parameters[0].inject_into",
         &["not a place for a value", "unknown field `txt`"],
+    );
+}
+
+#[test]
+fn api_and_model_steps_validate_in_the_references_spelling() {
+    let head = "id: x\nsteps:\n";
+    let api = |response: &str| {
+        format!(
+            "{head}  - action: api_request\n    request:\n      url: 'https://a.test/api'\n      \
+             cookies: {{sid: '{{token}}'}}\n      response: {response}\n    store_as: id\n"
+        )
+    };
+    let with_token = |yaml: String| yaml.replace("steps:", "parameters: [{name: token}]\nsteps:");
+    assert!(
+        problems_of(&with_token(api(
+            "{mode: json_path, json_path: data.items.0.id}"
+        )))
+        .is_empty()
+    );
+    assert!(problems_of(&with_token(api("{mode: json}"))).is_empty());
+    assert_problem(
+        &with_token(api("{mode: json_path}")),
+        "steps[0].request.response.path",
+        &["needs a path"],
+    );
+    assert_problem(
+        &with_token(api("{mode: json_path, path: 'a[x]'}")),
+        "steps[0].request.response.path",
+        &["neither an index nor a quoted key"],
+    );
+    assert_problem(
+        &format!(
+            "{head}  - action: api_request\n    request: {{url: 'https://a.test/', verb: GET}}\n"
+        ),
+        "steps[0]",
+        &["unknown field `verb`"],
+    );
+    let llm = |prompt: &str| {
+        format!("{head}  - action: llm_extract\n    prompt: '{prompt}'\n    store_as: price\n")
+    };
+    assert!(problems_of(&llm("the price")).is_empty());
+    assert_problem(&llm(" "), "steps[0].prompt", &["must not be empty"]);
+    assert_problem(
+        &format!("{head}  - action: llm_extract\n    prompt: p\n    schema: {{type: 7}}\n"),
+        "steps[0].schema",
+        &["not a valid JSON Schema"],
     );
 }
