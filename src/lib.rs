@@ -58,6 +58,10 @@ pub use pilothouse_actors::{
     TokenUsage, Verify, load_playbook, parse_playbook, parse_playbook_with_format,
     playbook_yaml_format,
 };
+pub use pilothouse_actors::{
+    AuthBlock, AuthMode, AuthSuccess, CaptureBlock, CookieCapture, SessionSpec, SessionsConfig,
+    StorageCapture, StorageScope,
+};
 pub use pilothouse_actors::{ClaimedRun, EnqueueError, NewRun, SharedCancel, SharedRuns};
 
 use pilothouse_actors::Engine;

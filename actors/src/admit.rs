@@ -9,7 +9,7 @@
 //!
 //! The checks themselves: `admit/validate.rs` (drivers, actions, URLs, selectors),
 //! `admit/ceilings.rs` (the server's `[limits]`), `admit/narrowing.rs` (allow-lists that must
-//! meet), `admit/playbook.rs`, `admit/downloads.rs`.
+//! meet), `admit/playbook.rs`, `admit/downloads.rs`, `admit/session.rs` (saved sessions).
 
 use crate::config::{Config, LimitsConfig, RecordingConfig};
 use crate::guard::{narrow, within_floor};
@@ -22,6 +22,7 @@ mod ceilings;
 mod downloads;
 mod narrowing;
 mod playbook;
+mod session;
 mod validate;
 
 use validate::Validator;
@@ -67,6 +68,7 @@ impl RunRequest {
         v.domain_patterns(&self.guardrails);
         v.limits(self);
         v.downloads(&self.downloads);
+        v.session(&self.session, config);
         v.viewport(self.viewport);
         v.finish().map(|()| playbook)
     }

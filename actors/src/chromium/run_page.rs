@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use chromiumoxide::cdp::browser_protocol::browser::BrowserContextId;
 use chromiumoxide::cdp::browser_protocol::target::EventTargetCrashed;
 use chromiumoxide::{Browser, Page};
 use futures::StreamExt;
@@ -13,9 +14,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::cdp::crashed;
 use super::settings::Settings;
+use super::storage::{self, StorageTarget};
 use super::{actions, downloads::Downloads, screenshot};
 use crate::event::ActionFailure;
-use crate::page_driver::{ActionBounds, ActionOutput, Capture, LaunchSpec};
+use crate::page_driver::{ActionBounds, ActionOutput, Capture, LaunchSpec, StorageState};
 use crate::request::Action;
 use crate::run::ErrorCode;
 
@@ -28,6 +30,9 @@ pub(super) struct RunPage {
     /// Cancelled when the browser's DevTools connection ends.
     browser_gone: CancellationToken,
     watch: JoinHandle<()>,
+    /// The page's browser, and its context there (`None`: a browser of its own), for cookies.
+    browser: Arc<Browser>,
+    context: Option<BrowserContextId>,
 }
 
 impl Drop for RunPage {
@@ -66,7 +71,46 @@ impl RunPage {
             renderer_crashed,
             browser_gone,
             watch,
+            browser: browser.clone(),
+            context: None,
         })
+    }
+
+    /// The page lives in this browser context of a shared Chromium.
+    pub(super) fn in_context(mut self, context: BrowserContextId) -> Self {
+        self.context = Some(context);
+        self
+    }
+
+    fn storage_target(&self) -> Result<StorageTarget<'_>, String> {
+        if self.is_crashed() {
+            return Err("the page crashed".into());
+        }
+        Ok(StorageTarget {
+            browser: &self.browser,
+            context: self.context.clone(),
+            page: &self.page,
+        })
+    }
+
+    /// The context's cookies and the localStorage of `origins`.
+    pub(super) async fn storage_state(&self, origins: &[String]) -> Result<StorageState, String> {
+        storage::export(self.storage_target()?, origins).await
+    }
+
+    /// Restores a saved session into the page's context.
+    pub(super) async fn restore_storage(&self, state: &StorageState) -> Result<(), String> {
+        storage::restore(self.storage_target()?, state).await
+    }
+
+    /// The current page's storage value of `key`.
+    pub(super) async fn read_storage(
+        &self,
+        session: bool,
+        key: &str,
+    ) -> Result<Option<String>, String> {
+        self.storage_target()?;
+        storage::read(&self.page, session, key).await
     }
 
     /// Runs one action; a crash of the renderer or the browser ends it at once as
