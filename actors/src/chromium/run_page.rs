@@ -3,9 +3,10 @@
 //! DevTools connection ended — so a crash fails the run at once instead of at a timeout.
 //! Shared by a run's own browser and a pooled browser context.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use chromiumoxide::cdp::browser_protocol::browser::BrowserContextId;
+use chromiumoxide::cdp::browser_protocol::page::ScriptIdentifier;
 use chromiumoxide::cdp::browser_protocol::target::EventTargetCrashed;
 use chromiumoxide::{Browser, Page};
 use futures::StreamExt;
@@ -33,6 +34,9 @@ pub(super) struct RunPage {
     /// The page's browser, and its context there (`None`: a browser of its own), for cookies.
     browser: Arc<Browser>,
     context: Option<BrowserContextId>,
+    /// localStorage seeding scripts of a restored session, by origin, until an action lands
+    /// there.
+    seeds: Mutex<Vec<(String, ScriptIdentifier)>>,
 }
 
 impl Drop for RunPage {
@@ -73,6 +77,7 @@ impl RunPage {
             watch,
             browser: browser.clone(),
             context: None,
+            seeds: Mutex::new(Vec::new()),
         })
     }
 
@@ -100,7 +105,33 @@ impl RunPage {
 
     /// Restores a saved session into the page's context.
     pub(super) async fn restore_storage(&self, state: &StorageState) -> Result<(), String> {
-        storage::restore(self.storage_target()?, state).await
+        let seeds = storage::restore(self.storage_target()?, state).await?;
+        self.seeds
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend(seeds);
+        Ok(())
+    }
+
+    /// Removes the seeding scripts of the origin an action landed on: it is seeded.
+    async fn seeded(&self, url: &str) {
+        let Some(origin) = url::Url::parse(url)
+            .ok()
+            .map(|u| u.origin().ascii_serialization())
+        else {
+            return;
+        };
+        let done: Vec<ScriptIdentifier> = {
+            let mut seeds = self.seeds.lock().unwrap_or_else(PoisonError::into_inner);
+            let (done, left) = std::mem::take(&mut *seeds)
+                .into_iter()
+                .partition(|(o, _)| *o == origin);
+            *seeds = left;
+            done.into_iter().map(|(_, id)| id).collect()
+        };
+        for id in done {
+            storage::unseed(&self.page, id).await;
+        }
     }
 
     /// The current page's storage value of `key`.
@@ -116,6 +147,24 @@ impl RunPage {
     /// Runs one action; a crash of the renderer or the browser ends it at once as
     /// `BROWSER_CRASHED`.
     pub(super) async fn execute(
+        &self,
+        action: &Action,
+        bounds: ActionBounds,
+    ) -> Result<ActionOutput, ActionFailure> {
+        let result = self.execute_raced(action, bounds).await;
+        if let Ok(ActionOutput { url: Some(url), .. }) = &result
+            && !self
+                .seeds
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .is_empty()
+        {
+            self.seeded(url).await;
+        }
+        result
+    }
+
+    async fn execute_raced(
         &self,
         action: &Action,
         bounds: ActionBounds,

@@ -1,16 +1,21 @@
 //! A run's cookies and localStorage over CDP, for saved sessions and playbook `capture`.
 //! Cookies go through the browser's own session with the run's browser context id
 //! (`Storage.getCookies` / `Storage.setCookies`), so a pooled context reads and writes only its
-//! own jar and the next run in the same Chromium sees none of it; localStorage goes through the
-//! page's `DOMStorage` domain by origin, which needs no document of that origin to be open — a
-//! restore seeds every origin before the first navigation.
+//! own jar and the next run in the same Chromium sees none of it. localStorage is read through
+//! the page's `DOMStorage` domain by origin (Chromium answers for origins the page has a frame
+//! of: the page's own at the end of the run), and restored by a script registered for every
+//! new document (`Page.addScriptToEvaluateOnNewDocument`, in an isolated world the page cannot
+//! see) that seeds its origin's entries before the page's own scripts run; the run page removes
+//! it once an action has landed on that origin, so the entries are seeded once.
 
 use chromiumoxide::cdp::browser_protocol::browser::BrowserContextId;
-use chromiumoxide::cdp::browser_protocol::dom_storage::{
-    GetDomStorageItemsParams, SetDomStorageItemParams, StorageId,
-};
+use chromiumoxide::cdp::browser_protocol::dom_storage::{GetDomStorageItemsParams, StorageId};
 use chromiumoxide::cdp::browser_protocol::network::TimeSinceEpoch;
 use chromiumoxide::cdp::browser_protocol::network::{Cookie, CookieParam, CookieSameSite};
+use chromiumoxide::cdp::browser_protocol::page::{
+    AddScriptToEvaluateOnNewDocumentParams, RemoveScriptToEvaluateOnNewDocumentParams,
+    ScriptIdentifier,
+};
 use chromiumoxide::cdp::browser_protocol::storage::{GetCookiesParams, SetCookiesParams};
 use chromiumoxide::{Browser, Page};
 use serde_json::{Value, json};
@@ -80,8 +85,15 @@ pub(super) async fn export(
     Ok(state)
 }
 
-/// Sets the saved cookies in the run's context and seeds each origin's localStorage.
-pub(super) async fn restore(target: StorageTarget<'_>, state: &StorageState) -> Result<(), String> {
+/// The isolated world the seeding scripts run in.
+const SEED_WORLD: &str = "pilothouse-session";
+
+/// Sets the saved cookies in the run's context and registers a seeding script per origin;
+/// the scripts' ids, by origin, for [`unseed`].
+pub(super) async fn restore(
+    target: StorageTarget<'_>,
+    state: &StorageState,
+) -> Result<Vec<(String, ScriptIdentifier)>, String> {
     if !state.cookies.is_empty() {
         let mut params = SetCookiesParams::new(state.cookies.iter().map(param).collect());
         params.browser_context_id = target.context.clone();
@@ -91,21 +103,37 @@ pub(super) async fn restore(target: StorageTarget<'_>, state: &StorageState) -> 
             .await
             .map_err(|e| format!("restoring the cookies failed: {e}"))?;
     }
+    let mut seeds = Vec::new();
     for origin in &state.origins {
-        for item in &origin.local_storage {
-            let params = SetDomStorageItemParams::new(
-                local_storage(&origin.origin),
-                item.name.clone(),
-                item.value.clone(),
-            );
-            target
-                .page
-                .execute(params)
-                .await
-                .map_err(|e| format!("restoring localStorage of {} failed: {e}", origin.origin))?;
-        }
+        let entries: Vec<(&str, &str)> = origin
+            .local_storage
+            .iter()
+            .map(|i| (i.name.as_str(), i.value.as_str()))
+            .collect();
+        let source = format!(
+            "(() => {{ if (location.origin !== {origin}) return; \
+             try {{ for (const [k, v] of {entries}) localStorage.setItem(k, v); }} catch (_) {{}} }})()",
+            origin = json!(origin.origin),
+            entries = json!(entries),
+        );
+        let mut params = AddScriptToEvaluateOnNewDocumentParams::new(source);
+        params.world_name = Some(SEED_WORLD.into());
+        let reply = target
+            .page
+            .execute(params)
+            .await
+            .map_err(|e| format!("restoring localStorage of {} failed: {e}", origin.origin))?;
+        seeds.push((origin.origin.clone(), reply.result.identifier));
     }
-    Ok(())
+    Ok(seeds)
+}
+
+/// Removes a seeding script once its origin has been seeded.
+pub(super) async fn unseed(page: &Page, identifier: ScriptIdentifier) {
+    let params = RemoveScriptToEvaluateOnNewDocumentParams::new(identifier);
+    if let Err(e) = page.execute(params).await {
+        tracing::debug!(error = %e, "could not remove a localStorage seeding script");
+    }
 }
 
 /// The current page's storage value of `key`.
