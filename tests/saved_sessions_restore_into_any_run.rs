@@ -66,13 +66,22 @@ async fn loaded_sessions_sign_in_and_other_runs_in_the_pool_stay_signed_out() {
     let (_, saved) = h.run_json(&sign_in_and_save(&app, "acme")).await;
     assert_eq!(saved.state, RunState::Completed, "{:?}", saved.error);
     let file = h.config.sessions.dir.join("acme.json");
-    assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
 
     let load = json!({"load": "acme"});
-    let (_, pooled) = h.run_json(&open_account(&app, load.clone(), "context")).await;
+    let (_, pooled) = h
+        .run_json(&open_account(&app, load.clone(), "context"))
+        .await;
     assert_eq!(stored(&pooled), "token restored");
     let (_, plain) = h.run_json(&open_account(&app, json!({}), "context")).await;
-    assert_eq!(stored(&plain), "signed out", "a run without load saw the session");
+    assert_eq!(
+        stored(&plain),
+        "signed out",
+        "a run without load saw the session"
+    );
     let (_, own) = h.run_json(&open_account(&app, load, "process")).await;
     assert_eq!(stored(&own), "token restored");
 
@@ -120,24 +129,44 @@ async fn renamed_tampered_rekeyed_and_missing_sessions_are_refused_by_name() {
     let pristine = std::fs::read(dir.join("acme.json")).unwrap();
     std::fs::write(dir.join("other.json"), &pristine).unwrap();
     let renamed = refusal(&h, &app, "other").await;
-    assert!(renamed.contains("session `other` cannot be opened"), "{renamed}");
+    assert!(
+        renamed.contains("session `other` cannot be opened"),
+        "{renamed}"
+    );
     let missing = refusal(&h, &app, "ghost").await;
-    assert!(missing.contains("session `ghost` does not exist"), "{missing}");
-    assert!(refusal(&h, &app, "../acme").await.contains("not a session id"));
+    assert!(
+        missing.contains("session `ghost` does not exist"),
+        "{missing}"
+    );
+    assert!(
+        refusal(&h, &app, "../acme")
+            .await
+            .contains("not a session id")
+    );
 
     let mut file: Value = serde_json::from_slice(&pristine).unwrap();
     let ciphertext = file["sealed"]["ciphertext"].as_str().unwrap().to_owned();
-    let flipped = if ciphertext.starts_with('A') { "B" } else { "A" };
+    let flipped = if ciphertext.starts_with('A') {
+        "B"
+    } else {
+        "A"
+    };
     file["sealed"]["ciphertext"] = Value::String(format!("{flipped}{}", &ciphertext[1..]));
     std::fs::write(dir.join("acme.json"), file.to_string()).unwrap();
     let tampered = refusal(&h, &app, "acme").await;
-    assert!(tampered.contains("session `acme` cannot be opened"), "{tampered}");
+    assert!(
+        tampered.contains("session `acme` cannot be opened"),
+        "{tampered}"
+    );
 
     std::fs::write(dir.join("acme.json"), &pristine).unwrap();
     let h = h
         .restart_with(|c| c.sessions.key_env = Some("HOME".into()))
         .await;
     let rekeyed = refusal(&h, &app, "acme").await;
-    assert!(rekeyed.contains("session `acme` cannot be opened"), "{rekeyed}");
+    assert!(
+        rekeyed.contains("session `acme` cannot be opened"),
+        "{rekeyed}"
+    );
     h.finish().await;
 }

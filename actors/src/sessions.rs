@@ -268,3 +268,6 @@ pub(crate) enum SessionError {
     )]
     KeyUnset { id: String, env: String },
 }
+
+#[cfg(test)]
+mod tests;
