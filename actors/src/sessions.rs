@@ -88,19 +88,27 @@ impl SessionStore {
                 });
             }
         };
+        let mut state = self.decode(id, path, &text)?;
+        let now = chrono::Utc::now().timestamp() as f64;
+        state.cookies.retain(|c| c.expires.is_none_or(|t| t > now));
+        Ok(state)
+    }
+
+    /// A session file's state: parsed, and opened when sealed.
+    fn decode(&self, id: &str, path: PathBuf, text: &str) -> Result<StorageState, SessionError> {
         let corrupt = |reason: String| SessionError::Corrupt {
             id: id.into(),
             path: path.clone(),
             reason,
         };
-        let file: SessionFile = serde_json::from_str(&text).map_err(|e| corrupt(e.to_string()))?;
+        let file: SessionFile = serde_json::from_str(text).map_err(|e| corrupt(e.to_string()))?;
         if file.format != FORMAT {
             return Err(corrupt(format!(
                 "format `{}`, expected `{FORMAT}`",
                 file.format
             )));
         }
-        let mut state = match (self.key(id)?, file.sealed, file.state) {
+        match (self.key(id)?, file.sealed, file.state) {
             (Some(key), Some(sealed), None) => crypto::open(&key, id, &sealed)
                 .map_err(|()| SessionError::Tampered {
                     id: id.into(),
@@ -108,29 +116,20 @@ impl SessionStore {
                 })
                 .and_then(|plain| {
                     serde_json::from_slice(&plain).map_err(|e| corrupt(e.to_string()))
-                })?,
-            (None, None, Some(state)) => state,
-            (Some(_), None, Some(_)) => {
-                return Err(SessionError::Unsealed {
-                    id: id.into(),
-                    path,
-                });
-            }
-            (None, Some(_), None) => {
-                return Err(SessionError::Sealed {
-                    id: id.into(),
-                    path,
-                });
-            }
-            _ => {
-                return Err(corrupt(
-                    "it holds neither a state nor a sealed state".into(),
-                ));
-            }
-        };
-        let now = chrono::Utc::now().timestamp() as f64;
-        state.cookies.retain(|c| c.expires.is_none_or(|t| t > now));
-        Ok(state)
+                }),
+            (None, None, Some(state)) => Ok(state),
+            (Some(_), None, Some(_)) => Err(SessionError::Unsealed {
+                id: id.into(),
+                path: path.clone(),
+            }),
+            (None, Some(_), None) => Err(SessionError::Sealed {
+                id: id.into(),
+                path: path.clone(),
+            }),
+            _ => Err(corrupt(
+                "it holds neither a state nor a sealed state".into(),
+            )),
+        }
     }
 
     /// Saves a session atomically, mode 0600 in a 0700 dir (blocking file I/O).

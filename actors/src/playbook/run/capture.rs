@@ -26,38 +26,10 @@ pub(super) async fn capture(
     for (name, value) in &block.static_headers {
         params.insert(name.clone(), Value::String(bind_str(value, params)));
     }
-    if !block.cookies.is_empty() {
-        let cookies = match export(&ctx.browser, scrubber).await {
-            Ok(state) => state.cookies,
-            Err(e) => {
-                return Some(failed(
-                    ErrorCode::ActionFailed,
-                    format!("capture.cookies: {e}"),
-                ));
-            }
-        };
-        for (i, wanted) in block.cookies.iter().enumerate() {
-            let found = cookies.iter().find(|c| {
-                c.name == wanted.name
-                    && !c.value.is_empty()
-                    && (wanted.domain.is_empty() || domain_matches(&c.domain, &wanted.domain))
-            });
-            let Some(cookie) = found else {
-                let within = match wanted.domain.is_empty() {
-                    true => String::new(),
-                    false => format!(" for domain {}", wanted.domain),
-                };
-                return Some(failed(
-                    ErrorCode::ActionFailed,
-                    format!(
-                        "capture.cookies[{i}]: required cookie `{}` not found{within}",
-                        wanted.name
-                    ),
-                ));
-            };
-            protect_value(scrubber, &wanted.store_as, &cookie.value);
-            params.insert(wanted.store_as.clone(), Value::String(cookie.value.clone()));
-        }
+    if !block.cookies.is_empty()
+        && let Some(outcome) = capture_cookies(ctx, block, params).await
+    {
+        return Some(outcome);
     }
     for (i, wanted) in block.storage.iter().enumerate() {
         let session = wanted.scope == StorageScope::Session;
@@ -82,6 +54,47 @@ pub(super) async fn capture(
         };
         protect_value(scrubber, &wanted.store_as, &value);
         params.insert(wanted.store_as.clone(), Value::String(value));
+    }
+    None
+}
+
+/// The block's cookies, from the run's browser context.
+async fn capture_cookies(
+    ctx: &DriverContext,
+    block: &CaptureBlock,
+    params: &mut BTreeMap<String, Value>,
+) -> Option<DriverOutcome> {
+    let scrubber = &ctx.record.scrubber;
+    let cookies = match export(&ctx.browser, scrubber).await {
+        Ok(state) => state.cookies,
+        Err(e) => {
+            return Some(failed(
+                ErrorCode::ActionFailed,
+                format!("capture.cookies: {e}"),
+            ));
+        }
+    };
+    for (i, wanted) in block.cookies.iter().enumerate() {
+        let found = cookies.iter().find(|c| {
+            c.name == wanted.name
+                && !c.value.is_empty()
+                && (wanted.domain.is_empty() || domain_matches(&c.domain, &wanted.domain))
+        });
+        let Some(cookie) = found else {
+            let within = match wanted.domain.is_empty() {
+                true => String::new(),
+                false => format!(" for domain {}", wanted.domain),
+            };
+            return Some(failed(
+                ErrorCode::ActionFailed,
+                format!(
+                    "capture.cookies[{i}]: required cookie `{}` not found{within}",
+                    wanted.name
+                ),
+            ));
+        };
+        protect_value(scrubber, &wanted.store_as, &cookie.value);
+        params.insert(wanted.store_as.clone(), Value::String(cookie.value.clone()));
     }
     None
 }
