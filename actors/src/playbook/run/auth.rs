@@ -113,9 +113,11 @@ async fn restored(
     let url = login_url
         .map(str::to_owned)
         .or_else(|| ctx.record.status().last_url.clone());
-    if let Some(url) = url {
-        open(ctx, url).await?;
-    }
+    // Nowhere to look (no login_url, no page yet): the signs cannot be checked.
+    let Some(url) = url else {
+        return Ok(false);
+    };
+    open(ctx, url).await?;
     let signed_in = signed_in(ctx, auth.success.as_ref()).await?;
     let message = match signed_in {
         true => format!("auth: signed in with saved session `{id}`"),
