@@ -59,6 +59,10 @@ pub use pilothouse_actors::{
     parse_playbook_with_format, parse_yaml_value, playbook_yaml_format,
 };
 pub use pilothouse_actors::{ApiCall, ApiCookies, ApiResponse, HeaderValue, ResponseMode};
+pub use pilothouse_actors::{
+    AuthBlock, AuthMode, AuthSuccess, CaptureBlock, CookieCapture, SessionSpec, SessionsConfig,
+    StorageCapture, StorageScope,
+};
 pub use pilothouse_actors::{ClaimedRun, EnqueueError, NewRun, SharedCancel, SharedRuns};
 pub use pilothouse_actors::{ExportedPlaybook, export_playbook};
 

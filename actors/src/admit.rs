@@ -10,7 +10,7 @@
 //! The checks themselves: `admit/validate.rs` (drivers, actions, URLs, selectors),
 //! `admit/ceilings.rs` (the server's `[limits]`), `admit/narrowing.rs` (allow-lists that must
 //! meet), `admit/playbook.rs`, `admit/downloads.rs`, `admit/api_steps.rs` (`api_request`,
-//! `llm_extract`).
+//! `llm_extract`), `admit/session.rs` (saved sessions).
 
 use crate::config::{Config, LimitsConfig, RecordingConfig};
 use crate::guard::{narrow, within_floor};
@@ -25,6 +25,7 @@ mod ceilings;
 mod downloads;
 mod narrowing;
 mod playbook;
+mod session;
 mod validate;
 
 use validate::Validator;
@@ -79,6 +80,7 @@ impl RunRequest {
         v.domain_patterns(&self.guardrails);
         v.limits(self);
         v.downloads(&self.downloads);
+        v.session(&self.session, config);
         v.viewport(self.viewport);
         v.finish().map(|()| routed.unwrap_or((None, None)))
     }

@@ -7,6 +7,7 @@
 //! never waits behind a long `wait_for`. The page driver kills its process group when dropped,
 //! which covers the paths where ractor skips `post_stop` (kill, panic).
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,7 +18,7 @@ use tracing::Instrument;
 use crate::event::ActionFailure;
 use crate::page_driver::{
     ActionBounds, ActionOutput, BrowserError, BrowserLauncher, Capture, CloseMode, CloseReport,
-    LaunchSpec, PageDriver,
+    LaunchSpec, PageDriver, StorageState,
 };
 use crate::request::Action;
 use crate::run::ErrorCode;
@@ -52,8 +53,26 @@ pub(crate) enum BrowserMsg {
         url: String,
         reply: RpcReplyPort<Result<Vec<(String, String)>, BrowserError>>,
     },
+    /// Cookies and storage: read them out, restore a saved session, read one storage key. The
+    /// values are secrets bound for the session store or secret parameters, never for events,
+    /// so these replies do not pass the seam's scrub (their errors do).
+    Storage(StorageOp),
     /// End the browser and wait for its processes to exit.
     Close(CloseMode, RpcReplyPort<CloseReport>),
+}
+
+/// A cookies-and-storage call (see [`BrowserMsg::Storage`]).
+pub(crate) enum StorageOp {
+    /// The context's cookies and the localStorage of every origin the run visited.
+    Export(RpcReplyPort<Result<StorageState, BrowserError>>),
+    /// Restore a saved session (its origins count as visited).
+    Restore(Box<StorageState>, RpcReplyPort<Result<(), BrowserError>>),
+    /// The current page's `localStorage` (or `sessionStorage`, `session: true`) value of `key`.
+    Read {
+        session: bool,
+        key: String,
+        reply: RpcReplyPort<Result<Option<String>, BrowserError>>,
+    },
 }
 
 /// Startup arguments of the Browser actor.
@@ -72,6 +91,9 @@ pub(crate) struct BrowserArgs {
 pub(crate) struct BrowserState {
     args: BrowserArgs,
     page: Option<Box<dyn PageDriver>>,
+    /// Origins the page has been on (and those a restored session brought), whose
+    /// localStorage a saved session keeps.
+    origins: BTreeSet<String>,
 }
 
 /// One run's browser.
@@ -87,7 +109,11 @@ impl Actor for BrowserActor {
         _myself: ActorRef<Self::Msg>,
         args: BrowserArgs,
     ) -> Result<Self::State, ActorProcessingErr> {
-        Ok(BrowserState { args, page: None })
+        Ok(BrowserState {
+            args,
+            page: None,
+            origins: BTreeSet::new(),
+        })
     }
 
     async fn handle(
@@ -108,6 +134,7 @@ impl Actor for BrowserActor {
                 reply,
             } => {
                 let result = on_execute(state, &action, bounds).await;
+                note_origin(state, &result);
                 let _ = reply.send(state.args.seam.result(result));
             }
             BrowserMsg::Capture {
@@ -133,15 +160,9 @@ impl Actor for BrowserActor {
                 let _ = reply.send(result.map_err(|e| state.args.seam.error(e)));
             }
             BrowserMsg::Cookies { url, reply } => {
-                let result = match state.page.as_mut() {
-                    Some(page) => {
-                        let read = page.cookies_for(&url);
-                        bounded("cookies", state.args.close_timeout, read).await
-                    }
-                    None => Err(BrowserError::NotRunning),
-                };
-                let _ = reply.send(result.map_err(|e| state.args.seam.error(e)));
+                let _ = reply.send(on_cookies(state, &url).await);
             }
+            BrowserMsg::Storage(op) => on_storage(state, op).await,
             BrowserMsg::Close(mode, reply) => {
                 let _ = reply.send(on_close(state, mode).await);
             }
@@ -213,6 +234,54 @@ async fn on_execute(
     result
 }
 
+/// Cookies and storage, bounded like a capture; errors pass the seam.
+async fn on_storage(state: &mut BrowserState, op: StorageOp) {
+    let limit = state.args.close_timeout;
+    let seam = state.args.seam.clone();
+    let Some(page) = state.page.as_mut() else {
+        let gone = BrowserError::NotRunning;
+        match op {
+            StorageOp::Export(reply) => drop(reply.send(Err(gone))),
+            StorageOp::Restore(_, reply) => drop(reply.send(Err(gone))),
+            StorageOp::Read { reply, .. } => drop(reply.send(Err(gone))),
+        }
+        return;
+    };
+    match op {
+        StorageOp::Export(reply) => {
+            let origins: Vec<String> = state.origins.iter().cloned().collect();
+            let result = bounded(
+                "reading cookies and storage",
+                limit,
+                page.storage_state(&origins),
+            )
+            .await;
+            let _ = reply.send(result.map_err(|e| seam.error(e)));
+        }
+        StorageOp::Restore(saved, reply) => {
+            let result = bounded("restoring a session", limit, page.restore_storage(&saved)).await;
+            state
+                .origins
+                .extend(saved.origins.iter().map(|o| o.origin.clone()));
+            let _ = reply.send(result.map_err(|e| seam.error(e)));
+        }
+        StorageOp::Read {
+            session,
+            key,
+            reply,
+        } => {
+            let result = bounded("reading storage", limit, page.read_storage(session, &key)).await;
+            let _ = reply.send(result.map_err(|e| seam.error(e)));
+        }
+    }
+}
+
+/// `scheme://host[:port]` of an http(s) URL.
+fn origin_of(url: &str) -> Option<String> {
+    let url = url::Url::parse(url).ok()?;
+    matches!(url.scheme(), "http" | "https").then(|| url.origin().ascii_serialization())
+}
+
 async fn on_close(state: &mut BrowserState, mode: CloseMode) -> CloseReport {
     match state.page.take() {
         Some(page) => page.close(mode).await,
@@ -231,4 +300,30 @@ async fn bounded<T>(
     tokio::time::timeout(limit, fut)
         .await
         .unwrap_or(Err(BrowserError::Timeout { what, limit }))
+}
+
+/// Keeps the origin an action landed on, for a session save.
+fn note_origin(
+    state: &mut BrowserState,
+    result: &Result<crate::page_driver::ActionOutput, crate::event::ActionFailure>,
+) {
+    let landed = result.as_ref().ok().and_then(|o| o.url.as_deref());
+    if let Some(origin) = landed.and_then(origin_of) {
+        state.origins.insert(origin);
+    }
+}
+
+/// The cookies the page's context holds for `url`, for an `api_request`.
+async fn on_cookies(
+    state: &mut BrowserState,
+    url: &str,
+) -> Result<Vec<(String, String)>, BrowserError> {
+    let result = match state.page.as_mut() {
+        Some(page) => {
+            let read = page.cookies_for(url);
+            bounded("cookies", state.args.close_timeout, read).await
+        }
+        None => Err(BrowserError::NotRunning),
+    };
+    result.map_err(|e| state.args.seam.error(e))
 }

@@ -16,6 +16,7 @@ mod screenshot;
 mod scripts;
 mod settings;
 mod settle;
+mod storage;
 
 use std::time::Instant;
 
@@ -25,7 +26,7 @@ use futures::future::BoxFuture;
 use crate::event::ActionFailure;
 use crate::page_driver::{
     ActionBounds, ActionOutput, BrowserError, BrowserLauncher, Capture, CloseMode, CloseReport,
-    LaunchSpec, PageDriver, RunEgress,
+    LaunchSpec, PageDriver, RunEgress, StorageState,
 };
 use crate::proxy::GuardProxy;
 use crate::request::Action;
@@ -228,6 +229,37 @@ impl PageDriver for ChromiumSession {
 
     fn close(self: Box<Self>, mode: CloseMode) -> BoxFuture<'static, CloseReport> {
         Box::pin(self.close_inner(mode))
+    }
+
+    fn storage_state<'a>(
+        &'a mut self,
+        origins: &'a [String],
+    ) -> BoxFuture<'a, Result<StorageState, BrowserError>> {
+        Box::pin(async move {
+            let result = self.run_page.storage_state(origins).await;
+            result.map_err(|e| self.call_error(e))
+        })
+    }
+
+    fn restore_storage<'a>(
+        &'a mut self,
+        state: &'a StorageState,
+    ) -> BoxFuture<'a, Result<(), BrowserError>> {
+        Box::pin(async move {
+            let result = self.run_page.restore_storage(state).await;
+            result.map_err(|e| self.call_error(e))
+        })
+    }
+
+    fn read_storage<'a>(
+        &'a mut self,
+        session: bool,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, BrowserError>> {
+        Box::pin(async move {
+            let result = self.run_page.read_storage(session, key).await;
+            result.map_err(|e| self.call_error(e))
+        })
     }
 
     fn pid(&self) -> Option<u32> {

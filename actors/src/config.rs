@@ -12,6 +12,7 @@ mod env;
 mod guardrails;
 mod limits;
 mod server;
+mod sessions;
 mod store;
 pub(crate) mod upload_backends;
 
@@ -20,6 +21,7 @@ pub use browser::BrowserConfig;
 pub use guardrails::GuardrailFloor;
 pub use limits::LimitsConfig;
 pub use server::{API_KEY_ENV, ServerConfig};
+pub use sessions::SessionsConfig;
 pub use store::{StoreBackend, StoreConfig};
 
 /// Checks `[recording] upload_url`'s scheme and shape (at config validation, and again when
@@ -87,6 +89,8 @@ pub struct Config {
     pub browser: BrowserConfig,
     /// Where runs are kept: files for one node, PostgreSQL for several.
     pub store: StoreConfig,
+    /// Saved browser sessions: their dir and the key they are sealed with.
+    pub sessions: SessionsConfig,
 }
 
 /// Playbook runs.
@@ -294,6 +298,7 @@ impl Default for Config {
             guardrails: GuardrailFloor::default(),
             browser: BrowserConfig::default(),
             store: StoreConfig::default(),
+            sessions: SessionsConfig::default(),
         }
     }
 }

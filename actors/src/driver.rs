@@ -26,10 +26,13 @@ pub(crate) enum DriverOutcome {
     Interrupted,
 }
 
-/// What a driver can use: the run's router and record, the configuration, the model client.
+/// What a driver can use: the run's router and record, the configuration, the model client,
+/// and its Browser actor for cookies and storage (saved sessions, `capture`) — never for
+/// actions, which go through the router.
 #[derive(Clone)]
 pub(crate) struct DriverContext {
     pub(crate) router: RouterHandle,
+    pub(crate) browser: ActorRef<crate::browser::BrowserMsg>,
     pub(crate) record: Arc<RunRecord>,
     pub(crate) config: Arc<crate::config::Config>,
     pub(crate) llm: crate::llm::SharedLlm,

@@ -61,6 +61,7 @@ mod run;
 mod scrub;
 mod selector;
 mod session;
+mod sessions;
 mod store;
 mod supervisor;
 mod yaml;
@@ -73,7 +74,7 @@ pub use command::{
 pub use config::{
     API_KEY_ENV, AgentConfig, BrowserConfig, Config, ConfigError, EngineTimeouts, GuardrailFloor,
     LimitsConfig, ObserveCaps, PlaybookConfig, RecordingConfig, RegistryConfig, RunDefaults,
-    ServerConfig, SettleConfig, StoreBackend, StoreConfig,
+    ServerConfig, SessionsConfig, SettleConfig, StoreBackend, StoreConfig,
 };
 pub use download::{AllowedDownloads, Download, DownloadOutcome, DownloadPolicy, DownloadSink};
 pub use engine::{Engine, StartError};
@@ -84,7 +85,7 @@ pub use handle::{EventsError, OrchestratorHandle, Unavailable};
 pub use index::{ListQuery, RunPage};
 pub use page_driver::{
     ActionBounds, ActionOutput, BrowserError, BrowserLauncher, Capture, CloseMode, CloseReport,
-    LaunchSpec, PageDriver,
+    LaunchSpec, OriginStorage, PageDriver, StorageItem, StorageState, StoredCookie,
 };
 #[cfg(feature = "postgres")]
 pub use pg::PgStore;
@@ -101,6 +102,10 @@ pub use request::{
     HeaderValue, InvalidRequest, Isolation, Limits, OnFailure, ParamType, Parameter, Playbook,
     PlaybookGuardrails, PlaybookSpec, RecordingSpec, ResponseMode, RunRequest, ScrollDirection,
     Secret, SelectorSpec, Step, StuckSpec, TaskKind, Verify, Viewport, WaitState,
+};
+pub use request::{
+    AuthBlock, AuthMode, AuthSuccess, CaptureBlock, CookieCapture, SessionSpec, StorageCapture,
+    StorageScope,
 };
 pub use run::{
     ErrorCode, FinalizeError, RecordingInfo, RecoveryInfo, RouteInfo, RunError, RunId, RunOutcome,

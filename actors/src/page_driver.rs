@@ -13,8 +13,10 @@ use crate::request::{Action, Viewport};
 use crate::run::RunId;
 
 mod error;
+mod storage_state;
 
 pub use error::BrowserError;
+pub use storage_state::{OriginStorage, StorageItem, StorageState, StoredCookie};
 
 /// Everything needed to launch one run's browser.
 #[derive(Clone, Debug)]
@@ -201,6 +203,36 @@ pub trait PageDriver: Send + 'static {
         Box::pin(async { Err(BrowserError::Cdp("this browser cannot read cookies".into())) })
     }
 
+    /// The cookies of the run's browser context and the localStorage of `origins`: what a
+    /// saved session holds. Drivers without storage answer an error.
+    fn storage_state<'a>(
+        &'a mut self,
+        origins: &'a [String],
+    ) -> BoxFuture<'a, Result<StorageState, BrowserError>> {
+        let _ = origins;
+        Box::pin(async { Err(no_storage()) })
+    }
+
+    /// Puts a saved session's cookies and localStorage into the run's browser context, before
+    /// its first action.
+    fn restore_storage<'a>(
+        &'a mut self,
+        state: &'a StorageState,
+    ) -> BoxFuture<'a, Result<(), BrowserError>> {
+        let _ = state;
+        Box::pin(async { Err(no_storage()) })
+    }
+
+    /// The current page's `localStorage` (or `sessionStorage`) value of `key`, if any.
+    fn read_storage<'a>(
+        &'a mut self,
+        session: bool,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, BrowserError>> {
+        let _ = (session, key);
+        Box::pin(async { Err(no_storage()) })
+    }
+
     /// Leaves the page on `about:blank` (after a guardrail refused where it landed).
     fn blank(&mut self) -> BoxFuture<'_, Result<(), BrowserError>>;
 
@@ -210,6 +242,11 @@ pub trait PageDriver: Send + 'static {
 
     /// The browser's main process id, for tests and orphan sweeps.
     fn pid(&self) -> Option<u32>;
+}
+
+/// What a driver without cookies and storage answers.
+fn no_storage() -> BrowserError {
+    BrowserError::Cdp("this browser keeps no cookies or storage Pilothouse can read".into())
 }
 
 #[cfg(test)]

@@ -18,7 +18,9 @@ mod driver_wire;
 mod guardrails;
 mod isolation;
 mod playbook;
+mod playbook_auth;
 mod playbook_wire;
+mod session;
 
 pub use action::{Action, ExtractMode, ScrollDirection, Secret, WaitState};
 pub(crate) use action::{clip, map_strings};
@@ -36,6 +38,10 @@ pub use isolation::Isolation;
 pub use playbook::{
     OnFailure, ParamType, Parameter, Playbook, PlaybookGuardrails, SelectorSpec, Step, Verify,
 };
+pub use playbook_auth::{
+    AuthBlock, AuthMode, AuthSuccess, CaptureBlock, CookieCapture, StorageCapture, StorageScope,
+};
+pub use session::SessionSpec;
 
 /// A run to execute: what drives it, where it may go, and its limits.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -72,6 +78,10 @@ pub struct RunRequest {
     /// its own); unset: the config's `[browser] isolation`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub isolation: Option<Isolation>,
+    /// A saved session to restore before the first action and/or to save when the run
+    /// completes (`{"load": "ID", "save": "ID"}`).
+    #[serde(default, skip_serializing_if = "SessionSpec::is_empty")]
+    pub session: SessionSpec,
 }
 
 /// What decides a run's actions. Tagged by `type`: `script`, `agent`, `playbook` or `auto`.

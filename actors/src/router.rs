@@ -301,7 +301,8 @@ fn finish_step(
     state.record.emit(EventKind::Action {
         step,
         action: action.name().to_owned(),
-        input: action.summary(),
+        // A step may carry a captured secret as a parameter (`{session_cookie}`).
+        input: state.record.scrubber.scrub(&action.summary()),
         duration_ms: elapsed.as_millis() as u64,
         success: output.is_ok(),
         result: output

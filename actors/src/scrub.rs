@@ -20,11 +20,16 @@
 //! characters. A shorter prefix is left alone: it no longer identifies the value, and matching
 //! fewer characters would start erasing ordinary page text.
 //!
+//! Values that turn up during a run — a saved session's cookies and storage restored into it,
+//! values a playbook's `capture` block reads — are added with [`Scrubber::add`] before anything
+//! can read them back; every holder of the run's scrubber sees them from then on.
+//!
 //! Not covered (a page that knows the value can always transform it): case changes (CSS
 //! `text-transform`), suffixes, double encodings (`%2526`), hashes, and encodings not listed.
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::{PoisonError, RwLock, RwLockReadGuard};
 
 use base64::Engine as _;
 use serde_json::Value;
@@ -39,17 +44,20 @@ pub const MIN_PREFIX_CHARS: usize = 6;
 /// Base64 characters of a credential's encoding that identify it.
 const MIN_BASE64_CHARS: usize = 8;
 
-/// Replaces credential values in page-derived text. Cheap to clone; `Debug` shows no value.
-#[derive(Clone, Default)]
+/// Replaces credential values in page-derived text. Shared behind an `Arc`; `Debug` shows no
+/// value.
+#[derive(Default)]
 pub struct Scrubber {
-    /// Longest value first, so a credential that contains another is replaced whole.
-    secrets: Vec<Pattern>,
+    /// Longest value first, so a credential that contains another is replaced whole. Only
+    /// [`Scrubber::add`] writes, and never while a scrub holds the lock across an `.await`
+    /// (there is none).
+    secrets: RwLock<Vec<Pattern>>,
 }
 
 impl fmt::Debug for Scrubber {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Scrubber")
-            .field("credentials", &self.secrets.len())
+            .field("credentials", &self.patterns().len())
             .finish()
     }
 }
@@ -63,24 +71,47 @@ impl Scrubber {
             .map(|(name, secret)| Pattern::new(name, secret.expose()))
             .collect();
         secrets.sort_by_key(|p| std::cmp::Reverse(p.chars.len()));
-        Self { secrets }
+        Self {
+            secrets: RwLock::new(secrets),
+        }
+    }
+
+    /// Adds a secret found during the run (a restored session's value, a captured one) under
+    /// `name`; empty values and values already known are ignored.
+    pub(crate) fn add(&self, name: &str, value: &str) {
+        if value.is_empty() {
+            return;
+        }
+        let mut secrets = self.secrets.write().unwrap_or_else(PoisonError::into_inner);
+        if secrets
+            .iter()
+            .any(|p| p.chars.iter().copied().eq(value.chars()))
+        {
+            return;
+        }
+        secrets.push(Pattern::new(name, value));
+        secrets.sort_by_key(|p| std::cmp::Reverse(p.chars.len()));
+    }
+
+    fn patterns(&self) -> RwLockReadGuard<'_, Vec<Pattern>> {
+        self.secrets.read().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// True when there is nothing to scrub.
     pub fn is_empty(&self) -> bool {
-        self.secrets.is_empty()
+        self.patterns().is_empty()
     }
 
     /// True when `text` carries a credential (or an identifying prefix) in any encoding.
     pub fn finds(&self, text: &str) -> bool {
-        self.secrets.iter().any(|p| !p.spans(text).is_empty())
+        self.patterns().iter().any(|p| !p.spans(text).is_empty())
     }
 
     /// `text` with every credential, in every encoding and identifying prefix, replaced by
     /// `[credential:name]`.
     pub fn scrub(&self, text: &str) -> String {
         let mut text = std::borrow::Cow::Borrowed(text);
-        for pattern in &self.secrets {
+        for pattern in self.patterns().iter() {
             let spans = pattern.spans(&text);
             if spans.is_empty() {
                 continue;

@@ -9,6 +9,7 @@ pub mod devtools;
 pub mod env;
 pub mod eventually;
 pub mod harness;
+pub mod login_site;
 pub mod logs;
 pub mod model;
 pub mod postgres;

@@ -4,7 +4,7 @@
 
 use super::Validator;
 use crate::config::Config;
-use crate::request::{GuardrailSpec, Playbook, PlaybookSpec};
+use crate::request::{AuthMode, GuardrailSpec, Playbook, PlaybookSpec};
 
 impl Validator<'_> {
     /// A playbook driver: the playbook loads and is valid, the parameters satisfy it, its
@@ -59,6 +59,36 @@ impl Validator<'_> {
             self.errors.extend(errors);
         }
         self.playbook_steps(prefix, playbook);
+        self.playbook_login(prefix, playbook);
+    }
+
+    /// A `form_login` block signs in with the request's `username` (or `email`) and
+    /// `password` credentials: they must be there.
+    fn playbook_login(&mut self, prefix: &str, playbook: &Playbook) {
+        let form_login = playbook
+            .auth
+            .as_ref()
+            .is_some_and(|a| a.mode == AuthMode::FormLogin);
+        if !form_login {
+            return;
+        }
+        let has = |name: &str| self.credentials.contains_key(name);
+        let mut missing = Vec::new();
+        if !has("username") && !has("email") {
+            missing.push("`username` (or `email`)");
+        }
+        if !has("password") {
+            missing.push("`password`");
+        }
+        if !missing.is_empty() {
+            self.push(
+                format!("{prefix}auth"),
+                format!(
+                    "mode form_login signs in with the request's credentials; add {} to                      `credentials`",
+                    missing.join(" and ")
+                ),
+            );
+        }
     }
 
     /// A playbook's steps: their own waits within the ceiling, their credentials present.

@@ -3,8 +3,10 @@
 //! DevTools connection ended — so a crash fails the run at once instead of at a timeout.
 //! Shared by a run's own browser and a pooled browser context.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
+use chromiumoxide::cdp::browser_protocol::browser::BrowserContextId;
+use chromiumoxide::cdp::browser_protocol::page::ScriptIdentifier;
 use chromiumoxide::cdp::browser_protocol::target::EventTargetCrashed;
 use chromiumoxide::{Browser, Page};
 use futures::StreamExt;
@@ -13,9 +15,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::cdp::crashed;
 use super::settings::Settings;
+use super::storage::{self, StorageTarget};
 use super::{actions, downloads::Downloads, screenshot};
 use crate::event::ActionFailure;
-use crate::page_driver::{ActionBounds, ActionOutput, Capture, LaunchSpec};
+use crate::page_driver::{ActionBounds, ActionOutput, Capture, LaunchSpec, StorageState};
 use crate::request::Action;
 use crate::run::ErrorCode;
 
@@ -28,6 +31,12 @@ pub(super) struct RunPage {
     /// Cancelled when the browser's DevTools connection ends.
     browser_gone: CancellationToken,
     watch: JoinHandle<()>,
+    /// The page's browser, and its context there (`None`: a browser of its own), for cookies.
+    browser: Arc<Browser>,
+    context: Option<BrowserContextId>,
+    /// localStorage seeding scripts of a restored session, by origin, until an action lands
+    /// there.
+    seeds: Mutex<Vec<(String, ScriptIdentifier)>>,
 }
 
 impl Drop for RunPage {
@@ -66,12 +75,96 @@ impl RunPage {
             renderer_crashed,
             browser_gone,
             watch,
+            browser: browser.clone(),
+            context: None,
+            seeds: Mutex::new(Vec::new()),
         })
+    }
+
+    /// The page lives in this browser context of a shared Chromium.
+    pub(super) fn in_context(mut self, context: BrowserContextId) -> Self {
+        self.context = Some(context);
+        self
+    }
+
+    fn storage_target(&self) -> Result<StorageTarget<'_>, String> {
+        if self.is_crashed() {
+            return Err("the page crashed".into());
+        }
+        Ok(StorageTarget {
+            browser: &self.browser,
+            context: self.context.clone(),
+            page: &self.page,
+        })
+    }
+
+    /// The context's cookies and the localStorage of `origins`.
+    pub(super) async fn storage_state(&self, origins: &[String]) -> Result<StorageState, String> {
+        storage::export(self.storage_target()?, origins).await
+    }
+
+    /// Restores a saved session into the page's context.
+    pub(super) async fn restore_storage(&self, state: &StorageState) -> Result<(), String> {
+        let seeds = storage::restore(self.storage_target()?, state).await?;
+        self.seeds
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend(seeds);
+        Ok(())
+    }
+
+    /// Removes the seeding scripts of the origin an action landed on: it is seeded.
+    async fn seeded(&self, url: &str) {
+        let Some(origin) = url::Url::parse(url)
+            .ok()
+            .map(|u| u.origin().ascii_serialization())
+        else {
+            return;
+        };
+        let done: Vec<ScriptIdentifier> = {
+            let mut seeds = self.seeds.lock().unwrap_or_else(PoisonError::into_inner);
+            let (done, left) = std::mem::take(&mut *seeds)
+                .into_iter()
+                .partition(|(o, _)| *o == origin);
+            *seeds = left;
+            done.into_iter().map(|(_, id)| id).collect()
+        };
+        for id in done {
+            storage::unseed(&self.page, id).await;
+        }
+    }
+
+    /// The current page's storage value of `key`.
+    pub(super) async fn read_storage(
+        &self,
+        session: bool,
+        key: &str,
+    ) -> Result<Option<String>, String> {
+        self.storage_target()?;
+        storage::read(&self.page, session, key).await
     }
 
     /// Runs one action; a crash of the renderer or the browser ends it at once as
     /// `BROWSER_CRASHED`.
     pub(super) async fn execute(
+        &self,
+        action: &Action,
+        bounds: ActionBounds,
+    ) -> Result<ActionOutput, ActionFailure> {
+        let result = self.execute_raced(action, bounds).await;
+        if let Ok(ActionOutput { url: Some(url), .. }) = &result
+            && !self
+                .seeds
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .is_empty()
+        {
+            self.seeded(url).await;
+        }
+        result
+    }
+
+    async fn execute_raced(
         &self,
         action: &Action,
         bounds: ActionBounds,

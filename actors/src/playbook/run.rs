@@ -4,6 +4,8 @@
 //! to the agent driver with a bounded step budget and a prompt that says what failed, where,
 //! and what was left to do.
 
+mod auth;
+mod capture;
 mod verify;
 
 use std::collections::BTreeMap;
@@ -78,6 +80,14 @@ impl PlaybookDriver {
             return outcome;
         }
         note_reference_keys(&ctx, &playbook);
+        if let Some(outcome) = auth::sign_in(&ctx, &playbook, &params).await {
+            return outcome;
+        }
+        if let Some(block) = &playbook.capture
+            && let Some(outcome) = capture::capture(&ctx, block, &mut params).await
+        {
+            return outcome;
+        }
         for (i, step) in playbook.steps.iter().enumerate() {
             let n = i + 1;
             let step = match inject(bind_step(step, &params), i, &playbook.parameters, &params) {

@@ -33,34 +33,99 @@ impl Playbook {
                 push("start_url".into(), format!("unknown parameter `{{{r}}}`"));
             }
         }
+        self.auth_problems(&known, &mut push);
+        known.extend(self.capture_problems(&mut push));
         for (i, step) in self.steps.iter().enumerate() {
             step_problems(&format!("steps[{i}]"), step, &known, &mut push);
             if let Some(name) = &step.store_as {
                 known.push(name.clone());
             }
         }
-        self.later_work(&mut push);
         self.inject_problems(&mut push);
         out
     }
 
-    /// The reference's `auth` and `capture` blocks: refused until logins are supported.
-    fn later_work(&self, push: &mut impl FnMut(String, String)) {
-        if self.auth.is_some() {
+    /// The `auth` block: a sign-in page that is a URL (or `{param}`s of one), a valid session
+    /// id, success checks with a bound. `known`: the parameters so far.
+    fn auth_problems(&self, known: &[String], push: &mut impl FnMut(String, String)) {
+        let Some(auth) = &self.auth else { return };
+        let mut refs = Vec::new();
+        references(&Value::String(auth.login_url.clone()), &mut refs);
+        for r in refs.iter().filter(|r| !known.contains(r)) {
             push(
-                "auth".into(),
-                "login blocks are not supported yet; remove `auth` (a playbook with \
-                 `auth_required: true` and no `auth` block runs as it is: sign in with `type` \
-                 steps and a `credential_ref`)"
-                    .into(),
+                "auth.login_url".into(),
+                format!("unknown parameter `{{{r}}}`"),
             );
         }
-        if self.capture.is_some() {
+        let url = &auth.login_url;
+        if refs.is_empty() && !url.is_empty() && url::Url::parse(url).is_err() {
             push(
-                "capture".into(),
-                "capturing cookies and storage is not supported yet; remove `capture`".into(),
+                "auth.login_url".into(),
+                format!("`{url}` is not an absolute URL"),
             );
         }
+        if let Some(id) = auth.session_id.as_deref().filter(|id| !id.contains('{'))
+            && let Err(message) = crate::sessions::check_id(id)
+        {
+            push("auth.session_id".into(), message);
+        }
+        if auth.session_id.is_none()
+            && let Err(message) = crate::sessions::check_id(&self.id)
+        {
+            push(
+                "auth.session_id".into(),
+                format!("the playbook's id is the session id: {message}; set auth.session_id"),
+            );
+        }
+        let Some(success) = &auth.success else { return };
+        if success.timeout_ms == 0 {
+            push(
+                "auth.success.timeout_ms".into(),
+                "must be at least 1".into(),
+            );
+        }
+        if let Some(selector) = &success.element_visible
+            && let Err(message) = check_selector(selector)
+        {
+            push("auth.success.element_visible".into(), message);
+        }
+    }
+
+    /// The `capture` block; returns the parameter names it adds (`store_as`, static headers).
+    fn capture_problems(&self, push: &mut impl FnMut(String, String)) -> Vec<String> {
+        let Some(capture) = &self.capture else {
+            return Vec::new();
+        };
+        let mut names = Vec::new();
+        let mut name = |field: String, store_as: &str, push: &mut dyn FnMut(String, String)| {
+            if !is_param_name(store_as) {
+                push(
+                    field,
+                    format!("`{store_as}` is not a parameter name (letters, digits, `_`)"),
+                );
+            }
+            names.push(store_as.to_owned());
+        };
+        for (i, c) in capture.cookies.iter().enumerate() {
+            if c.name.trim().is_empty() {
+                push(
+                    format!("capture.cookies[{i}].name"),
+                    "must not be empty".into(),
+                );
+            }
+            name(format!("capture.cookies[{i}].store_as"), &c.store_as, push);
+        }
+        for (i, s) in capture.storage.iter().enumerate() {
+            if s.key.is_empty() {
+                push(
+                    format!("capture.storage[{i}].key"),
+                    "must not be empty".into(),
+                );
+            }
+            name(format!("capture.storage[{i}].store_as"), &s.store_as, push);
+        }
+        names.extend(capture.static_headers.keys().cloned());
+        names
     }
 
     /// Every `inject_into` names a step that exists and a place in it that takes a value.

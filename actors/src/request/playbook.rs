@@ -11,7 +11,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{GuardrailSpec, StuckSpec, TaskKind};
+use super::{AuthBlock, CaptureBlock, GuardrailSpec, StuckSpec, TaskKind};
 
 /// `parameters[].required`'s default.
 fn yes() -> bool {
@@ -96,13 +96,12 @@ pub struct Playbook {
     /// with the run; a playbook without an `auth` block runs without a login step.
     #[serde(default = "yes")]
     pub auth_required: bool,
-    /// The reference's login block: accepted in shape, refused by validation until logins are
-    /// supported.
+    /// The reference's sign-in block (`request/playbook_auth.rs`): run before the steps.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub auth: Option<Value>,
-    /// The reference's cookie and storage capture: refused by validation until supported.
+    pub auth: Option<AuthBlock>,
+    /// Cookies and storage values read after `auth` into secret parameters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub capture: Option<Value>,
+    pub capture: Option<CaptureBlock>,
 }
 
 /// A playbook's own `guardrails`: the reference's keys (`allowed_domains`, `blocked_domains`,

@@ -102,7 +102,8 @@ pub(super) fn record_step(
     state.record.recorder.record_action(ActionEntry {
         step,
         action: action.name().to_owned(),
-        input: action.summary(),
+        // A step may carry a captured secret as a parameter (`{session_cookie}`).
+        input: state.record.scrubber.scrub(&action.summary()),
         params: serde_json::to_value(action)
             .ok()
             .map(|v| state.record.scrubber.scrub_value(v)),

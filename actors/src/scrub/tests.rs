@@ -238,3 +238,19 @@ fn a_large_text_is_scrubbed_in_one_pass() {
     assert!(clean.ends_with("[credential:pw]"));
     assert!(started.elapsed() < std::time::Duration::from_secs(20));
 }
+
+#[test]
+fn values_added_during_a_run_are_scrubbed_from_then_on() {
+    let scrubber = Scrubber::new(&BTreeMap::new());
+    assert!(scrubber.is_empty());
+    scrubber.add("session cookie sid", "sid-value-0042");
+    scrubber.add("again", "sid-value-0042");
+    scrubber.add("empty", "");
+    let scrubbed = scrubber.scrub("c=sid-value-0042; x=c2lkLXZhbHVlLTAwNDI=");
+    assert!(
+        scrubbed
+            .starts_with("c=[credential:session cookie sid]; x=[credential:session cookie sid]"),
+        "{scrubbed}"
+    );
+    assert!(format!("{scrubber:?}").contains("credentials: 1"));
+}

@@ -28,6 +28,7 @@ use crate::recording::RECORDING_DIR;
 use crate::request::{DriverSpec, Isolation, RunRequest, TaskKind};
 use crate::router::{RouterActor, RouterArgs, RouterMsg};
 use crate::run::{ErrorCode, RunError, RunOutcome, RunState};
+use crate::sessions::{self, SessionStore};
 
 /// Spawns the run's children, starts its deadline and its driver task. A Chromium that cannot
 /// be found ends the run with `SETUP_FAILED` before anything is spawned.
@@ -56,6 +57,7 @@ pub(super) async fn on_start(
     state.tasks.push(spawn_deadline(&record));
     let ctx = DriverContext {
         router: RouterHandle::new(router, record.clone()),
+        browser: browser.clone(),
         record,
         config: state.args.config.clone(),
         llm: state.args.llm.clone(),
@@ -260,6 +262,57 @@ async fn launch_and_drive(browser: ActorRef<BrowserMsg>, ctx: DriverContext) -> 
             return DriverOutcome::Finished(RunOutcome::failed(error));
         }
     }
+    if let Some(outcome) = restore_session(&ctx).await {
+        return outcome;
+    }
     record.set_state(RunState::Running);
-    driver_for(&record.request).run(ctx).await
+    let outcome = driver_for(&record.request).run(ctx.clone()).await;
+    save_session(&ctx, outcome).await
+}
+
+/// Restores the request's `session.load` before the first action; `Some` ends the run with
+/// `SETUP_FAILED` naming the session (admission checked it, but the file may have changed or
+/// gone since, or another node admitted the run).
+async fn restore_session(ctx: &DriverContext) -> Option<DriverOutcome> {
+    let id = ctx.record.request.session.load.as_deref()?;
+    let store = SessionStore::new(&ctx.config.sessions);
+    match sessions::browser::restore(&store, id, &ctx.browser, &ctx.record.scrubber).await {
+        Ok(_) => {
+            ctx.record
+                .log("info", &format!("restored saved session `{id}`"));
+            None
+        }
+        Err(message) => Some(DriverOutcome::Finished(RunOutcome::failed(RunError::new(
+            ErrorCode::SetupFailed,
+            format!("session.load: {message}"),
+        )))),
+    }
+}
+
+/// Saves the run's session as `session.save` once it completed; a run that did not complete
+/// keeps the saved session it had. A session that cannot be saved fails the run.
+async fn save_session(ctx: &DriverContext, outcome: DriverOutcome) -> DriverOutcome {
+    let Some(id) = ctx.record.request.session.save.as_deref() else {
+        return outcome;
+    };
+    let completed =
+        matches!(&outcome, DriverOutcome::Finished(o) if o.state == RunState::Completed);
+    if !completed {
+        ctx.record.log(
+            "info",
+            &format!("session `{id}` not saved: the run did not complete"),
+        );
+        return outcome;
+    }
+    let store = SessionStore::new(&ctx.config.sessions);
+    match sessions::browser::save(&store, id, &ctx.browser, &ctx.record.scrubber).await {
+        Ok(()) => {
+            ctx.record.log("info", &format!("saved session `{id}`"));
+            outcome
+        }
+        Err(message) => DriverOutcome::Finished(RunOutcome::failed(RunError::new(
+            ErrorCode::ActionFailed,
+            format!("session.save: {message}"),
+        ))),
+    }
 }

@@ -16,7 +16,7 @@ use crate::chromium::run_page::RunPage;
 use crate::event::ActionFailure;
 use crate::page_driver::{
     ActionBounds, ActionOutput, BrowserError, Capture, CloseMode, CloseReport, LaunchSpec,
-    PageDriver, RunEgress,
+    PageDriver, RunEgress, StorageState,
 };
 use crate::proxy::GuardProxy;
 use crate::request::Action;
@@ -89,6 +89,7 @@ impl Spare {
                 .await
                 .map_err(|e| format!("cannot set the run's viewport: {e}"))?;
         }
+        let context_id = context.clone();
         let scope = Scope {
             context,
             page: page.clone(),
@@ -101,7 +102,7 @@ impl Spare {
         )
         .await?;
         let run_page = RunPage::new(&self.browser, page, spec, downloads, self.dead.clone());
-        driver.run_page = Some(run_page.await?);
+        driver.run_page = Some(run_page.await?.in_context(context_id));
         Ok(driver)
     }
 }
@@ -223,6 +224,37 @@ impl PageDriver for ContextDriver {
 
     fn close(self: Box<Self>, mode: CloseMode) -> BoxFuture<'static, CloseReport> {
         Box::pin(self.close_inner(mode))
+    }
+
+    fn storage_state<'a>(
+        &'a mut self,
+        origins: &'a [String],
+    ) -> BoxFuture<'a, Result<StorageState, BrowserError>> {
+        Box::pin(async move {
+            let result = self.page().storage_state(origins).await;
+            result.map_err(|e| self.call_error(e))
+        })
+    }
+
+    fn restore_storage<'a>(
+        &'a mut self,
+        state: &'a StorageState,
+    ) -> BoxFuture<'a, Result<(), BrowserError>> {
+        Box::pin(async move {
+            let result = self.page().restore_storage(state).await;
+            result.map_err(|e| self.call_error(e))
+        })
+    }
+
+    fn read_storage<'a>(
+        &'a mut self,
+        session: bool,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, BrowserError>> {
+        Box::pin(async move {
+            let result = self.page().read_storage(session, key).await;
+            result.map_err(|e| self.call_error(e))
+        })
     }
 
     fn pid(&self) -> Option<u32> {

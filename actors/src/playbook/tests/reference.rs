@@ -293,12 +293,12 @@ fn malformed_reference_files_name_the_field_and_where() {
 }
 
 #[test]
-fn later_work_is_refused_naming_the_step() {
+fn login_urls_and_key_presses_are_checked() {
     let head = "id: x\nsteps:\n  - action: goto\n    params: {url: 'https://a.test/'}\n";
     assert_problem(
-        &format!("auth:\n  mode: form_login\n{head}"),
-        "auth",
-        &["not supported yet"],
+        &format!("auth:\n  mode: form_login\n  login_url: '{{site}}/login'\n{head}"),
+        "auth.login_url",
+        &["unknown parameter `{site}`"],
     );
     assert_problem(
         &format!("{head}  - action: key_press\n    params: {{}}\n"),
@@ -380,5 +380,36 @@ fn api_and_model_steps_validate_in_the_references_spelling() {
         &format!("{head}  - action: llm_extract\n    prompt: p\n    schema: {{type: 7}}\n"),
         "steps[0].schema",
         &["not a valid JSON Schema"],
+    );
+}
+
+/// The reference's `auth` and `capture` blocks (its `example_invoice_api_handoff.yaml`, less
+/// the `api_request` step): they parse, and captured names are parameters of the steps.
+#[test]
+fn auth_and_capture_blocks_read_as_the_reference_writes_them() {
+    let yaml = "id: invoices\nname: Invoices\nauth_required: true\nparameters:\n  - name: base_url\n\
+                auth:\n  mode: form_login\n  login_url: \"{base_url}/login\"\n  success:\n    \
+                cookie_present: \"user_session\"\ncapture:\n  cookies:\n    - name: \"user_session\"\n      \
+                store_as: \"session_cookie\"\n  static_headers:\n    FFF-Auth: \"V1.1\"\nsteps:\n  \
+                - action: goto\n    params: {url: \"{base_url}/invoices?s={session_cookie}\"}\n";
+    assert_eq!(problems_of(yaml), Vec::<String>::new());
+    let playbook = parse_yaml(yaml).unwrap();
+    let auth = playbook.auth.unwrap();
+    assert_eq!(auth.mode, crate::request::AuthMode::FormLogin);
+    let success = auth.success.unwrap();
+    assert_eq!(success.cookie_present.as_deref(), Some("user_session"));
+    assert_eq!(success.timeout_ms, 15_000);
+    let capture = playbook.capture.unwrap();
+    assert_eq!(capture.cookies[0].store_as, "session_cookie");
+    assert_eq!(capture.static_headers["FFF-Auth"], "V1.1");
+    assert_problem(
+        &yaml.replace("{session_cookie}", "{cookie}"),
+        "steps[0]",
+        &["unknown parameter `{cookie}`"],
+    );
+    assert_problem(
+        &yaml.replace("mode: form_login", "mode: oauth"),
+        "auth.mode",
+        &["unknown variant `oauth`"],
     );
 }
