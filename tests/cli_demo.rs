@@ -100,6 +100,17 @@ async fn demo_runs_every_example_as_expected() {
     // At least one example shows the guardrail holding, next to runs that completed.
     assert!(summary.contains("GUARDRAIL_BLOCKED"), "{summary}");
     assert!(summary.lines().any(|l| l.contains(" completed ")));
+    // The sign-in playbook signed in once and saved the session; the API playbook, run after
+    // it, restored that session (no second sign-in) and read the invoices with its cookie.
+    assert!(
+        summary.contains(r#"signed_in_as="Signed in as Captain Nemo""#),
+        "{summary}"
+    );
+    assert!(summary.contains(r#"first_invoice="INV-1042""#), "{summary}");
+    assert!(
+        stdout.contains("the demo site saw 1 sign-in(s)"),
+        "{stdout}"
+    );
     let stored = std::fs::read_dir(env.runs_dir()).unwrap().count();
     assert_eq!(stored, examples.len(), "one run directory per example");
     assert!(env.browsers().is_empty(), "a browser outlived the demo");

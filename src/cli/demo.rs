@@ -44,18 +44,40 @@ const EXAMPLES: &[(&str, &str)] = &[
         "playbook_greeting",
         include_str!("../../config/examples/playbook_greeting.json"),
     ),
+    (
+        "account_login",
+        include_str!("../../config/examples/account_login.json"),
+    ),
+    // Second wave (listed last): reuses the session `account_login` saved.
+    (
+        "invoices_api",
+        include_str!("../../config/examples/invoices_api.json"),
+    ),
 ];
 
-/// The playbook the `playbook_greeting` example names, embedded so the demo runs from any
-/// directory (the example itself loads it from `[playbooks] dir`).
-const GREET_VISITOR: &str = include_str!("../../config/playbooks/greet_visitor.yaml");
+/// The playbooks the examples name, embedded so the demo runs from any directory (the examples
+/// themselves load them from `[playbooks] dir`).
+const PLAYBOOKS: &[(&str, &str)] = &[
+    (
+        "greet_visitor",
+        include_str!("../../config/playbooks/greet_visitor.yaml"),
+    ),
+    (
+        "demo_account",
+        include_str!("../../config/playbooks/demo_account.yaml"),
+    ),
+    (
+        "demo_invoices",
+        include_str!("../../config/playbooks/demo_invoices.yaml"),
+    ),
+];
 
-/// Gives a request that names the bundled playbook by id that playbook's YAML instead.
+/// Gives a request that names a bundled playbook by id that playbook's YAML instead.
 fn embed_playbook(request: &mut RunRequest, site: &DemoSite) {
     if let DriverSpec::Playbook(spec) = &mut request.driver
-        && spec.playbook == "greet_visitor"
+        && let Some((_, yaml)) = PLAYBOOKS.iter().find(|(id, _)| spec.playbook == *id)
     {
-        spec.playbook = serde_json::Value::from(site.rewrite(GREET_VISITOR));
+        spec.playbook = serde_json::Value::from(site.rewrite(yaml));
     }
 }
 
@@ -137,6 +159,15 @@ pub(crate) async fn demo(args: DemoArgs) -> anyhow::Result<u8> {
             return Ok(EXIT_INVALID);
         }
     };
+    let mut config = config;
+    if config.sessions == pilothouse::SessionsConfig::default() {
+        // The demo keeps the session its sign-in saves next to its runs, not in the cwd.
+        let parent = config
+            .runs_dir
+            .parent()
+            .unwrap_or(std::path::Path::new("."));
+        config.sessions.dir = parent.join("sessions");
+    }
     let mut sigint = interrupts()?;
     let site = serve_site(args.port).await?;
     if args.serve_only {

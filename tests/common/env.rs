@@ -36,16 +36,24 @@ impl TestEnv {
             ..Config::default()
         };
         config.recording.recordings_dir = self.recordings_dir();
+        config.sessions.dir = self.sessions_dir();
         config
+    }
+
+    /// Where saved sessions go (never the working directory).
+    pub fn sessions_dir(&self) -> PathBuf {
+        self.dir.path().join("sessions")
     }
 
     /// The same directories as a TOML config file's text, with `top_level` keys (one per line)
     /// before the tables.
     pub fn config_toml(&self, top_level: &str) -> String {
         format!(
-            "runs_dir = {:?}\nprofile_root = {:?}\n{top_level}[recording]\nrecordings_dir = {:?}\n",
+            "runs_dir = {:?}\nprofile_root = {:?}\n{top_level}[sessions]\ndir = {:?}\n\
+             [recording]\nrecordings_dir = {:?}\n",
             self.runs_dir(),
             self.profile_root(),
+            self.sessions_dir(),
             self.recordings_dir()
         )
     }

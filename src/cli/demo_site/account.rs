@@ -135,6 +135,6 @@ const LOGIN_FAILED: &str = "<!doctype html><title>Sign in</title><h1>Sign in</h1
 
 const ACCOUNT_PAGE: &str = r#"<!doctype html><html><head><title>Your account</title></head><body>
 <h1>Your account</h1>
-<p id="who">Signed in as captain@example.com</p>
-<p>Invoices: <a href="/api/invoices?email=captain@example.com">as JSON</a></p>
+<p id="who">Signed in as Captain Nemo</p>
+<p>Invoices: <a href="/api/invoices">as JSON</a></p>
 </body></html>"#;
