@@ -160,29 +160,7 @@ impl Exporter {
 
     /// A name for the parameter typed into `selector`: its id or `name`, else `value_N`.
     fn parameter_name(&self, selector: Option<&str>) -> String {
-        let from_selector = selector.and_then(|s| {
-            let id = s.rsplit('#').next().filter(|_| s.contains('#'));
-            let name = s.split("name=").nth(1);
-            id.or(name)
-        });
-        let base: String = from_selector
-            .unwrap_or("")
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() {
-                    c.to_ascii_lowercase()
-                } else {
-                    '_'
-                }
-            })
-            .collect::<String>()
-            .trim_matches('_')
-            .to_owned();
-        let base = if base.is_empty() || base.starts_with(|c: char| c.is_ascii_digit()) {
-            format!("value_{}", self.parameters.len() + 1)
-        } else {
-            base
-        };
+        let base = slug(selector).unwrap_or_else(|| format!("value_{}", self.parameters.len() + 1));
         let taken = |n: &str| self.parameters.iter().any(|p| p["name"] == n);
         let mut name = base.clone();
         let mut i = 2;
