@@ -170,9 +170,13 @@ async fn sixty_runs_on_three_nodes_survive_one_node_killed() {
     );
     assert_one_owner_per_run(&db).await;
     killed_env.assert_no_browsers().await;
-    for (env, server) in &nodes {
-        server.sigterm();
+    // Every run is over: no run browser and no leased context on a survivor; then each stops
+    // and leaves no browser at all. (Polling `/ready` after SIGTERM raced the server's exit.)
+    for (env, server) in &mut nodes {
         server.assert_no_run_browsers(env).await;
+        server.sigterm();
+        server.wait_exit().await;
+        env.assert_no_browsers().await;
     }
 }
 
