@@ -64,10 +64,7 @@ async fn serve(model: Model) -> String {
     let app = axum::Router::new()
         .route("/v1/chat/completions", axum::routing::post(completions))
         .with_state(model);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    format!("http://{addr}/v1")
+    common::model::serve_api(app).await
 }
 
 async fn run(h: &Harness, driver: Value) -> RunStatus {

@@ -94,6 +94,16 @@ impl Guard {
             return Ok(());
         }
         let url = Url::parse(raw).map_err(|e| Block::new("url", format!("unparsable URL: {e}")))?;
+        self.check_parsed_url(&url, phase).await.map(|_| ())
+    }
+
+    /// Checks a parsed URL (scheme, scope, private networks) and returns the addresses its host
+    /// may be reached at, with its port: an `api_request` connects to exactly these.
+    pub(crate) async fn check_parsed_url(
+        &self,
+        url: &Url,
+        phase: Phase,
+    ) -> Result<(Vec<IpAddr>, u16), Block> {
         if !matches!(url.scheme(), "http" | "https") {
             return Err(Block::new(
                 "scheme",
@@ -107,9 +117,8 @@ impl Guard {
             .host()
             .ok_or_else(|| Block::new("url", "URL has no host"))?;
         let port = url.port_or_known_default().unwrap_or(80);
-        self.check_host(&host.to_owned(), port, phase)
-            .await
-            .map(|_| ())
+        let addrs = self.check_host(&host.to_owned(), port, phase).await?;
+        Ok((addrs, port))
     }
 
     /// Checks a host the browser wants to reach and returns the addresses it may connect to

@@ -34,7 +34,7 @@ pub(crate) async fn extract(job: &Extraction<'_>, usage: &mut TokenUsage) -> Res
             .complete(job.endpoint, &messages, &tools)
             .await
             .map_err(|e| e.to_string())?;
-        add(usage, &reply.usage);
+        *usage += &reply.usage;
         let (answer, problem) = judge(&reply, validator.as_ref());
         let Some(problem) = problem else {
             return Ok(answer.unwrap_or(Value::Null));
@@ -154,13 +154,6 @@ fn tool(schema: Option<&Value>) -> Value {
             "additionalProperties": false
         }
     }})
-}
-
-fn add(total: &mut TokenUsage, usage: &TokenUsage) {
-    total.calls += usage.calls;
-    total.prompt_tokens += usage.prompt_tokens;
-    total.completion_tokens += usage.completion_tokens;
-    total.total_tokens += usage.total_tokens;
 }
 
 /// One extraction: the model, the request and the page.

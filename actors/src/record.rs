@@ -265,6 +265,11 @@ impl RunRecord {
         self.status().data.insert(name.to_owned(), value);
     }
 
+    /// Adds a model call's token usage to the status.
+    pub(crate) fn add_usage(&self, usage: &crate::run::TokenUsage) {
+        *self.status().usage.get_or_insert_with(Default::default) += usage;
+    }
+
     /// Emits a `log` event. Messages quote only text that passed the browser seam.
     pub(crate) fn log(&self, level: &str, message: &str) {
         self.emit(EventKind::Log {

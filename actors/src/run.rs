@@ -343,6 +343,15 @@ pub struct TokenUsage {
     pub total_tokens: u64,
 }
 
+impl std::ops::AddAssign<&TokenUsage> for TokenUsage {
+    fn add_assign(&mut self, other: &TokenUsage) {
+        self.calls += other.calls;
+        self.prompt_tokens += other.prompt_tokens;
+        self.completion_tokens += other.completion_tokens;
+        self.total_tokens += other.total_tokens;
+    }
+}
+
 /// Where a run's recording lives and what it holds.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordingInfo {

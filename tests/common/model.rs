@@ -213,6 +213,11 @@ pub async fn serve_model(model: Model) -> String {
     let app = axum::Router::new()
         .route("/v1/chat/completions", axum::routing::post(completions))
         .with_state(model);
+    serve_api(app).await
+}
+
+/// Serves `app` (a `/v1/chat/completions` route) on a free loopback port; its API base.
+pub async fn serve_api(app: axum::Router) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });

@@ -10,7 +10,7 @@ use super::context::Conversation;
 use super::{AgentDriver, act, failed, tools};
 use crate::driver::{DriverContext, DriverOutcome};
 use crate::llm::{Endpoint, LlmError, ToolCall};
-use crate::run::{ErrorCode, TokenUsage};
+use crate::run::ErrorCode;
 
 /// Replies in a row without a tool call before the run ends with LLM_ERROR.
 const MAX_SILENT_TURNS: u32 = 3;
@@ -38,7 +38,7 @@ impl Turns<'_> {
                 },
             };
             self.failed_calls = 0;
-            add_usage(self.ctx, &reply.usage);
+            self.ctx.record.add_usage(&reply.usage);
             if reply.tool_calls.is_empty() {
                 if let ControlFlow::Break(outcome) = self.silent_reply(reply.content) {
                     return outcome;
@@ -148,16 +148,6 @@ impl Turns<'_> {
             }
         }
     }
-}
-
-/// Adds a model call's token usage to the run's status.
-fn add_usage(ctx: &DriverContext, usage: &TokenUsage) {
-    let mut status = ctx.record.status();
-    let total = status.usage.get_or_insert_with(Default::default);
-    total.calls += usage.calls;
-    total.prompt_tokens += usage.prompt_tokens;
-    total.completion_tokens += usage.completion_tokens;
-    total.total_tokens += usage.total_tokens;
 }
 
 /// An agent run's conversation with its model once the page is open: what the run was set

@@ -77,30 +77,16 @@ async fn pinned_client(ctx: &ApiContext<'_>, url: &Url) -> Result<reqwest::Clien
         block,
         target: redacted(url),
     };
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(blocked(Block::new(
-            "scheme",
-            format!(
-                "scheme `{}` is not allowed; only http and https",
-                url.scheme()
-            ),
-        )));
-    }
-    let host = url
-        .host()
-        .ok_or_else(|| blocked(Block::new("url", "URL has no host")))?
-        .to_owned();
-    let port = url.port_or_known_default().unwrap_or(80);
-    let addrs = ctx
+    let (addrs, port) = ctx
         .guard
-        .check_host(&host, port, Phase::Before)
+        .check_parsed_url(url, Phase::Before)
         .await
         .map_err(blocked)?;
     let builder = reqwest::Client::builder()
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none());
-    let builder = match &host {
-        Host::Domain(domain) => {
+    let builder = match url.host() {
+        Some(Host::Domain(domain)) => {
             if addrs.is_empty() {
                 return Err(ApiError::Failed(format!("cannot resolve {domain}")));
             }
@@ -109,7 +95,7 @@ async fn pinned_client(ctx: &ApiContext<'_>, url: &Url) -> Result<reqwest::Clien
             builder.resolve_to_addrs(domain, &pinned)
         }
         // A literal address needs no lookup: the guard checked the very address.
-        Host::Ipv4(_) | Host::Ipv6(_) => builder,
+        _ => builder,
     };
     builder
         .build()

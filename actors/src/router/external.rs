@@ -110,7 +110,9 @@ pub(super) async fn llm_extract(
     };
     let mut usage = TokenUsage::default();
     let answer = stoppable(state, extract(&job, &mut usage)).await;
-    add_usage(state, &usage);
+    if usage.calls > 0 {
+        state.record.add_usage(&usage);
+    }
     let value = answer?.map_err(|e| failed(format!("llm_extract: {e}")))?;
     let value = state.record.scrubber.scrub_value(value);
     let text = match &value {
@@ -140,18 +142,6 @@ fn model_spec(driver: &DriverSpec) -> AgentSpec {
         base_url: None,
         api_key: None,
     })
-}
-
-fn add_usage(state: &RouterState, usage: &TokenUsage) {
-    if usage.calls == 0 {
-        return;
-    }
-    let mut status = state.record.status();
-    let total = status.usage.get_or_insert_with(Default::default);
-    total.calls += usage.calls;
-    total.prompt_tokens += usage.prompt_tokens;
-    total.completion_tokens += usage.completion_tokens;
-    total.total_tokens += usage.total_tokens;
 }
 
 /// `own_ms`, capped by the time left until the run's deadline.
