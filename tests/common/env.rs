@@ -110,9 +110,10 @@ impl TestEnv {
     fn browsers_where(&self, keep: impl Fn(&str, &str) -> bool) -> Vec<u32> {
         let pool = self.profile_root().join("run-pool");
         let pool = pool.to_string_lossy().into_owned();
-        self.browsers()
+        procs::processes_with_cmdline(&self.profile_root())
             .into_iter()
-            .filter(|&pid| keep(&procs::cmdline(pid), &pool))
+            .filter(|(_, cmdline)| keep(cmdline, &pool))
+            .map(|(pid, _)| pid)
             .collect()
     }
 

@@ -12,15 +12,26 @@ use std::path::Path;
 /// Pids of live (non-zombie) processes, other than this one, with an argument containing
 /// `needle`.
 pub(crate) fn processes_with_arg(needle: &Path) -> Vec<u32> {
+    processes_with_cmdline(needle)
+        .into_iter()
+        .map(|(pid, _)| pid)
+        .collect()
+}
+
+/// [`processes_with_arg`] with each process's command line as it was read when matched, so a
+/// caller that filters further never re-reads a process that exited meanwhile (its command line
+/// would then read as empty and match any "does not contain" test).
+pub(crate) fn processes_with_cmdline(needle: &Path) -> Vec<(u32, String)> {
     let needle = needle.to_string_lossy().into_owned();
     let own = std::process::id();
     pids()
         .filter(|&pid| pid != own)
-        .filter(|&pid| {
+        .filter_map(|pid| {
             let cmdline = cmdline(pid);
-            !cmdline.is_empty() && cmdline.contains(&needle) // empty: zombie or kernel thread
+            // Empty: zombie, kernel thread, or gone since the listing.
+            (!cmdline.is_empty() && cmdline.contains(&needle)).then_some((pid, cmdline))
         })
-        .filter(|&pid| !is_zombie(pid))
+        .filter(|&(pid, _)| !is_zombie(pid))
         .collect()
 }
 
