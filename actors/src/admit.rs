@@ -10,7 +10,7 @@
 //! The checks themselves: `admit/validate.rs` (drivers, actions, URLs, selectors),
 //! `admit/ceilings.rs` (the server's `[limits]`), `admit/narrowing.rs` (allow-lists that must
 //! meet), `admit/playbook.rs`, `admit/downloads.rs`, `admit/api_steps.rs` (`api_request`,
-//! `llm_extract`), `admit/session.rs` (saved sessions).
+//! `llm_extract`), `admit/session.rs` (saved sessions), `admit/profile.rs` (agent profiles).
 
 use crate::config::{Config, LimitsConfig, RecordingConfig};
 use crate::guard::{narrow, within_floor};
@@ -25,6 +25,7 @@ mod ceilings;
 mod downloads;
 mod narrowing;
 mod playbook;
+mod profile;
 mod session;
 mod validate;
 
@@ -33,20 +34,23 @@ use validate::Validator;
 impl RunRequest {
     /// Checks everything serde cannot: URLs, selectors, names and limits, against `config`.
     pub fn validate(&self, config: &Config) -> Result<(), InvalidRequest> {
-        self.check(config).map(|_| ())
+        self.clone().admit(config).map(|_| ())
     }
 
     /// The run this request asks for, ready to store and start: validated, its playbook loaded
     /// once and inlined, its guardrails narrowed, its limits and recording resolved.
     pub(crate) fn admit(mut self, config: &Config) -> Result<AdmittedRun, InvalidRequest> {
-        let (route, playbook) = self.check(config)?;
+        let profile_errors = self.inline_profiles(&config.agent);
+        let (route, playbook) = self.check(config, profile_errors)?;
         if let DriverSpec::Auto(spec) = &mut self.driver {
             spec.route = route.map(Box::new);
         }
         if let Some(playbook) = playbook {
             self.inline(playbook)?;
         }
-        // The playbook's guardrails narrowed the request's; the operator's floors narrow both.
+        self.narrow_by_profile();
+        // The playbook's and the profile's guardrails narrowed the request's; the operator's
+        // floors narrow all.
         self.guardrails = within_floor(&self.guardrails, &config.guardrails);
         Ok(AdmittedRun {
             limits: self.limits.effective(config),
@@ -58,8 +62,13 @@ impl RunRequest {
     /// Every check, in field order; when all pass, an `auto` driver's route and the playbook
     /// to inline (a playbook driver's, or the one an `auto` directive was routed to), loaded
     /// once.
-    fn check(&self, config: &Config) -> Result<(Option<Route>, Option<Playbook>), InvalidRequest> {
+    fn check(
+        &self,
+        config: &Config,
+        earlier: Vec<crate::request::FieldError>,
+    ) -> Result<(Option<Route>, Option<Playbook>), InvalidRequest> {
         let mut v = Validator::new(&self.credentials, &config.limits, &config.guardrails);
+        v.errors.extend(earlier);
         if let Some(url) = &self.start_url {
             v.url("start_url", url);
         }

@@ -11,10 +11,11 @@ use futures::future::BoxFuture;
 use serde_json::Value;
 
 use crate::driver::{Driver, DriverContext, DriverOutcome};
-use crate::request::{Action, AgentSpec};
+use crate::request::{Action, AgentSpec, ProfileSpec};
 use crate::run::{ErrorCode, RunError, RunOutcome};
 
 pub(crate) mod context;
+mod page;
 pub(crate) mod tools;
 mod turns;
 
@@ -55,17 +56,19 @@ impl AgentDriver {
             Ok(schema) => schema,
             Err(message) => return failed(ErrorCode::InvalidRequest, message),
         };
-        let offered = tools::offered(ctx.record.request.guardrails.task_kind.allowed_names());
+        let offered = tools::offered(ctx.record.request.guardrails.kind().allowed_names());
         let tool_defs = tools::definitions(&offered, self.spec.output_schema.as_ref());
         let max_steps = self
             .max_steps
             .or(self.spec.max_steps)
             .unwrap_or(config.max_steps);
+        let vision = self.spec.vision.unwrap_or(config.vision);
         let mut convo = Conversation::new(
-            self.system_prompt(&ctx, &offered, max_steps),
+            self.system_prompt(&ctx, &offered, max_steps, vision),
             config.keep_recent_exchanges,
             config.older_result_chars,
         );
+        convo.keep_images = config.keep_images;
         if self.open(&ctx, &mut convo).await.is_none() {
             return DriverOutcome::Interrupted;
         }
@@ -81,6 +84,8 @@ impl AgentDriver {
             steps: 0,
             silent: 0,
             failed_calls: 0,
+            vision,
+            images: Vec::new(),
         };
         turns.run().await
     }
@@ -105,7 +110,9 @@ impl AgentDriver {
         if let Some(url) = self.start_url.clone() {
             act(ctx, convo, Action::Goto { url }).await?;
         }
-        let page = act(ctx, convo, Action::Observe { store_as: None }).await?;
+        let page = act(ctx, convo, Action::Observe { store_as: None })
+            .await?
+            .text;
         let preamble = self
             .preamble
             .as_deref()
@@ -124,7 +131,13 @@ impl AgentDriver {
         })
     }
 
-    fn system_prompt(&self, ctx: &DriverContext, offered: &[&str], max_steps: u32) -> String {
+    fn system_prompt(
+        &self,
+        ctx: &DriverContext,
+        offered: &[&str],
+        max_steps: u32,
+        vision: bool,
+    ) -> String {
         let credentials: Vec<&str> = ctx
             .record
             .request
@@ -158,6 +171,16 @@ impl AgentDriver {
                 "\n- The `answer` of `done` must match this JSON Schema: {schema}"
             ));
         }
+        if vision {
+            prompt.push_str(
+                "\n- `screenshot` shows you the page: the image follows the action's result.",
+            );
+        }
+        if let Some(ProfileSpec::Inline(profile)) = &self.spec.profile
+            && let Some(extension) = &profile.prompt_extension
+        {
+            prompt.push_str(&format!("\n\n{}", extension.trim_end()));
+        }
         prompt
     }
 
@@ -183,13 +206,27 @@ impl AgentDriver {
     }
 }
 
-/// Runs one action through the router; the text the model gets back (`None`: the run stopped).
-async fn act(ctx: &DriverContext, convo: &mut Conversation, action: Action) -> Option<String> {
+/// What an action gave back, for the model.
+struct Acted {
+    /// The result the model reads.
+    text: String,
+    /// The action's value (a screenshot's file, a read's data).
+    value: Option<Value>,
+    /// The page changed: a `goto`, or an action that left the page the run was on.
+    navigated: bool,
+}
+
+/// Runs one action through the router (`None`: the run stopped).
+async fn act(ctx: &DriverContext, convo: &mut Conversation, action: Action) -> Option<Acted> {
     let summary = format!("{} {}", action.name(), action.summary());
     let reads = matches!(action, Action::Extract { .. } | Action::Evaluate { .. });
+    let goto = matches!(action, Action::Goto { .. });
     let result = ctx.router.dispatch(action).await?;
     match result.output {
         Ok(out) => {
+            let navigated = out.url.as_deref().is_some_and(|url| {
+                goto || convo.memory.last_page().is_some_and(|last| last != url)
+            });
             if let Some(url) = &out.url {
                 convo.memory.page(url);
             }
@@ -197,16 +234,25 @@ async fn act(ctx: &DriverContext, convo: &mut Conversation, action: Action) -> O
                 convo.memory.finding(&summary, &out.text);
             }
             convo.memory.action(&summary, Ok(&out.text));
-            Some(if out.text.is_empty() {
+            let text = if out.text.is_empty() {
                 "ok".into()
             } else {
                 out.text
+            };
+            Some(Acted {
+                text,
+                value: out.value,
+                navigated,
             })
         }
         Err(failure) if failure.code == ErrorCode::Cancelled => None,
         Err(failure) => {
             convo.memory.action(&summary, Err(&failure.message));
-            Some(format!("Error: {}", failure.message))
+            Some(Acted {
+                text: format!("Error: {}", failure.message),
+                value: None,
+                navigated: false,
+            })
         }
     }
 }

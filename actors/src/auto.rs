@@ -56,7 +56,7 @@ impl AutoDriver {
                 let outcome = Box::new(playbook).run(ctx.clone()).await;
                 match (outcome, fallback) {
                     (DriverOutcome::Finished(ended), Some(agent_spec)) => {
-                        hand_over(ctx, ended, agent_spec).await
+                        hand_over(ctx, ended, *agent_spec).await
                     }
                     (outcome, _) => outcome,
                 }

@@ -107,6 +107,7 @@ pub use request::{
     AuthBlock, AuthMode, AuthSuccess, CaptureBlock, CookieCapture, SessionSpec, StorageCapture,
     StorageScope,
 };
+pub use request::{GuardrailOverrides, Profile, ProfileSpec, ReasoningEffort};
 pub use run::{
     ErrorCode, FinalizeError, RecordingInfo, RecoveryInfo, RouteInfo, RunError, RunId, RunOutcome,
     RunState, RunStatus, TokenUsage,

@@ -32,6 +32,8 @@ pub(crate) struct Endpoint {
     pub(crate) base_url: String,
     pub(crate) model: String,
     pub(crate) api_key: Option<String>,
+    /// Sent as `reasoning_effort` when set.
+    pub(crate) reasoning_effort: Option<&'static str>,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -169,12 +171,15 @@ impl LlmClient {
     ) -> Result<Reply, LlmError> {
         let breaker = self.breaker(endpoint);
         self.admit(&breaker, endpoint)?;
-        let body = json!({
+        let mut body = json!({
             "model": endpoint.model,
             "messages": messages,
             "tools": tools,
             "tool_choice": "auto",
         });
+        if let Some(effort) = endpoint.reasoning_effort {
+            body["reasoning_effort"] = json!(effort);
+        }
         let mut pause = Duration::from_millis(self.config.retry_backoff_ms);
         let mut last = String::new();
         for attempt in 0..=self.config.retries {
@@ -369,6 +374,7 @@ mod tests {
             base_url: "http://127.0.0.1:9/v1".into(),
             model: "m".into(),
             api_key: None,
+            reasoning_effort: None,
         };
         let breaker = client.breaker(&endpoint);
         {

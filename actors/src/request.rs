@@ -20,6 +20,7 @@ mod isolation;
 mod playbook;
 mod playbook_auth;
 mod playbook_wire;
+mod profile;
 mod session;
 
 pub use action::{Action, ExtractMode, ScrollDirection, Secret, WaitState};
@@ -41,6 +42,8 @@ pub use playbook::{
 pub use playbook_auth::{
     AuthBlock, AuthMode, AuthSuccess, CaptureBlock, CookieCapture, StorageCapture, StorageScope,
 };
+pub(crate) use profile::is_profile_name;
+pub use profile::{GuardrailOverrides, Profile, ProfileSpec, ReasoningEffort};
 pub use session::SessionSpec;
 
 /// A run to execute: what drives it, where it may go, and its limits.
@@ -126,7 +129,7 @@ pub struct PlaybookSpec {
 
 /// An agent run: the task in words, and optionally the model, its endpoint and the answer's
 /// shape. Unset fields take the config's `[agent]` values.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct AgentSpec {
     /// The task, in words, as the model receives it.
     pub directive: String,
@@ -145,6 +148,16 @@ pub struct AgentSpec {
     /// The API key; never serialized, logged or sent anywhere but the endpoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key: Option<Secret>,
+    /// Screenshots go to the model as image parts (the latest two kept); unset:
+    /// `[agent] vision`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vision: Option<bool>,
+    /// Sent as `reasoning_effort`; unset: `[agent] reasoning_effort` (none: not sent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning_effort: Option<ReasoningEffort>,
+    /// A profile name (a file under `[agent] profiles_dir`) or an inline profile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<ProfileSpec>,
 }
 
 impl DriverSpec {

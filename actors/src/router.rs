@@ -38,8 +38,8 @@ pub(crate) enum RouterMsg {
         action: Action,
         reply: RpcReplyPort<ActionResult>,
     },
-    /// A driver's read-only look at the page (a selector probe, a verification): `wait_for` or
-    /// `evaluate` only; no guard, no event, not a step.
+    /// A driver's read-only look at the page (a selector probe, a verification, an agent's page
+    /// map): `wait_for`, `evaluate` or `observe` only; no guard, no event, not a step.
     Inspect {
         action: Action,
         reply: RpcReplyPort<Result<ActionOutput, ActionFailure>>,
@@ -131,16 +131,23 @@ impl Actor for RouterActor {
     }
 }
 
-/// A driver's read-only look at the page: not guarded, not evented, not a step.
+/// A driver's read-only look at the page: not guarded, not evented, not a step. An `observe`
+/// is blinded as a dispatched one is (destructive controls hidden, injections redacted,
+/// content delimited).
 async fn on_inspect(state: &RouterState, action: Action) -> Result<ActionOutput, ActionFailure> {
-    if !matches!(action, Action::WaitFor { .. } | Action::Evaluate { .. }) {
+    if !matches!(
+        action,
+        Action::WaitFor { .. } | Action::Evaluate { .. } | Action::Observe { store_as: None }
+    ) {
         return Err(ActionFailure {
             code: ErrorCode::InternalError,
             message: format!("`{}` is not a read-only inspection", action.name()),
         });
     }
     // The browser seam already scrubbed and cut what comes back.
-    pipeline::call_browser(state, action).await
+    let out = pipeline::call_browser(state, action.clone()).await?;
+    let out = pipeline::hide_destructive(state, &action, out);
+    Ok(output::screen(state, &action, out))
 }
 
 async fn on_dispatch(state: &mut RouterState, action: Action) -> ActionResult {

@@ -30,7 +30,8 @@ fn default_name() -> String {
 pub(crate) struct Case {
     pub(crate) id: String,
     pub(crate) directive: String,
-    /// A named profile (`[agent] profiles`); the reference's default is `default`.
+    /// A named profile (`[agent] profiles_dir`) for the agent: its prompt extension is added
+    /// and its guardrail overrides narrow the case's.
     #[serde(default)]
     pub(crate) profile: Option<String>,
     /// A playbook id from `[playbooks] dir`.
@@ -54,7 +55,8 @@ pub(crate) struct Case {
     pub(crate) start_url: Option<String>,
     #[serde(default)]
     pub(crate) max_steps: Option<u32>,
-    /// The reference's reasoning effort (`minimal` … `xhigh`); recorded with the case.
+    /// The reference's reasoning effort (`none`, `minimal` … `xhigh`), sent to the model as
+    /// `reasoning_effort`.
     #[serde(default)]
     pub(crate) thinking: Option<String>,
     #[serde(default)]

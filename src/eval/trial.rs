@@ -31,6 +31,12 @@ pub(crate) fn request_for(suite: &str, case: &Case, trial: u32) -> Result<RunReq
         if let Some(schema) = &case.output_schema {
             driver["output_schema"] = schema.clone();
         }
+        if let Some(profile) = &case.profile {
+            driver["profile"] = json!(profile);
+        }
+        if let Some(thinking) = &case.thinking {
+            driver["reasoning_effort"] = json!(thinking);
+        }
     }
     let mut request = json!({
         "driver": driver,

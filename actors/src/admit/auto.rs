@@ -117,7 +117,7 @@ impl Validator<'_> {
         info.extracted = extracted.into_keys().collect();
         let route = Route::Playbook {
             spec: playbook_spec,
-            fallback,
+            fallback: fallback.map(Box::new),
             info,
         };
         (route, Some(playbook))

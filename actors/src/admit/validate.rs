@@ -196,7 +196,7 @@ impl<'a> Validator<'a> {
                 ),
             );
         }
-        let kind = request.guardrails.task_kind;
+        let kind = request.guardrails.kind();
         for (i, step) in steps.iter().enumerate() {
             self.action(&format!("driver.steps[{i}]"), step, false);
             if !kind.allows(step) {

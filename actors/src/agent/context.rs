@@ -1,6 +1,7 @@
 //! What the model sees: the system prompt (task rules, credential *names*, a compact progress
 //! memory), then the conversation — pruned so that only the latest exchanges are whole, older
-//! page snapshots are replaced by a marker and older results are cut short.
+//! page snapshots are replaced by a marker, older results are cut short, and only the latest
+//! screenshots (`[agent] keep_images`) stay images.
 
 use serde_json::{Value, json};
 
@@ -8,6 +9,8 @@ use crate::llm::ToolCall;
 
 /// Marker that starts every page snapshot (from `observe`).
 const SNAPSHOT_MARK: &str = "[web-content-start]";
+/// What replaces an older screenshot.
+pub(crate) const IMAGE_OMITTED: &str = "[older screenshot omitted]";
 /// What replaces an older snapshot.
 const SNAPSHOT_OMITTED: &str = "[older page snapshot omitted; call observe for the current page]";
 /// Entries kept per memory list.
@@ -26,6 +29,11 @@ enum Entry {
         id: String,
         content: String,
     },
+    /// A screenshot for a model that sees: a caption and a `data:image/jpeg;base64,` URL.
+    Image {
+        caption: String,
+        data_url: String,
+    },
 }
 
 /// A compact account of the run so far, rebuilt into the system prompt on every call.
@@ -39,6 +47,11 @@ pub(crate) struct Memory {
 }
 
 impl Memory {
+    /// The latest page seen.
+    pub(crate) fn last_page(&self) -> Option<&str> {
+        self.pages.last().map(String::as_str)
+    }
+
     pub(crate) fn page(&mut self, url: &str) {
         if self.pages.last().map(String::as_str) != Some(url) {
             push_capped(&mut self.pages, url.to_owned());
@@ -96,6 +109,8 @@ pub(crate) struct Conversation {
     pub(crate) memory: Memory,
     keep_recent: usize,
     older_chars: usize,
+    /// Screenshots kept as images; older ones become [`IMAGE_OMITTED`].
+    pub(crate) keep_images: usize,
 }
 
 impl Conversation {
@@ -106,7 +121,18 @@ impl Conversation {
             memory: Memory::default(),
             keep_recent: keep_recent.max(1),
             older_chars,
+            keep_images: 2,
         }
+    }
+
+    /// A screenshot the model will see (as a user message: tool results carry text only).
+    pub(crate) fn image(&mut self, caption: String, jpeg: &[u8]) {
+        use base64::Engine as _;
+        let data = base64::engine::general_purpose::STANDARD.encode(jpeg);
+        self.entries.push(Entry::Image {
+            caption,
+            data_url: format!("data:image/jpeg;base64,{data}"),
+        });
     }
 
     pub(crate) fn user(&mut self, text: String) {
@@ -143,31 +169,47 @@ impl Conversation {
             self.system,
             self.memory.render()
         );
+        let images = self
+            .entries
+            .iter()
+            .filter(|e| matches!(e, Entry::Image { .. }))
+            .count();
+        let mut image_no = 0;
         let mut messages = vec![json!({"role": "system", "content": system})];
         for (i, entry) in self.entries.iter().enumerate() {
-            let old = i < recent_from;
-            messages.push(match entry {
-                Entry::User(text) => json!({"role": "user", "content": self.prune(text, old)}),
-                Entry::Assistant { content, calls } => {
-                    let calls: Vec<Value> = calls
-                        .iter()
-                        .map(|c| {
-                            json!({"id": c.id, "type": "function",
-                                   "function": {"name": c.name, "arguments": c.arguments}})
-                        })
-                        .collect();
-                    let mut m = json!({"role": "assistant", "content": content});
-                    if !calls.is_empty() {
-                        m["tool_calls"] = Value::Array(calls);
-                    }
-                    m
-                }
-                Entry::Tool { id, content } => {
-                    json!({"role": "tool", "tool_call_id": id, "content": self.prune(content, old)})
-                }
-            });
+            if matches!(entry, Entry::Image { .. }) {
+                image_no += 1;
+            }
+            // Images: the latest `keep_images` stay.
+            let old_image = image_no + self.keep_images <= images;
+            messages.push(self.message(entry, i < recent_from, old_image));
         }
         messages
+    }
+
+    /// One entry as a message; `old`: before the latest exchanges (pruned).
+    fn message(&self, entry: &Entry, old: bool, old_image: bool) -> Value {
+        match entry {
+            Entry::User(text) => json!({"role": "user", "content": self.prune(text, old)}),
+            Entry::Assistant { content, calls } => {
+                let calls: Vec<Value> = calls
+                    .iter()
+                    .map(|c| {
+                        json!({"id": c.id, "type": "function",
+                               "function": {"name": c.name, "arguments": c.arguments}})
+                    })
+                    .collect();
+                let mut m = json!({"role": "assistant", "content": content});
+                if !calls.is_empty() {
+                    m["tool_calls"] = Value::Array(calls);
+                }
+                m
+            }
+            Entry::Tool { id, content } => {
+                json!({"role": "tool", "tool_call_id": id, "content": self.prune(content, old)})
+            }
+            Entry::Image { caption, data_url } => image_message(caption, data_url, !old_image),
+        }
     }
 
     fn prune(&self, text: &str, old: bool) -> String {
@@ -179,6 +221,17 @@ impl Conversation {
             None => crate::request::clip(text, self.older_chars),
         }
     }
+}
+
+/// A screenshot as a user message: the image itself while `keep`, else a marker.
+fn image_message(caption: &str, data_url: &str, keep: bool) -> Value {
+    if !keep {
+        return json!({"role": "user", "content": format!("{caption} {IMAGE_OMITTED}")});
+    }
+    json!({"role": "user", "content": [
+        {"type": "text", "text": caption},
+        {"type": "image_url", "image_url": {"url": data_url}},
+    ]})
 }
 
 #[cfg(test)]
@@ -214,5 +267,30 @@ mod tests {
         assert_eq!(m[3]["content"], "a long res…");
         assert_eq!(m[5]["content"], "[web-content-start] the latest page");
         assert_eq!(m[4]["tool_calls"][0]["id"], "2");
+    }
+
+    #[test]
+    fn only_the_latest_screenshots_stay_images() {
+        let mut c = Conversation::new("rules".into(), 3, 10);
+        for n in 1..=3u8 {
+            c.assistant(None, vec![call(&n.to_string())]);
+            c.tool(&n.to_string(), "Captured 1 KiB JPEG".into());
+            c.image(format!("Screenshot {n}:"), &[0xff, 0xd8, n]);
+        }
+        let m = c.messages();
+        let images: Vec<&Value> = m
+            .iter()
+            .filter(|m| m["role"] == "user")
+            .map(|m| &m["content"])
+            .collect();
+        assert_eq!(images.len(), 3);
+        assert_eq!(images[0], &json!(format!("Screenshot 1: {IMAGE_OMITTED}")));
+        for (image, n) in images[1..].iter().zip(2u8..) {
+            assert_eq!(image[0]["text"], format!("Screenshot {n}:"));
+            let url = image[1]["image_url"]["url"].as_str().unwrap();
+            use base64::Engine as _;
+            let b64 = base64::engine::general_purpose::STANDARD.encode([0xff, 0xd8, n]);
+            assert_eq!(url, format!("data:image/jpeg;base64,{b64}"));
+        }
     }
 }

@@ -7,9 +7,10 @@ use std::ops::ControlFlow;
 use serde_json::Value;
 
 use super::context::Conversation;
-use super::{AgentDriver, act, failed, tools};
+use super::{AgentDriver, act, failed, page, tools};
 use crate::driver::{DriverContext, DriverOutcome};
 use crate::llm::{Endpoint, LlmError, ToolCall};
+use crate::request::Action;
 use crate::run::ErrorCode;
 
 /// Replies in a row without a tool call before the run ends with LLM_ERROR.
@@ -53,6 +54,10 @@ impl Turns<'_> {
                     ControlFlow::Continue(result) => self.convo.tool(&call.id, result),
                     ControlFlow::Break(outcome) => return outcome,
                 }
+            }
+            // After the turn's tool results: a tool message carries text only.
+            for (caption, jpeg) in std::mem::take(&mut self.images) {
+                self.convo.image(caption, &jpeg);
             }
         }
     }
@@ -135,7 +140,7 @@ impl Turns<'_> {
     /// error result the model reads.
     async fn browse(&mut self, arguments: &str) -> ControlFlow<DriverOutcome, String> {
         match tools::parse_browser_call(arguments, &self.offered) {
-            Ok(action) => match act(self.ctx, &mut self.convo, action).await {
+            Ok(action) => match self.act(action).await {
                 Some(text) => ControlFlow::Continue(text),
                 None => ControlFlow::Break(DriverOutcome::Interrupted),
             },
@@ -147,6 +152,34 @@ impl Turns<'_> {
                 ControlFlow::Continue(format!("Error: {e}"))
             }
         }
+    }
+}
+
+impl Turns<'_> {
+    /// One browser action; its result for the model, with the new page's map after a
+    /// navigation and, with vision, its screenshot queued as an image (`None`: the run
+    /// stopped).
+    async fn act(&mut self, action: Action) -> Option<String> {
+        let observes = matches!(action, Action::Observe { .. });
+        let shoots = matches!(action, Action::Screenshot { .. });
+        let acted = act(self.ctx, &mut self.convo, action).await?;
+        let mut text = acted.text;
+        if self.vision
+            && shoots
+            && let Some(jpeg) = page::screenshot(self.ctx, acted.value.as_ref()).await
+        {
+            text.push_str("; the image follows");
+            let caption = format!("Screenshot from browser call {}:", self.steps);
+            self.images.push((caption, jpeg));
+        }
+        if acted.navigated
+            && !observes
+            && self.ctx.config.agent.page_map
+            && let Some(map) = page::map(self.ctx).await
+        {
+            text.push_str(&format!("\n\nPage map:\n{map}"));
+        }
+        Some(text)
     }
 }
 
@@ -169,4 +202,8 @@ pub(super) struct Turns<'a> {
     pub(super) silent: u32,
     /// Model calls in a row that failed.
     pub(super) failed_calls: u32,
+    /// Screenshots go to the model as images.
+    pub(super) vision: bool,
+    /// Screenshots of this turn, put in after its tool results: `(caption, JPEG)`.
+    pub(super) images: Vec<(String, Vec<u8>)>,
 }

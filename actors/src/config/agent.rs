@@ -1,6 +1,10 @@
 //! The `[agent]` section: the model endpoint agent runs call, and the loop's bounds.
 
+use std::path::PathBuf;
+
 use serde::{Deserialize, Serialize};
+
+use crate::request::ReasoningEffort;
 
 /// Agent runs: which OpenAI-compatible Chat Completions endpoint to call, and the loop's bounds.
 /// A request's `driver` may override `base_url`, `model` and `max_steps`.
@@ -36,6 +40,17 @@ pub struct AgentConfig {
     pub older_result_chars: usize,
     /// Tool calls the agent gets when it takes over a failed playbook step.
     pub recovery_max_steps: u32,
+    /// Screenshots go to the model as image parts (a request's `vision` wins).
+    pub vision: bool,
+    /// Screenshots kept as images in the prompt; older ones become a marker.
+    pub keep_images: usize,
+    /// `reasoning_effort` sent with every model call (a request's wins); unset: not sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning_effort: Option<ReasoningEffort>,
+    /// After an action that navigated, its result carries a compact map of the new page.
+    pub page_map: bool,
+    /// Where named profiles live: `<profiles_dir>/<name>.yaml`, the reference's format.
+    pub profiles_dir: PathBuf,
 }
 
 impl Default for AgentConfig {
@@ -54,6 +69,11 @@ impl Default for AgentConfig {
             keep_recent_exchanges: 3,
             older_result_chars: 300,
             recovery_max_steps: 20,
+            vision: false,
+            keep_images: 2,
+            reasoning_effort: None,
+            page_map: true,
+            profiles_dir: PathBuf::from("config/profiles"),
         }
     }
 }

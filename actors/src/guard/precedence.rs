@@ -56,7 +56,10 @@ pub(crate) fn narrow(outer: &GuardrailSpec, inner: &GuardrailSpec) -> GuardrailS
         allow_private_networks: outer.allow_private_networks && inner.allow_private_networks,
         max_urls_visited: smaller(outer.max_urls_visited, inner.max_urls_visited),
         max_consecutive_errors: smaller(outer.max_consecutive_errors, inner.max_consecutive_errors),
-        task_kind: stricter(outer.task_kind, inner.task_kind),
+        task_kind: match (outer.task_kind, inner.task_kind) {
+            (None, None) => None,
+            _ => Some(stricter(outer.kind(), inner.kind())),
+        },
         stuck: StuckSpec {
             enabled: match (outer.stuck.enabled, inner.stuck.enabled) {
                 (Some(a), Some(b)) => Some(a || b),
@@ -74,7 +77,7 @@ pub(crate) fn within_floor(spec: &GuardrailSpec, floor: &GuardrailFloor) -> Guar
         // Explicit, so an empty floor brings no built-in list of its own.
         blocked_domains: Some(floor.blocked_domains.clone()),
         allow_private_networks: floor.allow_private_networks,
-        task_kind: TaskKind::FillForm,
+        task_kind: Some(TaskKind::FillForm),
         ..GuardrailSpec::default()
     };
     narrow(&floor, spec)
@@ -168,7 +171,7 @@ pub(crate) fn describe(spec: &GuardrailSpec) -> String {
         } else {
             "blocked"
         },
-        spec.task_kind.as_str(),
+        spec.kind().as_str(),
         spec.max_urls_visited
             .unwrap_or(crate::request::DEFAULT_MAX_URLS_VISITED),
         spec.max_consecutive_errors
@@ -190,7 +193,7 @@ mod tests {
             allowed_domains: allowed.iter().map(|s| s.to_string()).collect(),
             blocked_domains: blocked.map(|b| b.iter().map(|s| s.to_string()).collect()),
             allow_private_networks: private,
-            task_kind: kind,
+            task_kind: Some(kind),
             ..GuardrailSpec::default()
         }
     }
@@ -203,7 +206,7 @@ mod tests {
         let playbook = spec(&["127.0.0.1", "127.0.0.2"], None, true, TaskKind::Interact);
         let got = narrow(&request, &playbook);
         assert_eq!(got.allowed_domains, ["127.0.0.1"]);
-        assert_eq!(got.task_kind, TaskKind::Read);
+        assert_eq!(got.kind(), TaskKind::Read);
         assert!(got.allow_private_networks);
         assert_eq!(got.blocked_domains, None);
         // Private networks need both sides.
@@ -299,11 +302,11 @@ mod tests {
         let got = within_floor(&request, &floor);
         assert_eq!(got.allowed_domains, ["corp.example"]);
         assert!(!got.allow_private_networks);
-        let blocked = got.blocked_domains.unwrap();
+        let blocked = got.blocked_domains.clone().unwrap();
         // The request named no hosts: its built-in list still applies, with the floor's.
         assert!(blocked.contains(&"admin.corp.example".to_owned()));
         assert!(blocked.contains(&"*.paypal.com".to_owned()));
-        assert_eq!(got.task_kind, TaskKind::FillForm);
+        assert_eq!(got.kind(), TaskKind::FillForm);
         // The default floor changes nothing.
         for request in [
             spec(&[], None, false, TaskKind::Read),

@@ -39,6 +39,10 @@ pub(crate) fn endpoint_for(
         base_url: base_url.trim_end_matches('/').to_owned(),
         model,
         api_key,
+        reasoning_effort: spec
+            .reasoning_effort
+            .or(config.reasoning_effort)
+            .map(crate::request::ReasoningEffort::as_str),
     })
 }
 

@@ -200,13 +200,13 @@ impl PlaybookDriver {
             .as_ref()
             .and_then(|a| a.model.clone())
             .or_else(|| config.model.clone())?;
+        let given = given.unwrap_or_default();
         Some(AgentSpec {
             directive: String::new(),
             model: Some(model),
             max_steps: None,
-            output_schema: given.as_ref().and_then(|a| a.output_schema.clone()),
             base_url: Some(base_url),
-            api_key: given.and_then(|a| a.api_key),
+            ..given
         })
     }
 

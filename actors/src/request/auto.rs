@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{AgentSpec, PlaybookSpec, Secret};
+use super::{AgentSpec, PlaybookSpec, ProfileSpec, ReasoningEffort, Secret};
 use crate::run::RouteInfo;
 
 /// Which paths an `auto` run may take.
@@ -63,6 +63,15 @@ pub struct AutoSpec {
     /// The API key; never serialized, logged or sent anywhere but the endpoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key: Option<Secret>,
+    /// As [`AgentSpec::vision`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vision: Option<bool>,
+    /// As [`AgentSpec::reasoning_effort`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning_effort: Option<ReasoningEffort>,
+    /// As [`AgentSpec::profile`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<ProfileSpec>,
     /// The path admission chose. Never read from or written to the wire: every admission
     /// (a shared store's claiming node too) routes the directive afresh.
     #[serde(skip)]
@@ -79,6 +88,9 @@ impl AutoSpec {
             output_schema: self.output_schema.clone(),
             base_url: self.base_url.clone(),
             api_key: self.api_key.clone(),
+            vision: self.vision,
+            reasoning_effort: self.reasoning_effort,
+            profile: self.profile.clone(),
         }
     }
 }
@@ -90,7 +102,7 @@ pub(crate) enum Route {
     /// when it fails (`hybrid_auto` with a model configured).
     Playbook {
         spec: PlaybookSpec,
-        fallback: Option<AgentSpec>,
+        fallback: Option<Box<AgentSpec>>,
         info: RouteInfo,
     },
     /// The agent, with the directive.

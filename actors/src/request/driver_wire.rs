@@ -32,6 +32,12 @@ pub(super) struct RawDriverSpec {
     agent: Option<AgentSpec>,
     #[serde(default)]
     execution_mode: Option<ExecutionMode>,
+    #[serde(default)]
+    vision: Option<bool>,
+    #[serde(default)]
+    reasoning_effort: Option<ReasoningEffort>,
+    #[serde(default)]
+    profile: Option<ProfileSpec>,
 }
 
 #[derive(Deserialize)]
@@ -58,6 +64,9 @@ impl RawDriverSpec {
             ("params", self.params.is_some()),
             ("agent", self.agent.is_some()),
             ("execution_mode", self.execution_mode.is_some()),
+            ("vision", self.vision.is_some()),
+            ("reasoning_effort", self.reasoning_effort.is_some()),
+            ("profile", self.profile.is_some()),
         ];
         set.into_iter()
             .find(|(name, is_set)| *is_set && !allowed.contains(name))
@@ -66,7 +75,16 @@ impl RawDriverSpec {
 }
 
 /// The fields a model driver takes.
-const MODEL_FIELDS: [&str; 5] = ["model", "max_steps", "output_schema", "base_url", "api_key"];
+const MODEL_FIELDS: [&str; 8] = [
+    "model",
+    "max_steps",
+    "output_schema",
+    "base_url",
+    "api_key",
+    "vision",
+    "reasoning_effort",
+    "profile",
+];
 
 impl DriverType {
     /// Its name, and the fields it takes besides `type`.
@@ -116,6 +134,9 @@ impl TryFrom<RawDriverSpec> for DriverSpec {
                     output_schema: raw.output_schema,
                     base_url: raw.base_url,
                     api_key: raw.api_key,
+                    vision: raw.vision,
+                    reasoning_effort: raw.reasoning_effort,
+                    profile: raw.profile,
                 }))
             }
             DriverType::Playbook => Ok(Self::Playbook(PlaybookSpec {
@@ -144,6 +165,9 @@ impl RawDriverSpec {
             output_schema: self.output_schema,
             base_url: self.base_url,
             api_key: self.api_key,
+            vision: self.vision,
+            reasoning_effort: self.reasoning_effort,
+            profile: self.profile,
             route: None,
         })
     }

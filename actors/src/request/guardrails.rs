@@ -195,12 +195,20 @@ pub struct GuardrailSpec {
     /// Failed actions in a row before the run stops with STUCK (default 5).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_consecutive_errors: Option<u32>,
-    /// What the run is for; read-only kinds cannot type, select or evaluate (default interact).
-    #[serde(default)]
-    pub task_kind: TaskKind,
+    /// What the run is for; read-only kinds cannot type, select or evaluate. Unset: interact,
+    /// or what `[safety] classify_directives` decides for an agent's directive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_kind: Option<TaskKind>,
     /// Stuck detection thresholds.
     #[serde(default)]
     pub stuck: StuckSpec,
+}
+
+impl GuardrailSpec {
+    /// The task kind in force: the one set, else interact.
+    pub fn kind(&self) -> TaskKind {
+        self.task_kind.unwrap_or_default()
+    }
 }
 
 /// What a run is for; narrows the actions it may take (the reference system's goal table).

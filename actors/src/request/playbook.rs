@@ -40,7 +40,7 @@ impl PlaybookGuardrails {
             allow_private_networks: self.allow_private_networks,
             max_urls_visited: self.max_urls_visited,
             max_consecutive_errors: self.max_consecutive_errors,
-            task_kind: self.task_kind,
+            task_kind: Some(self.task_kind),
             stuck: self.stuck.clone(),
         }
     }

@@ -134,14 +134,7 @@ fn model_spec(driver: &DriverSpec) -> AgentSpec {
         DriverSpec::Agent(spec) => Some(spec.clone()),
         _ => None,
     };
-    given.unwrap_or(AgentSpec {
-        directive: String::new(),
-        model: None,
-        max_steps: None,
-        output_schema: None,
-        base_url: None,
-        api_key: None,
-    })
+    given.unwrap_or_default()
 }
 
 /// `own_ms`, capped by the time left until the run's deadline.

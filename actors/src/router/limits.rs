@@ -56,7 +56,7 @@ impl RunLimits {
             .enabled
             .unwrap_or_else(|| record.request.driver.is_model_driven());
         Self {
-            task_kind: g.task_kind,
+            task_kind: g.kind(),
             max_urls: g.max_urls_visited.unwrap_or(DEFAULT_MAX_URLS_VISITED) as usize,
             visited: HashSet::new(),
             max_errors: g

@@ -125,7 +125,7 @@ fn note_landing(state: &mut RouterState, action: &Action, url: String) -> String
 /// its selector, then by the element's own label (read from its HTML, so the check needs no
 /// page script of its own). A selector that matches nothing fails as the click would.
 async fn check_click(state: &RouterState, selector: &str) -> Result<(), ActionFailure> {
-    let kind = state.record.request.guardrails.task_kind;
+    let kind = state.record.request.guardrails.kind();
     let refuse = |found: crate::guard::Destructive, what: String| {
         let reason = found.reason(kind, &what);
         blocked(state, Block::new("destructive", reason), selector)
@@ -152,11 +152,15 @@ async fn check_click(state: &RouterState, selector: &str) -> Result<(), ActionFa
 }
 
 /// `observe` without the controls the task kind may not click.
-fn hide_destructive(state: &RouterState, action: &Action, mut out: ActionOutput) -> ActionOutput {
+pub(super) fn hide_destructive(
+    state: &RouterState,
+    action: &Action,
+    mut out: ActionOutput,
+) -> ActionOutput {
     if !matches!(action, Action::Observe { .. }) {
         return out;
     }
-    let kind = state.record.request.guardrails.task_kind;
+    let kind = state.record.request.guardrails.kind();
     let (text, hidden) = hide_controls(kind, &out.text);
     if hidden > 0 {
         out.text = text;
@@ -180,7 +184,7 @@ pub(super) async fn check_sequence(
     state: &mut RouterState,
     steps: &[Action],
 ) -> Result<(), ActionFailure> {
-    let kind = state.record.request.guardrails.task_kind;
+    let kind = state.record.request.guardrails.kind();
     for (i, step) in steps.iter().enumerate() {
         let checked = state.limits().check_before(step).map_err(Block::from);
         let checked = match (checked, step.target_url()) {

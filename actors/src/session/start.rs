@@ -120,7 +120,7 @@ fn launch_spec(
         scrubber: record.scrubber.clone(),
         max_result_bytes: config.limits.max_result_bytes,
         hide_forms: matches!(
-            record.request.guardrails.task_kind,
+            record.request.guardrails.kind(),
             TaskKind::Read | TaskKind::Navigate
         ),
         downloads: download_policy(record, config),
