@@ -103,13 +103,7 @@ async fn screenshots_reach_the_model_as_images_and_only_two_are_kept() {
         .to_string()
     };
     for bad in ["missing", "../careful"] {
-        match h.handle.submit(h.request(&request(bad))).await {
-            Err(SubmitError::Invalid(e)) => assert!(
-                e.errors.iter().any(|e| e.field == "driver.profile"),
-                "{bad}: {e}"
-            ),
-            other => panic!("{bad}: expected Invalid, got {other:?}"),
-        }
+        assert_refused(&h, &request(bad)).await;
     }
     let run_id = h.submit_json(&request("careful")).await;
     let _: Vec<RunEvent> = h.handle.events(run_id, 0).await.unwrap().collect().await;
@@ -143,6 +137,17 @@ async fn screenshots_reach_the_model_as_images_and_only_two_are_kept() {
         assert_eq!(&jpeg[..2], &[0xff, 0xd8], "a JPEG");
     }
     h.env.assert_no_browsers().await;
+}
+
+/// A profile that is not a file in the profiles dir is refused at submit, naming the field.
+async fn assert_refused(h: &Harness, json: &str) {
+    match h.handle.submit(h.request(json)).await {
+        Err(SubmitError::Invalid(e)) => assert!(
+            e.errors.iter().any(|e| e.field == "driver.profile"),
+            "{json}: {e}"
+        ),
+        other => panic!("{json}: expected Invalid, got {other:?}"),
+    }
 }
 
 /// The click that navigated brought back a compact map of the products page: its title, and

@@ -11,6 +11,7 @@ mod browser;
 mod env;
 mod guardrails;
 mod limits;
+mod safety;
 mod server;
 mod sessions;
 mod store;
@@ -20,6 +21,7 @@ pub use agent::AgentConfig;
 pub use browser::BrowserConfig;
 pub use guardrails::GuardrailFloor;
 pub use limits::LimitsConfig;
+pub use safety::SafetyConfig;
 pub use server::{API_KEY_ENV, ServerConfig};
 pub use sessions::SessionsConfig;
 pub use store::{StoreBackend, StoreConfig};
@@ -91,6 +93,8 @@ pub struct Config {
     pub store: StoreConfig,
     /// Saved browser sessions: their dir and the key they are sealed with.
     pub sessions: SessionsConfig,
+    /// Optional utility-model checks: directive classifier, click validator.
+    pub safety: SafetyConfig,
 }
 
 /// Playbook runs.
@@ -299,6 +303,7 @@ impl Default for Config {
             browser: BrowserConfig::default(),
             store: StoreConfig::default(),
             sessions: SessionsConfig::default(),
+            safety: SafetyConfig::default(),
         }
     }
 }
@@ -449,6 +454,7 @@ impl Config {
         self.guardrails.check()?;
         self.browser.check()?;
         self.store.check()?;
+        self.safety.check(&self.agent)?;
         self.limits.check(self)
     }
 

@@ -130,8 +130,10 @@ impl Engine {
         let reader = Arc::new(reader(&config, store, index, egress, shared.clone()));
         // `proxy+webrtc-proxied-only` for Chromium: see `chromium/egress.rs`.
         tracing::info!(egress, "egress policy active");
+        let config = Arc::new(config);
+        let classifier = crate::safety::Classifier::new(config.clone(), llm.clone());
         let args = SupervisorArgs {
-            config: Arc::new(config),
+            config,
             launcher,
             reader: reader.clone(),
             uploader: Arc::new(uploader),
@@ -141,7 +143,7 @@ impl Engine {
         let (supervisor, supervisor_done) = Actor::spawn(None, SupervisorActor, args)
             .await
             .map_err(|e| StartError::Spawn(e.to_string()))?;
-        let sender = spawn_pump(supervisor.clone(), reader.clone());
+        let sender = spawn_pump(supervisor.clone(), reader.clone(), classifier);
         Ok(Self {
             handle: OrchestratorHandle::new(sender, reader, call_timeout),
             supervisor,
@@ -283,12 +285,23 @@ async fn start_postgres(
 
 /// The pump: takes the host's commands; reads are answered by the reader at once, everything
 /// else goes to the supervisor's mailbox. Ends when every sender is gone or the supervisor is.
-fn spawn_pump(supervisor: ActorRef<SupervisorMsg>, reader: Arc<Reader>) -> mpsc::Sender<Command> {
+fn spawn_pump(
+    supervisor: ActorRef<SupervisorMsg>,
+    reader: Arc<Reader>,
+    classifier: Option<crate::safety::Classifier>,
+) -> mpsc::Sender<Command> {
     let (sender, mut commands) = mpsc::channel::<Command>(COMMAND_CHANNEL_CAPACITY);
     tokio::spawn(async move {
         while let Some(command) = commands.recv().await {
             let Some(command) = reader.serve(command) else {
                 continue;
+            };
+            let command = match (command, &classifier) {
+                (Command::Submit { request, reply }, Some(c)) if c.wants(&request) => {
+                    classify_then_submit(supervisor.clone(), c.clone(), request, reply);
+                    continue;
+                }
+                (command, _) => command,
             };
             if supervisor.cast(SupervisorMsg::Command(command)).is_err() {
                 break;
@@ -296,6 +309,22 @@ fn spawn_pump(supervisor: ActorRef<SupervisorMsg>, reader: Arc<Reader>) -> mpsc:
         }
     });
     sender
+}
+
+/// `[safety] classify_directives`: the directive is classified in a task of its own (a model
+/// call takes seconds; other commands go on meanwhile), then the request is submitted.
+fn classify_then_submit(
+    supervisor: ActorRef<SupervisorMsg>,
+    classifier: crate::safety::Classifier,
+    mut request: Box<crate::request::RunRequest>,
+    reply: tokio::sync::oneshot::Sender<Result<crate::run::RunId, crate::command::SubmitError>>,
+) {
+    tokio::spawn(async move {
+        classifier.classify(&mut request).await;
+        let command = Command::Submit { request, reply };
+        // A supervisor that is gone drops `reply`: the caller hears Unavailable.
+        let _ = supervisor.cast(SupervisorMsg::Command(command));
+    });
 }
 
 #[cfg(test)]

@@ -58,6 +58,7 @@ mod request;
 mod router;
 mod routing;
 mod run;
+mod safety;
 mod scrub;
 mod selector;
 mod session;
@@ -74,7 +75,7 @@ pub use command::{
 pub use config::{
     API_KEY_ENV, AgentConfig, BrowserConfig, Config, ConfigError, EngineTimeouts, GuardrailFloor,
     LimitsConfig, ObserveCaps, PlaybookConfig, RecordingConfig, RegistryConfig, RunDefaults,
-    ServerConfig, SessionsConfig, SettleConfig, StoreBackend, StoreConfig,
+    SafetyConfig, ServerConfig, SessionsConfig, SettleConfig, StoreBackend, StoreConfig,
 };
 pub use download::{AllowedDownloads, Download, DownloadOutcome, DownloadPolicy, DownloadSink};
 pub use engine::{Engine, StartError};

@@ -60,6 +60,8 @@ pub(crate) struct RouterArgs {
     /// The model client and `[agent]`, for `llm_extract`.
     pub(crate) llm: crate::llm::SharedLlm,
     pub(crate) agent: crate::config::AgentConfig,
+    /// `[safety] validate_clicks`, for a run a model drives.
+    pub(crate) clicks: Option<crate::safety::ClickValidator>,
 }
 
 /// Router state.
@@ -75,6 +77,7 @@ pub(crate) struct RouterState {
     max_result_bytes: usize,
     llm: crate::llm::SharedLlm,
     agent: crate::config::AgentConfig,
+    clicks: Option<crate::safety::ClickValidator>,
     steps: u32,
 }
 
@@ -108,6 +111,7 @@ impl Actor for RouterActor {
             max_result_bytes: args.max_result_bytes,
             llm: args.llm,
             agent: args.agent,
+            clicks: args.clicks,
             steps: 0,
         })
     }

@@ -121,10 +121,40 @@ fn note_landing(state: &mut RouterState, action: &Action, url: String) -> String
     shown
 }
 
-/// Refuses, before it reaches the browser, a click on a control the task kind may not use: by
-/// its selector, then by the element's own label (read from its HTML, so the check needs no
-/// page script of its own). A selector that matches nothing fails as the click would.
-async fn check_click(state: &RouterState, selector: &str) -> Result<(), ActionFailure> {
+/// Refuses, before it reaches the browser, a click on a control the task kind may not use (see
+/// `check_destructive`), then one the `[safety]` click validator judges destructive.
+async fn check_click(state: &mut RouterState, selector: &str) -> Result<(), ActionFailure> {
+    let label = check_destructive(state, selector).await?;
+    let Some(validator) = state.clicks.as_mut() else {
+        return Ok(());
+    };
+    let url = state.record.status().last_url.clone();
+    let verdict = tokio::select! {
+        v = validator.check(selector, &label, url.as_deref()) => v,
+        _ = state.record.control.token().cancelled() => return Err(ActionFailure {
+            code: ErrorCode::Cancelled,
+            message: "interrupted: the run was stopped".into(),
+        }),
+    };
+    let (verdict, usage) = verdict;
+    state.record.add_usage(&usage);
+    match verdict {
+        Ok(()) => Ok(()),
+        Err(reason) => {
+            let reason = state.record.scrubber.scrub(&reason);
+            Err(blocked(
+                state,
+                Block::new("click_validator", reason),
+                selector,
+            ))
+        }
+    }
+}
+
+/// Refuses a click on a control the task kind may not use: by its selector, then by the
+/// element's own label (read from its HTML, so the check needs no page script of its own); the
+/// label when neither is refused. A selector that matches nothing fails as the click would.
+async fn check_destructive(state: &RouterState, selector: &str) -> Result<String, ActionFailure> {
     let kind = state.record.request.guardrails.kind();
     let refuse = |found: crate::guard::Destructive, what: String| {
         let reason = found.reason(kind, &what);
@@ -145,9 +175,10 @@ async fn check_click(state: &RouterState, selector: &str) -> Result<(), ActionFa
         );
         f
     })?;
-    match find_destructive(kind, &label_from_html(&html.text)) {
+    let label = label_from_html(&html.text);
+    match find_destructive(kind, &label) {
         Some(found) => Err(refuse(found, format!("the element `{selector}`"))),
-        None => Ok(()),
+        None => Ok(label),
     }
 }
 

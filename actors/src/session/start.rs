@@ -163,6 +163,11 @@ async fn spawn_router(
         max_result_bytes: config.limits.max_result_bytes,
         llm: state.args.llm.clone(),
         agent: config.agent.clone(),
+        clicks: crate::safety::ClickValidator::new(
+            config,
+            state.args.llm.clone(),
+            &state.args.record.request,
+        ),
     };
     let (router, _) = Actor::spawn_linked(None, RouterActor, args, myself.get_cell()).await?;
     Ok(router)
