@@ -65,6 +65,9 @@ pub use pilothouse_actors::{
 };
 pub use pilothouse_actors::{ClaimedRun, EnqueueError, NewRun, SharedCancel, SharedRuns};
 pub use pilothouse_actors::{ExportedPlaybook, export_playbook};
+pub use pilothouse_actors::{
+    GuardrailOverrides, Profile, ProfileSpec, ReasoningEffort, SafetyConfig,
+};
 
 use pilothouse_actors::Engine;
 

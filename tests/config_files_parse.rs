@@ -119,3 +119,52 @@ fn every_bundled_playbook_is_valid() {
     }
     assert!(checked >= 1, "no playbook in {}", dir.display());
 }
+
+#[test]
+fn every_bundled_profile_loads_and_a_request_may_name_it() {
+    let dir = config_dir().join("profiles");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let profile: pilothouse::Profile = pilothouse::parse_yaml_value(&text)
+            .unwrap_or_else(|e| panic!("{} does not parse: {e}", path.display()));
+        let stem = path.file_stem().unwrap().to_str().unwrap();
+        assert_eq!(profile.name, stem, "a profile's name is its file name");
+        assert!(profile.prompt_extension.is_some(), "{}", path.display());
+        let request = RunRequest::from_json(&format!(
+            r#"{{"start_url": "https://shop.example/", "driver": {{"type": "agent",
+                "directive": "Read it.", "model": "m", "base_url": "https://api.openai.com/v1",
+                "api_key": "k", "profile": "{stem}"}}}}"#
+        ))
+        .unwrap();
+        let config = Config {
+            agent: pilothouse::AgentConfig {
+                profiles_dir: dir.clone(),
+                ..Default::default()
+            },
+            ..Config::default()
+        };
+        request
+            .validate(&config)
+            .unwrap_or_else(|e| panic!("profile {stem}: {e}"));
+        checked += 1;
+    }
+    assert_eq!(checked, 3, "default, research and form_filling");
+}
+
+#[test]
+fn the_reference_profile_format_loads_unchanged() {
+    // The shape of the reference's profile files: a folded description, a literal prompt
+    // extension, and guardrail overrides that include its model-check switch.
+    let text = "name: research\ndescription: >\n  Reading only.\n  Nothing changes.\n\
+                prompt_extension: |\n  ## Research\n  Cite each source.\n\
+                guardrail_overrides:\n  enable_llm_action_check: false\n  max_urls_visited: 100\n";
+    let profile: pilothouse::Profile = pilothouse::parse_yaml_value(text).unwrap();
+    assert_eq!(profile.description, "Reading only. Nothing changes.\n");
+    assert_eq!(
+        profile.guardrail_overrides.max_urls_visited,
+        Some(100),
+        "kept, and capped by the request's at admission"
+    );
+}

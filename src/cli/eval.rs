@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use pilothouse::{Config, Orchestrator};
 
+use super::demo_site::DemoSite;
 use crate::eval::report;
 use crate::eval::run::{Job, run_suite};
 use crate::eval::score::{SuiteResult, Trial};
@@ -40,12 +41,24 @@ pub(crate) struct EvalArgs {
     /// Where to keep runs/<run_id>/ (overrides the config's `runs_dir`).
     #[arg(long, value_name = "DIR")]
     runs_dir: Option<PathBuf>,
+    /// Serve the bundled demo site on a free 127.0.0.1 port for the suite, pointing its
+    /// `http://127.0.0.1:8080` URLs there (`config/suites/demo.yaml`).
+    #[arg(long)]
+    demo_site: bool,
 }
 
 /// Runs the command; returns the exit code.
 pub(crate) async fn eval(args: EvalArgs) -> anyhow::Result<u8> {
+    let site = match args.demo_site {
+        true => Some(
+            DemoSite::serve(0)
+                .await
+                .context("cannot serve the demo site")?,
+        ),
+        false => None,
+    };
     let prepared = load_config(args.config.as_deref(), args.runs_dir.clone())
-        .and_then(|config| Ok((jobs(&args, &config)?, config)));
+        .and_then(|config| Ok((jobs(&args, &config, site.as_ref())?, config)));
     let ((suite, jobs), config) = match prepared {
         Ok(prepared) => prepared,
         Err(message) => {
@@ -84,9 +97,17 @@ pub(crate) async fn eval(args: EvalArgs) -> anyhow::Result<u8> {
 
 /// The suite and a job per trial, each request checked against `config`; the error names the
 /// file, or the case and the field.
-fn jobs(args: &EvalArgs, config: &Config) -> Result<(Suite, Vec<Job>), String> {
-    let text = std::fs::read_to_string(&args.suite)
+fn jobs(
+    args: &EvalArgs,
+    config: &Config,
+    site: Option<&DemoSite>,
+) -> Result<(Suite, Vec<Job>), String> {
+    let mut text = std::fs::read_to_string(&args.suite)
         .map_err(|e| format!("cannot read {}: {e}", args.suite.display()))?;
+    if let Some(site) = site {
+        say_err!("serving the demo site at {}", site.base_url());
+        text = site.rewrite(&text);
+    }
     let suite = Suite::parse(&text).map_err(|e| format!("{}: {e}", args.suite.display()))?;
     let mut jobs = Vec::new();
     let mut problems = Vec::new();
