@@ -8,7 +8,7 @@ mod common;
 
 use base64::Engine as _;
 use common::harness::SHUTDOWN_GRACE;
-use common::model::{Model, Planned, browser, serve_model};
+use common::model::{Model, Planned, READ_ACTIONS, browser, serve_model};
 use common::{Harness, Page};
 use futures::StreamExt;
 use pilothouse::{RunEvent, RunState, SubmitError};
@@ -24,17 +24,6 @@ const PRODUCTS: &str = r#"<!doctype html><title>Products</title><h1>Products</h1
 const PROFILE: &str = "name: careful\ndescription: Reads only.\nprompt_extension: |\n  \
                        PROFILE-MARKER: name the page each fact came from.\n\
                        guardrail_overrides:\n  task_kind: read\n  max_urls_visited: 500\n";
-/// What a `read` run offers, in the tool's order.
-const READ_ACTIONS: &[&str] = &[
-    "goto",
-    "click",
-    "scroll",
-    "hover",
-    "wait_for",
-    "extract",
-    "observe",
-    "screenshot",
-];
 
 /// The image parts of a request's messages, and how many screenshots were pruned to a marker.
 fn images(request: &Value) -> (Vec<String>, usize) {

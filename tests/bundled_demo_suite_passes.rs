@@ -6,16 +6,15 @@
 
 mod common;
 
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
 use common::TestEnv;
+use common::eval::run_eval;
 use common::model::serve_api;
 use serde_json::{Value, json};
-use tokio::process::Command;
 
 /// The title on an observation's first line, `[Title] url`, in the first user message.
 fn observed_title(request: &Value) -> Option<String> {
@@ -65,27 +64,16 @@ async fn the_bundled_suite_passes_over_the_demo_site() {
     );
     std::fs::write(&config, toml).unwrap();
     let out = env.dir.path().join("report");
-    let run = Command::new(env!("CARGO_BIN_EXE_pilothouse"))
-        .arg("eval")
-        .arg(root.join("config/suites/demo.yaml"))
-        .args(["--demo-site", "--concurrency", "2", "--out"])
-        .arg(&out)
-        .arg("--config")
-        .arg(&config)
-        .env("DEMO_SUITE_TEST_KEY", "test-key")
-        .stdin(Stdio::null())
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(Duration::from_secs(180), run)
-        .await
-        .unwrap()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    eprintln!(
-        "--- stdout\n{stdout}--- stderr\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert_eq!(output.status.code(), Some(0), "every case passed");
+    let (code, stdout) = run_eval(
+        &root.join("config/suites/demo.yaml"),
+        &["--demo-site"],
+        &out,
+        &config,
+        ("DEMO_SUITE_TEST_KEY", "test-key"),
+        Duration::from_secs(180),
+    )
+    .await;
+    assert_eq!(code, Some(0), "every case passed");
     assert!(stdout.contains("demo-site: 4/4 cases passed"), "{stdout}");
     let report: Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();

@@ -6,13 +6,12 @@
 
 mod common;
 
-use std::process::Stdio;
 use std::time::Duration;
 
+use common::eval::run_eval;
 use common::model::{Model, Planned, serve_model};
 use common::{Page, Site, TestEnv};
 use serde_json::{Value, json};
-use tokio::process::Command;
 
 fn suite(base: &str) -> String {
     format!(
@@ -94,27 +93,16 @@ async fn a_suite_runs_scores_and_reports_without_loading_anything() {
     let suite_file = env.dir.path().join("suite.yaml");
     std::fs::write(&suite_file, suite(&base)).unwrap();
     let out = env.dir.path().join("report");
-    let run = Command::new(env!("CARGO_BIN_EXE_pilothouse"))
-        .arg("eval")
-        .arg(&suite_file)
-        .args(["--concurrency", "2", "--out"])
-        .arg(&out)
-        .arg("--config")
-        .arg(&config)
-        .env("EVAL_TEST_KEY", "test-key")
-        .stdin(Stdio::null())
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(Duration::from_secs(120), run)
-        .await
-        .unwrap()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    eprintln!(
-        "--- stdout\n{stdout}--- stderr\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert_eq!(output.status.code(), Some(1), "a failed case exits 1");
+    let (code, stdout) = run_eval(
+        &suite_file,
+        &[],
+        &out,
+        &config,
+        ("EVAL_TEST_KEY", "test-key"),
+        Duration::from_secs(120),
+    )
+    .await;
+    assert_eq!(code, Some(1), "a failed case exits 1");
     assert!(stdout.contains("FAIL  missing-order"), "{stdout}");
     assert!(
         stdout.contains("orders-suite: 3/4 cases passed"),

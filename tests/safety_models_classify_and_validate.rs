@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use axum::Json;
 use axum::extract::State;
 use common::harness::SHUTDOWN_GRACE;
-use common::model::{Model, Planned, browser, serve_api, serve_model};
+use common::model::{Model, Planned, READ_ACTIONS, browser, serve_api, serve_model};
 use common::{Harness, Page};
 use futures::StreamExt;
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
@@ -23,16 +23,6 @@ const SHOP: &str = r#"<!doctype html><title>Basket</title><h1>Basket</h1>
 <p id="count">0 items</p>
 <button id="add" type="button" onclick="count.textContent = (parseInt(count.textContent) + 1) + ' items'">Add to basket</button>
 <button id="empty" type="button" onclick="count.textContent = '0 items'">Empty basket</button>"#;
-const READ_ACTIONS: &[&str] = &[
-    "goto",
-    "click",
-    "scroll",
-    "hover",
-    "wait_for",
-    "extract",
-    "observe",
-    "screenshot",
-];
 
 /// Every request the utility model got.
 type Seen = Arc<Mutex<Vec<Value>>>;

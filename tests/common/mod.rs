@@ -7,6 +7,7 @@
 pub mod api_site;
 pub mod devtools;
 pub mod env;
+pub mod eval;
 pub mod eventually;
 pub mod harness;
 pub mod login_site;

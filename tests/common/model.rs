@@ -25,6 +25,18 @@ pub const INTERACT_ACTIONS: &[&str] = &[
     "screenshot",
 ];
 
+/// What a `read` run offers, in the tool's order.
+pub const READ_ACTIONS: &[&str] = &[
+    "goto",
+    "click",
+    "scroll",
+    "hover",
+    "wait_for",
+    "extract",
+    "observe",
+    "screenshot",
+];
+
 /// One planned reply: an HTTP error, or tool calls `(name, arguments)`.
 pub enum Planned {
     Status(u16),
