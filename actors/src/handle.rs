@@ -21,7 +21,7 @@ use crate::command::{
 };
 use crate::event::{EventKind, RunEvent};
 use crate::index::{ListQuery, RunIndex, RunPage};
-use crate::record::Registry;
+use crate::record::{Registry, StopReason};
 use crate::request::RunRequest;
 use crate::run::{RunId, RunStatus};
 use crate::store::RunStore;
@@ -72,9 +72,20 @@ pub(crate) struct Reader {
 }
 
 impl Reader {
+    /// The run's record when this node's view of it is the truth: in the registry and not
+    /// fenced out. A run another node took over stays in the registry until its local wind-down
+    /// ends, but what this node saw after losing it never became the run's history: the shared
+    /// store answers for it.
+    fn live(&self, run_id: &RunId) -> Option<Arc<crate::record::RunRecord>> {
+        self.registry
+            .get(run_id)
+            .filter(|r| !matches!(r.control.reason(), Some(StopReason::Fenced)))
+            .map(|r| r.clone())
+    }
+
     /// A run's status: live from the registry, else from the store (off the runtime).
     pub(crate) async fn status(self: &Arc<Self>, run_id: RunId) -> Option<RunStatus> {
-        if let Some(record) = self.registry.get(&run_id) {
+        if let Some(record) = self.live(&run_id) {
             return Some(record.snapshot());
         }
         let reader = self.clone();
@@ -88,7 +99,7 @@ impl Reader {
         let mut out = Vec::with_capacity(ids.len());
         let mut stored = Vec::new();
         for (i, id) in ids.iter().enumerate() {
-            match self.registry.get(id) {
+            match self.live(id) {
                 Some(record) => out.push(Some(record.snapshot())),
                 None => {
                     out.push(None);
@@ -135,7 +146,7 @@ impl Reader {
             (Vec::new(), None)
         });
         for status in &mut runs {
-            if let Some(record) = self.registry.get(&status.run_id) {
+            if let Some(record) = self.live(&status.run_id) {
                 *status = record.snapshot();
             }
         }
@@ -157,8 +168,8 @@ impl Reader {
         run_id: RunId,
         after_seq: u64,
     ) -> Option<EventSubscription> {
-        if let Some(record) = self.registry.get(&run_id) {
-            return Some(EventSubscription::live(record.clone(), after_seq));
+        if let Some(record) = self.live(&run_id) {
+            return Some(EventSubscription::live(record, after_seq));
         }
         if let Some(shared) = &self.shared {
             self.status(run_id).await?;

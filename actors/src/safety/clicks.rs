@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::{UtilityModel, answer_tool, degraded};
 use crate::config::Config;
-use crate::request::{DriverSpec, RunRequest};
+use crate::request::{DriverSpec, Route, RunRequest};
 use crate::run::TokenUsage;
 
 const COMPONENT: &str = "click_validator";
@@ -48,7 +48,9 @@ pub(crate) struct ClickValidator {
 }
 
 impl ClickValidator {
-    /// `None` unless `[safety] validate_clicks` is on and a model drives the run.
+    /// `None` unless `[safety] validate_clicks` is on and a model drives the run from the
+    /// start (an agent run, or an `auto` run routed to the agent): a playbook's own clicks
+    /// were written by people.
     pub(crate) fn new(
         config: &Config,
         llm: crate::llm::SharedLlm,
@@ -56,7 +58,11 @@ impl ClickValidator {
     ) -> Option<Self> {
         let directive = match &request.driver {
             DriverSpec::Agent(spec) => spec.directive.clone(),
-            DriverSpec::Auto(spec) if request.driver.is_model_driven() => spec.directive.clone(),
+            DriverSpec::Auto(spec)
+                if matches!(spec.route.as_deref(), Some(Route::Agent { .. })) =>
+            {
+                spec.directive.clone()
+            }
             _ => return None,
         };
         config.safety.validate_clicks.then(|| Self {
