@@ -64,7 +64,7 @@ pub use pilothouse_actors::{
     StorageCapture, StorageScope,
 };
 pub use pilothouse_actors::{ClaimedRun, EnqueueError, NewRun, SharedCancel, SharedRuns};
-pub use pilothouse_actors::{ExportedPlaybook, export_playbook};
+pub use pilothouse_actors::{ExportedPlaybook, escape_html, export_playbook};
 pub use pilothouse_actors::{
     GuardrailOverrides, Profile, ProfileSpec, ReasoningEffort, SafetyConfig,
 };

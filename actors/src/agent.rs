@@ -210,8 +210,8 @@ impl AgentDriver {
 struct Acted {
     /// The result the model reads.
     text: String,
-    /// The action's value (a screenshot's file, a read's data).
-    value: Option<Value>,
+    /// The JPEG of a screenshot action.
+    screenshot: Option<Vec<u8>>,
     /// The page changed: a `goto`, or an action that left the page the run was on.
     navigated: bool,
 }
@@ -241,7 +241,7 @@ async fn act(ctx: &DriverContext, convo: &mut Conversation, action: Action) -> O
             };
             Some(Acted {
                 text,
-                value: out.value,
+                screenshot: out.screenshot,
                 navigated,
             })
         }
@@ -250,7 +250,7 @@ async fn act(ctx: &DriverContext, convo: &mut Conversation, action: Action) -> O
             convo.memory.action(&summary, Err(&failure.message));
             Some(Acted {
                 text: format!("Error: {}", failure.message),
-                value: None,
+                screenshot: None,
                 navigated: false,
             })
         }

@@ -42,6 +42,7 @@ mod export;
 mod finalizer;
 mod guard;
 mod handle;
+mod html;
 mod index;
 mod llm;
 mod llm_extract;
@@ -83,6 +84,7 @@ pub use event::{ActionFailure, EventKind, RunEvent, Severity};
 pub use export::{ExportedPlaybook, export_playbook};
 pub use guard::is_private_ip;
 pub use handle::{EventsError, OrchestratorHandle, Unavailable};
+pub use html::escape_html;
 pub use index::{ListQuery, RunPage};
 pub use page_driver::{
     ActionBounds, ActionOutput, BrowserError, BrowserLauncher, Capture, CloseMode, CloseReport,

@@ -113,7 +113,7 @@ pub struct ActionOutput {
     pub text: String,
     /// The value kept by `store_as`, when the action reads one.
     pub value: Option<Value>,
-    /// JPEG bytes of a screenshot action.
+    /// JPEG bytes of a screenshot action (also written to the run's recording by the router).
     pub screenshot: Option<Vec<u8>>,
     /// The main frame's URL after the action, when it may have navigated.
     pub url: Option<String>,

@@ -310,7 +310,7 @@ fn refuse(ctx: &Ctx, block: &Block, target: &str) -> Response<ProxyBody> {
     }
     let body = format!(
         "<!doctype html><title>Blocked by Pilothouse</title><h1>Blocked by a guardrail</h1><p>{}</p>",
-        html_escape(&block.reason)
+        crate::html::escape_html(&block.reason)
     );
     let mut response = Response::new(full(body));
     *response.status_mut() = StatusCode::FORBIDDEN;
@@ -352,10 +352,4 @@ fn full(text: String) -> ProxyBody {
 
 fn empty() -> ProxyBody {
     full(String::new())
-}
-
-fn html_escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }

@@ -163,27 +163,30 @@ impl SessionStore {
 
     /// [`Self::load_blocking`] off the async threads.
     pub(crate) async fn load(&self, id: &str) -> Result<StorageState, SessionError> {
-        let (store, id) = (self.clone(), id.to_owned());
-        tokio::task::spawn_blocking(move || store.load_blocking(&id))
+        self.off_thread(id, |store, id| store.load_blocking(id))
             .await
-            .unwrap_or_else(|e| {
-                Err(SessionError::Io {
-                    id: String::new(),
-                    path: PathBuf::new(),
-                    error: e.to_string(),
-                })
-            })
     }
 
     /// [`Self::save_blocking`] off the async threads.
     pub(crate) async fn save(&self, id: &str, state: StorageState) -> Result<(), SessionError> {
-        let (store, id) = (self.clone(), id.to_owned());
-        tokio::task::spawn_blocking(move || store.save_blocking(&id, &state))
+        self.off_thread(id, move |store, id| store.save_blocking(id, &state))
+            .await
+    }
+
+    /// `work` on session `id` in a blocking thread; a thread that died is an I/O error naming
+    /// the session.
+    async fn off_thread<T: Send + 'static>(
+        &self,
+        id: &str,
+        work: impl FnOnce(&Self, &str) -> Result<T, SessionError> + Send + 'static,
+    ) -> Result<T, SessionError> {
+        let (store, owned) = (self.clone(), id.to_owned());
+        tokio::task::spawn_blocking(move || work(&store, &owned))
             .await
             .unwrap_or_else(|e| {
                 Err(SessionError::Io {
-                    id: String::new(),
-                    path: PathBuf::new(),
+                    id: id.to_owned(),
+                    path: self.dir.clone(),
                     error: e.to_string(),
                 })
             })

@@ -3,6 +3,7 @@
 //! charts, then every trial with its checks and a link to its run's own report. No script,
 //! style sheet or font from anywhere else.
 
+use pilothouse::escape_html as esc;
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -15,15 +16,6 @@ pub(crate) fn write(result: &SuiteResult, out: &Path, runs_dir: &Path) -> std::i
     let json = serde_json::to_string_pretty(result).map_err(std::io::Error::other)?;
     std::fs::write(out.join("report.json"), json)?;
     std::fs::write(out.join("report.html"), html(result, runs_dir))
-}
-
-/// `text` safe inside HTML text and attribute values.
-fn esc(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
 }
 
 const STYLE: &str = "body{font:14px system-ui,sans-serif;margin:2em;color:#222}\

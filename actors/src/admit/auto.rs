@@ -26,7 +26,7 @@ impl Validator<'_> {
         config: &Config,
         request: &GuardrailSpec,
     ) -> Option<(Route, Option<Playbook>)> {
-        if spec.directive.trim().is_empty() {
+        if spec.agent.directive.trim().is_empty() {
             self.push("driver.directive", "must not be empty; say what to do");
             return None;
         }
@@ -35,14 +35,14 @@ impl Validator<'_> {
         }
         let candidates = routing::candidates(&config.playbooks.dir);
         let known = tag_list(&candidates);
-        let Some(found) = routing::best_match(&spec.directive, candidates) else {
+        let Some(found) = routing::best_match(&spec.agent.directive, candidates) else {
             let why = format!(
                 "no playbook in {} has a tag the directive contains (tags: {known})",
                 config.playbooks.dir.display()
             );
             return self.no_playbook(spec, config, why);
         };
-        let extracted = routing::extract_params(&spec.directive, &found.playbook.parameters);
+        let extracted = routing::extract_params(&spec.agent.directive, &found.playbook.parameters);
         let mut params = extracted.clone();
         params.extend(spec.params.clone());
         if let Err(errors) = found.playbook.resolve_params(&params) {
@@ -81,7 +81,7 @@ impl Validator<'_> {
         config: &Config,
         reason: String,
     ) -> Option<(Route, Option<Playbook>)> {
-        let agent = spec.agent();
+        let agent = spec.agent.clone();
         self.agent(&agent, &config.agent);
         let info = info(spec, "agent", None, reason);
         Some((Route::Agent { spec: agent, info }, None))
@@ -99,7 +99,7 @@ impl Validator<'_> {
         let Match { playbook, tags } = found;
         let hybrid = spec.execution_mode == ExecutionMode::HybridAuto;
         let fallback = hybrid
-            .then(|| spec.agent())
+            .then(|| spec.agent.clone())
             .filter(|a| has_model(a, config));
         if let Some(agent) = &fallback {
             self.agent(agent, &config.agent);
@@ -107,7 +107,7 @@ impl Validator<'_> {
         let playbook_spec = PlaybookSpec {
             playbook: Value::String(playbook.id.clone()),
             params,
-            agent: hybrid.then(|| spec.agent()),
+            agent: hybrid.then(|| spec.agent.clone()),
         };
         let prefix = format!("playbook {}: ", playbook.id);
         self.loaded_playbook(&prefix, &playbook_spec, &playbook, request);

@@ -9,7 +9,8 @@ use super::narrowing::capped_by;
 use crate::config::AgentConfig;
 use crate::guard::narrow;
 use crate::request::{
-    DriverSpec, FieldError, Profile, ProfileSpec, RunRequest, check_domain_pattern, is_profile_name,
+    AutoSpec, DriverSpec, FieldError, Profile, ProfileSpec, RunRequest, check_domain_pattern,
+    is_profile_name,
 };
 
 impl RunRequest {
@@ -66,8 +67,9 @@ impl RunRequest {
 /// The driver's profile field and where it is in the request.
 fn profile_slot(driver: &mut DriverSpec) -> Option<(&'static str, &mut Option<ProfileSpec>)> {
     match driver {
-        DriverSpec::Agent(spec) => Some(("driver.profile", &mut spec.profile)),
-        DriverSpec::Auto(spec) => Some(("driver.profile", &mut spec.profile)),
+        DriverSpec::Agent(agent) | DriverSpec::Auto(AutoSpec { agent, .. }) => {
+            Some(("driver.profile", &mut agent.profile))
+        }
         DriverSpec::Playbook(spec) => spec
             .agent
             .as_mut()

@@ -1,5 +1,5 @@
 //! What a model sees of the page besides an action's text result: a compact page map after an
-//! action that navigated, and (with vision) each screenshot it takes as an image.
+//! action that navigated.
 //!
 //! The page map is an `observe` made compact: the router runs it as a read-only inspection
 //! (not a step, no event), blinded as any observation is (destructive controls hidden,
@@ -50,19 +50,6 @@ pub(super) fn compact(snapshot: &str, per_section: usize) -> String {
     }
     close(&mut out, left_out);
     out.join("\n")
-}
-
-/// The JPEG a screenshot action wrote (its result's `screenshot`, relative to the run's
-/// directory); `None` when it took none (withheld) or the file cannot be read.
-pub(super) async fn screenshot(
-    ctx: &DriverContext,
-    value: Option<&serde_json::Value>,
-) -> Option<Vec<u8>> {
-    let rel = value?.get("screenshot")?.as_str()?;
-    if rel.contains("..") {
-        return None;
-    }
-    tokio::fs::read(ctx.record.dir.join(rel)).await.ok()
 }
 
 #[cfg(test)]

@@ -161,12 +161,10 @@ impl Turns<'_> {
     /// stopped).
     async fn act(&mut self, action: Action) -> Option<String> {
         let observes = matches!(action, Action::Observe { .. });
-        let shoots = matches!(action, Action::Screenshot { .. });
         let acted = act(self.ctx, &mut self.convo, action).await?;
         let mut text = acted.text;
         if self.vision
-            && shoots
-            && let Some(jpeg) = page::screenshot(self.ctx, acted.value.as_ref()).await
+            && let Some(jpeg) = acted.screenshot
         {
             text.push_str("; the image follows");
             let caption = format!("Screenshot from browser call {}:", self.steps);

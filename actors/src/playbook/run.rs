@@ -362,35 +362,54 @@ async fn pick_selector(ctx: &DriverContext, spec: &SelectorSpec) -> StepResult {
             ..ActionOutput::default()
         });
     }
+    let Ok(found) = first_match(ctx, &candidates, WaitState::Attached).await else {
+        return StepResult::Stopped;
+    };
+    let Some(k) = found else {
+        return StepResult::Failed(failure(format!(
+            "no element matches `{}` or its fallbacks ({})",
+            candidates[0],
+            candidates[1..].join(", ")
+        )));
+    };
+    if k > 0 {
+        ctx.record.log(
+            "info",
+            &format!(
+                "selector `{}` matched nothing within {} ms; using fallback `{}`",
+                candidates[0], ctx.config.playbooks.selector_probe_ms, candidates[k]
+            ),
+        );
+    }
+    StepResult::Done(ActionOutput {
+        text: candidates[k].to_owned(),
+        ..ActionOutput::default()
+    })
+}
+
+/// The run was stopped while the driver waited.
+pub(super) struct Stopped;
+
+/// The index of the first of `candidates` whose element reaches `state`, each probed for
+/// `[playbooks] selector_probe_ms` (a read-only inspection, not a step).
+pub(super) async fn first_match(
+    ctx: &DriverContext,
+    candidates: &[&str],
+    state: WaitState,
+) -> Result<Option<usize>, Stopped> {
     let probe_ms = ctx.config.playbooks.selector_probe_ms;
     for (k, candidate) in candidates.iter().enumerate() {
         let probe = Action::WaitFor {
             selector: (*candidate).to_owned(),
-            state: WaitState::Attached,
+            state,
             timeout_ms: Some(probe_ms),
         };
         match ctx.router.inspect(probe).await {
-            None => return StepResult::Stopped,
-            Some(Ok(_)) => {
-                if k > 0 {
-                    ctx.record.log("info", &format!(
-                            "selector `{}` matched nothing within {probe_ms} ms; using fallback `{candidate}`",
-                            candidates[0]
-                        ),
-                    );
-                }
-                return StepResult::Done(ActionOutput {
-                    text: (*candidate).to_owned(),
-                    ..ActionOutput::default()
-                });
-            }
-            Some(Err(f)) if f.code == ErrorCode::Cancelled => return StepResult::Stopped,
+            None => return Err(Stopped),
+            Some(Ok(_)) => return Ok(Some(k)),
+            Some(Err(f)) if f.code == ErrorCode::Cancelled => return Err(Stopped),
             Some(Err(_)) => {}
         }
     }
-    StepResult::Failed(failure(format!(
-        "no element matches `{}` or its fallbacks ({})",
-        candidates[0],
-        candidates[1..].join(", ")
-    )))
+    Ok(None)
 }

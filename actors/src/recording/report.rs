@@ -2,6 +2,7 @@
 //! of every step with its screenshot, timing, result and error. Screenshots are embedded as
 //! `data:` URIs and the styles are inline, so the file opens anywhere with nothing to load.
 
+use crate::html::escape_html as esc;
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -157,22 +158,6 @@ fn image(html: &mut String, path: &Path, alt: &str) {
             );
         }
     }
-}
-
-/// Escapes text for HTML content and attribute values.
-fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -123,22 +123,9 @@ impl TryFrom<RawDriverSpec> for DriverSpec {
                     .ok_or("`steps` is required for script drivers: a list of actions")?;
                 Ok(Self::Script { steps })
             }
-            DriverType::Agent => {
-                let directive = raw
-                    .directive
-                    .ok_or("`directive` is required for agent drivers: the task, in words")?;
-                Ok(Self::Agent(AgentSpec {
-                    directive,
-                    model: raw.model,
-                    max_steps: raw.max_steps,
-                    output_schema: raw.output_schema,
-                    base_url: raw.base_url,
-                    api_key: raw.api_key,
-                    vision: raw.vision,
-                    reasoning_effort: raw.reasoning_effort,
-                    profile: raw.profile,
-                }))
-            }
+            DriverType::Agent => raw
+                .agent_spec("`directive` is required for agent drivers: the task, in words")
+                .map(Self::Agent),
             DriverType::Playbook => Ok(Self::Playbook(PlaybookSpec {
                 playbook: raw.playbook.ok_or(
                     "`playbook` is required for playbook drivers: an id, YAML text or an object",
@@ -152,14 +139,24 @@ impl TryFrom<RawDriverSpec> for DriverSpec {
 }
 
 impl RawDriverSpec {
-    fn auto(self) -> Result<AutoSpec, String> {
+    fn auto(mut self) -> Result<AutoSpec, String> {
+        let (execution_mode, params) = (self.execution_mode.take(), self.params.take());
         Ok(AutoSpec {
-            directive: self.directive.ok_or(
+            agent: self.agent_spec(
                 "`directive` is required for auto drivers: the task, in words, matched \
                  against the playbooks' tags",
             )?,
-            execution_mode: self.execution_mode.unwrap_or_default(),
-            params: self.params.unwrap_or_default(),
+            execution_mode: execution_mode.unwrap_or_default(),
+            params: params.unwrap_or_default(),
+            route: None,
+        })
+    }
+
+    /// The directive and model fields, as an agent driver takes them; `missing` when there is
+    /// no directive.
+    fn agent_spec(self, missing: &str) -> Result<AgentSpec, String> {
+        Ok(AgentSpec {
+            directive: self.directive.ok_or(missing)?,
             model: self.model,
             max_steps: self.max_steps,
             output_schema: self.output_schema,
@@ -168,7 +165,6 @@ impl RawDriverSpec {
             vision: self.vision,
             reasoning_effort: self.reasoning_effort,
             profile: self.profile,
-            route: None,
         })
     }
 }

@@ -74,6 +74,8 @@ fn screen_text(action: &Action, text: &str, redacted: &mut usize) -> String {
 }
 
 /// Stores `store_as` values and screenshot files; a failed screenshot write fails the action.
+/// A screenshot's bytes stay in the output for the driver (an agent with vision shows them to
+/// its model) beside the file's path.
 pub(super) async fn keep_results(
     state: &RouterState,
     file_stem: &str,
@@ -83,14 +85,14 @@ pub(super) async fn keep_results(
     if let (Some(name), Some(value)) = (action.store_as(), &out.value) {
         state.record.keep_data(name, value.clone());
     }
-    if let Some(bytes) = out.screenshot.take() {
+    if let Some(bytes) = &out.screenshot {
         let rel = format!("recording/screenshots/{file_stem}_{}.jpg", action.name());
         let path = state.record.dir.join(&rel);
         let written = async {
             if let Some(parent) = path.parent() {
                 tokio::fs::create_dir_all(parent).await?;
             }
-            tokio::fs::write(&path, &bytes).await
+            tokio::fs::write(&path, bytes).await
         }
         .await;
         if let Err(e) = written {

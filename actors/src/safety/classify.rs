@@ -70,7 +70,7 @@ fn directive(request: &RunRequest) -> Option<&str> {
     match &request.driver {
         DriverSpec::Agent(spec) => Some(&spec.directive),
         DriverSpec::Auto(spec) if spec.execution_mode == ExecutionMode::AgentOnly => {
-            Some(&spec.directive)
+            Some(&spec.agent.directive)
         }
         _ => None,
     }

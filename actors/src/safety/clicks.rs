@@ -61,7 +61,7 @@ impl ClickValidator {
             DriverSpec::Auto(spec)
                 if matches!(spec.route.as_deref(), Some(Route::Agent { .. })) =>
             {
-                spec.directive.clone()
+                spec.agent.directive.clone()
             }
             _ => return None,
         };

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::verify::verify;
-use super::{StepResult, failed};
+use super::{StepResult, Stopped, failed, first_match};
 use crate::driver::{DriverContext, DriverOutcome};
 use crate::playbook::bind_str;
 use crate::request::{Action, AuthBlock, AuthMode, AuthSuccess, Playbook, Verify, WaitState};
@@ -106,8 +106,8 @@ async fn restored(
         }
         Err(e) => return Err(failed(ErrorCode::SetupFailed, format!("auth: {e}"))),
     };
-    let browser = (&ctx.browser, &*ctx.record.scrubber);
-    if let Err(message) = sessions::browser::apply(id, &state, browser.0, browser.1).await {
+    let applied = sessions::browser::apply(id, &state, &ctx.browser, &ctx.record.scrubber).await;
+    if let Err(message) = applied {
         return Err(failed(ErrorCode::SetupFailed, format!("auth: {message}")));
     }
     let url = login_url
@@ -216,23 +216,10 @@ async fn first_visible(
     ctx: &DriverContext,
     selectors: &[&str],
 ) -> Result<Option<String>, DriverOutcome> {
-    let probe_ms = ctx.config.playbooks.selector_probe_ms;
-    for selector in selectors {
-        let probe = Action::WaitFor {
-            selector: (*selector).to_owned(),
-            state: WaitState::Visible,
-            timeout_ms: Some(probe_ms),
-        };
-        match ctx.router.inspect(probe).await {
-            None => return Err(DriverOutcome::Interrupted),
-            Some(Ok(_)) => return Ok(Some((*selector).to_owned())),
-            Some(Err(f)) if f.code == ErrorCode::Cancelled => {
-                return Err(DriverOutcome::Interrupted);
-            }
-            Some(Err(_)) => {}
-        }
+    match first_match(ctx, selectors, WaitState::Visible).await {
+        Ok(found) => Ok(found.map(|k| selectors[k].to_owned())),
+        Err(Stopped) => Err(DriverOutcome::Interrupted),
     }
-    Ok(None)
 }
 
 /// Whether the page shows the success signs (all given must hold within `timeout_ms`); with
