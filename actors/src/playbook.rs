@@ -106,16 +106,27 @@ impl PlaybookSpec {
                 parse_yaml(text).map_err(inline)
             }
             serde_json::Value::String(id) => load(&config.playbooks.dir, id),
-            value @ serde_json::Value::Object(_) => serde_path_to_error::deserialize(value.clone())
-                .map_err(|e| FieldError {
-                    field: format!("driver.playbook.{}", e.path()),
-                    message: e.into_inner().to_string(),
-                }),
+            serde_json::Value::Object(_) => self.inlined(),
             other => Err(FieldError {
                 field: "driver.playbook".into(),
                 message: format!("must be a playbook id, YAML text or an object, got {other}"),
             }),
         }
+    }
+
+    /// The playbook admission inlined into this spec, and only that: a running driver never
+    /// reads a playbook file or parses YAML, so it executes exactly what was checked.
+    pub(crate) fn inlined(&self) -> Result<Playbook, FieldError> {
+        if !self.playbook.is_object() {
+            return Err(FieldError {
+                field: "driver.playbook".into(),
+                message: "was not inlined at admission; submit the run through the engine".into(),
+            });
+        }
+        serde_path_to_error::deserialize(&self.playbook).map_err(|e| FieldError {
+            field: format!("driver.playbook.{}", e.path()),
+            message: e.into_inner().to_string(),
+        })
     }
 }
 

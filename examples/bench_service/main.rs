@@ -60,6 +60,8 @@ d.textContent = 'ready'; document.body.appendChild(d); }, 3000);</script></body>
 mod baseline;
 mod fanout;
 mod load;
+#[path = "../../tests/common/procs.rs"]
+mod procs;
 
 use fanout::{Fanout, baseline_fan_out, fan_out};
 use load::{Load, cancel_all, submit_and_poll, wait_idle};
@@ -353,21 +355,15 @@ fn print_fanout(fanout: &Fanout, floor: &Fanout) {
     );
 }
 
-/// Chromium processes still alive whose command line names the benchmark's temp dir.
+/// Chromium processes still alive with an argument naming the benchmark's temp dir (read by the
+/// tests' `/proc` scanner), given up to 5 s to exit.
 async fn leftover_browsers(dir: &Path) -> usize {
-    let needle = dir.to_string_lossy().into_owned();
+    let dir = dir.to_path_buf();
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let count = std::fs::read_dir("/proc")
-            .map(|entries| {
-                entries
-                    .flatten()
-                    .filter(|e| {
-                        std::fs::read(e.path().join("cmdline"))
-                            .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&needle))
-                    })
-                    .count()
-            })
+        let scan = dir.clone();
+        let count = tokio::task::spawn_blocking(move || procs::processes_with_arg(&scan).len())
+            .await
             .unwrap_or(0);
         if count == 0 || Instant::now() > deadline {
             return count;

@@ -1,8 +1,8 @@
 //! Everything that reads `/proc`, once: live processes by an argument (the leak checks match a
 //! test's or the benchmark's profile directory, never a process name), their command lines and
 //! owner tags, and the proportional set size of a Chromium process tree. Shared by the tests
-//! (`tests/common`) and the benchmark (`examples/bench_runs` includes this file with
-//! `#[path]`), so both count processes and memory the same way. Blocking: callers off a
+//! (`tests/common`) and the benchmarks (`examples/bench_runs` and `examples/bench_service`
+//! include this file with `#[path]`), so all count processes and memory the same way. Blocking: callers off a
 //! runtime's hot path run it in `spawn_blocking`.
 #![allow(dead_code)]
 

@@ -58,7 +58,7 @@ fn failure(message: String) -> ActionFailure {
 
 impl PlaybookDriver {
     async fn drive(self, ctx: DriverContext) -> DriverOutcome {
-        let playbook = match self.spec.load(&ctx.config) {
+        let playbook = match self.spec.inlined() {
             Ok(playbook) => playbook,
             Err(e) => return failed(ErrorCode::InvalidRequest, e.to_string()),
         };

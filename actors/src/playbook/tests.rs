@@ -106,3 +106,28 @@ fn params_are_checked_before_start() {
     let errors = pb.resolve_params(&extra).unwrap_err();
     assert_eq!(errors[0].field, "driver.params.color");
 }
+
+#[test]
+fn a_running_driver_takes_only_the_inlined_playbook() {
+    let by_id = PlaybookSpec {
+        playbook: Value::from("order_lookup"),
+        params: BTreeMap::new(),
+        agent: None,
+    };
+    let refused = by_id.inlined().unwrap_err();
+    assert_eq!(refused.field, "driver.playbook");
+    assert!(refused.message.contains("not inlined"), "{refused}");
+    let yaml = PlaybookSpec {
+        playbook: Value::from(GOOD),
+        ..by_id.clone()
+    };
+    assert!(
+        yaml.inlined().is_err(),
+        "YAML text is parsed at admission only"
+    );
+    let inlined = PlaybookSpec {
+        playbook: serde_json::to_value(parse_yaml(GOOD).unwrap()).unwrap(),
+        ..by_id
+    };
+    assert_eq!(inlined.inlined().unwrap().id, "order_lookup");
+}
