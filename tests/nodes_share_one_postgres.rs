@@ -151,12 +151,10 @@ async fn a_cancel_sent_to_another_node_stops_the_run_and_credentials_stay_home()
         "the owner stopped the run {:?} after another node was asked",
         asked.elapsed()
     );
-    // The owner's own status turns terminal when its finalizer has written the terminal
-    // status (just after the row `b` read), so `a` is waited on, not read once.
-    assert_eq!(
-        a.handle.wait(run_id).await.unwrap().state,
-        RunState::Cancelled
-    );
+    // Read once: the owner never answers with the run live after another node saw it end
+    // (a read waits out the owner's commit of the final status).
+    let owner_says = a.handle.status(run_id).await.unwrap().unwrap();
+    assert_eq!(owner_says.state, RunState::Cancelled, "{owner_says:?}");
     let owner: Option<String> = sqlx::query_scalar("SELECT owner FROM runs WHERE id = $1")
         .bind(run_id.as_uuid())
         .fetch_one(&db.pool().await)

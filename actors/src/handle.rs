@@ -86,7 +86,11 @@ impl Reader {
     /// A run's status: live from the registry, else from the store (off the runtime).
     pub(crate) async fn status(self: &Arc<Self>, run_id: RunId) -> Option<RunStatus> {
         if let Some(record) = self.live(&run_id) {
-            return Some(record.snapshot());
+            let status = record.settled().await;
+            // Fenced while the commit was under way: the shared store has the run's outcome.
+            if self.live(&run_id).is_some() {
+                return Some(status);
+            }
         }
         let reader = self.clone();
         blocking(move || reader.store.load_status(run_id))
@@ -100,7 +104,7 @@ impl Reader {
         let mut stored = Vec::new();
         for (i, id) in ids.iter().enumerate() {
             match self.live(id) {
-                Some(record) => out.push(Some(record.snapshot())),
+                Some(record) => out.push(Some(record.settled().await)),
                 None => {
                     out.push(None);
                     stored.push((i, *id));
@@ -147,7 +151,7 @@ impl Reader {
         });
         for status in &mut runs {
             if let Some(record) = self.live(&status.run_id) {
-                *status = record.snapshot();
+                *status = record.settled().await;
             }
         }
         RunPage { runs, next_cursor }

@@ -107,6 +107,8 @@ pub(crate) struct RunRecord {
     /// Version of the status on disk, plus the failed writes so far and the last error. Held
     /// while writing: this lock is the run's one serialized status writer.
     status_written: Mutex<StatusWrites>,
+    /// True while the final status is being committed: readers wait it out ([`Self::settled`]).
+    committing: tokio::sync::watch::Sender<bool>,
 }
 
 #[derive(Debug, Default)]
@@ -115,6 +117,9 @@ struct StatusWrites {
     failures: u32,
     last_error: Option<String>,
 }
+
+/// Longest a reader waits for a final status being committed (a database blip retries it).
+const SETTLE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Longest refused request target (and reason) an event carries, in characters.
 const REFUSED_TARGET_MAX_CHARS: usize = 2048;
@@ -153,6 +158,7 @@ impl RunRecord {
             store,
             status_version: AtomicU64::new(0),
             status_written: Mutex::default(),
+            committing: tokio::sync::watch::Sender::new(false),
         })
     }
 
@@ -177,13 +183,26 @@ impl RunRecord {
     }
 
     /// The committing write of the final status: nothing written later can replace it.
-    /// The live status becomes the committed one at once, on the committing thread: with a
-    /// shared store, another node may read the commit a moment later, and this node must not
-    /// answer with the run still live after that.
+    /// The live status becomes the committed one on the committing thread, and readers wait
+    /// out the write ([`Self::settled`]): with a shared store another node may read the commit
+    /// before this thread returns from it, and this node must never answer with the run still
+    /// live after that.
     pub(crate) fn commit_status(&self, status: &RunStatus) -> std::io::Result<()> {
-        self.write_status(COMMIT_VERSION, status)?;
-        *self.status() = status.clone();
-        Ok(())
+        self.committing.send_replace(true);
+        let written = self.write_status(COMMIT_VERSION, status);
+        if written.is_ok() {
+            *self.status() = status.clone();
+        }
+        self.committing.send_replace(false);
+        written
+    }
+
+    /// [`Self::snapshot`] once no commit of the final status is under way (waiting at most
+    /// `SETTLE_WAIT`, past which the live status is answered).
+    pub(crate) async fn settled(&self) -> RunStatus {
+        let mut committing = self.committing.subscribe();
+        let _ = tokio::time::timeout(SETTLE_WAIT, committing.wait_for(|c| !c)).await;
+        self.snapshot()
     }
 
     /// True once the final status is durably in the store.
@@ -346,3 +365,6 @@ impl RunRecord {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
