@@ -43,8 +43,8 @@ pub use pilothouse_actors::PgStore;
 pub use pilothouse_actors::{
     API_KEY_ENV, Action, ActionFailure, AllowedDownloads, Artifact, CancelAck, CancelError,
     ChromiumLauncher, Command, Config, ConfigError, DirStore, Download, DownloadOutcome,
-    DownloadPolicy, DownloadSink, DownloadSpec, DriverSpec, EngineStats, EngineTimeouts, ErrorCode,
-    EventKind, EventSubscription, EventsError, ExtractMode, FieldError, FinalizeError,
+    DownloadPolicy, DownloadSink, DownloadSpec, DriverSpec, Durable, EngineStats, EngineTimeouts,
+    ErrorCode, EventKind, EventSubscription, EventsError, ExtractMode, FieldError, FinalizeError,
     GuardrailSpec, InvalidRequest, Limits, ListQuery, LogWriter, Manifest, ObserveCaps,
     OrchestratorHandle, RecordingConfig, RecordingInfo, RecordingSpec, RecoveryReport,
     RegistryConfig, RunDefaults, RunError, RunEvent, RunId, RunOutcome, RunPage, RunRequest,

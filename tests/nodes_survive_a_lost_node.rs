@@ -52,8 +52,18 @@ fn signal(server: &Server, signal: Signal) {
 
 /// A run's events as one node serves them (SSE, read to the end).
 async fn events_from(server: &Server, run_id: RunId) -> Vec<Value> {
-    let mut response = server.get(&format!("/runs/{run_id}/events")).await;
+    read_events(open_events(server, run_id).await).await
+}
+
+/// The run's SSE stream from `server`, subscribed (its headers are in) but not yet read.
+async fn open_events(server: &Server, run_id: RunId) -> reqwest::Response {
+    let response = server.get(&format!("/runs/{run_id}/events")).await;
     assert_eq!(response.status(), 200);
+    response
+}
+
+/// Every event of an SSE stream, read until it ends at the terminal event.
+async fn read_events(mut response: reqwest::Response) -> Vec<Value> {
     let mut text = String::new();
     let read = async {
         while let Some(chunk) = response.chunk().await.unwrap() {
@@ -202,6 +212,8 @@ async fn a_node_stopped_past_its_lease_is_fenced_out_when_it_resumes() {
         !env_a.run_browsers().is_empty(),
         "the run has its own browser"
     );
+    // A tail the owner serves, open across its pause: it must end as the survivor decided.
+    let owners_tail = open_events(&a, run_id).await;
     signal(&a, Signal::SIGSTOP);
     let decided = b.wait_terminal(run_id).await;
     assert_eq!(decided["state"], "interrupted", "{decided}");
@@ -215,6 +227,11 @@ async fn a_node_stopped_past_its_lease_is_fenced_out_when_it_resumes() {
     )
     .await;
     assert_eq!(events_from(&b, run_id).await, events);
+    assert_eq!(
+        read_events(owners_tail).await,
+        events,
+        "the fenced owner's open tail shows what every node reads, never its own unstored events"
+    );
     let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM run_events WHERE run_id = $1")
         .bind(run_id.as_uuid())
         .fetch_one(&db.pool().await)

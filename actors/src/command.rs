@@ -172,6 +172,8 @@ enum Source {
     Live {
         record: Arc<RunRecord>,
         after_seq: u64,
+        /// Where the run is read from if this node is fenced out of it.
+        shared: Option<Arc<dyn SharedRuns>>,
     },
     Stored(Vec<RunEvent>),
     /// A run another node owns: its events are read from the shared store as they commit.
@@ -193,9 +195,20 @@ impl std::fmt::Debug for Remote {
 }
 
 impl EventSubscription {
-    pub(crate) fn live(record: Arc<RunRecord>, after_seq: u64) -> Self {
+    /// This node's run. With a `shared` store, only committed events are shown, and a tail
+    /// of a run this node is fenced out of goes on from the store: what the run's new owner
+    /// (or the node that settled it) wrote.
+    pub(crate) fn live(
+        record: Arc<RunRecord>,
+        after_seq: u64,
+        shared: Option<Arc<dyn SharedRuns>>,
+    ) -> Self {
         Self {
-            source: Source::Live { record, after_seq },
+            source: Source::Live {
+                record,
+                after_seq,
+                shared,
+            },
         }
     }
 
@@ -214,14 +227,20 @@ impl EventSubscription {
     /// The events as a stream that ends after the terminal event.
     pub fn into_stream(self) -> impl Stream<Item = RunEvent> + Send + Unpin + 'static {
         let state = match self.source {
-            Source::Live { record, after_seq } => {
+            Source::Live {
+                record,
+                after_seq,
+                shared,
+            } => {
                 let sub = record.log.subscribe(after_seq);
+                let run_id = record.id;
                 Follow {
                     backlog: sub.backlog.into(),
                     live: Some(sub.live),
                     record: Some(record),
                     last_seq: after_seq,
                     remote: None,
+                    fenced_out: shared.map(|shared| Remote { shared, run_id }),
                 }
             }
             Source::Stored(events) => Follow {
@@ -230,6 +249,7 @@ impl EventSubscription {
                 record: None,
                 last_seq: 0,
                 remote: None,
+                fenced_out: None,
             },
             Source::Remote(remote, after_seq) => Follow {
                 backlog: VecDeque::new(),
@@ -237,6 +257,7 @@ impl EventSubscription {
                 record: None,
                 last_seq: after_seq,
                 remote: Some(remote),
+                fenced_out: None,
             },
         };
         Box::pin(futures::stream::unfold(state, Follow::next))
@@ -250,6 +271,8 @@ struct Follow {
     record: Option<Arc<RunRecord>>,
     last_seq: u64,
     remote: Option<Remote>,
+    /// The shared store's tail, taken over when this node is fenced out of a live run.
+    fenced_out: Option<Remote>,
 }
 
 impl Follow {
@@ -257,6 +280,16 @@ impl Follow {
         loop {
             if let Some(event) = self.backlog.pop_front() {
                 if event.seq <= self.last_seq && (self.record.is_some() || self.remote.is_some()) {
+                    continue;
+                }
+                if let Some(record) = &self.record
+                    && !record.log.committed(event.seq).await
+                {
+                    // Never to be committed: the run goes on, as others read it, in the store.
+                    self.backlog.clear();
+                    self.live = None;
+                    self.record = None;
+                    self.remote = Some(self.fenced_out.take()?);
                     continue;
                 }
                 self.last_seq = event.seq;
@@ -346,7 +379,7 @@ mod tests {
             store.clone(),
             config.limits.max_data_bytes,
         );
-        let stream = EventSubscription::live(record.clone(), 0).into_stream();
+        let stream = EventSubscription::live(record.clone(), 0, None).into_stream();
         // Far more than the live channel holds, published before the follower reads anything.
         for i in 0..1_000 {
             record.emit(EventKind::Log {

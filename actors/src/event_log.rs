@@ -12,7 +12,7 @@ use tokio::sync::broadcast;
 
 use crate::event::{EventKind, RunEvent};
 use crate::run::RunId;
-use crate::store::LogWriter;
+use crate::store::{Durable, LogWriter};
 
 /// Capacity of each run's live broadcast channel. A receiver that falls further behind
 /// resynchronizes from the log instead of losing events.
@@ -27,6 +27,8 @@ pub(crate) struct EventLog {
     last_seq: AtomicU64,
     live: broadcast::Sender<RunEvent>,
     firehose: broadcast::Sender<RunEvent>,
+    /// A shared store's committed-events mark, and the last seq stored before this log opened.
+    durable: Option<(tokio::sync::watch::Receiver<Durable>, u64)>,
 }
 
 impl std::fmt::Debug for EventLog {
@@ -47,8 +49,10 @@ impl EventLog {
         firehose: broadcast::Sender<RunEvent>,
     ) -> Self {
         let (live, _) = broadcast::channel(LIVE_CHANNEL_CAPACITY);
+        let stored = earlier.last().map_or(0, |e| e.seq);
         Self {
-            last_seq: AtomicU64::new(earlier.last().map_or(0, |e| e.seq)),
+            durable: file.durable().map(|mark| (mark, stored)),
+            last_seq: AtomicU64::new(stored),
             run_id,
             state: Mutex::new(LogState {
                 next_seq: earlier.last().map_or(1, |e| e.seq + 1),
@@ -138,6 +142,21 @@ impl EventLog {
     /// The seq the next event will get, minus one: the last seq written.
     pub(crate) fn last_seq(&self) -> u64 {
         self.last_seq.load(Ordering::Acquire)
+    }
+
+    /// Waits until event `seq` is committed where every node reads it: true at once for a
+    /// store that is not shared, or an event stored before this log opened; false when the
+    /// shared store will take no more of this node's events for the run (fenced out).
+    pub(crate) async fn committed(&self, seq: u64) -> bool {
+        let Some((mark, stored)) = &self.durable else {
+            return true;
+        };
+        if seq <= *stored {
+            return true;
+        }
+        let mut mark = mark.clone();
+        let reached = mark.wait_for(|d| d.seq >= seq || d.given_up).await;
+        reached.is_ok_and(|d| d.seq >= seq)
     }
 
     /// Failed appends so far (the event was still published).
@@ -271,5 +290,49 @@ mod tests {
         assert_eq!(log.subscribe(0).backlog.len(), 1);
         log.publish_terminal(terminal);
         assert_eq!(log.subscribe(0).backlog.len(), 2);
+    }
+
+    /// A shared store's writer: appends go nowhere; the test moves its committed mark.
+    #[derive(Debug)]
+    struct SharedWriter(tokio::sync::watch::Receiver<Durable>);
+
+    impl LogWriter for SharedWriter {
+        fn append(&mut self, _line: &[u8]) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn sync(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn durable(&self) -> Option<tokio::sync::watch::Receiver<Durable>> {
+            Some(self.0.clone())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_shared_store_shows_events_once_committed_and_never_after_it_gave_up() {
+        let (mark, durable) = tokio::sync::watch::channel(Durable::default());
+        let (firehose, _) = broadcast::channel(16);
+        let run_id = RunId::new();
+        let earlier = vec![RunEvent {
+            run_id,
+            seq: 1,
+            at: Utc::now(),
+            kind: note(0),
+        }];
+        let log = EventLog::new(run_id, Box::new(SharedWriter(durable)), earlier, firehose);
+        assert!(log.committed(1).await, "stored before the log opened");
+        log.append(note(1));
+        log.append(note(2));
+        let mut second = std::pin::pin!(log.committed(2));
+        assert!(futures::poll!(second.as_mut()).is_pending());
+        mark.send_modify(|d| d.seq = 2);
+        assert!(second.await);
+        let mut third = std::pin::pin!(log.committed(3));
+        assert!(futures::poll!(third.as_mut()).is_pending());
+        mark.send_modify(|d| d.given_up = true);
+        assert!(!third.await, "fenced out: seq 3 will never be committed");
+        assert!(log.committed(2).await, "what was committed stays committed");
+        let (_dir, unshared) = self::log();
+        assert!(unshared.committed(7).await, "a store that is not shared never waits");
     }
 }

@@ -173,7 +173,11 @@ impl Reader {
         after_seq: u64,
     ) -> Option<EventSubscription> {
         if let Some(record) = self.live(&run_id) {
-            return Some(EventSubscription::live(record, after_seq));
+            return Some(EventSubscription::live(
+                record,
+                after_seq,
+                self.shared.clone(),
+            ));
         }
         if let Some(shared) = &self.shared {
             self.status(run_id).await?;

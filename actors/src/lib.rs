@@ -116,5 +116,5 @@ pub use run::{
     RunState, RunStatus, TokenUsage,
 };
 pub use scrub::{MIN_PREFIX_CHARS, Scrubber};
-pub use store::{DirStore, LogWriter, RunStore};
+pub use store::{DirStore, Durable, LogWriter, RunStore};
 pub use yaml::parse_yaml_value;

@@ -58,6 +58,8 @@ struct Inner {
     owned: DashMap<RunId, i64>,
     /// Terminal events held back until their run's terminal status commits with them.
     terminal: DashMap<RunId, log::Row>,
+    /// How far each owned run's events are committed, for the owner's own live tails.
+    durable: DashMap<RunId, tokio::sync::watch::Sender<crate::store::Durable>>,
     /// Credentials of runs submitted here, until this node claims them.
     credentials: DashMap<RunId, BTreeMap<String, Secret>>,
     fence_tx: mpsc::UnboundedSender<RunId>,
@@ -107,6 +109,7 @@ impl PgStore {
             owned: DashMap::new(),
             credentials: DashMap::new(),
             terminal: DashMap::new(),
+            durable: DashMap::new(),
             fence_tx,
             fence_rx: Mutex::new(Some(fence_rx)),
             work: Arc::new(Notify::new()),
@@ -168,10 +171,22 @@ impl Inner {
     /// Stops a run this node can no longer write: another node owns it now, or this node lost
     /// its lease.
     fn fence(&self, run_id: RunId, why: &str) {
+        self.stop_committing(run_id, None);
         if self.owned.remove(&run_id).is_some() {
             tracing::warn!(%run_id, node_id = %self.node_id, why, "run fenced out");
             metrics::counter!("pilothouse_runs_fenced_total").increment(1);
             let _ = self.fence_tx.send(run_id);
+        }
+    }
+
+    /// Ends the run's committed-events watch: at `terminal` (its terminal event committed), or
+    /// given up (`None`: nothing more of this node's will be committed).
+    fn stop_committing(&self, run_id: RunId, terminal: Option<u64>) {
+        if let Some((_, durable)) = self.durable.remove(&run_id) {
+            durable.send_modify(|d| match terminal {
+                Some(seq) => d.seq = d.seq.max(seq),
+                None => d.given_up = true,
+            });
         }
     }
 

@@ -40,6 +40,22 @@ pub trait LogWriter: Send + std::fmt::Debug {
     }
     /// Makes everything appended so far durable.
     fn sync(&mut self) -> std::io::Result<()>;
+    /// How far a store shared by several nodes has committed the appended events, for tails
+    /// that must show only what every node will read; `None` (the default) when appended events
+    /// are the run's own, with no other node to disagree.
+    fn durable(&self) -> Option<tokio::sync::watch::Receiver<Durable>> {
+        None
+    }
+}
+
+/// How far a shared store has committed a run's events ([`LogWriter::durable`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Durable {
+    /// Every event up to this seq is committed.
+    pub seq: u64,
+    /// The store takes no more of this node's events for the run (another node owns it now,
+    /// or this node lost its lease): events past `seq` will never be committed.
+    pub given_up: bool,
 }
 
 /// Runs as directories: `<root>/<run_id>/{status.json, events.jsonl, recording/}`.

@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 use super::{Backoff, Inner};
 use crate::event::{EventKind, RunEvent};
 use crate::run::RunId;
-use crate::store::LogWriter;
+use crate::store::{Durable, LogWriter};
 
 /// Events committed in one transaction at most.
 const MAX_BATCH: usize = 256;
@@ -39,6 +39,7 @@ pub(super) struct Row {
 pub(super) struct PgLog {
     ops: mpsc::UnboundedSender<Op>,
     fenced: Arc<AtomicBool>,
+    durable: tokio::sync::watch::Receiver<Durable>,
     inner: Arc<Inner>,
     run_id: RunId,
 }
@@ -59,6 +60,8 @@ impl PgLog {
     ) -> Self {
         let (ops, rx) = mpsc::unbounded_channel();
         let fenced = Arc::new(AtomicBool::new(false));
+        let (committed, durable) = tokio::sync::watch::channel(Durable::default());
+        inner.durable.insert(run_id, committed);
         runtime.spawn(write_events(
             inner.clone(),
             run_id,
@@ -69,6 +72,7 @@ impl PgLog {
         Self {
             ops,
             fenced,
+            durable,
             inner,
             run_id,
         }
@@ -116,6 +120,10 @@ impl LogWriter for PgLog {
             )),
         }
     }
+
+    fn durable(&self) -> Option<tokio::sync::watch::Receiver<Durable>> {
+        Some(self.durable.clone())
+    }
 }
 
 /// Commits batches until the log is dropped or the run is fenced.
@@ -138,20 +146,34 @@ async fn write_events(
                 Err(_) => break,
             }
         }
-        if lost.is_none()
-            && let Err(refused) = commit_retrying(&inner, run_id, epoch, &rows).await
-        {
-            if let Refused::Fenced = refused {
-                fenced.store(true, Ordering::Release);
-                inner.fence(run_id, "event batch refused: a newer epoch owns the run");
+        if lost.is_none() {
+            match commit_retrying(&inner, run_id, epoch, &rows).await {
+                Ok(()) => note_committed(&inner, run_id, &rows),
+                Err(refused) => {
+                    if let Refused::Fenced = refused {
+                        fenced.store(true, Ordering::Release);
+                        inner.fence(run_id, "event batch refused: a newer epoch owns the run");
+                    }
+                    inner.stop_committing(run_id, None);
+                    lost = Some(refused.to_string());
+                }
             }
-            lost = Some(refused.to_string());
         }
         rows.clear();
         let answer = lost.clone().map_or(Ok(()), Err);
         for waiter in waiters.drain(..) {
             let _ = waiter.send(answer.clone());
         }
+    }
+}
+
+/// Moves the run's committed-events mark to the batch's last seq.
+fn note_committed(inner: &Inner, run_id: RunId, rows: &[Row]) {
+    let Some(last) = rows.iter().map(|r| r.seq as u64).max() else {
+        return;
+    };
+    if let Some(durable) = inner.durable.get(&run_id) {
+        durable.send_modify(|d| d.seq = d.seq.max(last));
     }
 }
 

@@ -72,6 +72,7 @@ async fn write_status(inner: &Inner, status: RunStatus) -> std::io::Result<()> {
         true => inner.terminal.remove(&run_id).map(|(_, row)| row),
         false => None,
     };
+    let terminal_seq = terminal.as_ref().map(|row| row.seq as u64);
     let mut backoff = Backoff::new();
     loop {
         let committed = commit_status(inner, &status, epoch, &body, terminal.as_ref()).await;
@@ -81,7 +82,12 @@ async fn write_status(inner: &Inner, status: RunStatus) -> std::io::Result<()> {
                 tracing::warn!(%run_id, %error, "final status not committed; retrying");
                 backoff.wait().await;
             }
-            Err(error) if !is_conflict(&error) => return Err(io(error)),
+            Err(error) if !is_conflict(&error) => {
+                if status.state.is_terminal() {
+                    inner.stop_committing(run_id, None);
+                }
+                return Err(io(error));
+            }
             // Refused (the epoch moved on), or its terminal seq was taken: another owner.
             Ok(false) | Err(_) => {
                 inner.fence(run_id, "status write refused: a newer epoch owns the run");
@@ -92,6 +98,7 @@ async fn write_status(inner: &Inner, status: RunStatus) -> std::io::Result<()> {
         }
     }
     if status.state.is_terminal() {
+        inner.stop_committing(run_id, terminal_seq);
         inner.owned.remove(&run_id);
         inner.credentials.remove(&run_id);
     }
