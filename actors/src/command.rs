@@ -349,36 +349,14 @@ mod tests {
     use futures::StreamExt;
 
     use super::*;
-    use crate::config::Config;
     use crate::event::EventKind;
-    use crate::event_log::EventLog;
-    use crate::store::{DirStore, RunStore};
+    use crate::record::tests::queued_record;
+    use crate::store::DirStore;
 
     #[tokio::test]
     async fn a_follower_that_lags_past_the_live_channel_resyncs_from_the_log() {
         let dir = tempfile::tempdir().unwrap();
-        let store: Arc<dyn RunStore> = Arc::new(DirStore::new(dir.path()));
-        let run_id = RunId::new();
-        let request = RunRequest::from_json(
-            r#"{"driver": {"type": "script", "steps": [{"action": "evaluate", "script": "1"}]}}"#,
-        )
-        .unwrap();
-        let config = Config::default();
-        let (firehose, _) = broadcast::channel(16);
-        let log = EventLog::new(
-            run_id,
-            store.open_log(run_id).unwrap(),
-            Vec::new(),
-            firehose,
-        );
-        let record = RunRecord::new(
-            request.admit(&config).unwrap(),
-            store.create_run(run_id).unwrap(),
-            log,
-            RunStatus::new_queued(run_id, "script", Default::default()),
-            store.clone(),
-            config.limits.max_data_bytes,
-        );
+        let record = queued_record(Arc::new(DirStore::new(dir.path())));
         let stream = EventSubscription::live(record.clone(), 0, None).into_stream();
         // Far more than the live channel holds, published before the follower reads anything.
         for i in 0..1_000 {

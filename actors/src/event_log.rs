@@ -333,6 +333,9 @@ mod tests {
         assert!(!third.await, "fenced out: seq 3 will never be committed");
         assert!(log.committed(2).await, "what was committed stays committed");
         let (_dir, unshared) = self::log();
-        assert!(unshared.committed(7).await, "a store that is not shared never waits");
+        assert!(
+            unshared.committed(7).await,
+            "a store that is not shared never waits"
+        );
     }
 }

@@ -367,4 +367,4 @@ impl RunRecord {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

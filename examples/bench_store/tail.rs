@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use pilothouse::{PgStore, RunId, RunStore, SharedRuns};
+use pilothouse::{LogWriter, PgStore, RunId, RunStore, SharedRuns};
 use sqlx::postgres::{PgListener, PgPoolOptions};
 
 use crate::cluster::Cluster;
@@ -115,7 +115,22 @@ async fn follow_run(
     let last = n as u64 + 1;
     let sent: Sent = Arc::new(Mutex::new(vec![None; n + 2]));
     let follower = tokio::spawn(follow(b.clone(), run_id, last, wake, sent.clone()));
-    let mut log = a.open_log(run_id)?;
+    let log = a.open_log(run_id)?;
+    append_paced(log, run_id, last, pace, &sent).await?;
+    tokio::time::timeout(FOLLOW_GRACE, follower)
+        .await
+        .context("node B did not see every event in time")??
+}
+
+/// A's side: appends seqs `2..=last` to its run's log at `pace`, noting when each was handed
+/// over, then syncs the log.
+async fn append_paced(
+    mut log: Box<dyn LogWriter>,
+    run_id: RunId,
+    last: u64,
+    pace: Duration,
+    sent: &Sent,
+) -> anyhow::Result<()> {
     let mut tick = tokio::time::interval(pace);
     for seq in 2..=last {
         tick.tick().await;
@@ -123,11 +138,8 @@ async fn follow_run(
         sent.lock().unwrap()[seq as usize] = Some(Instant::now());
         log.append_event(&event, &line)?;
     }
-    let delays = tokio::time::timeout(FOLLOW_GRACE, follower)
-        .await
-        .context("node B did not see every event in time")???;
     tokio::task::spawn_blocking(move || log.sync()).await??;
-    Ok(delays)
+    Ok(())
 }
 
 /// A appends `n` events to its own run at `pace`; each one's delay until the writer's
@@ -140,7 +152,7 @@ async fn owner_tail(
 ) -> anyhow::Result<Samples> {
     let last = n as u64 + 1;
     let sent: Sent = Arc::new(Mutex::new(vec![None; n + 2]));
-    let mut log = a.open_log(run_id)?;
+    let log = a.open_log(run_id)?;
     let mut mark = log
         .durable()
         .context("a PostgreSQL log has a committed mark")?;
@@ -160,18 +172,10 @@ async fn owner_tail(
             anyhow::Ok(Samples::new(delays))
         })
     };
-    let mut tick = tokio::time::interval(pace);
-    for seq in 2..=last {
-        tick.tick().await;
-        let (event, line) = stores::action_event(run_id, seq);
-        sent.lock().unwrap()[seq as usize] = Some(Instant::now());
-        log.append_event(&event, &line)?;
-    }
-    let delays = tokio::time::timeout(FOLLOW_GRACE, follower)
+    append_paced(log, run_id, last, pace, &sent).await?;
+    tokio::time::timeout(FOLLOW_GRACE, follower)
         .await
-        .context("the owner's committed mark did not pass every event in time")???;
-    tokio::task::spawn_blocking(move || log.sync()).await??;
-    Ok(delays)
+        .context("the owner's committed mark did not pass every event in time")??
 }
 
 /// B's side: the engine's remote tail (`command.rs`, `Remote::next_events`), noting when each

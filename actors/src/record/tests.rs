@@ -42,6 +42,31 @@ impl RunStore for GatedStore {
     }
 }
 
+/// A queued one-step script run's record in `store` (for unit tests of what reads records).
+pub(crate) fn queued_record(store: Arc<dyn RunStore>) -> Arc<RunRecord> {
+    let run_id = RunId::new();
+    let request = RunRequest::from_json(
+        r#"{"driver": {"type": "script", "steps": [{"action": "evaluate", "script": "1"}]}}"#,
+    )
+    .unwrap();
+    let config = Config::default();
+    let (firehose, _) = tokio::sync::broadcast::channel(16);
+    let log = EventLog::new(
+        run_id,
+        store.open_log(run_id).unwrap(),
+        Vec::new(),
+        firehose,
+    );
+    RunRecord::new(
+        request.admit(&config).unwrap(),
+        store.create_run(run_id).unwrap(),
+        log,
+        RunStatus::new_queued(run_id, "script", Default::default()),
+        store,
+        config.limits.max_data_bytes,
+    )
+}
+
 #[tokio::test]
 async fn a_reader_waits_out_the_commit_of_the_final_status() {
     let dir = tempfile::tempdir().unwrap();
@@ -52,26 +77,7 @@ async fn a_reader_waits_out_the_commit_of_the_final_status() {
         entered: Mutex::new(entered_tx),
         release: Mutex::new(release_rx),
     });
-    let run_id = RunId::new();
-    let request = RunRequest::from_json(
-        r#"{"driver": {"type": "script", "steps": [{"action": "evaluate", "script": "1"}]}}"#,
-    )
-    .unwrap();
-    let (firehose, _) = tokio::sync::broadcast::channel(16);
-    let log = EventLog::new(
-        run_id,
-        store.open_log(run_id).unwrap(),
-        Vec::new(),
-        firehose,
-    );
-    let record = RunRecord::new(
-        request.admit(&Config::default()).unwrap(),
-        store.create_run(run_id).unwrap(),
-        log,
-        RunStatus::new_queued(run_id, "script", Default::default()),
-        store.clone(),
-        Config::default().limits.max_data_bytes,
-    );
+    let record = queued_record(store);
     let mut last = record.snapshot();
     last.state = RunState::Cancelled;
     let committer = record.clone();
