@@ -243,6 +243,34 @@ async fn a_node_stopped_past_its_lease_is_fenced_out_when_it_resumes() {
         "nothing follows the terminal event"
     );
     assert_eq!(assert_consistent(&[&a, &b], run_id).await, "interrupted");
+    assert_recording_kept_home(&env_a, &a, run_id).await;
     a.sigterm();
     b.sigterm();
+}
+
+/// The fenced node finalized its lost run (it counts the run, its finalizer's last step) and
+/// kept the recording on its own disk: never uploaded where the run's outcome lives now.
+async fn assert_recording_kept_home(env: &TestEnv, node: &Server, run_id: RunId) {
+    let counted = r#"pilothouse_runs_total{state="interrupted"} 1"#;
+    eventually(
+        Duration::from_secs(20),
+        "the fenced node counts its run as finalized",
+        async || {
+            let text = node.get("/metrics").await.text().await.unwrap();
+            text.lines().any(|line| line == counted)
+        },
+    )
+    .await;
+    let run = run_id.to_string();
+    assert!(
+        env.runs_dir()
+            .join(&run)
+            .join("recording/manifest.json")
+            .is_file(),
+        "the fenced node sealed what it recorded, locally"
+    );
+    assert!(
+        !env.recordings_dir().join(&run).exists(),
+        "a fenced node uploads nothing for a run it lost"
+    );
 }

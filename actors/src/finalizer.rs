@@ -6,7 +6,8 @@
 //! 1. (session) capture what the recording still needs (final screenshot and DOM);
 //! 2. (session) close the run's browser and wait for its processes;
 //! 3. keep the captured page in the recording, seal it (report, manifest) and upload it,
-//!    retried with backoff;
+//!    retried with backoff (not when this node was fenced out of the run: its recording
+//!    location is the new owner's);
 //! 4. append the terminal event, then write `status.json` atomically — the commit point;
 //! 5. broadcast the terminal event (a subscriber that sees it can read the final status);
 //! 6. metrics, then the reply to whoever handed over the run: the session, which then stops,
@@ -23,7 +24,7 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use tracing::Instrument;
 
 use crate::event::{EventKind, RunEvent};
-use crate::record::RunRecord;
+use crate::record::{RunRecord, StopReason};
 use crate::recording::upload::Uploader;
 use crate::run::FinalizeError;
 use crate::run::{RecordingInfo, RunOutcome, RunStatus};
@@ -244,26 +245,44 @@ async fn seal_and_upload(
     };
     let local_dir = record.recorder.dir();
     let mut info = manifest.local_info(local_dir.clone());
-    if record.recorder.plan.upload {
-        match args.uploader.upload(record.id, &local_dir, &manifest).await {
-            Ok(location) => {
-                metrics::counter!("pilothouse_uploads_total", "outcome" => "ok").increment(1);
-                info.location = location;
-                info.uploaded = true;
-            }
-            Err(e) => {
-                metrics::counter!("pilothouse_uploads_total", "outcome" => "failed").increment(1);
-                tracing::warn!(error = %e, "recording upload failed; the local copy stays");
-                errors.push(FinalizeError::new(
-                    "upload",
-                    format!(
-                        "upload to {} failed, the recording stays in {}: {e}",
-                        args.uploader.location(record.id),
-                        local_dir.display()
-                    ),
-                ));
-            }
+    if !record.recorder.plan.upload {
+        return Some(info);
+    }
+    if matches!(record.control.reason(), Some(StopReason::Fenced)) {
+        // The run's recording location belongs to whichever node owns the run now.
+        tracing::warn!(local = %local_dir.display(), "fenced out of the run: its recording is not uploaded");
+        return Some(info);
+    }
+    upload(args, record, &manifest, &mut info, errors).await;
+    Some(info)
+}
+
+/// Uploads the sealed recording; a failure leaves the local copy and says why.
+async fn upload(
+    args: &FinalizerArgs,
+    record: &RunRecord,
+    manifest: &crate::recording::Manifest,
+    info: &mut RecordingInfo,
+    errors: &mut Vec<FinalizeError>,
+) {
+    let local_dir = record.recorder.dir();
+    match args.uploader.upload(record.id, &local_dir, manifest).await {
+        Ok(location) => {
+            metrics::counter!("pilothouse_uploads_total", "outcome" => "ok").increment(1);
+            info.location = location;
+            info.uploaded = true;
+        }
+        Err(e) => {
+            metrics::counter!("pilothouse_uploads_total", "outcome" => "failed").increment(1);
+            tracing::warn!(error = %e, "recording upload failed; the local copy stays");
+            errors.push(FinalizeError::new(
+                "upload",
+                format!(
+                    "upload to {} failed, the recording stays in {}: {e}",
+                    args.uploader.location(record.id),
+                    local_dir.display()
+                ),
+            ));
         }
     }
-    Some(info)
 }
