@@ -24,7 +24,7 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use tracing::Instrument;
 
 use crate::event::{EventKind, RunEvent};
-use crate::record::{RunRecord, StopReason};
+use crate::record::RunRecord;
 use crate::recording::upload::Uploader;
 use crate::run::FinalizeError;
 use crate::run::{RecordingInfo, RunOutcome, RunStatus};
@@ -248,7 +248,7 @@ async fn seal_and_upload(
     if !record.recorder.plan.upload {
         return Some(info);
     }
-    if matches!(record.control.reason(), Some(StopReason::Fenced)) {
+    if record.control.is_fenced() {
         // The run's recording location belongs to whichever node owns the run now.
         tracing::warn!(local = %local_dir.display(), "fenced out of the run: its recording is not uploaded");
         return Some(info);

@@ -21,7 +21,7 @@ use crate::command::{
 };
 use crate::event::{EventKind, RunEvent};
 use crate::index::{ListQuery, RunIndex, RunPage};
-use crate::record::{Registry, StopReason};
+use crate::record::Registry;
 use crate::request::RunRequest;
 use crate::run::{RunId, RunStatus};
 use crate::store::RunStore;
@@ -79,7 +79,7 @@ impl Reader {
     fn live(&self, run_id: &RunId) -> Option<Arc<crate::record::RunRecord>> {
         self.registry
             .get(run_id)
-            .filter(|r| !matches!(r.control.reason(), Some(StopReason::Fenced)))
+            .filter(|r| !r.control.is_fenced())
             .map(|r| r.clone())
     }
 

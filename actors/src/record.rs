@@ -65,6 +65,11 @@ impl RunControl {
         self.reason.get()
     }
 
+    /// True once this node was fenced out of the run (another node owns it in the shared store).
+    pub(crate) fn is_fenced(&self) -> bool {
+        matches!(self.reason(), Some(StopReason::Fenced))
+    }
+
     /// Starts the run's deadline clock: it passes `limit` from now.
     pub(crate) fn start_deadline(&self, limit: std::time::Duration) -> tokio::time::Instant {
         *self

@@ -188,9 +188,7 @@ pub(super) fn stop_local(state: &SupervisorState, run_id: RunId, reason: StopRea
 /// way, the freed slot may take a queued run now.
 pub(super) fn forget_fenced(state: &SupervisorState, run_id: RunId) -> bool {
     let registry = &state.args.reader.registry;
-    let fenced = registry
-        .get(&run_id)
-        .is_some_and(|r| matches!(r.control.reason(), Some(StopReason::Fenced)));
+    let fenced = registry.get(&run_id).is_some_and(|r| r.control.is_fenced());
     if fenced {
         registry.remove(&run_id);
     }
