@@ -6,8 +6,10 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::server::{LOOPBACK, Server, error_code, json_with_status};
-use common::{FORM_PAGE, Page, Site, TestEnv};
+use common::{FORM_PAGE, Page, Site, TestEnv, eventually};
 use pilothouse::RunId;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -316,6 +318,13 @@ async fn a_full_queue_answers_429_with_retry_after() {
     let ack = json_with_status(server.post(&format!("/runs/{running}/stop"), "").await, 200).await;
     assert_eq!(ack["cancel"], "cancelling", "{ack}");
     assert_eq!(server.wait_terminal(running).await["state"], "cancelled");
+    // Its slot frees once its session has wound down, just after its end is visible.
+    eventually(
+        Duration::from_secs(10),
+        "the cancelled run frees its slot",
+        async || server.get_json("/ready", 200).await["running"].as_u64() == Some(0),
+    )
+    .await;
     let again = server.submit(&slow).await;
     server.wait_for(again, |s| s["state"] == "running").await;
     let ack = json_with_status(server.post(&format!("/runs/{again}/cancel"), "").await, 200).await;
